@@ -1,0 +1,76 @@
+//! Contact status and the state the policy works on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// A contact's status. An address is *suppressed* when its status is not `subscribed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// May be mailed.
+    Subscribed,
+    /// Asked not to be mailed.
+    Unsubscribed,
+    /// The address does not accept mail.
+    Bounced,
+    /// The recipient reported mail as spam; never mailed again unless reset by hand.
+    Complained,
+}
+
+impl Status {
+    /// Every status, from least to most severe.
+    pub const ALL: [Status; 4] = [
+        Status::Subscribed,
+        Status::Unsubscribed,
+        Status::Bounced,
+        Status::Complained,
+    ];
+
+    /// The status name as used in the API, CSV and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Subscribed => "subscribed",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Bounced => "bounced",
+            Status::Complained => "complained",
+        }
+    }
+
+    /// Parses a status name (case-insensitive, trimmed).
+    pub fn parse(s: &str) -> Option<Status> {
+        let s = s.trim();
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// Whether the sending side must not mail this contact.
+    pub fn is_suppressed(self) -> bool {
+        self != Status::Subscribed
+    }
+}
+
+/// What the policy needs to know about a contact, and what it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContactState {
+    /// Current status.
+    pub status: Status,
+    /// Why the contact is suppressed (a reason name, `feedback`, `unsubscribe`, `manual`).
+    pub reason: Option<String>,
+    /// Soft bounces counted toward the threshold, oldest first: those within the window,
+    /// after the last delivery. Its length is the soft-bounce count.
+    pub soft_bounces: Vec<Millis>,
+    /// When the last event of any kind happened.
+    pub last_event_at: Option<Millis>,
+    /// When the last delivery happened.
+    pub last_delivered_at: Option<Millis>,
+    /// When the contact last opened or clicked.
+    pub last_engaged_at: Option<Millis>,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status::Subscribed
+    }
+}

@@ -1,0 +1,179 @@
+//! The normalized event: what every provider payload and bounce email becomes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{Address, Millis, Reason};
+
+/// What happened to a message for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// The message was refused; see [`BounceClass`].
+    Bounce,
+    /// The provider is still retrying; timeline only.
+    Deferred,
+    /// The recipient reported the message as spam.
+    Complaint,
+    /// The recipient unsubscribed.
+    Unsubscribe,
+    /// The message was delivered.
+    Delivery,
+    /// The message was opened.
+    Open,
+    /// A link in the message was clicked.
+    Click,
+    /// An automatic reply (vacation notice); not a bounce.
+    AutoReply,
+    /// Anything else a provider reports; timeline only.
+    Other,
+}
+
+impl EventKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Bounce,
+        EventKind::Deferred,
+        EventKind::Complaint,
+        EventKind::Unsubscribe,
+        EventKind::Delivery,
+        EventKind::Open,
+        EventKind::Click,
+        EventKind::AutoReply,
+        EventKind::Other,
+    ];
+
+    /// The kind's name as used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Bounce => "bounce",
+            EventKind::Deferred => "deferred",
+            EventKind::Complaint => "complaint",
+            EventKind::Unsubscribe => "unsubscribe",
+            EventKind::Delivery => "delivery",
+            EventKind::Open => "open",
+            EventKind::Click => "click",
+            EventKind::AutoReply => "auto-reply",
+            EventKind::Other => "other",
+        }
+    }
+
+    /// Parses a kind name as produced by [`EventKind::as_str`].
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Whether a bounce is permanent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BounceClass {
+    /// Permanent failure: the address is suppressed at once.
+    Hard,
+    /// Temporary failure: counted; suppressed after the policy's threshold.
+    Soft,
+}
+
+impl BounceClass {
+    /// `hard` or `soft`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceClass::Hard => "hard",
+            BounceClass::Soft => "soft",
+        }
+    }
+
+    /// Parses `hard` / `soft`.
+    pub fn parse(s: &str) -> Option<BounceClass> {
+        match s {
+            "hard" => Some(BounceClass::Hard),
+            "soft" => Some(BounceClass::Soft),
+            _ => None,
+        }
+    }
+}
+
+/// Who an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// An email address (the usual case).
+    Email(Address),
+    /// A contact known only by its UUID (listmonk's `subscriber_uuid`); the store resolves it.
+    ContactUuid(String),
+}
+
+impl Recipient {
+    /// The address, or the UUID, for display.
+    pub fn display(&self) -> &str {
+        match self {
+            Recipient::Email(a) => a.as_str(),
+            Recipient::ContactUuid(u) => u,
+        }
+    }
+}
+
+/// One normalized event about one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Who the event is about.
+    pub recipient: Recipient,
+    /// What happened.
+    pub kind: EventKind,
+    /// Hard or soft, for bounces only.
+    pub class: Option<BounceClass>,
+    /// Why, from the taxonomy in [`Reason`]; set for bounces, `feedback` for complaints.
+    pub reason: Option<Reason>,
+    /// The enhanced status code (`5.1.1`) where known.
+    pub status: Option<String>,
+    /// The diagnostic text as the provider or remote server gave it.
+    pub diagnostic: Option<String>,
+    /// The Message-ID (or provider message id) of the message the event is about.
+    pub message_id: Option<String>,
+    /// The provider's own id for this event, where it has one.
+    pub provider_event_id: Option<String>,
+    /// When it happened, according to the provider (else when rebound received it).
+    pub occurred_at: Millis,
+    /// Uniquely identifies this event across retries of the same delivery: a second event
+    /// with the same key changes nothing.
+    pub dedup_key: String,
+    /// Provider-specific details worth keeping (campaign, feedback type…), as JSON.
+    pub details: serde_json::Value,
+}
+
+/// Builds a dedup key from the provider and the parts that identify an event when the
+/// provider has no event id of its own: a SHA-256 over the parts, so keys stay short.
+pub fn hashed_dedup_key(provider: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    format!("{provider}:h:{}", hex::encode(&h.finalize()[..16]))
+}
+
+/// Builds a dedup key from a provider's own event id.
+pub fn id_dedup_key(provider: &str, id: &str) -> String {
+    format!("{provider}:id:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_round_trip() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::parse("bounced"), None);
+    }
+
+    #[test]
+    fn hashed_keys_separate_parts() {
+        assert_ne!(
+            hashed_dedup_key("x", &["ab", "c"]),
+            hashed_dedup_key("x", &["a", "bc"])
+        );
+        assert_eq!(hashed_dedup_key("x", &["a"]), hashed_dedup_key("x", &["a"]));
+    }
+}

@@ -1,0 +1,104 @@
+//! ToSend: `{"type":"bounce"|"complaint","email",…}`; hard iff `is_hard_bounce` is true.
+//! No signature is documented: the URL key authenticates.
+
+use super::{address_field, objects, str_field, ParseError};
+use crate::event::hashed_dedup_key;
+use crate::reason::{classify, find_status};
+use crate::{BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+
+pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
+    let items = objects(&req.body)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, v) in items.iter().enumerate() {
+        let typ = str_field(v, "type")
+            .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'type'")))?;
+        let kind = match typ {
+            "bounce" | "bounced" => EventKind::Bounce,
+            "complaint" | "complained" => EventKind::Complaint,
+            "delivered" | "delivery" => EventKind::Delivery,
+            _ => EventKind::Other,
+        };
+        let email = address_field(v, "email", i)?;
+        let diagnostic = str_field(v, "reason").map(str::to_string);
+        let message_id = str_field(v, "message_id").map(str::to_string);
+        let sub_type = str_field(v, "bounce_sub_type");
+        let (class, reason, status) = if kind == EventKind::Bounce {
+            let hard = v.get("is_hard_bounce").and_then(|b| b.as_bool()) == Some(true);
+            let reason = match sub_type {
+                Some("NoEmail") => Reason::UserUnknown,
+                Some("Suppressed") | Some("OnAccountSuppressionList") => Reason::Suspend,
+                _ => classify(None, diagnostic.as_deref()),
+            };
+            let class = if hard { BounceClass::Hard } else { BounceClass::Soft };
+            let status = diagnostic.as_deref().and_then(find_status);
+            (Some(class), Some(reason), status)
+        } else if kind == EventKind::Complaint {
+            (None, Some(Reason::Feedback), None)
+        } else {
+            (None, None, None)
+        };
+        let class_name = class.map_or("", BounceClass::as_str);
+        let dedup_key = hashed_dedup_key(
+            "tosend",
+            &[message_id.as_deref().unwrap_or(""), email.key(), kind.as_str(), class_name],
+        );
+        let mut details = serde_json::Map::new();
+        details.insert("type".into(), typ.into());
+        if let Some(st) = sub_type {
+            details.insert("bounce_sub_type".into(), st.into());
+        }
+        if let Some(subject) = v.get("mail").and_then(|m| str_field(m, "subject")) {
+            details.insert("subject".into(), subject.into());
+        }
+        out.push(Event {
+            recipient: Recipient::Email(email),
+            kind,
+            class,
+            reason,
+            status,
+            diagnostic,
+            message_id,
+            provider_event_id: None,
+            occurred_at: req.received_at,
+            dedup_key,
+            details: details.into(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(body: &str) -> WebhookRequest {
+        WebhookRequest { body: body.as_bytes().to_vec(), received_at: 42, ..Default::default() }
+    }
+
+    #[test]
+    fn hard_only_when_flag_is_true() {
+        let hard = parse(&req(r#"{"type":"bounce","email":"a@x.io","reason":"550 5.1.1 nope","is_hard_bounce":true,"message_id":"m1"}"#)).unwrap();
+        assert_eq!(hard[0].class, Some(BounceClass::Hard));
+        assert_eq!(hard[0].status.as_deref(), Some("5.1.1"));
+        assert_eq!(hard[0].reason, Some(Reason::UserUnknown));
+        let soft = parse(&req(r#"{"type":"bounce","email":"a@x.io","reason":"452 4.2.2 Mailbox full","message_id":"m1"}"#)).unwrap();
+        assert_eq!(soft[0].class, Some(BounceClass::Soft));
+        assert_eq!(soft[0].reason, Some(Reason::MailboxFull));
+        assert_ne!(hard[0].dedup_key, soft[0].dedup_key);
+        let f = parse(&req(r#"{"type":"bounce","email":"a@x.io","is_hard_bounce":false}"#)).unwrap();
+        assert_eq!(f[0].class, Some(BounceClass::Soft));
+    }
+
+    #[test]
+    fn complaint_and_errors() {
+        let c = parse(&req(r#"{"type":"complaint","email":"a@x.io"}"#)).unwrap();
+        assert_eq!(c[0].kind, EventKind::Complaint);
+        let e = parse(&req(r#"{"type":"complaint"}"#)).unwrap_err();
+        assert!(e.0.contains("'email'"), "{e}");
+        let e = parse(&req(r#"{"type":"bounce","email":"nope"}"#)).unwrap_err();
+        assert!(e.0.contains("not an email address"), "{e}");
+        let e = parse(&req(r#"{"type":"#)).unwrap_err();
+        assert!(e.0.starts_with("invalid JSON"), "{e}");
+        assert!(parse(&req("42")).is_err());
+    }
+}

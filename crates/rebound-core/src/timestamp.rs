@@ -53,3 +53,22 @@ mod tests {
         assert_eq!(parse("yesterday"), None);
     }
 }
+
+/// Serde helpers that write milliseconds as RFC 3339 strings in API output.
+pub mod serde_rfc3339 {
+    use super::{format, Millis};
+    use serde::Serializer;
+
+    /// Serializes a timestamp.
+    pub fn serialize<S: Serializer>(ms: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*ms))
+    }
+
+    /// Serializes an optional timestamp (`null` when absent).
+    pub fn option<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+        match ms {
+            Some(ms) => s.serialize_str(&format(*ms)),
+            None => s.serialize_none(),
+        }
+    }
+}

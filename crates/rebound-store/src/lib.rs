@@ -1,1 +1,121 @@
+//! # rebound-store
+//!
+//! Persistence behind one async trait, [`Store`], so that the HTTP layer, the workers and
+//! the CLI never see SQL. The SQLite implementation ([`sqlite::SqliteStore`]) is the
+//! zero-set-up default; a PostgreSQL implementation can be added beside it without touching
+//! `rebound-core` or `rebound-server`.
+//!
+//! Every method that returns `Ok` after a write has committed it durably (WAL with
+//! `synchronous=FULL`, so the commit is fsynced). Concurrent writes share one commit
+//! (group commit), which is what lets ingest acknowledge tens of thousands of webhooks per
+//! second with one fsync per batch.
+//!
+//! # Layout
+//! - [`types`]: the records the store reads and writes (sources, inbox rows, contacts,
+//!   events, request log entries) and the filters of list queries.
+//! - [`sqlite`]: the SQLite implementation: one writer thread doing group commit, reader
+//!   connections for queries, embedded migrations applied at open.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rebound_core::{Millis, Policy};
+
+pub mod sqlite;
+pub mod types;
+
+pub use types::*;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error (including a failed commit or fsync).
+    #[error("database error: {0}")]
+    Db(String),
+    /// The store is shutting down or its writer is gone.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (e.g. a contact that already exists).
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be carried out as asked.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A shared handle on a store.
+pub type DynStore = Arc<dyn Store>;
+
+/// Everything rebound persists. All methods are safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ---- ingest & workers
+    /// Writes an accepted request to the inbox and the request log; durable when it returns.
+    /// Returns the request log id.
+    async fn ingest(&self, item: NewInbox, log: NewLogEntry) -> Result<i64>;
+    /// Records a rejected request in the request log (durable when it returns).
+    async fn log_rejection(&self, log: NewLogEntry) -> Result<i64>;
+    /// Leases up to `limit` inbox rows due for processing until `lease_until`; each claim
+    /// counts as an attempt.
+    async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;
+    /// Applies normalized rows in one transaction: events (deduplicated), contact changes,
+    /// timeline; marks each row done, or schedules its retry / marks it failed.
+    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis) -> Result<ApplyReport>;
+    /// Releases every lease (single-node start-up: nothing else can hold one).
+    async fn release_leases(&self) -> Result<u64>;
+    /// Puts a logged request back in the queue. Errors if it was rejected (nothing kept).
+    async fn replay(&self, log_id: i64) -> Result<()>;
+    /// Puts every failed inbox row back in the queue; returns how many.
+    async fn replay_failed(&self) -> Result<u64>;
+    /// Counts of inbox rows by state.
+    async fn inbox_counts(&self) -> Result<InboxCounts>;
+
+    // ---- sources
+    /// Creates a source.
+    async fn create_source(&self, source: NewSource) -> Result<Source>;
+    /// All sources.
+    async fn list_sources(&self) -> Result<Vec<Source>>;
+    /// Sets a source's status and message (e.g. "no secret configured").
+    async fn set_source_status(&self, id: i64, status: &str, message: Option<&str>) -> Result<()>;
+
+    // ---- settings
+    /// Reads a setting.
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>>;
+    /// Writes a setting.
+    async fn put_setting(&self, key: &str, value: serde_json::Value) -> Result<()>;
+    /// Writes a setting only if it is absent; returns whether it was written.
+    async fn put_setting_if_absent(&self, key: &str, value: serde_json::Value) -> Result<bool>;
+
+    // ---- contacts
+    /// Creates contacts, or with `overwrite` updates existing ones. Invalid entries are
+    /// reported by index; the others are kept.
+    async fn upsert_contacts(&self, contacts: Vec<NewContact>, overwrite: bool) -> Result<UpsertReport>;
+    /// Changes a contact by hand (status, attributes); recorded in its timeline.
+    async fn patch_contact(&self, email_key: &str, patch: ContactPatch, now: Millis) -> Result<Contact>;
+    /// Deletes a contact and its events; returns whether it existed.
+    async fn delete_contact(&self, email_key: &str) -> Result<bool>;
+    /// Looks up contacts by normalized address; the result is in the order asked.
+    async fn get_contacts(&self, email_keys: Vec<String>) -> Result<Vec<Option<Contact>>>;
+    /// Looks up a contact by UUID.
+    async fn contact_by_uuid(&self, uuid: &str) -> Result<Option<Contact>>;
+    /// Lists contacts in id order.
+    async fn list_contacts(&self, filter: ContactFilter) -> Result<Page<Contact>>;
+
+    // ---- events & log
+    /// Lists events, newest first.
+    async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
+    /// Lists the request log, newest first.
+    async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+}

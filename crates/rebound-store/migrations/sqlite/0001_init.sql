@@ -1,0 +1,94 @@
+-- rebound schema, version 1. Types are written so the same DDL reads naturally on PostgreSQL
+-- (BIGINT times in ms since the epoch, TEXT JSON); only the id columns differ there.
+
+CREATE TABLE sources (
+    id             INTEGER PRIMARY KEY,
+    provider       TEXT    NOT NULL,
+    name           TEXT    NOT NULL,
+    url_key        TEXT    NOT NULL UNIQUE,
+    secret         TEXT,
+    config         TEXT    NOT NULL DEFAULT '{}',
+    status         TEXT    NOT NULL DEFAULT 'active',
+    status_message TEXT,
+    created_at     BIGINT  NOT NULL
+);
+
+CREATE TABLE inbox (
+    id              INTEGER PRIMARY KEY,
+    source_id       BIGINT  NOT NULL,
+    provider        TEXT    NOT NULL,
+    received_at     BIGINT  NOT NULL,
+    headers         TEXT    NOT NULL,
+    body            BLOB    NOT NULL,
+    state           TEXT    NOT NULL DEFAULT 'pending',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL DEFAULT 0,
+    locked_until    BIGINT  NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    processed_at    BIGINT,
+    events_created  INTEGER
+);
+CREATE INDEX inbox_pending ON inbox (id) WHERE state = 'pending';
+CREATE INDEX inbox_failed ON inbox (id) WHERE state = 'failed';
+
+CREATE TABLE contacts (
+    id                INTEGER PRIMARY KEY,
+    email             TEXT    NOT NULL,
+    email_key         TEXT    NOT NULL UNIQUE,
+    uuid              TEXT    NOT NULL UNIQUE,
+    status            TEXT    NOT NULL DEFAULT 'subscribed',
+    reason            TEXT,
+    soft_bounce_count INTEGER NOT NULL DEFAULT 0,
+    soft_bounces      TEXT    NOT NULL DEFAULT '[]',
+    last_event_at     BIGINT,
+    last_delivered_at BIGINT,
+    last_engaged_at   BIGINT,
+    attributes        TEXT    NOT NULL DEFAULT '{}',
+    created_at        BIGINT  NOT NULL,
+    updated_at        BIGINT  NOT NULL
+);
+CREATE INDEX contacts_status ON contacts (status, id);
+
+CREATE TABLE events (
+    id                INTEGER PRIMARY KEY,
+    dedup_key         TEXT    NOT NULL UNIQUE,
+    contact_id        BIGINT  NOT NULL,
+    source_id         BIGINT,
+    inbox_id          BIGINT,
+    provider          TEXT    NOT NULL,
+    kind              TEXT    NOT NULL,
+    class             TEXT,
+    reason            TEXT,
+    status_code       TEXT,
+    diagnostic        TEXT,
+    message_id        TEXT,
+    provider_event_id TEXT,
+    occurred_at       BIGINT  NOT NULL,
+    recorded_at       BIGINT  NOT NULL,
+    status_before     TEXT,
+    status_after      TEXT,
+    note              TEXT,
+    details           TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_contact ON events (contact_id, id);
+CREATE INDEX events_kind ON events (kind, id);
+
+CREATE TABLE settings (
+    key        TEXT   PRIMARY KEY,
+    value      TEXT   NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE request_log (
+    id          INTEGER PRIMARY KEY,
+    received_at BIGINT  NOT NULL,
+    source_id   BIGINT,
+    provider    TEXT,
+    method      TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    remote_addr TEXT,
+    http_status INTEGER NOT NULL,
+    outcome     TEXT    NOT NULL,
+    error       TEXT,
+    inbox_id    BIGINT
+);

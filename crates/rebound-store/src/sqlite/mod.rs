@@ -1,0 +1,330 @@
+//! The SQLite store.
+//!
+//! One OS thread owns the write connection. Every write is a closure sent to it on a bounded
+//! channel; the thread takes the first closure, then up to [`MAX_BATCH`] more that are
+//! already waiting, runs them all inside one transaction (each in its own savepoint, so one
+//! failing write does not undo the others), commits once, and only then answers each caller.
+//! With WAL and `synchronous=FULL` the commit is fsynced: that is the durability point, and
+//! one fsync serves every request of the batch (group commit). A full channel is
+//! backpressure: callers wait, and the HTTP layer turns a long wait into 503.
+//!
+//! Reads use their own connections (WAL lets them run beside the writer).
+
+mod ops;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rebound_core::{Millis, Policy};
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::*;
+
+/// Writes collected into one transaction at most.
+pub const MAX_BATCH: usize = 1024;
+/// Capacity of the write queue.
+const QUEUE: usize = 8192;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn open_conn(path: &Path, write: bool) -> Result<Connection> {
+    let flags = if write {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if write {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !done {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let res = conn.execute_batch(sql).and_then(|_| {
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    rusqlite::params![version, ops::now_ms()],
+                )
+            });
+            match res {
+                Ok(_) => conn.execute_batch("COMMIT")?,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(StoreError::Db(format!("migration {version} failed: {e}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = format!("begin failed: {e}");
+            tracing::error!(error = %msg, "store write batch refused");
+            // Each job still gets an answer: an error, never a false success.
+            for job in batch.drain(..) {
+                let reply = run_isolated(&conn, job);
+                reply(Err(msg.clone()));
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = batch.drain(..).map(|j| run_isolated(&conn, j)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, "store commit failed");
+            format!("commit failed: {e}")
+        });
+        for r in replies {
+            r(committed.clone());
+        }
+    }
+}
+
+/// Runs one job inside a savepoint so that its failure undoes only its own writes.
+fn run_isolated(conn: &Connection, job: Job) -> Reply {
+    if conn.execute_batch("SAVEPOINT job").is_err() {
+        return job(conn);
+    }
+    let reply = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn))) {
+        Ok(reply) => reply,
+        Err(_) => {
+            // The job's caller sees its reply channel dropped: an error, never a success.
+            tracing::error!("store write job panicked; its writes are rolled back");
+            let _ = conn.execute_batch("ROLLBACK TO job");
+            Box::new(|_| {})
+        }
+    };
+    // The job reports its own success through the reply; the savepoint is always released,
+    // and a failed job has already rolled back to it (see `SqliteStore::write`).
+    let _ = conn.execute_batch("RELEASE job");
+    reply
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Db(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = open_conn(&path, true)?;
+        migrate(&conn)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("rebound-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            jobs: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the writer thread inside the current group transaction; resolves once the
+    /// transaction has committed durably (or failed).
+    pub async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<R>>();
+        let job: Job = Box::new(move |conn| {
+            let res = f(conn);
+            if res.is_err() {
+                let _ = conn.execute_batch("ROLLBACK TO job");
+            }
+            Box::new(move |committed| {
+                let out = match (committed, res) {
+                    (Ok(()), r) => r,
+                    (Err(e), Ok(_)) => Err(StoreError::Db(e)),
+                    (Err(_), Err(e)) => Err(e),
+                };
+                let _ = tx.send(out);
+            })
+        });
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer dropped the request".into()))?
+    }
+
+    /// Runs `f` on a reader connection in a blocking task.
+    pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map(|mut v| v.pop()).unwrap_or(None);
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_conn(&path, false)?,
+            };
+            let res = f(&conn);
+            if let Ok(mut v) = readers.lock() {
+                if v.len() < 8 {
+                    v.push(conn);
+                }
+            }
+            res
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, item: NewInbox, log: NewLogEntry) -> Result<i64> {
+        self.write(move |c| ops::ingest(c, &item, &log)).await
+    }
+    async fn log_rejection(&self, log: NewLogEntry) -> Result<i64> {
+        self.write(move |c| ops::insert_log(c, &log, None)).await
+    }
+    async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
+        self.write(move |c| ops::claim(c, limit, now, lease_until)).await
+    }
+    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis) -> Result<ApplyReport> {
+        self.write(move |c| ops::apply(c, rows, &policy, now)).await
+    }
+    async fn release_leases(&self) -> Result<u64> {
+        self.write(|c| {
+            Ok(c.execute(
+                "UPDATE inbox SET locked_until = 0 WHERE state = 'pending' AND locked_until > 0",
+                [],
+            )? as u64)
+        })
+        .await
+    }
+    async fn replay(&self, log_id: i64) -> Result<()> {
+        self.write(move |c| ops::replay(c, log_id)).await
+    }
+    async fn replay_failed(&self) -> Result<u64> {
+        self.write(|c| {
+            Ok(c.execute(
+                "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0, locked_until = 0 WHERE state = 'failed'",
+                [],
+            )? as u64)
+        })
+        .await
+    }
+    async fn inbox_counts(&self) -> Result<InboxCounts> {
+        self.read(ops::inbox_counts).await
+    }
+    async fn create_source(&self, source: NewSource) -> Result<Source> {
+        self.write(move |c| ops::create_source(c, &source)).await
+    }
+    async fn list_sources(&self) -> Result<Vec<Source>> {
+        self.read(ops::list_sources).await
+    }
+    async fn set_source_status(&self, id: i64, status: &str, message: Option<&str>) -> Result<()> {
+        let (status, message) = (status.to_string(), message.map(str::to_string));
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sources SET status = ?1, status_message = ?2 WHERE id = ?3",
+                rusqlite::params![status, message, id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let key = key.to_string();
+        self.read(move |c| ops::get_setting(c, &key)).await
+    }
+    async fn put_setting(&self, key: &str, value: serde_json::Value) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| ops::put_setting(c, &key, &value, true).map(|_| ()))
+            .await
+    }
+    async fn put_setting_if_absent(&self, key: &str, value: serde_json::Value) -> Result<bool> {
+        let key = key.to_string();
+        self.write(move |c| ops::put_setting(c, &key, &value, false))
+            .await
+    }
+    async fn upsert_contacts(&self, contacts: Vec<NewContact>, overwrite: bool) -> Result<UpsertReport> {
+        self.write(move |c| ops::upsert_contacts(c, &contacts, overwrite))
+            .await
+    }
+    async fn patch_contact(&self, email_key: &str, patch: ContactPatch, now: Millis) -> Result<Contact> {
+        let key = email_key.to_string();
+        self.write(move |c| ops::patch_contact(c, &key, &patch, now))
+            .await
+    }
+    async fn delete_contact(&self, email_key: &str) -> Result<bool> {
+        let key = email_key.to_string();
+        self.write(move |c| ops::delete_contact(c, &key)).await
+    }
+    async fn get_contacts(&self, email_keys: Vec<String>) -> Result<Vec<Option<Contact>>> {
+        self.read(move |c| {
+            email_keys
+                .iter()
+                .map(|k| ops::contact_by(c, "email_key", k))
+                .collect()
+        })
+        .await
+    }
+    async fn contact_by_uuid(&self, uuid: &str) -> Result<Option<Contact>> {
+        let uuid = uuid.to_string();
+        self.read(move |c| ops::contact_by(c, "uuid", &uuid)).await
+    }
+    async fn list_contacts(&self, filter: ContactFilter) -> Result<Page<Contact>> {
+        self.read(move |c| ops::list_contacts(c, &filter)).await
+    }
+    async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>> {
+        self.read(move |c| ops::list_events(c, &filter)).await
+    }
+    async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
+        self.read(move |c| ops::list_log(c, &filter)).await
+    }
+}

@@ -1,0 +1,362 @@
+//! Records the store reads and writes.
+
+use rebound_core::timestamp::serde_rfc3339 as ts;
+use rebound_core::{Event, Millis, Status};
+use serde::Serialize;
+
+/// A request accepted for the inbox.
+#[derive(Debug, Clone)]
+pub struct NewInbox {
+    /// The source it came through.
+    pub source_id: i64,
+    /// The provider name (`tosend`, …).
+    pub provider: String,
+    /// When it was received.
+    pub received_at: Millis,
+    /// The headers kept for replay (names lower-case).
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// A leased inbox row, ready to normalize.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    /// Inbox id.
+    pub id: i64,
+    /// Source id.
+    pub source_id: i64,
+    /// Provider name.
+    pub provider: String,
+    /// When it was received.
+    pub received_at: Millis,
+    /// Headers kept.
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+    /// Attempts so far, including this one.
+    pub attempts: u32,
+}
+
+/// The worker's verdict on one inbox row.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// Inbox id.
+    pub inbox_id: i64,
+    /// Source id (recorded on the events).
+    pub source_id: i64,
+    /// Provider name (recorded on the events).
+    pub provider: String,
+    /// The events, or why normalization failed.
+    pub outcome: Result<Vec<Event>, String>,
+    /// Attempts so far (from the claim).
+    pub attempts: u32,
+    /// After this many attempts a failing row is marked `failed`.
+    pub max_attempts: u32,
+    /// When to try again if this attempt failed.
+    pub retry_at: Millis,
+}
+
+/// What an [`crate::Store::apply`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Rows marked done.
+    pub done: u64,
+    /// Rows scheduled for another attempt.
+    pub retried: u64,
+    /// Rows marked failed for good.
+    pub failed: u64,
+    /// Events stored.
+    pub events: u64,
+    /// Events skipped as duplicates.
+    pub duplicates: u64,
+    /// Contacts whose status changed.
+    pub status_changes: u64,
+}
+
+/// Inbox rows by state.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct InboxCounts {
+    /// Waiting to be processed (including those waiting for a retry).
+    pub pending: u64,
+    /// Processed.
+    pub done: u64,
+    /// Failed after every attempt.
+    pub failed: u64,
+}
+
+/// A source to create.
+#[derive(Debug, Clone)]
+pub struct NewSource {
+    /// Provider name.
+    pub provider: String,
+    /// Display name.
+    pub name: String,
+    /// The URL key (≥128 random bits).
+    pub key: String,
+    /// The signing secret, for providers that sign.
+    pub secret: Option<String>,
+    /// Provider-specific settings (`signature_header`, …).
+    pub config: serde_json::Value,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A configured source of events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    /// Id.
+    pub id: i64,
+    /// Provider name.
+    pub provider: String,
+    /// Display name.
+    pub name: String,
+    /// The URL key.
+    pub key: String,
+    /// The signing secret.
+    pub secret: Option<String>,
+    /// Provider-specific settings.
+    pub config: serde_json::Value,
+    /// `active`, or a state that explains a problem.
+    pub status: String,
+    /// A message for the user about the status.
+    pub status_message: Option<String>,
+    /// Creation time.
+    #[serde(serialize_with = "ts::serialize")]
+    pub created_at: Millis,
+}
+
+/// A request log entry to write.
+#[derive(Debug, Clone, Default)]
+pub struct NewLogEntry {
+    /// When the request arrived.
+    pub received_at: Millis,
+    /// The source, when the key matched one.
+    pub source_id: Option<i64>,
+    /// The provider named in the path.
+    pub provider: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path, with the URL key redacted.
+    pub path: String,
+    /// Peer address.
+    pub remote_addr: Option<String>,
+    /// The status code answered.
+    pub http_status: u16,
+    /// `accepted` or `rejected`.
+    pub outcome: String,
+    /// Why it was rejected.
+    pub error: Option<String>,
+}
+
+/// A request log entry with its processing state.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Id (used for replay).
+    pub id: i64,
+    /// When the request arrived.
+    #[serde(serialize_with = "ts::serialize")]
+    pub received_at: Millis,
+    /// Source id.
+    pub source_id: Option<i64>,
+    /// Provider.
+    pub provider: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path (key redacted).
+    pub path: String,
+    /// Peer address.
+    pub remote_addr: Option<String>,
+    /// Status code answered.
+    pub http_status: u16,
+    /// `accepted` or `rejected`.
+    pub outcome: String,
+    /// Rejection reason.
+    pub error: Option<String>,
+    /// The inbox row, for accepted requests.
+    pub inbox_id: Option<i64>,
+    /// `pending`, `done` or `failed` for accepted requests.
+    pub processing: Option<String>,
+    /// Attempts made.
+    pub attempts: Option<u32>,
+    /// The last processing error.
+    pub processing_error: Option<String>,
+    /// Events the request produced.
+    pub events: Option<u32>,
+}
+
+/// A contact to create or overwrite.
+#[derive(Debug, Clone)]
+pub struct NewContact {
+    /// The address as spelled.
+    pub email: String,
+    /// Normalized address.
+    pub email_key: String,
+    /// Status (default subscribed).
+    pub status: Option<Status>,
+    /// Reason, for a suppressed status.
+    pub reason: Option<String>,
+    /// UUID to keep (e.g. from a listmonk export); generated when absent.
+    pub uuid: Option<String>,
+    /// Free-form attributes.
+    pub attributes: serde_json::Value,
+    /// When.
+    pub now: Millis,
+}
+
+/// A manual change to a contact.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    /// New status.
+    pub status: Option<Status>,
+    /// Reason for it.
+    pub reason: Option<String>,
+    /// Attributes to merge (a `null` value removes the key).
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpsertReport {
+    /// Created.
+    pub created: u64,
+    /// Updated (with `overwrite`).
+    pub updated: u64,
+    /// Left as they were (existing, without `overwrite`).
+    pub unchanged: u64,
+}
+
+/// A contact.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contact {
+    /// Id.
+    #[serde(skip)]
+    pub id: i64,
+    /// UUID (listmonk's `subscriber_uuid` when imported from it).
+    pub uuid: String,
+    /// Address as first spelled.
+    pub email: String,
+    /// Status.
+    pub status: Status,
+    /// Reason for the status.
+    pub reason: Option<String>,
+    /// Whether the sending side must skip this address.
+    pub suppressed: bool,
+    /// Soft bounces counted toward the threshold.
+    pub soft_bounce_count: u32,
+    /// Times of those soft bounces (kept for the policy).
+    #[serde(skip)]
+    pub soft_bounces: Vec<Millis>,
+    /// Last event of any kind.
+    #[serde(serialize_with = "ts::option")]
+    pub last_event_at: Option<Millis>,
+    /// Last delivery.
+    #[serde(serialize_with = "ts::option")]
+    pub last_delivered_at: Option<Millis>,
+    /// Last open or click.
+    #[serde(serialize_with = "ts::option")]
+    pub last_engaged_at: Option<Millis>,
+    /// Free-form attributes.
+    pub attributes: serde_json::Value,
+    /// Creation.
+    #[serde(serialize_with = "ts::serialize")]
+    pub created_at: Millis,
+    /// Last change.
+    #[serde(serialize_with = "ts::serialize")]
+    pub updated_at: Millis,
+}
+
+/// A stored event, with what it did to the contact.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    /// Id.
+    pub id: i64,
+    /// The contact's address.
+    pub email: String,
+    /// Source id (absent for manual changes).
+    pub source_id: Option<i64>,
+    /// Provider name, or `api` / `import` for manual changes.
+    pub provider: String,
+    /// Kind.
+    pub kind: String,
+    /// `hard` / `soft` for bounces.
+    pub class: Option<String>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Enhanced status code.
+    pub status: Option<String>,
+    /// Diagnostic text.
+    pub diagnostic: Option<String>,
+    /// Message id.
+    pub message_id: Option<String>,
+    /// Provider's event id.
+    pub provider_event_id: Option<String>,
+    /// When it happened.
+    #[serde(serialize_with = "ts::serialize")]
+    pub occurred_at: Millis,
+    /// When rebound recorded it.
+    #[serde(serialize_with = "ts::serialize")]
+    pub recorded_at: Millis,
+    /// Contact status before.
+    pub status_before: Option<String>,
+    /// Contact status after.
+    pub status_after: Option<String>,
+    /// What the policy did.
+    pub note: Option<String>,
+    /// Provider-specific details.
+    pub details: serde_json::Value,
+    /// The inbox row it came from.
+    pub inbox_id: Option<i64>,
+}
+
+/// One page of a list, with the cursor of the next.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    /// Items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Contact list filter.
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Substring of the address.
+    pub q: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Event list filter.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Normalized address.
+    pub email_key: Option<String>,
+    /// Kind name.
+    pub kind: Option<String>,
+    /// Source id.
+    pub source_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Request log filter.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// `accepted` or `rejected`.
+    pub outcome: Option<String>,
+    /// `pending`, `done` or `failed`.
+    pub processing: Option<String>,
+    /// Source id.
+    pub source_id: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+    /// From the previous page.
+    pub cursor: Option<String>,
+}

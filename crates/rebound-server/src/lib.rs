@@ -1,1 +1,39 @@
+//! # rebound-server
+//!
+//! The HTTP shell and the inbox workers. Handlers are thin: they authenticate, hand raw
+//! bytes to a provider adapter from `rebound-core`, and persist through the
+//! `rebound_store::Store` trait. No business rule lives here.
+//!
+//! # Layout
+//! - [`state`]: `AppState` (store, source cache, live policy, config) and the source cache
+//!   that maps URL keys to sources without timing leaks.
+//! - [`error`]: `ApiError`, every error answered as JSON `{"error": "..."}`.
+//! - [`ingest`]: `POST /webhooks/{provider}/{key}` and `POST /webhooks/bounce`: key check
+//!   (403), body limit (413), signature (401), shape (400), durable inbox write, then 2xx.
+//! - [`api`]: the admin JSON API under `/api/v1` (bearer token).
+//! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
+//!
+//! [`router`] builds the whole application; tests can drive it without a socket.
 
+pub mod api;
+pub mod error;
+pub mod ingest;
+pub mod state;
+pub mod worker;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use state::{AppState, ServerConfig};
+
+/// The application: webhooks, API and health routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks/bounce", post(ingest::listmonk_bounce))
+        .route("/webhooks/{provider}/{key}", post(ingest::webhook))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .nest("/api/v1", api::routes(state.clone()))
+        .fallback(error::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,243 @@
+//! Webhooks in. The order of checks is the contract:
+//!
+//! 1. URL key (or basic auth) → 403, identical for every kind of miss;
+//! 2. body size → 413, without buffering past the limit;
+//! 3. provider verification on the raw bytes → 401 (503 when the source has no secret:
+//!    rebound fails closed, and a code providers retry on keeps the events coming back);
+//! 4. body shape → 400 naming the problem;
+//! 5. durable inbox write → 200, or 503 when storage fails (never 2xx, never 403/406/410).
+//!
+//! Every request, accepted or not, lands in the request log.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use http_body_util::{BodyExt, Limited};
+use rebound_core::providers::SourceAuth;
+use rebound_core::signature::{ct_eq, VerifyError};
+use rebound_core::{Provider, Recipient, WebhookRequest};
+use rebound_store::{NewInbox, NewLogEntry, Source};
+
+use crate::error::ApiError;
+use crate::state::{now_ms, AppState};
+
+/// Headers never kept in the inbox (credentials).
+const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+struct Ctx {
+    received_at: i64,
+    method: String,
+    path: String,
+    remote: Option<String>,
+    provider: Option<String>,
+    source_id: Option<i64>,
+}
+
+impl Ctx {
+    fn log(&self, status: StatusCode, outcome: &str, error: Option<String>) -> NewLogEntry {
+        NewLogEntry {
+            received_at: self.received_at,
+            source_id: self.source_id,
+            provider: self.provider.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            remote_addr: self.remote.clone(),
+            http_status: status.as_u16(),
+            outcome: outcome.into(),
+            error,
+        }
+    }
+}
+
+/// Answers a rejection and writes it to the request log.
+async fn reject(state: &AppState, ctx: &Ctx, err: ApiError) -> Response {
+    tracing::info!(status = err.status.as_u16(), path = %ctx.path, error = %err.message, "webhook rejected");
+    let entry = ctx.log(err.status, "rejected", Some(err.message.clone()));
+    if let Err(e) = state.store.log_rejection(entry).await {
+        tracing::error!(error = %e, "could not log a rejected request");
+    }
+    err.into_response()
+}
+
+fn forbidden() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden")
+}
+
+fn ctx_of(req: &Request, path: String, provider: Option<String>) -> Ctx {
+    Ctx {
+        received_at: now_ms(),
+        method: req.method().to_string(),
+        path,
+        remote: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        provider,
+        source_id: None,
+    }
+}
+
+/// `POST /webhooks/{provider}/{key}`.
+pub async fn webhook(
+    State(state): State<AppState>,
+    Path((provider, key)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let mut ctx = ctx_of(&req, format!("/webhooks/{provider}/<key>"), Some(provider.clone()));
+    let source = state.sources.lookup(&state.store, &key).await;
+    let (Some(p), Some(source)) = (Provider::from_name(&provider), source) else {
+        return reject(&state, &ctx, forbidden()).await;
+    };
+    if source.provider != p.name() {
+        return reject(&state, &ctx, forbidden()).await;
+    }
+    ctx.source_id = Some(source.id);
+    accept(state, ctx, p, source, req).await
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, b64) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (u, p) = s.split_once(':')?;
+    Some((u.to_string(), p.to_string()))
+}
+
+/// `POST /webhooks/bounce`: listmonk's bounce API, HTTP basic auth (username from the
+/// source, password = the source's key).
+pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Response {
+    let ctx = ctx_of(&req, "/webhooks/bounce".into(), Some("listmonk".into()));
+    let Some((user, pass)) = basic_credentials(req.headers()) else {
+        let err = ApiError::new(StatusCode::UNAUTHORIZED, "basic auth required");
+        let mut resp = reject(&state, &ctx, err).await;
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"rebound\""),
+        );
+        return resp;
+    };
+    let source = state.sources.lookup(&state.store, &pass).await;
+    let Some(source) = source.filter(|s| s.provider == Provider::Listmonk.name()) else {
+        return reject(&state, &ctx, forbidden()).await;
+    };
+    if !ct_eq(listmonk_username(&source).as_bytes(), user.as_bytes()) {
+        return reject(&state, &ctx, forbidden()).await;
+    }
+    let ctx = Ctx { source_id: Some(source.id), ..ctx };
+    accept(state, ctx, Provider::Listmonk, source, req).await
+}
+
+/// The basic-auth username of a listmonk source.
+pub fn listmonk_username(source: &Source) -> String {
+    source
+        .config
+        .get("username")
+        .and_then(|u| u.as_str())
+        .unwrap_or("listmonk")
+        .to_string()
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes().to_vec()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(e) => Err(ApiError::bad_request(format!("could not read the body: {e}"))),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("body larger than the limit of {limit} bytes"),
+    )
+}
+
+async fn accept(state: AppState, ctx: Ctx, p: Provider, source: Arc<Source>, req: Request) -> Response {
+    let limit = state.config.body_limit;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return reject(&state, &ctx, too_large(limit)).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(e) => return reject(&state, &ctx, e).await,
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let wreq = WebhookRequest { headers, body, received_at: ctx.received_at };
+
+    let auth = SourceAuth {
+        secret: source.secret.as_deref(),
+        signature_header: source.config.get("signature_header").and_then(|h| h.as_str()),
+    };
+    if let Err(e) = p.verify(&wreq, auth, ctx.received_at) {
+        let err = match e {
+            VerifyError::NoSecret => {
+                let msg = "this source has no signing secret configured: requests are refused until one is set";
+                let _ = state.store.set_source_status(source.id, "error", Some(msg)).await;
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg)
+            }
+            other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
+        };
+        return reject(&state, &ctx, err).await;
+    }
+    let events = match p.parse(&wreq) {
+        Ok(ev) => ev,
+        Err(e) => return reject(&state, &ctx, ApiError::bad_request(e.0)).await,
+    };
+    for e in &events {
+        if let Recipient::ContactUuid(u) = &e.recipient {
+            match state.store.contact_by_uuid(u).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let err = ApiError::bad_request(format!("unknown subscriber_uuid '{u}'"));
+                    return reject(&state, &ctx, err).await;
+                }
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+    }
+
+    let item = NewInbox {
+        source_id: source.id,
+        provider: p.name().to_string(),
+        received_at: ctx.received_at,
+        headers: wreq.headers,
+        body: wreq.body,
+    };
+    let log = ctx.log(StatusCode::OK, "accepted", None);
+    let write = state.store.ingest(item, log);
+    match tokio::time::timeout(state.config.ack_timeout, write).await {
+        Ok(Ok(id)) => {
+            state.wake.notify_one();
+            (StatusCode::OK, Json(serde_json::json!({ "status": "accepted", "id": id }))).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "inbox write failed; answering 503 so the provider retries");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later").into_response()
+        }
+        Err(_) => {
+            tracing::error!("inbox write timed out; answering 503 so the provider retries");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage busy, retry later").into_response()
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Shared state of the HTTP handlers and workers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rebound_core::{Millis, Policy};
+use rebound_store::{DynStore, Source};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base URL used to build webhook URLs shown to users (no trailing slash).
+    pub public_url: String,
+    /// Largest webhook body accepted, in bytes.
+    pub body_limit: usize,
+    /// How long an ingest request waits for its durable commit before answering 503.
+    pub ack_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            body_limit: 1024 * 1024,
+            ack_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Maps URL keys to sources. Keys are looked up by their SHA-256, so the lookup time says
+/// nothing about how much of a guessed key was right; the key itself is then compared in
+/// constant time.
+#[derive(Default)]
+pub struct SourceCache {
+    by_key_hash: RwLock<HashMap<[u8; 32], Arc<Source>>>,
+    last_reload: RwLock<Option<Instant>>,
+}
+
+/// The SHA-256 of a secret, for lookups and for storing tokens.
+pub fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+impl SourceCache {
+    /// Replaces the cache with `sources`.
+    pub fn fill(&self, sources: Vec<Source>) {
+        let map = sources.into_iter().map(|s| (digest(&s.key), Arc::new(s))).collect();
+        if let Ok(mut m) = self.by_key_hash.write() {
+            *m = map;
+        }
+        if let Ok(mut t) = self.last_reload.write() {
+            *t = Some(Instant::now());
+        }
+    }
+
+    fn find(&self, key: &str) -> Option<Arc<Source>> {
+        let m = self.by_key_hash.read().ok()?;
+        let s = m.get(&digest(key))?;
+        rebound_core::signature::ct_eq(s.key.as_bytes(), key.as_bytes()).then(|| s.clone())
+    }
+
+    /// Finds the source with this URL key; on a miss, reloads from the store at most once a
+    /// second (another node or the CLI may have added it).
+    pub async fn lookup(&self, store: &DynStore, key: &str) -> Option<Arc<Source>> {
+        if let Some(s) = self.find(key) {
+            return Some(s);
+        }
+        let stale = self
+            .last_reload
+            .read()
+            .map(|t| t.is_none_or(|t| t.elapsed() > Duration::from_secs(1)))
+            .unwrap_or(true);
+        if stale {
+            if let Ok(all) = store.list_sources().await {
+                self.fill(all);
+            }
+            return self.find(key);
+        }
+        None
+    }
+}
+
+/// Everything a handler or worker needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: DynStore,
+    /// URL key → source.
+    pub sources: Arc<SourceCache>,
+    /// HTTP settings.
+    pub config: Arc<ServerConfig>,
+    /// SHA-256 of the admin token.
+    pub admin_token_hash: Arc<[u8; 32]>,
+    /// The policy in force (settings API updates it).
+    pub policy: Arc<RwLock<Policy>>,
+    /// Wakes the workers when a request was accepted.
+    pub wake: Arc<Notify>,
+}
+
+impl AppState {
+    /// Builds the state and fills the source cache.
+    pub async fn new(
+        store: DynStore,
+        config: ServerConfig,
+        admin_token_hash: [u8; 32],
+        policy: Policy,
+    ) -> rebound_store::Result<AppState> {
+        let sources = Arc::new(SourceCache::default());
+        sources.fill(store.list_sources().await?);
+        Ok(AppState {
+            store,
+            sources,
+            config: Arc::new(config),
+            admin_token_hash: Arc::new(admin_token_hash),
+            policy: Arc::new(RwLock::new(policy)),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy.read().map(|p| *p).unwrap_or_default()
+    }
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}

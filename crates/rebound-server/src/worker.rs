@@ -1,0 +1,202 @@
+//! Workers: claim inbox rows, normalize them with their provider adapter, and apply them
+//! through the store (dedup, policy, contact, timeline in one transaction).
+//!
+//! [`run_once`] is one step, so tests and the CLI can drain the inbox without sleeping;
+//! [`run`] is the loop around it. A row that fails is retried with exponential backoff and
+//! marked `failed` after `max_attempts`; it never blocks the rows behind it.
+
+use std::time::Duration;
+
+use rebound_core::{Event, Millis, Policy, Provider, WebhookRequest};
+use rebound_store::{ApplyReport, DynStore, InboxRow, Processed};
+use tokio::sync::Notify;
+
+use crate::state::now_ms;
+
+/// Worker settings.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerConfig {
+    /// Concurrent worker tasks (0 pauses processing: requests are still acknowledged).
+    pub tasks: usize,
+    /// Inbox rows claimed at once.
+    pub batch: usize,
+    /// Attempts before a row is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles with each attempt.
+    pub backoff_base_ms: Millis,
+    /// Longest delay between retries.
+    pub backoff_max_ms: Millis,
+    /// How long a claim holds a row before another worker may take it.
+    pub lease_ms: Millis,
+    /// How long an idle worker sleeps when nobody wakes it.
+    pub idle_poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            tasks: 2,
+            batch: 512,
+            max_attempts: 5,
+            backoff_base_ms: 5_000,
+            backoff_max_ms: 3_600_000,
+            lease_ms: 300_000,
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// When to retry a row after its `attempts`-th failure.
+    pub fn retry_at(&self, now: Millis, attempts: u32) -> Millis {
+        let shift = attempts.saturating_sub(1).min(30);
+        let delay = self.backoff_base_ms.saturating_mul(1 << shift);
+        now + delay.min(self.backoff_max_ms)
+    }
+}
+
+/// Normalizes one inbox row: provider lookup, parse, dedup scoping. Pure.
+pub fn normalize(row: &InboxRow) -> Result<Vec<Event>, String> {
+    let p = Provider::from_name(&row.provider)
+        .ok_or_else(|| format!("unknown provider '{}'", row.provider))?;
+    let req = WebhookRequest {
+        headers: row.headers.clone(),
+        body: row.body.clone(),
+        received_at: row.received_at,
+    };
+    let mut events = p.parse(&req).map_err(|e| e.0)?;
+    if p.dedup_per_source() {
+        for e in &mut events {
+            e.dedup_key = format!("s{}:{}", row.source_id, e.dedup_key);
+        }
+    }
+    Ok(events)
+}
+
+/// What one step did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Rows claimed.
+    pub claimed: usize,
+    /// What applying them did.
+    pub report: ApplyReport,
+}
+
+/// Claims one batch, normalizes it, applies it.
+pub async fn run_once(store: &DynStore, policy: Policy, cfg: &WorkerConfig) -> rebound_store::Result<Step> {
+    let now = now_ms();
+    let rows = store.claim(cfg.batch, now, now + cfg.lease_ms).await?;
+    if rows.is_empty() {
+        return Ok(Step::default());
+    }
+    let claimed = rows.len();
+    let processed: Vec<Processed> = rows
+        .into_iter()
+        .map(|row| {
+            let outcome = normalize(&row);
+            if let Err(e) = &outcome {
+                tracing::warn!(inbox_id = row.id, attempt = row.attempts, error = %e, "inbox row failed to normalize");
+            }
+            Processed {
+                inbox_id: row.id,
+                source_id: row.source_id,
+                provider: row.provider,
+                outcome,
+                attempts: row.attempts,
+                max_attempts: cfg.max_attempts,
+                retry_at: cfg.retry_at(now, row.attempts),
+            }
+        })
+        .collect();
+    let report = store.apply(processed, policy, now_ms()).await?;
+    Ok(Step { claimed, report })
+}
+
+/// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).
+pub async fn drain(store: &DynStore, policy: Policy, cfg: &WorkerConfig) -> rebound_store::Result<ApplyReport> {
+    let mut total = ApplyReport::default();
+    loop {
+        let step = run_once(store, policy, cfg).await?;
+        if step.claimed == 0 {
+            return Ok(total);
+        }
+        let r = step.report;
+        total.done += r.done;
+        total.retried += r.retried;
+        total.failed += r.failed;
+        total.events += r.events;
+        total.duplicates += r.duplicates;
+        total.status_changes += r.status_changes;
+    }
+}
+
+/// The worker loop: process while there is work, sleep until woken or `idle_poll` passes.
+pub async fn run(
+    store: DynStore,
+    policy: impl Fn() -> Policy + Send + 'static,
+    cfg: WorkerConfig,
+    wake: std::sync::Arc<Notify>,
+) {
+    let mut failures = 0u32;
+    loop {
+        match run_once(&store, policy(), &cfg).await {
+            Ok(step) if step.claimed > 0 => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::error!(error = %e, "worker step failed");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(failures.min(25)))).await;
+                continue;
+            }
+        }
+        let _ = tokio::time::timeout(cfg.idle_poll, wake.notified()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let cfg = WorkerConfig { backoff_base_ms: 1000, backoff_max_ms: 5000, ..Default::default() };
+        assert_eq!(cfg.retry_at(0, 1), 1000);
+        assert_eq!(cfg.retry_at(0, 2), 2000);
+        assert_eq!(cfg.retry_at(0, 3), 4000);
+        assert_eq!(cfg.retry_at(0, 4), 5000);
+        assert_eq!(cfg.retry_at(0, 99), 5000);
+    }
+
+    #[test]
+    fn unknown_providers_and_bad_bodies_fail_with_a_message() {
+        let row = InboxRow {
+            id: 1,
+            source_id: 1,
+            provider: "nope".into(),
+            received_at: 0,
+            headers: vec![],
+            body: b"{}".to_vec(),
+            attempts: 1,
+        };
+        assert!(normalize(&row).unwrap_err().contains("unknown provider"));
+        let row = InboxRow { provider: "tosend".into(), body: b"[1]".to_vec(), ..row };
+        assert!(normalize(&row).unwrap_err().contains("not an object"));
+    }
+
+    #[test]
+    fn generic_keys_are_scoped_to_the_source() {
+        let row = InboxRow {
+            id: 1,
+            source_id: 7,
+            provider: "generic".into(),
+            received_at: 0,
+            headers: vec![],
+            body: br#"{"id":"e1","type":"delivered","data":{"email":"a@x.io"}}"#.to_vec(),
+            attempts: 1,
+        };
+        assert_eq!(normalize(&row).unwrap()[0].dedup_key, "s7:generic:id:e1");
+    }
+}

@@ -87,7 +87,11 @@ pub fn apply(policy: &Policy, before: &ContactState, event: &Event) -> Outcome {
     let mut s = before.clone();
     let t = event.occurred_at;
     s.last_event_at = later(s.last_event_at, t);
-    let reason_name = event.reason.unwrap_or(Reason::Undefined).as_str().to_string();
+    let reason_name = event
+        .reason
+        .unwrap_or(Reason::Undefined)
+        .as_str()
+        .to_string();
     let (status_change, note) = match (event.kind, event.class) {
         (EventKind::Bounce, Some(BounceClass::Hard)) => {
             let ch = raise(&mut s, Status::Bounced, reason_name.clone());
@@ -96,7 +100,10 @@ pub fn apply(policy: &Policy, before: &ContactState, event: &Event) -> Outcome {
         (EventKind::Bounce, _) => {
             let window = policy.window_ms();
             if s.last_delivered_at.is_some_and(|d| d >= t) {
-                (None, "soft bounce before a later delivery: not counted".into())
+                (
+                    None,
+                    "soft bounce before a later delivery: not counted".into(),
+                )
             } else {
                 if !s.soft_bounces.contains(&t) {
                     s.soft_bounces.push(t);
@@ -134,7 +141,10 @@ pub fn apply(policy: &Policy, before: &ContactState, event: &Event) -> Outcome {
         ),
         (EventKind::Open | EventKind::Click, _) => {
             s.last_engaged_at = later(s.last_engaged_at, t);
-            (None, format!("{}: engagement recorded", event.kind.as_str()))
+            (
+                None,
+                format!("{}: engagement recorded", event.kind.as_str()),
+            )
         }
         (EventKind::Deferred | EventKind::AutoReply | EventKind::Other, _) => {
             (None, format!("{}: timeline only", event.kind.as_str()))
@@ -213,7 +223,10 @@ mod tests {
 
     #[test]
     fn complaint_unsubscribe_and_engagement() {
-        assert_eq!(run(&[ev(EventKind::Complaint, None, 1)]).status, Status::Complained);
+        assert_eq!(
+            run(&[ev(EventKind::Complaint, None, 1)]).status,
+            Status::Complained
+        );
         assert_eq!(
             run(&[ev(EventKind::Unsubscribe, None, 1)]).status,
             Status::Unsubscribed
@@ -221,7 +234,10 @@ mod tests {
         let s = run(&[ev(EventKind::Open, None, 5), ev(EventKind::Click, None, 3)]);
         assert_eq!(s.status, Status::Subscribed);
         assert_eq!(s.last_engaged_at, Some(5 * DAY_MS));
-        let s = run(&[ev(EventKind::Deferred, None, 1), ev(EventKind::Deferred, None, 2)]);
+        let s = run(&[
+            ev(EventKind::Deferred, None, 1),
+            ev(EventKind::Deferred, None, 2),
+        ]);
         assert_eq!(s.status, Status::Subscribed);
         assert!(s.soft_bounces.is_empty());
     }
@@ -253,7 +269,11 @@ mod tests {
         let mut i = 0;
         while i < a.len() {
             if c[i] < i {
-                if i % 2 == 0 { a.swap(0, i) } else { a.swap(c[i], i) }
+                if i % 2 == 0 {
+                    a.swap(0, i)
+                } else {
+                    a.swap(c[i], i)
+                }
                 let s = run(&a);
                 assert!(s.status >= Status::Unsubscribed, "{a:?}");
                 assert_eq!(s.soft_bounces, reference.soft_bounces);
@@ -270,7 +290,10 @@ mod tests {
 
     #[test]
     fn policy_validation_names_the_field() {
-        let p = Policy { soft_bounce_threshold: 0, ..Policy::default() };
+        let p = Policy {
+            soft_bounce_threshold: 0,
+            ..Policy::default()
+        };
         assert!(p.validate().unwrap_err().contains("soft_bounce_threshold"));
         assert!(Policy::default().validate().is_ok());
     }

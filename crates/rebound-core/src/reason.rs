@@ -235,10 +235,18 @@ mod tests {
     #[test]
     fn classifies_common_bounces() {
         let cases = [
-            (None, "smtp; 550 5.1.1 The email account does not exist", Reason::UserUnknown),
+            (
+                None,
+                "smtp; 550 5.1.1 The email account does not exist",
+                Reason::UserUnknown,
+            ),
             (None, "smtp; 452 4.2.2 Mailbox full", Reason::MailboxFull),
             (Some("5.1.2"), "", Reason::HostUnknown),
-            (None, "550 5.7.1 Message rejected as spam", Reason::SpamDetected),
+            (
+                None,
+                "550 5.7.1 Message rejected as spam",
+                Reason::SpamDetected,
+            ),
             (None, "5.0.0 user unknown", Reason::UserUnknown),
             (None, "something odd happened", Reason::Undefined),
             (None, "550 no such mailbox here", Reason::UserUnknown),

@@ -101,10 +101,16 @@ pub fn verify_standard_webhooks(
         .parse()
         .map_err(|_| VerifyError::Timestamp)?;
     let now_s = now.div_euclid(1000);
-    if ts.checked_sub(now_s).is_none_or(|d| d.abs() > TOLERANCE_SECS) {
+    if ts
+        .checked_sub(now_s)
+        .is_none_or(|d| d.abs() > TOLERANCE_SECS)
+    {
         return Err(VerifyError::Timestamp);
     }
-    let want = hmac_sha256(key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
+    let want = hmac_sha256(
+        key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
     let mut any = false;
     for sig in signatures.split(' ').filter(|s| !s.is_empty()) {
         any = true;
@@ -136,7 +142,13 @@ mod tests {
     const NOW: Millis = 1_700_000_000_000;
 
     fn sign(key: &[u8], id: &str, ts: &str, body: &[u8]) -> String {
-        format!("v1,{}", B64.encode(hmac_sha256(key, &[id.as_bytes(), b".", ts.as_bytes(), b".", body])))
+        format!(
+            "v1,{}",
+            B64.encode(hmac_sha256(
+                key,
+                &[id.as_bytes(), b".", ts.as_bytes(), b".", body]
+            ))
+        )
     }
 
     #[test]
@@ -144,15 +156,36 @@ mod tests {
         let body = br#"{"a": 1}"#;
         let sig = hex::encode(hmac_sha256(b"s3cret", &[body]));
         assert_eq!(verify_hex_hmac(b"s3cret", &sig, body), Ok(()));
-        assert_eq!(verify_hex_hmac(b"s3cret", &format!("sha256={sig}"), body), Ok(()));
-        assert_eq!(verify_hex_hmac(b"s3cret", &sig, br#"{"a":1}"#), Err(VerifyError::Invalid));
-        assert_eq!(verify_hex_hmac(b"other", &sig, body), Err(VerifyError::Invalid));
-        assert_eq!(verify_hex_hmac(b"s3cret", "", body), Err(VerifyError::Missing));
-        assert_eq!(verify_hex_hmac(b"s3cret", "sha256=", body), Err(VerifyError::Missing));
-        assert_eq!(verify_hex_hmac(b"s3cret", "zz", body), Err(VerifyError::Invalid));
+        assert_eq!(
+            verify_hex_hmac(b"s3cret", &format!("sha256={sig}"), body),
+            Ok(())
+        );
+        assert_eq!(
+            verify_hex_hmac(b"s3cret", &sig, br#"{"a":1}"#),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(
+            verify_hex_hmac(b"other", &sig, body),
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(
+            verify_hex_hmac(b"s3cret", "", body),
+            Err(VerifyError::Missing)
+        );
+        assert_eq!(
+            verify_hex_hmac(b"s3cret", "sha256=", body),
+            Err(VerifyError::Missing)
+        );
+        assert_eq!(
+            verify_hex_hmac(b"s3cret", "zz", body),
+            Err(VerifyError::Invalid)
+        );
         assert_eq!(verify_hex_hmac(b"", &sig, body), Err(VerifyError::NoSecret));
         for n in 0..sig.len() / 2 {
-            assert!(verify_hex_hmac(b"s3cret", &sig[..n * 2], body).is_err(), "truncated to {n}");
+            assert!(
+                verify_hex_hmac(b"s3cret", &sig[..n * 2], body).is_err(),
+                "truncated to {n}"
+            );
         }
     }
 
@@ -167,7 +200,10 @@ mod tests {
         assert_eq!(v("", &ts), Err(VerifyError::Missing));
         assert_eq!(v(&format!("v1,bad {good}"), &ts), Ok(()));
         assert_eq!(v("v1,AAAA v1,BBBB", &ts), Err(VerifyError::Invalid));
-        assert_eq!(v(&good.replacen("v1", "v2", 1), &ts), Err(VerifyError::Invalid));
+        assert_eq!(
+            v(&good.replacen("v1", "v2", 1), &ts),
+            Err(VerifyError::Invalid)
+        );
         // Truncated signatures never pass.
         let b64 = &good[3..];
         for n in 0..b64.len() {
@@ -180,7 +216,10 @@ mod tests {
             assert_eq!(r.is_ok(), ok, "delta {delta}");
         }
         assert_eq!(v(&good, "abc"), Err(VerifyError::Timestamp));
-        assert_eq!(v(&good, "99999999999999999999999"), Err(VerifyError::Timestamp));
+        assert_eq!(
+            v(&good, "99999999999999999999999"),
+            Err(VerifyError::Timestamp)
+        );
         assert_eq!(
             verify_standard_webhooks(key, "a.b", &ts, &good, b"{}", NOW),
             Err(VerifyError::Invalid)

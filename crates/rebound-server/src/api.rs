@@ -47,12 +47,20 @@ async fn require_admin(State(state): State<AppState>, req: Request, next: Next) 
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match token {
-        None => ApiError::new(StatusCode::UNAUTHORIZED, "missing admin token (Authorization: Bearer <token>)")
-            .into_response(),
-        Some(t) if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) => {
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing admin token (Authorization: Bearer <token>)",
+        )
+        .into_response(),
+        Some(t)
+            if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) =>
+        {
             next.run(req).await
         }
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
@@ -61,7 +69,8 @@ async fn require_admin(State(state): State<AppState>, req: Request, next: Next) 
 
 /// Parses a JSON body into `T`, answering 400 with serde's description of the problem.
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 fn parse_address(s: &str) -> ApiResult<Address> {
@@ -149,7 +158,11 @@ fn random_b64(bytes: usize) -> String {
 pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
     let provider = Provider::from_name(&req.provider).ok_or_else(|| {
         let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-        format!("unknown provider '{}' (known: {})", req.provider, names.join(", "))
+        format!(
+            "unknown provider '{}' (known: {})",
+            req.provider,
+            names.join(", ")
+        )
     })?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 200 {
@@ -167,21 +180,30 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
             )),
         },
         _ if req.secret.is_some() => {
-            return Err(format!("provider '{}' does not use a signing secret", provider.name()))
+            return Err(format!(
+                "provider '{}' does not use a signing secret",
+                provider.name()
+            ))
         }
         _ => None,
     };
     if let Some(h) = req.signature_header {
         let h = h.trim().to_ascii_lowercase();
-        let valid = !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid = !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if provider != Provider::Generic || !valid {
-            return Err("signature_header applies to the generic provider and must be a header name".into());
+            return Err(
+                "signature_header applies to the generic provider and must be a header name".into(),
+            );
         }
         config.insert("signature_header".into(), h.into());
     }
     if let Some(u) = req.username {
         if provider != Provider::Listmonk || u.is_empty() || u.contains(':') {
-            return Err("username applies to the listmonk provider and must not contain ':'".into());
+            return Err(
+                "username applies to the listmonk provider and must not contain ':'".into(),
+            );
         }
         config.insert("username".into(), u.into());
     }
@@ -222,7 +244,10 @@ fn suppression_json(email: &str, c: Option<&Contact>) -> Value {
 
 async fn get_suppression(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
     let addr = parse_address(&email)?;
-    let found = state.store.get_contacts(vec![addr.key().to_string()]).await?;
+    let found = state
+        .store
+        .get_contacts(vec![addr.key().to_string()])
+        .await?;
     let c = found.into_iter().next().flatten();
     Ok(Json(suppression_json(addr.as_str(), c.as_ref())).into_response())
 }
@@ -238,14 +263,20 @@ const MAX_CHECK: usize = 1000;
 async fn check_suppressions(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CheckRequest = parse_json(&body)?;
     if req.emails.len() > MAX_CHECK {
-        return Err(ApiError::bad_request(format!("at most {MAX_CHECK} emails per request")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_CHECK} emails per request"
+        )));
     }
     let parsed: Vec<Result<Address, String>> = req
         .emails
         .iter()
         .map(|e| Address::parse(e).map_err(|err| err.to_string()))
         .collect();
-    let keys: Vec<String> = parsed.iter().filter_map(|p| p.as_ref().ok()).map(|a| a.key().to_string()).collect();
+    let keys: Vec<String> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .map(|a| a.key().to_string())
+        .collect();
     let mut found = state.store.get_contacts(keys).await?.into_iter();
     let results: Vec<Value> = parsed
         .iter()
@@ -284,14 +315,26 @@ async fn create_contact(State(state): State<AppState>, body: Bytes) -> ApiResult
         status,
         reason: req.reason,
         uuid: req.uuid,
-        attributes: req.attributes.map(Value::Object).unwrap_or_else(|| json!({})),
+        attributes: req
+            .attributes
+            .map(Value::Object)
+            .unwrap_or_else(|| json!({})),
         now: now_ms(),
     };
     let report = state.store.upsert_contacts(vec![new], false).await?;
     if report.created == 0 {
-        return Err(ApiError::new(StatusCode::CONFLICT, format!("contact {} already exists", addr.as_str())));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("contact {} already exists", addr.as_str()),
+        ));
     }
-    let c = state.store.get_contacts(vec![addr.key().into()]).await?.into_iter().next().flatten();
+    let c = state
+        .store
+        .get_contacts(vec![addr.key().into()])
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
     Ok((StatusCode::CREATED, Json(json!(c))).into_response())
 }
 
@@ -304,7 +347,12 @@ struct ContactQuery {
 }
 
 async fn list_contacts(State(state): State<AppState>, Query(q): Query<ContactQuery>) -> ApiResult {
-    let status = q.status.as_deref().filter(|s| !s.is_empty()).map(parse_status).transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_status)
+        .transpose()?;
     let filter = ContactFilter {
         status,
         q: q.q.filter(|s| !s.is_empty()),
@@ -316,7 +364,13 @@ async fn list_contacts(State(state): State<AppState>, Query(q): Query<ContactQue
 
 async fn contact_or_404(state: &AppState, email: &str) -> ApiResult<(Address, Contact)> {
     let addr = parse_address(email)?;
-    let c = state.store.get_contacts(vec![addr.key().into()]).await?.into_iter().next().flatten();
+    let c = state
+        .store
+        .get_contacts(vec![addr.key().into()])
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
     c.map(|c| (addr, c))
         .ok_or_else(|| ApiError::not_found(format!("no contact {email}")))
 }
@@ -325,7 +379,11 @@ async fn get_contact(State(state): State<AppState>, Path(email): Path<String>) -
     let (addr, contact) = contact_or_404(&state, &email).await?;
     let events = state
         .store
-        .list_events(EventFilter { email_key: Some(addr.key().into()), limit: 200, ..Default::default() })
+        .list_events(EventFilter {
+            email_key: Some(addr.key().into()),
+            limit: 200,
+            ..Default::default()
+        })
         .await?;
     let mut v = json!(contact);
     v["events"] = json!(events.items);
@@ -343,7 +401,11 @@ struct PatchBody {
     attributes: Option<serde_json::Map<String, Value>>,
 }
 
-async fn patch_contact(State(state): State<AppState>, Path(email): Path<String>, body: Bytes) -> ApiResult {
+async fn patch_contact(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let req: PatchBody = parse_json(&body)?;
     let (addr, _) = contact_or_404(&state, &email).await?;
     let patch = ContactPatch {
@@ -351,7 +413,10 @@ async fn patch_contact(State(state): State<AppState>, Path(email): Path<String>,
         reason: req.reason,
         attributes: req.attributes,
     };
-    let c = state.store.patch_contact(addr.key(), patch, now_ms()).await?;
+    let c = state
+        .store
+        .patch_contact(addr.key(), patch, now_ms())
+        .await?;
     Ok(Json(json!(c)).into_response())
 }
 
@@ -380,7 +445,11 @@ async fn list_events(State(state): State<AppState>, Query(q): Query<EventQuery>)
         Some(e) => Some(parse_address(e)?.key().to_string()),
         None => None,
     };
-    if let Some(k) = q.kind.as_deref().filter(|k| rebound_core::EventKind::parse(k).is_none()) {
+    if let Some(k) = q
+        .kind
+        .as_deref()
+        .filter(|k| rebound_core::EventKind::parse(k).is_none())
+    {
         return Err(ApiError::bad_request(format!("unknown event kind '{k}'")));
     }
     let filter = EventFilter {
@@ -416,7 +485,11 @@ async fn list_log(State(state): State<AppState>, Query(q): Query<LogQuery>) -> A
 async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     state.store.replay(id).await?;
     state.wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "queued", "id": id }))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "queued", "id": id })),
+    )
+        .into_response())
 }
 
 // ---------------------------------------------------------------- settings
@@ -431,7 +504,9 @@ async fn get_settings(State(state): State<AppState>) -> ApiResult {
 async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: Value = parse_json(&body)?;
     let Value::Object(top) = req else {
-        return Err(ApiError::bad_request("expected a JSON object like {\"policy\": {...}}"));
+        return Err(ApiError::bad_request(
+            "expected a JSON object like {\"policy\": {...}}",
+        ));
     };
     if let Some(k) = top.keys().find(|k| k.as_str() != POLICY_KEY) {
         return Err(ApiError::bad_request(format!("unknown setting '{k}'")));

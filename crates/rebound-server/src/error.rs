@@ -17,7 +17,10 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status and message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -31,7 +34,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }
 
@@ -43,7 +50,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::bad_request(m),
             StoreError::Db(_) | StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "store error");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable, try again",
+                )
             }
         }
     }

@@ -89,7 +89,11 @@ pub async fn webhook(
     Path((provider, key)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    let mut ctx = ctx_of(&req, format!("/webhooks/{provider}/<key>"), Some(provider.clone()));
+    let mut ctx = ctx_of(
+        &req,
+        format!("/webhooks/{provider}/<key>"),
+        Some(provider.clone()),
+    );
     let source = state.sources.lookup(&state.store, &key).await;
     let (Some(p), Some(source)) = (Provider::from_name(&provider), source) else {
         return reject(&state, &ctx, forbidden()).await;
@@ -107,7 +111,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let s = String::from_utf8(raw).ok()?;
     let (u, p) = s.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -133,7 +139,10 @@ pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Res
     if !ct_eq(listmonk_username(&source).as_bytes(), user.as_bytes()) {
         return reject(&state, &ctx, forbidden()).await;
     }
-    let ctx = Ctx { source_id: Some(source.id), ..ctx };
+    let ctx = Ctx {
+        source_id: Some(source.id),
+        ..ctx
+    };
     accept(state, ctx, Provider::Listmonk, source, req).await
 }
 
@@ -151,7 +160,9 @@ async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes().to_vec()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
-        Err(e) => Err(ApiError::bad_request(format!("could not read the body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
     }
 }
 
@@ -162,7 +173,13 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-async fn accept(state: AppState, ctx: Ctx, p: Provider, source: Arc<Source>, req: Request) -> Response {
+async fn accept(
+    state: AppState,
+    ctx: Ctx,
+    p: Provider,
+    source: Arc<Source>,
+    req: Request,
+) -> Response {
     let limit = state.config.body_limit;
     let declared = req
         .headers()
@@ -183,17 +200,27 @@ async fn accept(state: AppState, ctx: Ctx, p: Provider, source: Arc<Source>, req
         .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
         .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
-    let wreq = WebhookRequest { headers, body, received_at: ctx.received_at };
+    let wreq = WebhookRequest {
+        headers,
+        body,
+        received_at: ctx.received_at,
+    };
 
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
-        signature_header: source.config.get("signature_header").and_then(|h| h.as_str()),
+        signature_header: source
+            .config
+            .get("signature_header")
+            .and_then(|h| h.as_str()),
     };
     if let Err(e) = p.verify(&wreq, auth, ctx.received_at) {
         let err = match e {
             VerifyError::NoSecret => {
                 let msg = "this source has no signing secret configured: requests are refused until one is set";
-                let _ = state.store.set_source_status(source.id, "error", Some(msg)).await;
+                let _ = state
+                    .store
+                    .set_source_status(source.id, "error", Some(msg))
+                    .await;
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg)
             }
             other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
@@ -229,15 +256,24 @@ async fn accept(state: AppState, ctx: Ctx, p: Provider, source: Arc<Source>, req
     match tokio::time::timeout(state.config.ack_timeout, write).await {
         Ok(Ok(id)) => {
             state.wake.notify_one();
-            (StatusCode::OK, Json(serde_json::json!({ "status": "accepted", "id": id }))).into_response()
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({ "status": "accepted", "id": id })),
+            )
+                .into_response()
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "inbox write failed; answering 503 so the provider retries");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later").into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage unavailable, retry later",
+            )
+            .into_response()
         }
         Err(_) => {
             tracing::error!("inbox write timed out; answering 503 so the provider retries");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage busy, retry later").into_response()
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage busy, retry later")
+                .into_response()
         }
     }
 }

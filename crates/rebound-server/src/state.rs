@@ -47,7 +47,10 @@ pub fn digest(s: &str) -> [u8; 32] {
 impl SourceCache {
     /// Replaces the cache with `sources`.
     pub fn fill(&self, sources: Vec<Source>) {
-        let map = sources.into_iter().map(|s| (digest(&s.key), Arc::new(s))).collect();
+        let map = sources
+            .into_iter()
+            .map(|s| (digest(&s.key), Arc::new(s)))
+            .collect();
         if let Ok(mut m) = self.by_key_hash.write() {
             *m = map;
         }

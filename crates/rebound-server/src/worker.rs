@@ -83,7 +83,11 @@ pub struct Step {
 }
 
 /// Claims one batch, normalizes it, applies it.
-pub async fn run_once(store: &DynStore, policy: Policy, cfg: &WorkerConfig) -> rebound_store::Result<Step> {
+pub async fn run_once(
+    store: &DynStore,
+    policy: Policy,
+    cfg: &WorkerConfig,
+) -> rebound_store::Result<Step> {
     let now = now_ms();
     let rows = store.claim(cfg.batch, now, now + cfg.lease_ms).await?;
     if rows.is_empty() {
@@ -113,7 +117,11 @@ pub async fn run_once(store: &DynStore, policy: Policy, cfg: &WorkerConfig) -> r
 }
 
 /// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).
-pub async fn drain(store: &DynStore, policy: Policy, cfg: &WorkerConfig) -> rebound_store::Result<ApplyReport> {
+pub async fn drain(
+    store: &DynStore,
+    policy: Policy,
+    cfg: &WorkerConfig,
+) -> rebound_store::Result<ApplyReport> {
     let mut total = ApplyReport::default();
     loop {
         let step = run_once(store, policy, cfg).await?;
@@ -162,7 +170,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let cfg = WorkerConfig { backoff_base_ms: 1000, backoff_max_ms: 5000, ..Default::default() };
+        let cfg = WorkerConfig {
+            backoff_base_ms: 1000,
+            backoff_max_ms: 5000,
+            ..Default::default()
+        };
         assert_eq!(cfg.retry_at(0, 1), 1000);
         assert_eq!(cfg.retry_at(0, 2), 2000);
         assert_eq!(cfg.retry_at(0, 3), 4000);
@@ -182,7 +194,11 @@ mod tests {
             attempts: 1,
         };
         assert!(normalize(&row).unwrap_err().contains("unknown provider"));
-        let row = InboxRow { provider: "tosend".into(), body: b"[1]".to_vec(), ..row };
+        let row = InboxRow {
+            provider: "tosend".into(),
+            body: b"[1]".to_vec(),
+            ..row
+        };
         assert!(normalize(&row).unwrap_err().contains("not an object"));
     }
 

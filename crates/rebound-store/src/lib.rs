@@ -72,7 +72,8 @@ pub trait Store: Send + Sync {
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;
     /// Applies normalized rows in one transaction: events (deduplicated), contact changes,
     /// timeline; marks each row done, or schedules its retry / marks it failed.
-    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis) -> Result<ApplyReport>;
+    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis)
+        -> Result<ApplyReport>;
     /// Releases every lease (single-node start-up: nothing else can hold one).
     async fn release_leases(&self) -> Result<u64>;
     /// Puts a logged request back in the queue. Errors if it was rejected (nothing kept).
@@ -101,9 +102,18 @@ pub trait Store: Send + Sync {
     // ---- contacts
     /// Creates contacts, or with `overwrite` updates existing ones. Invalid entries are
     /// reported by index; the others are kept.
-    async fn upsert_contacts(&self, contacts: Vec<NewContact>, overwrite: bool) -> Result<UpsertReport>;
+    async fn upsert_contacts(
+        &self,
+        contacts: Vec<NewContact>,
+        overwrite: bool,
+    ) -> Result<UpsertReport>;
     /// Changes a contact by hand (status, attributes); recorded in its timeline.
-    async fn patch_contact(&self, email_key: &str, patch: ContactPatch, now: Millis) -> Result<Contact>;
+    async fn patch_contact(
+        &self,
+        email_key: &str,
+        patch: ContactPatch,
+        now: Millis,
+    ) -> Result<Contact>;
     /// Deletes a contact and its events; returns whether it existed.
     async fn delete_contact(&self, email_key: &str) -> Result<bool>;
     /// Looks up contacts by normalized address; the result is in the order asked.

@@ -14,17 +14,27 @@ use crate::{timestamp, BounceClass, Event, EventKind, Millis, Reason, Recipient,
 /// The signature header when a source sets none.
 pub const DEFAULT_SIGNATURE_HEADER: &str = "x-webhook-signature";
 
-const TYPES: &str = "bounced.hard, bounced.soft, complained, unsubscribed, delivered, opened, clicked";
+const TYPES: &str =
+    "bounced.hard, bounced.soft, complained, unsubscribed, delivered, opened, clicked";
 
-pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>, now: Millis) -> Result<(), VerifyError> {
-    let secret = auth.secret.filter(|s| !s.is_empty()).ok_or(VerifyError::NoSecret)?;
+pub(super) fn verify(
+    req: &WebhookRequest,
+    auth: SourceAuth<'_>,
+    now: Millis,
+) -> Result<(), VerifyError> {
+    let secret = auth
+        .secret
+        .filter(|s| !s.is_empty())
+        .ok_or(VerifyError::NoSecret)?;
     let header = auth.signature_header.unwrap_or(DEFAULT_SIGNATURE_HEADER);
     if let Some(sig) = req.header(header) {
         return signature::verify_hex_hmac(secret.as_bytes(), sig, &req.body);
     }
     if let Some(sigs) = req.header("webhook-signature") {
         let id = req.header("webhook-id").ok_or(VerifyError::Missing)?;
-        let ts = req.header("webhook-timestamp").ok_or(VerifyError::Missing)?;
+        let ts = req
+            .header("webhook-timestamp")
+            .ok_or(VerifyError::Missing)?;
         let key = signature::standard_webhooks_key(secret);
         return signature::verify_standard_webhooks(&key, id, ts, sigs, &req.body, now);
     }
@@ -62,21 +72,32 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let diagnostic = str_field(data, "bounce_reason").map(str::to_string);
         let code = str_field(data, "bounce_code")
             .map(str::to_string)
-            .or_else(|| data.get("bounce_code").and_then(|c| c.as_u64()).map(|c| c.to_string()));
+            .or_else(|| {
+                data.get("bounce_code")
+                    .and_then(|c| c.as_u64())
+                    .map(|c| c.to_string())
+            });
         let occurred_at = str_field(data, "timestamp")
             .or_else(|| str_field(v, "created_at"))
             .and_then(timestamp::parse)
             .unwrap_or(req.received_at);
-        let id = str_field(v, "id").map(str::to_string).or_else(|| match (webhook_id, single) {
-            (Some(w), true) => Some(w.to_string()),
-            (Some(w), false) => Some(format!("{w}#{i}")),
-            _ => None,
-        });
+        let id = str_field(v, "id")
+            .map(str::to_string)
+            .or_else(|| match (webhook_id, single) {
+                (Some(w), true) => Some(w.to_string()),
+                (Some(w), false) => Some(format!("{w}#{i}")),
+                _ => None,
+            });
         let dedup_key = match &id {
             Some(id) => id_dedup_key("generic", id),
             None => hashed_dedup_key(
                 "generic",
-                &[typ, email.key(), message_id.as_deref().unwrap_or(""), &occurred_at.to_string()],
+                &[
+                    typ,
+                    email.key(),
+                    message_id.as_deref().unwrap_or(""),
+                    &occurred_at.to_string(),
+                ],
             ),
         };
         let (reason, status) = match kind {
@@ -123,7 +144,10 @@ mod tests {
 
     fn req(headers: &[(&str, String)], body: &str) -> WebhookRequest {
         WebhookRequest {
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
             body: body.as_bytes().to_vec(),
             received_at: 7,
         }
@@ -134,11 +158,17 @@ mod tests {
         let ev = parse(&req(&[], BODY)).unwrap();
         assert_eq!(ev.len(), 1);
         let e = &ev[0];
-        assert_eq!((e.kind, e.class), (EventKind::Bounce, Some(BounceClass::Soft)));
+        assert_eq!(
+            (e.kind, e.class),
+            (EventKind::Bounce, Some(BounceClass::Soft))
+        );
         assert_eq!(e.reason, Some(Reason::MailboxFull));
         assert_eq!(e.status.as_deref(), Some("4.2.2"));
         assert_eq!(e.dedup_key, "generic:id:evt_1");
-        assert_eq!(e.occurred_at, timestamp::parse("2026-05-13T10:24:28Z").unwrap());
+        assert_eq!(
+            e.occurred_at,
+            timestamp::parse("2026-05-13T10:24:28Z").unwrap()
+        );
     }
 
     #[test]
@@ -158,16 +188,36 @@ mod tests {
 
     #[test]
     fn verification_picks_the_scheme_from_the_headers() {
-        let auth = SourceAuth { secret: Some("s3cret"), signature_header: None };
+        let auth = SourceAuth {
+            secret: Some("s3cret"),
+            signature_header: None,
+        };
         let sig = hex::encode(hmac_sha256(b"s3cret", &[BODY.as_bytes()]));
-        assert_eq!(verify(&req(&[("x-webhook-signature", sig.clone())], BODY), auth, 0), Ok(()));
+        assert_eq!(
+            verify(&req(&[("x-webhook-signature", sig.clone())], BODY), auth, 0),
+            Ok(())
+        );
         assert_eq!(verify(&req(&[], BODY), auth, 0), Err(VerifyError::Missing));
-        assert_eq!(verify(&req(&[("x-webhook-signature", sig.clone())], BODY), SourceAuth::default(), 0), Err(VerifyError::NoSecret));
-        let custom = SourceAuth { secret: Some("s3cret"), signature_header: Some("x-sig") };
+        assert_eq!(
+            verify(
+                &req(&[("x-webhook-signature", sig.clone())], BODY),
+                SourceAuth::default(),
+                0
+            ),
+            Err(VerifyError::NoSecret)
+        );
+        let custom = SourceAuth {
+            secret: Some("s3cret"),
+            signature_header: Some("x-sig"),
+        };
         assert_eq!(verify(&req(&[("x-sig", sig)], BODY), custom, 0), Ok(()));
         // Standard Webhooks without id or timestamp is refused.
         assert_eq!(
-            verify(&req(&[("webhook-signature", "v1,AAAA".into())], BODY), auth, 0),
+            verify(
+                &req(&[("webhook-signature", "v1,AAAA".into())], BODY),
+                auth,
+                0
+            ),
             Err(VerifyError::Missing)
         );
     }

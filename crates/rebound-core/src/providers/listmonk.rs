@@ -47,8 +47,10 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             EventKind::Bounce => (Some(classify(None, Some(&meta))), find_status(&meta)),
             _ => (Some(Reason::Feedback), None),
         };
-        let dedup_key =
-            hashed_dedup_key("listmonk", &[recipient.display(), campaign, typ, source, &meta]);
+        let dedup_key = hashed_dedup_key(
+            "listmonk",
+            &[recipient.display(), campaign, typ, source, &meta],
+        );
         let mut details = serde_json::Map::new();
         details.insert("source".into(), source.into());
         if !campaign.is_empty() {
@@ -79,12 +81,19 @@ mod tests {
     use super::*;
 
     fn req(body: &str) -> WebhookRequest {
-        WebhookRequest { body: body.as_bytes().to_vec(), received_at: 1, ..Default::default() }
+        WebhookRequest {
+            body: body.as_bytes().to_vec(),
+            received_at: 1,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn email_or_uuid_and_a_valid_type_are_required() {
-        let ok = parse(&req(r#"{"subscriber_uuid":"u-1","type":"soft","source":"api"}"#)).unwrap();
+        let ok = parse(&req(
+            r#"{"subscriber_uuid":"u-1","type":"soft","source":"api"}"#,
+        ))
+        .unwrap();
         assert_eq!(ok[0].recipient, Recipient::ContactUuid("u-1".into()));
         assert_eq!(ok[0].class, Some(BounceClass::Soft));
         let e = parse(&req(r#"{"type":"hard"}"#)).unwrap_err();

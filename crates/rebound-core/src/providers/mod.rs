@@ -117,12 +117,16 @@ pub(crate) fn objects(body: &[u8]) -> Result<Vec<serde_json::Value>, ParseError>
     match v {
         serde_json::Value::Array(items) => {
             if let Some(i) = items.iter().position(|x| !x.is_object()) {
-                return Err(ParseError::new(format!("item {i} of the array is not an object")));
+                return Err(ParseError::new(format!(
+                    "item {i} of the array is not an object"
+                )));
             }
             Ok(items)
         }
         serde_json::Value::Object(_) => Ok(vec![v]),
-        _ => Err(ParseError::new("expected a JSON object or an array of objects")),
+        _ => Err(ParseError::new(
+            "expected a JSON object or an array of objects",
+        )),
     }
 }
 

@@ -29,7 +29,11 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 Some("Suppressed") | Some("OnAccountSuppressionList") => Reason::Suspend,
                 _ => classify(None, diagnostic.as_deref()),
             };
-            let class = if hard { BounceClass::Hard } else { BounceClass::Soft };
+            let class = if hard {
+                BounceClass::Hard
+            } else {
+                BounceClass::Soft
+            };
             let status = diagnostic.as_deref().and_then(find_status);
             (Some(class), Some(reason), status)
         } else if kind == EventKind::Complaint {
@@ -40,7 +44,12 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let class_name = class.map_or("", BounceClass::as_str);
         let dedup_key = hashed_dedup_key(
             "tosend",
-            &[message_id.as_deref().unwrap_or(""), email.key(), kind.as_str(), class_name],
+            &[
+                message_id.as_deref().unwrap_or(""),
+                email.key(),
+                kind.as_str(),
+                class_name,
+            ],
         );
         let mut details = serde_json::Map::new();
         details.insert("type".into(), typ.into());
@@ -72,7 +81,11 @@ mod tests {
     use super::*;
 
     fn req(body: &str) -> WebhookRequest {
-        WebhookRequest { body: body.as_bytes().to_vec(), received_at: 42, ..Default::default() }
+        WebhookRequest {
+            body: body.as_bytes().to_vec(),
+            received_at: 42,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -85,7 +98,10 @@ mod tests {
         assert_eq!(soft[0].class, Some(BounceClass::Soft));
         assert_eq!(soft[0].reason, Some(Reason::MailboxFull));
         assert_ne!(hard[0].dedup_key, soft[0].dedup_key);
-        let f = parse(&req(r#"{"type":"bounce","email":"a@x.io","is_hard_bounce":false}"#)).unwrap();
+        let f = parse(&req(
+            r#"{"type":"bounce","email":"a@x.io","is_hard_bounce":false}"#,
+        ))
+        .unwrap();
         assert_eq!(f[0].class, Some(BounceClass::Soft));
     }
 

@@ -232,9 +232,15 @@ impl Store for SqliteStore {
         self.write(move |c| ops::insert_log(c, &log, None)).await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
-        self.write(move |c| ops::claim(c, limit, now, lease_until)).await
+        self.write(move |c| ops::claim(c, limit, now, lease_until))
+            .await
     }
-    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis) -> Result<ApplyReport> {
+    async fn apply(
+        &self,
+        rows: Vec<Processed>,
+        policy: Policy,
+        now: Millis,
+    ) -> Result<ApplyReport> {
         self.write(move |c| ops::apply(c, rows, &policy, now)).await
     }
     async fn release_leases(&self) -> Result<u64> {
@@ -292,11 +298,20 @@ impl Store for SqliteStore {
         self.write(move |c| ops::put_setting(c, &key, &value, false))
             .await
     }
-    async fn upsert_contacts(&self, contacts: Vec<NewContact>, overwrite: bool) -> Result<UpsertReport> {
+    async fn upsert_contacts(
+        &self,
+        contacts: Vec<NewContact>,
+        overwrite: bool,
+    ) -> Result<UpsertReport> {
         self.write(move |c| ops::upsert_contacts(c, &contacts, overwrite))
             .await
     }
-    async fn patch_contact(&self, email_key: &str, patch: ContactPatch, now: Millis) -> Result<Contact> {
+    async fn patch_contact(
+        &self,
+        email_key: &str,
+        patch: ContactPatch,
+        now: Millis,
+    ) -> Result<Contact> {
         let key = email_key.to_string();
         self.write(move |c| ops::patch_contact(c, &key, &patch, now))
             .await

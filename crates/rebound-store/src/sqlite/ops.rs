@@ -20,7 +20,14 @@ fn new_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -77,7 +84,8 @@ pub(crate) fn insert_log(c: &Connection, log: &NewLogEntry, inbox_id: Option<i64
 }
 
 pub(crate) fn ingest(c: &Connection, item: &NewInbox, log: &NewLogEntry) -> Result<i64> {
-    let headers = serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
+    let headers =
+        serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
     c.prepare_cached(
         "INSERT INTO inbox (source_id, provider, received_at, headers, body) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -86,7 +94,12 @@ pub(crate) fn ingest(c: &Connection, item: &NewInbox, log: &NewLogEntry) -> Resu
     insert_log(c, log, Some(inbox_id))
 }
 
-pub(crate) fn claim(c: &Connection, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
+pub(crate) fn claim(
+    c: &Connection,
+    limit: usize,
+    now: Millis,
+    lease_until: Millis,
+) -> Result<Vec<InboxRow>> {
     let mut stmt = c.prepare_cached(
         "UPDATE inbox SET locked_until = ?1, attempts = attempts + 1
          WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' AND next_attempt_at <= ?2 AND locked_until <= ?2
@@ -113,10 +126,16 @@ pub(crate) fn claim(c: &Connection, limit: usize, now: Millis, lease_until: Mill
 
 pub(crate) fn replay(c: &Connection, log_id: i64) -> Result<()> {
     let inbox: Option<Option<i64>> = c
-        .query_row("SELECT inbox_id FROM request_log WHERE id = ?1", [log_id], |r| r.get(0))
+        .query_row(
+            "SELECT inbox_id FROM request_log WHERE id = ?1",
+            [log_id],
+            |r| r.get(0),
+        )
         .optional()?;
     match inbox {
-        None => Err(StoreError::NotFound(format!("no request log entry {log_id}"))),
+        None => Err(StoreError::NotFound(format!(
+            "no request log entry {log_id}"
+        ))),
         Some(None) => Err(StoreError::Invalid(format!(
             "request {log_id} was rejected: its body was not kept, nothing to replay"
         ))),
@@ -241,7 +260,10 @@ fn apply_event(
             json_text(&e.details),
         ])?;
     if inserted == 0 {
-        return Ok(Applied { stored: false, status_changed: false });
+        return Ok(Applied {
+            stored: false,
+            status_changed: false,
+        });
     }
     if outcome.state != contact.state {
         let s = &outcome.state;
@@ -262,10 +284,19 @@ fn apply_event(
             contact.id
         ])?;
     }
-    Ok(Applied { stored: true, status_changed: outcome.status_change.is_some() })
+    Ok(Applied {
+        stored: true,
+        status_changed: outcome.status_change.is_some(),
+    })
 }
 
-fn mark_failure(c: &Connection, p: &Processed, error: &str, now: Millis, report: &mut ApplyReport) -> Result<()> {
+fn mark_failure(
+    c: &Connection,
+    p: &Processed,
+    error: &str,
+    now: Millis,
+    report: &mut ApplyReport,
+) -> Result<()> {
     if p.attempts >= p.max_attempts {
         c.prepare_cached(
             "UPDATE inbox SET state = 'failed', last_error = ?1, locked_until = 0, processed_at = ?2 WHERE id = ?3",
@@ -282,7 +313,12 @@ fn mark_failure(c: &Connection, p: &Processed, error: &str, now: Millis, report:
     Ok(())
 }
 
-pub(crate) fn apply(c: &Connection, rows: Vec<Processed>, policy_: &Policy, now: Millis) -> Result<ApplyReport> {
+pub(crate) fn apply(
+    c: &Connection,
+    rows: Vec<Processed>,
+    policy_: &Policy,
+    now: Millis,
+) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
     for p in &rows {
         let events = match &p.outcome {
@@ -344,7 +380,8 @@ fn source_from_row(r: &Row<'_>) -> rusqlite::Result<Source> {
     })
 }
 
-const SOURCE_COLS: &str = "id, provider, name, url_key, secret, config, status, status_message, created_at";
+const SOURCE_COLS: &str =
+    "id, provider, name, url_key, secret, config, status, status_message, created_at";
 
 pub(crate) fn create_source(c: &Connection, s: &NewSource) -> Result<Source> {
     c.execute(
@@ -352,23 +389,36 @@ pub(crate) fn create_source(c: &Connection, s: &NewSource) -> Result<Source> {
         params![s.provider, s.name, s.key, s.secret, json_text(&s.config), s.created_at],
     )?;
     let id = c.last_insert_rowid();
-    Ok(c.query_row(&format!("SELECT {SOURCE_COLS} FROM sources WHERE id = ?1"), [id], source_from_row)?)
+    Ok(c.query_row(
+        &format!("SELECT {SOURCE_COLS} FROM sources WHERE id = ?1"),
+        [id],
+        source_from_row,
+    )?)
 }
 
 pub(crate) fn list_sources(c: &Connection) -> Result<Vec<Source>> {
     let mut stmt = c.prepare(&format!("SELECT {SOURCE_COLS} FROM sources ORDER BY id"))?;
-    let rows = stmt.query_map([], source_from_row)?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt
+        .query_map([], source_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
 pub(crate) fn get_setting(c: &Connection, key: &str) -> Result<Option<serde_json::Value>> {
     let v: Option<String> = c
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
         .optional()?;
     Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
-pub(crate) fn put_setting(c: &Connection, key: &str, value: &serde_json::Value, overwrite: bool) -> Result<bool> {
+pub(crate) fn put_setting(
+    c: &Connection,
+    key: &str,
+    value: &serde_json::Value,
+    overwrite: bool,
+) -> Result<bool> {
     let sql = if overwrite {
         "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
@@ -406,10 +456,20 @@ fn contact_from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
 
 pub(crate) fn contact_by(c: &Connection, column: &str, value: &str) -> Result<Option<Contact>> {
     let sql = format!("SELECT {CONTACT_COLS} FROM contacts WHERE {column} = ?1");
-    Ok(c.prepare_cached(&sql)?.query_row([value], contact_from_row).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([value], contact_from_row)
+        .optional()?)
 }
 
-fn record_manual(c: &Connection, contact_id: i64, provider: &str, before: Status, after: Status, reason: Option<&str>, now: Millis) -> Result<()> {
+fn record_manual(
+    c: &Connection,
+    contact_id: i64,
+    provider: &str,
+    before: Status,
+    after: Status,
+    reason: Option<&str>,
+    now: Millis,
+) -> Result<()> {
     if before == after {
         return Ok(());
     }
@@ -430,7 +490,11 @@ fn record_manual(c: &Connection, contact_id: i64, provider: &str, before: Status
     Ok(())
 }
 
-pub(crate) fn upsert_contacts(c: &Connection, contacts: &[NewContact], overwrite: bool) -> Result<UpsertReport> {
+pub(crate) fn upsert_contacts(
+    c: &Connection,
+    contacts: &[NewContact],
+    overwrite: bool,
+) -> Result<UpsertReport> {
     let mut report = UpsertReport::default();
     for n in contacts {
         let existing = contact_by(c, "email_key", &n.email_key)?;
@@ -440,7 +504,9 @@ pub(crate) fn upsert_contacts(c: &Connection, contacts: &[NewContact], overwrite
             None => {
                 let uuid = n.uuid.clone().unwrap_or_else(new_uuid);
                 if contact_by(c, "uuid", &uuid)?.is_some() {
-                    return Err(StoreError::Conflict(format!("uuid {uuid} belongs to another contact")));
+                    return Err(StoreError::Conflict(format!(
+                        "uuid {uuid} belongs to another contact"
+                    )));
                 }
                 c.prepare_cached(
                     "INSERT INTO contacts (email, email_key, uuid, status, reason, attributes, created_at, updated_at)
@@ -448,7 +514,15 @@ pub(crate) fn upsert_contacts(c: &Connection, contacts: &[NewContact], overwrite
                 )?
                 .execute(params![n.email, n.email_key, uuid, status.as_str(), reason, json_text(&n.attributes), n.now])?;
                 let id = c.last_insert_rowid();
-                record_manual(c, id, "import", Status::Subscribed, status, reason.as_deref(), n.now)?;
+                record_manual(
+                    c,
+                    id,
+                    "import",
+                    Status::Subscribed,
+                    status,
+                    reason.as_deref(),
+                    n.now,
+                )?;
                 report.created += 1;
             }
             Some(old) if overwrite => {
@@ -459,7 +533,15 @@ pub(crate) fn upsert_contacts(c: &Connection, contacts: &[NewContact], overwrite
                      WHERE id = ?5",
                 )?
                 .execute(params![status.as_str(), reason, json_text(&n.attributes), n.now, old.id])?;
-                record_manual(c, old.id, "import", old.status, status, reason.as_deref(), n.now)?;
+                record_manual(
+                    c,
+                    old.id,
+                    "import",
+                    old.status,
+                    status,
+                    reason.as_deref(),
+                    n.now,
+                )?;
                 report.updated += 1;
             }
             Some(_) => report.unchanged += 1,
@@ -468,7 +550,12 @@ pub(crate) fn upsert_contacts(c: &Connection, contacts: &[NewContact], overwrite
     Ok(report)
 }
 
-pub(crate) fn patch_contact(c: &Connection, key: &str, patch: &ContactPatch, now: Millis) -> Result<Contact> {
+pub(crate) fn patch_contact(
+    c: &Connection,
+    key: &str,
+    patch: &ContactPatch,
+    now: Millis,
+) -> Result<Contact> {
     let old = contact_by(c, "email_key", key)?
         .ok_or_else(|| StoreError::NotFound(format!("no contact {key}")))?;
     let mut attrs = match old.attributes.clone() {
@@ -486,7 +573,10 @@ pub(crate) fn patch_contact(c: &Connection, key: &str, patch: &ContactPatch, now
     }
     let status = patch.status.unwrap_or(old.status);
     let reason = if patch.status.is_some() {
-        patch.reason.clone().or_else(|| status.is_suppressed().then(|| "manual".to_string()))
+        patch
+            .reason
+            .clone()
+            .or_else(|| status.is_suppressed().then(|| "manual".to_string()))
     } else {
         old.reason.clone()
     };
@@ -496,7 +586,13 @@ pub(crate) fn patch_contact(c: &Connection, key: &str, patch: &ContactPatch, now
                 soft_bounce_count = CASE WHEN ?1 = 'subscribed' THEN 0 ELSE soft_bounce_count END,
                 soft_bounces = CASE WHEN ?1 = 'subscribed' THEN '[]' ELSE soft_bounces END
          WHERE id = ?5",
-        params![status.as_str(), reason, serde_json::Value::Object(attrs).to_string(), now, old.id],
+        params![
+            status.as_str(),
+            reason,
+            serde_json::Value::Object(attrs).to_string(),
+            now,
+            old.id
+        ],
     )?;
     record_manual(c, old.id, "api", old.status, status, reason.as_deref(), now)?;
     contact_by(c, "id", &old.id.to_string())?.ok_or_else(|| StoreError::NotFound(key.to_string()))
@@ -514,14 +610,24 @@ pub(crate) fn delete_contact(c: &Connection, key: &str) -> Result<bool> {
 pub(crate) fn list_contacts(c: &Connection, f: &ContactFilter) -> Result<Page<Contact>> {
     let limit = clamp_limit(f.limit);
     let after = cursor_id(&f.cursor)?.unwrap_or(0);
-    let q = f.q.as_ref().map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let q = f.q.as_ref().map(|q| {
+        format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {CONTACT_COLS} FROM contacts
          WHERE id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR email_key LIKE ?3 ESCAPE '\\')
          ORDER BY id LIMIT ?4"
     ))?;
     let items: Vec<Contact> = stmt
-        .query_map(params![after, f.status.map(Status::as_str), q, limit + 1], contact_from_row)?
+        .query_map(
+            params![after, f.status.map(Status::as_str), q, limit + 1],
+            contact_from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(page(items, limit, |c| c.id))
 }
@@ -529,7 +635,11 @@ pub(crate) fn list_contacts(c: &Connection, f: &ContactFilter) -> Result<Page<Co
 fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|x| id(x).to_string()) } else { None };
+    let next_cursor = if more {
+        items.last().map(|x| id(x).to_string())
+    } else {
+        None
+    };
     Page { items, next_cursor }
 }
 
@@ -540,11 +650,18 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
     let before = cursor_id(&f.cursor)?.unwrap_or(i64::MAX);
     let contact_id: Option<i64> = match &f.email_key {
         Some(k) => match c
-            .query_row("SELECT id FROM contacts WHERE email_key = ?1", [k], |r| r.get(0))
+            .query_row("SELECT id FROM contacts WHERE email_key = ?1", [k], |r| {
+                r.get(0)
+            })
             .optional()?
         {
             Some(id) => Some(id),
-            None => return Ok(Page { items: vec![], next_cursor: None }),
+            None => {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                })
+            }
         },
         None => None,
     };
@@ -558,28 +675,31 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
          ORDER BY e.id DESC LIMIT ?5",
     )?;
     let items: Vec<StoredEvent> = stmt
-        .query_map(params![before, contact_id, f.kind, f.source_id, limit + 1], |r| {
-            Ok(StoredEvent {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                source_id: r.get(2)?,
-                provider: r.get(3)?,
-                kind: r.get(4)?,
-                class: r.get(5)?,
-                reason: r.get(6)?,
-                status: r.get(7)?,
-                diagnostic: r.get(8)?,
-                message_id: r.get(9)?,
-                provider_event_id: r.get(10)?,
-                occurred_at: r.get(11)?,
-                recorded_at: r.get(12)?,
-                status_before: r.get(13)?,
-                status_after: r.get(14)?,
-                note: r.get(15)?,
-                details: parse_json(r.get(16)?),
-                inbox_id: r.get(17)?,
-            })
-        })?
+        .query_map(
+            params![before, contact_id, f.kind, f.source_id, limit + 1],
+            |r| {
+                Ok(StoredEvent {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    source_id: r.get(2)?,
+                    provider: r.get(3)?,
+                    kind: r.get(4)?,
+                    class: r.get(5)?,
+                    reason: r.get(6)?,
+                    status: r.get(7)?,
+                    diagnostic: r.get(8)?,
+                    message_id: r.get(9)?,
+                    provider_event_id: r.get(10)?,
+                    occurred_at: r.get(11)?,
+                    recorded_at: r.get(12)?,
+                    status_before: r.get(13)?,
+                    status_after: r.get(14)?,
+                    note: r.get(15)?,
+                    details: parse_json(r.get(16)?),
+                    inbox_id: r.get(17)?,
+                })
+            },
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(page(items, limit, |e| e.id))
 }
@@ -596,25 +716,28 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
          ORDER BY l.id DESC LIMIT ?5",
     )?;
     let items: Vec<LogEntry> = stmt
-        .query_map(params![before, f.outcome, f.processing, f.source_id, limit + 1], |r| {
-            Ok(LogEntry {
-                id: r.get(0)?,
-                received_at: r.get(1)?,
-                source_id: r.get(2)?,
-                provider: r.get(3)?,
-                method: r.get(4)?,
-                path: r.get(5)?,
-                remote_addr: r.get(6)?,
-                http_status: r.get(7)?,
-                outcome: r.get(8)?,
-                error: r.get(9)?,
-                inbox_id: r.get(10)?,
-                processing: r.get(11)?,
-                attempts: r.get(12)?,
-                processing_error: r.get(13)?,
-                events: r.get(14)?,
-            })
-        })?
+        .query_map(
+            params![before, f.outcome, f.processing, f.source_id, limit + 1],
+            |r| {
+                Ok(LogEntry {
+                    id: r.get(0)?,
+                    received_at: r.get(1)?,
+                    source_id: r.get(2)?,
+                    provider: r.get(3)?,
+                    method: r.get(4)?,
+                    path: r.get(5)?,
+                    remote_addr: r.get(6)?,
+                    http_status: r.get(7)?,
+                    outcome: r.get(8)?,
+                    error: r.get(9)?,
+                    inbox_id: r.get(10)?,
+                    processing: r.get(11)?,
+                    attempts: r.get(12)?,
+                    processing_error: r.get(13)?,
+                    events: r.get(14)?,
+                })
+            },
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(page(items, limit, |e| e.id))
 }

@@ -1,0 +1,144 @@
+//! The command line (`rebound --help`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// rebound: email bounce and complaint handling for every provider at once.
+#[derive(Debug, Parser)]
+#[command(name = "rebound", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory (SQLite database lives here).
+    #[arg(long, env = "REBOUND_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default: DATA_DIR/rebound.db).
+    #[arg(long, env = "REBOUND_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Configuration file (TOML).
+    #[arg(long, env = "REBOUND_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: webhooks in, API, workers.
+    Serve(ServeArgs),
+    /// Manage sources (one per provider account / webhook URL).
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Import contacts from a CSV file (header row with at least `email`).
+    Import(ImportArgs),
+    /// Export contacts as CSV to standard output.
+    Export(ExportArgs),
+    /// Put processed or failed requests back in the queue and process them.
+    Replay(ReplayArgs),
+    /// Look at provider payloads offline.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Manage the admin API token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REBOUND_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL used in webhook URLs (default: http://LISTEN).
+    #[arg(long, env = "REBOUND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest webhook body in bytes (default 1 MiB).
+    #[arg(long, env = "REBOUND_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// Worker tasks processing the inbox (0 pauses processing; requests are still stored).
+    #[arg(long, env = "REBOUND_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Create a source and print its webhook URL (and secret where the provider signs).
+    Add {
+        /// Provider: tosend, generic, listmonk.
+        #[arg(long)]
+        provider: String,
+        /// A name for the source.
+        #[arg(long)]
+        name: String,
+        /// Signing secret chosen by the sender (generic); generated when absent.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Signature header (generic; default X-Webhook-Signature).
+        #[arg(long)]
+        signature_header: Option<String>,
+        /// Basic-auth username (listmonk; default "listmonk").
+        #[arg(long)]
+        username: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List sources.
+    List {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// CSV file (`-` for standard input).
+    pub file: PathBuf,
+    /// Update contacts that already exist (default: leave them as they are).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only contacts with this status.
+    #[arg(long)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Request log id to replay.
+    #[arg(conflicts_with = "failed", required_unless_present = "failed")]
+    pub id: Option<i64>,
+    /// Replay every failed request.
+    #[arg(long)]
+    pub failed: bool,
+    /// Only queue; leave processing to a running `rebound serve`.
+    #[arg(long)]
+    pub no_process: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Normalize a provider payload and print the events as JSON lines (no signature check).
+    Parse {
+        /// Provider name.
+        #[arg(long)]
+        provider: String,
+        /// The body as the provider sends it (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Generate a new admin token, print it once, and invalidate the old one.
+    Rotate,
+}

@@ -1,0 +1,403 @@
+//! The small commands: sources, import/export, replay, webhook parse, token.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use rebound_core::{Address, Provider, Status, WebhookRequest};
+use rebound_server::api::{new_source, CreateSource};
+use rebound_server::state::{digest, now_ms};
+use rebound_server::worker::{self, WorkerConfig};
+use rebound_store::{ContactFilter, DynStore, NewContact};
+use serde_json::{json, Value};
+
+use crate::cli::{
+    Cli, Command, ExportArgs, ImportArgs, ReplayArgs, SourceCommand, TokenCommand, WebhookCommand,
+};
+use crate::config::{self, FileConfig};
+use crate::serve;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = config::load_file(&cli.global)?;
+    if let Command::Webhook(WebhookCommand::Parse {
+        provider,
+        file: path,
+    }) = &cli.command
+    {
+        return webhook_parse(provider, path);
+    }
+    let db = config::database_path(&cli.global, &file)?;
+    let store = config::open_store(&db)?;
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = config::serve_settings(&args, &file)?;
+            serve::run(store, settings).await?;
+        }
+        Command::Source(cmd) => source(&store, &file, cmd).await?,
+        Command::Import(args) => return import(&store, args).await,
+        Command::Export(args) => export(&store, args).await?,
+        Command::Replay(args) => replay(&store, &file, args).await?,
+        Command::Token(TokenCommand::Rotate) => {
+            let token = serve::new_token();
+            store
+                .put_setting(serve::TOKEN_KEY, json!(hex::encode(digest(&token))))
+                .await?;
+            println!("{token}");
+            eprintln!(
+                "New admin token printed above; restart `rebound serve` for it to take effect."
+            );
+        }
+        Command::Webhook(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn public_url(file: &FileConfig) -> String {
+    std::env::var("REBOUND_PUBLIC_URL")
+        .ok()
+        .or_else(|| file.public_url.clone())
+        .unwrap_or_else(|| {
+            let listen = std::env::var("REBOUND_LISTEN")
+                .ok()
+                .or_else(|| file.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
+            format!("http://{listen}")
+        })
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn source_view(base: &str, s: &rebound_store::Source) -> Value {
+    let url = if s.provider == Provider::Listmonk.name() {
+        format!("{base}/webhooks/bounce")
+    } else {
+        format!("{base}/webhooks/{}/{}", s.provider, s.key)
+    };
+    let mut v = json!({"id": s.id, "provider": s.provider, "name": s.name, "key": s.key, "webhook_url": url, "status": s.status});
+    if let Some(secret) = &s.secret {
+        v["secret"] = json!(secret);
+    }
+    if s.provider == Provider::Listmonk.name() {
+        v["basic_auth"] =
+            json!({"username": rebound_server::ingest::listmonk_username(s), "password": s.key});
+    }
+    v
+}
+
+async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyhow::Result<()> {
+    let base = public_url(file);
+    match cmd {
+        SourceCommand::Add {
+            provider,
+            name,
+            secret,
+            signature_header,
+            username,
+            json,
+        } => {
+            let req = CreateSource {
+                provider,
+                name,
+                secret,
+                signature_header,
+                username,
+            };
+            let new = new_source(req).map_err(anyhow::Error::msg)?;
+            let s = store.create_source(new).await?;
+            let v = source_view(&base, &s);
+            if json {
+                println!("{v}");
+            } else {
+                println!("Source {} ({}) created.", s.id, s.provider);
+                println!(
+                    "Webhook URL: {}",
+                    v["webhook_url"].as_str().unwrap_or_default()
+                );
+                if let Some(secret) = &s.secret {
+                    println!("Signing secret: {secret}");
+                }
+                if let Some(b) = v.get("basic_auth") {
+                    println!(
+                        "Basic auth: username {} password {}",
+                        b["username"], b["password"]
+                    );
+                }
+            }
+        }
+        SourceCommand::List { json } => {
+            for s in store.list_sources().await? {
+                let v = source_view(&base, &s);
+                if json {
+                    println!("{v}");
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        s.id,
+                        s.provider,
+                        s.name,
+                        s.status,
+                        v["webhook_url"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+fn webhook_parse(provider: &str, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let Some(p) = Provider::from_name(provider) else {
+        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
+        bail!(
+            "unknown provider '{provider}' (known: {})",
+            names.join(", ")
+        );
+    };
+    let body = read_input(path)?;
+    let req = WebhookRequest {
+        headers: vec![],
+        body,
+        received_at: now_ms(),
+    };
+    let events = p
+        .parse(&req)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.0))?;
+    let mut out = std::io::stdout().lock();
+    for e in events {
+        let v = json!({
+            "recipient": e.recipient.display(),
+            "kind": e.kind.as_str(),
+            "class": e.class.map(|c| c.as_str()),
+            "reason": e.reason.map(|r| r.as_str()),
+            "status": e.status,
+            "diagnostic": e.diagnostic,
+            "message_id": e.message_id,
+            "provider_event_id": e.provider_event_id,
+            "occurred_at": rebound_core::timestamp::format(e.occurred_at),
+            "dedup_key": e.dedup_key,
+            "details": e.details,
+        });
+        writeln!(out, "{v}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Columns written by `export` that `import` reads back; the rest are ignored on import.
+const EXPORT_COLUMNS: [&str; 8] = [
+    "email",
+    "status",
+    "reason",
+    "uuid",
+    "attributes",
+    "soft_bounce_count",
+    "last_event_at",
+    "created_at",
+];
+
+fn progress(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        pb.set_style(style);
+    }
+    pb
+}
+
+fn contact_from_record(
+    headers: &csv::StringRecord,
+    rec: &csv::StringRecord,
+    now: i64,
+) -> Result<NewContact, String> {
+    let mut email = None;
+    let mut status = None;
+    let mut reason = None;
+    let mut uuid = None;
+    let mut attributes = serde_json::Map::new();
+    for (h, v) in headers.iter().zip(rec.iter()) {
+        let v = v.trim();
+        match h.trim().to_ascii_lowercase().as_str() {
+            "email" => email = Some(v),
+            "status" if !v.is_empty() => {
+                status = Some(Status::parse(v).ok_or_else(|| format!("unknown status '{v}'"))?)
+            }
+            "reason" if !v.is_empty() => reason = Some(v.to_string()),
+            "uuid" if !v.is_empty() => uuid = Some(v.to_string()),
+            "attributes" if !v.is_empty() => match serde_json::from_str::<Value>(v) {
+                Ok(Value::Object(m)) => attributes.extend(m),
+                _ => return Err("attributes must be a JSON object".into()),
+            },
+            "status" | "reason" | "uuid" | "attributes" => {}
+            other if EXPORT_COLUMNS.contains(&other) => {}
+            _ if v.is_empty() => {}
+            _ => {
+                attributes.insert(h.trim().to_string(), json!(v));
+            }
+        }
+    }
+    let email = email.ok_or("missing email")?;
+    let addr = Address::parse(email).map_err(|e| e.to_string())?;
+    Ok(NewContact {
+        email: addr.as_str().into(),
+        email_key: addr.key().into(),
+        status,
+        reason,
+        uuid,
+        attributes: attributes.into(),
+        now,
+    })
+}
+
+async fn import(store: &DynStore, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let data = read_input(&args.file)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(data.as_slice());
+    let headers = rdr
+        .headers()
+        .context("cannot read the CSV header row")?
+        .clone();
+    if !headers
+        .iter()
+        .any(|h| h.trim().eq_ignore_ascii_case("email"))
+    {
+        bail!("the CSV header row has no 'email' column");
+    }
+    let now = now_ms();
+    let pb = progress(data.iter().filter(|b| **b == b'\n').count() as u64);
+    let (mut bad, mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64, 0u64);
+    let mut batch = Vec::new();
+    let mut records = rdr.records();
+    loop {
+        let next = records.next();
+        let done = next.is_none();
+        if let Some(rec) = next {
+            pb.inc(1);
+            let line = records.reader().position().line();
+            let parsed = rec
+                .map_err(|e| e.to_string())
+                .and_then(|r| contact_from_record(&headers, &r, now));
+            match parsed {
+                Ok(c) => batch.push((line, c)),
+                Err(e) => {
+                    bad += 1;
+                    pb.suspend(|| eprintln!("line {line}: {e}"));
+                }
+            }
+        }
+        if batch.len() >= 1000 || (done && !batch.is_empty()) {
+            let chunk: Vec<(u64, NewContact)> = std::mem::take(&mut batch);
+            let contacts: Vec<NewContact> = chunk.iter().map(|(_, c)| c.clone()).collect();
+            match store.upsert_contacts(contacts, args.overwrite).await {
+                Ok(r) => {
+                    created += r.created;
+                    updated += r.updated;
+                    unchanged += r.unchanged;
+                }
+                Err(_) => {
+                    // Something in the chunk conflicts: retry row by row to name it.
+                    for (line, c) in chunk {
+                        match store.upsert_contacts(vec![c], args.overwrite).await {
+                            Ok(r) => {
+                                created += r.created;
+                                updated += r.updated;
+                                unchanged += r.unchanged;
+                            }
+                            Err(e) => {
+                                bad += 1;
+                                pb.suspend(|| eprintln!("line {line}: {e}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    eprintln!(
+        "imported: {created} created, {updated} updated, {unchanged} unchanged, {bad} bad rows"
+    );
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
+    let status = match args.status.as_deref() {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| anyhow::anyhow!("unknown status '{s}'"))?),
+        None => None,
+    };
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record(EXPORT_COLUMNS)?;
+    let pb = progress(0);
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_contacts(ContactFilter {
+                status,
+                q: None,
+                limit: 1000,
+                cursor,
+            })
+            .await?;
+        for c in &page.items {
+            let fmt = |t: Option<i64>| t.map(rebound_core::timestamp::format).unwrap_or_default();
+            w.write_record([
+                c.email.as_str(),
+                c.status.as_str(),
+                c.reason.as_deref().unwrap_or(""),
+                c.uuid.as_str(),
+                &c.attributes.to_string(),
+                &c.soft_bounce_count.to_string(),
+                &fmt(c.last_event_at),
+                &fmt(Some(c.created_at)),
+            ])?;
+            pb.inc(1);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    w.flush()?;
+    pb.finish_and_clear();
+    Ok(())
+}
+
+async fn replay(store: &DynStore, file: &FileConfig, args: ReplayArgs) -> anyhow::Result<()> {
+    if args.failed {
+        let n = store.replay_failed().await?;
+        eprintln!("{n} failed request(s) queued again");
+    } else if let Some(id) = args.id {
+        store.replay(id).await?;
+        eprintln!("request {id} queued again");
+    }
+    if !args.no_process {
+        let policy = serve::policy_in_force(store, file.policy.unwrap_or_default()).await?;
+        let r = worker::drain(store, policy, &WorkerConfig::default()).await?;
+        eprintln!(
+            "processed {} request(s): {} new event(s), {} duplicate(s), {} status change(s), {} failed again",
+            r.done, r.events, r.duplicates, r.status_changes, r.failed + r.retried
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Configuration: defaults → `rebound.toml` (`--config`) → environment → flags.
+//! Flags and environment variables are read by clap (one `Option` each); this module
+//! loads the file and resolves the layers into validated runtime settings.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rebound_core::Policy;
+use rebound_server::worker::WorkerConfig;
+use rebound_store::sqlite::SqliteStore;
+use rebound_store::DynStore;
+use serde::Deserialize;
+
+use crate::cli::{Global, ServeArgs};
+
+/// The configuration file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub admin_token: Option<String>,
+    pub body_limit: Option<usize>,
+    pub workers: WorkersFile,
+    /// Policy defaults; the settings API overrides them once used.
+    pub policy: Option<Policy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkersFile {
+    pub tasks: Option<usize>,
+    pub batch: Option<usize>,
+    pub max_attempts: Option<u32>,
+    pub backoff_base_ms: Option<i64>,
+    pub backoff_max_ms: Option<i64>,
+}
+
+pub fn load_file(global: &Global) -> anyhow::Result<FileConfig> {
+    let Some(path) = &global.config else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let cfg: FileConfig =
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?;
+    if let Some(p) = &cfg.policy {
+        p.validate()
+            .map_err(anyhow::Error::msg)
+            .context("invalid [policy] in config")?;
+    }
+    Ok(cfg)
+}
+
+/// Where the database is.
+pub fn database_path(global: &Global, file: &FileConfig) -> anyhow::Result<PathBuf> {
+    let url = global
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone());
+    if let Some(url) = url {
+        if let Some(p) = url.strip_prefix("sqlite://") {
+            if p.is_empty() {
+                bail!("database URL '{url}' has no path");
+            }
+            return Ok(PathBuf::from(p));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            bail!("PostgreSQL is not supported by this version of rebound yet; use sqlite://PATH");
+        }
+        bail!("unsupported database URL '{url}' (expected sqlite://PATH)");
+    }
+    let dir = global
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("rebound-data"));
+    Ok(dir.join("rebound.db"))
+}
+
+pub fn open_store(path: &Path) -> anyhow::Result<DynStore> {
+    let store = SqliteStore::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Validated settings for `rebound serve`.
+pub struct ServeSettings {
+    pub listen: String,
+    pub public_url: String,
+    pub body_limit: usize,
+    pub admin_token: Option<String>,
+    pub workers: WorkerConfig,
+    pub policy: Policy,
+}
+
+pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServeSettings> {
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let public_url = args
+        .public_url
+        .clone()
+        .or_else(|| file.public_url.clone())
+        .unwrap_or_else(|| format!("http://{listen}"));
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        bail!("public URL '{public_url}' must start with http:// or https://");
+    }
+    let body_limit = args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024);
+    if body_limit == 0 {
+        bail!("body limit must be greater than 0");
+    }
+    let admin_token = std::env::var("REBOUND_ADMIN_TOKEN")
+        .ok()
+        .or_else(|| file.admin_token.clone())
+        .filter(|t| !t.is_empty());
+    if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+        bail!("the admin token must be at least 16 characters");
+    }
+    let d = WorkerConfig::default();
+    let w = &file.workers;
+    let workers = WorkerConfig {
+        tasks: args.workers.or(w.tasks).unwrap_or(d.tasks),
+        batch: w.batch.unwrap_or(d.batch).clamp(1, 10_000),
+        max_attempts: w.max_attempts.unwrap_or(d.max_attempts).max(1),
+        backoff_base_ms: w.backoff_base_ms.unwrap_or(d.backoff_base_ms).max(1),
+        backoff_max_ms: w.backoff_max_ms.unwrap_or(d.backoff_max_ms).max(1),
+        ..d
+    };
+    Ok(ServeSettings {
+        listen,
+        public_url: public_url.trim_end_matches('/').to_string(),
+        body_limit,
+        admin_token,
+        workers,
+        policy: file.policy.unwrap_or_default(),
+    })
+}
+
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);

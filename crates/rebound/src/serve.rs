@@ -1,0 +1,112 @@
+//! `rebound serve`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use rebound_core::Policy;
+use rebound_server::api::POLICY_KEY;
+use rebound_server::state::digest;
+use rebound_server::{worker, AppState, ServerConfig};
+use rebound_store::DynStore;
+
+use crate::config::{ServeSettings, ACK_TIMEOUT};
+
+/// The settings key holding the SHA-256 of the generated admin token.
+pub const TOKEN_KEY: &str = "admin_token_sha256";
+
+pub fn new_token() -> String {
+    format!("rbt_{}", hex::encode(rand::random::<[u8; 24]>()))
+}
+
+/// The admin token's hash: from REBOUND_ADMIN_TOKEN / config, else the stored one, else a new
+/// token generated now and printed once.
+async fn admin_token_hash(store: &DynStore, configured: Option<&str>) -> anyhow::Result<[u8; 32]> {
+    if let Some(t) = configured {
+        return Ok(digest(t));
+    }
+    if let Some(stored) = store.get_setting(TOKEN_KEY).await? {
+        let mut out = [0u8; 32];
+        if hex::decode_to_slice(stored.as_str().unwrap_or_default(), &mut out).is_ok() {
+            return Ok(out);
+        }
+    }
+    let token = new_token();
+    let hash = digest(&token);
+    if store
+        .put_setting_if_absent(TOKEN_KEY, serde_json::json!(hex::encode(hash)))
+        .await?
+    {
+        println!("Admin API token (shown once; keep it safe): {token}");
+        return Ok(hash);
+    }
+    // Another process generated one at the same moment: use that.
+    Box::pin(admin_token_hash(store, None)).await
+}
+
+pub async fn policy_in_force(store: &DynStore, default: Policy) -> anyhow::Result<Policy> {
+    Ok(match store.get_setting(POLICY_KEY).await? {
+        Some(v) => serde_json::from_value(v).unwrap_or(default),
+        None => default,
+    })
+}
+
+pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
+    let released = store.release_leases().await?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "picked up requests left unprocessed by the previous run"
+        );
+    }
+    let token_hash = admin_token_hash(&store, s.admin_token.as_deref()).await?;
+    let policy = policy_in_force(&store, s.policy).await?;
+    let config = ServerConfig {
+        public_url: s.public_url.clone(),
+        body_limit: s.body_limit,
+        ack_timeout: ACK_TIMEOUT,
+    };
+    let state = AppState::new(store.clone(), config, token_hash, policy).await?;
+    for _ in 0..s.workers.tasks {
+        let st = state.clone();
+        tokio::spawn(worker::run(
+            store.clone(),
+            move || st.policy(),
+            s.workers,
+            state.wake.clone(),
+        ));
+    }
+    if s.workers.tasks == 0 {
+        tracing::warn!("workers paused (0 tasks): requests are stored but not processed");
+    }
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", s.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, public_url = %s.public_url, "rebound listening");
+    eprintln!("rebound listening on http://{addr}");
+    let app = rebound_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -5,10 +5,13 @@ use serde::{Deserialize, Serialize};
 use crate::Millis;
 
 /// A contact's status. An address is *suppressed* when its status is not `subscribed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// May be mailed.
+    #[default]
     Subscribed,
     /// Asked not to be mailed.
     Unsubscribed,
@@ -67,10 +70,4 @@ pub struct ContactState {
     pub last_delivered_at: Option<Millis>,
     /// When the contact last opened or clicked.
     pub last_engaged_at: Option<Millis>,
-}
-
-impl Default for Status {
-    fn default() -> Self {
-        Status::Subscribed
-    }
 }

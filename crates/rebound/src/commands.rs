@@ -287,13 +287,18 @@ async fn import(store: &DynStore, args: ImportArgs) -> anyhow::Result<ExitCode> 
         let done = next.is_none();
         if let Some(rec) = next {
             pb.inc(1);
-            let line = records.reader().position().line();
-            let parsed = rec
-                .map_err(|e| e.to_string())
-                .and_then(|r| contact_from_record(&headers, &r, now));
+            let parsed = match rec {
+                Ok(r) => {
+                    let line = r.position().map_or(0, |p| p.line());
+                    contact_from_record(&headers, &r, now)
+                        .map(|c| (line, c))
+                        .map_err(|e| (line, e))
+                }
+                Err(e) => Err((e.position().map_or(0, |p| p.line()), e.to_string())),
+            };
             match parsed {
-                Ok(c) => batch.push((line, c)),
-                Err(e) => {
+                Ok(c) => batch.push(c),
+                Err((line, e)) => {
                     bad += 1;
                     pb.suspend(|| eprintln!("line {line}: {e}"));
                 }

@@ -1,0 +1,206 @@
+//! The CLI: import/export round trip, webhook parse, source add.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn rebound(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rebound");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn csv_import_reports_bad_rows_keeps_good_ones_and_round_trips_through_export() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = "email,status,name,uuid\n\
+               alice@example.com,subscribed,Alice,\n\
+               not-an-email,subscribed,Bad,\n\
+               Bob@Example.COM,bounced,\"Bob, Jr.\",0b5b9a52-0000-4000-8000-00000000000b\n\
+               carol@example.com,exploded,Carol,\n\
+               dave@example.com,complained,,\n";
+    let out = rebound(dir.path(), &["import", "-"], Some(csv.as_bytes()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bad rows make the exit code non-zero: {err}"
+    );
+    assert!(
+        err.contains("line 3:") && err.contains("not an email address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5:") && err.contains("unknown status 'exploded'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 created") && err.contains("2 bad rows"),
+        "{err}"
+    );
+
+    let out = rebound(dir.path(), &["export"], None);
+    assert!(out.status.success());
+    let exported = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(lines.len(), 4, "{exported}");
+    assert!(lines[0].starts_with("email,status,reason,uuid,attributes"));
+    assert!(
+        lines[2].starts_with("Bob@Example.COM,bounced,,0b5b9a52-0000-4000-8000-00000000000b,"),
+        "{exported}"
+    );
+
+    let only = rebound(dir.path(), &["export", "--status", "complained"], None);
+    let only = String::from_utf8(only.stdout).expect("utf-8");
+    assert_eq!(only.lines().count(), 2);
+    assert!(only.contains("dave@example.com"));
+
+    // Into a fresh store and out again: identical but for the creation times.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    let out = rebound(dir2.path(), &["import", "-"], Some(exported.as_bytes()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = String::from_utf8(rebound(dir2.path(), &["export"], None).stdout).expect("utf-8");
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string())
+            .collect()
+    };
+    assert_eq!(strip(&again), strip(&exported));
+    assert!(
+        again.contains(r#""{""name"":""Bob, Jr.""}""#),
+        "attributes kept: {again}"
+    );
+
+    // Importing the same file again changes nothing unless --overwrite.
+    let out = rebound(dir2.path(), &["import", "-"], Some(exported.as_bytes()));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 unchanged"));
+    let out = rebound(dir.path(), &["import", "/nonexistent.csv"], None);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+#[test]
+fn webhook_parse_prints_normalized_events_for_each_fixture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = shared_dir().join("fixtures/providers");
+    let cases = [
+        ("tosend", "bounce-hard.json", "bounce", Some("hard")),
+        ("tosend", "bounce-soft.json", "bounce", Some("soft")),
+        ("tosend", "complaint.json", "complaint", None),
+        ("generic", "bounced-hard.json", "bounce", Some("hard")),
+        (
+            "listmonk",
+            "generic-bounce-api-hard.json",
+            "bounce",
+            Some("hard"),
+        ),
+    ];
+    for (provider, file, kind, class) in cases {
+        let path = fixtures.join(provider).join(file);
+        let out = rebound(
+            dir.path(),
+            &[
+                "webhook",
+                "parse",
+                "--provider",
+                provider,
+                path.to_str().expect("utf-8"),
+            ],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        let lines: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{file}");
+        assert_eq!(lines[0]["kind"], kind, "{file}");
+        assert_eq!(lines[0]["class"].as_str(), class, "{file}");
+        assert!(
+            lines[0]["recipient"]
+                .as_str()
+                .unwrap_or_default()
+                .contains('@'),
+            "{file}"
+        );
+    }
+    let out = rebound(
+        dir.path(),
+        &["webhook", "parse", "--provider", "tosend", "-"],
+        Some(b"{oops"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid JSON"));
+    let out = rebound(
+        dir.path(),
+        &["webhook", "parse", "--provider", "nope", "-"],
+        Some(b"{}"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown provider 'nope'"));
+}
+
+#[test]
+fn source_add_prints_the_webhook_url_and_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = rebound(
+        dir.path(),
+        &["source", "add", "--provider", "generic", "--name", "App"],
+        None,
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("Webhook URL: http://127.0.0.1:8080/webhooks/generic/"),
+        "{text}"
+    );
+    assert!(text.contains("Signing secret: whsec_"), "{text}");
+    let out = rebound(dir.path(), &["source", "list", "--json"], None);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["provider"], "generic");
+    assert_eq!(v["key"].as_str().map(str::len), Some(32), "192-bit key");
+    let out = rebound(
+        dir.path(),
+        &[
+            "source",
+            "add",
+            "--provider",
+            "tosend",
+            "--name",
+            "x",
+            "--secret",
+            "abc",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not use a signing secret"));
+}

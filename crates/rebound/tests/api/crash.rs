@@ -1,0 +1,273 @@
+//! Durability and failure handling: kill -9 between acknowledgement and processing, and
+//! rows that keep failing.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rebound_core::Policy;
+use rebound_server::worker::{self, WorkerConfig};
+use rebound_store::{NewInbox, NewLogEntry};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rebound")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start(dir: &std::path::Path, port: u16, workers: usize) -> Child {
+    Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.to_str().expect("utf-8 path"),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--workers", &workers.to_string()])
+        .env("REBOUND_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rebound serve")
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rebound serve did not become ready");
+}
+
+async fn api(client: &reqwest::Client, port: u16, path: &str) -> Value {
+    client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Acknowledged but unprocessed (workers paused) → kill -9 → restart → processed exactly once.
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9_and_are_processed_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let out = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "source",
+            "add",
+            "--provider",
+            "generic",
+            "--name",
+            "G",
+            "--json",
+        ])
+        .output()
+        .expect("source add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let src: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (key, secret) = (
+        src["key"].as_str().expect("key"),
+        src["secret"].as_str().expect("secret"),
+    );
+
+    let port = free_port();
+    let mut child = start(dir.path(), port, 0);
+    wait_ready(&client, port).await;
+    const N: usize = 60;
+    let mut acked = 0;
+    for i in 0..N {
+        // 20 addresses, 3 soft bounces each (days apart) → all 20 bounced once processed.
+        let body = generic_event(
+            &format!("e{i}"),
+            "bounced.soft",
+            &format!("k{}@example.com", i % 20),
+            &format!("2026-04-{:02}T00:00:00Z", 1 + i / 20),
+        );
+        let resp = client
+            .post(format!("http://127.0.0.1:{port}/webhooks/generic/{key}"))
+            .header("x-webhook-signature", hex_hmac(secret, &body))
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status().as_u16(), 200);
+        acked += 1;
+    }
+    let v = api(&client, port, "/readyz").await;
+    assert_eq!(
+        v["inbox"]["pending"], N,
+        "workers are paused: nothing processed yet"
+    );
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+
+    let port = free_port();
+    let mut child = start(dir.path(), port, 2);
+    wait_ready(&client, port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = api(&client, port, "/readyz").await;
+        if v["inbox"]["pending"] == 0 {
+            assert_eq!(v["inbox"]["done"], acked);
+            break;
+        }
+        assert!(Instant::now() < deadline, "not drained: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = api(&client, port, "/api/v1/events?limit=1000").await;
+    assert_eq!(
+        events["items"].as_array().map(Vec::len),
+        Some(N),
+        "each event exactly once"
+    );
+    let bounced = api(&client, port, "/api/v1/contacts?status=bounced&limit=1000").await;
+    assert_eq!(bounced["items"].as_array().map(Vec::len), Some(20));
+    assert!(bounced["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|c| c["soft_bounce_count"] == 3));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn bad_row(n: i64) -> (NewInbox, NewLogEntry) {
+    (
+        NewInbox {
+            source_id: 1,
+            provider: "tosend".into(),
+            received_at: n,
+            headers: vec![],
+            body: b"not json".to_vec(),
+        },
+        NewLogEntry {
+            received_at: n,
+            method: "POST".into(),
+            path: "/test".into(),
+            http_status: 200,
+            outcome: "accepted".into(),
+            ..Default::default()
+        },
+    )
+}
+
+/// A row that keeps failing is retried with backoff, then marked failed with its error; the
+/// rows behind it are processed meanwhile; a replay re-runs a row idempotently.
+#[tokio::test]
+async fn failing_rows_are_retried_then_failed_without_blocking_others() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let (item, log) = bad_row(1);
+    let bad_id = app.store.ingest(item, log).await.expect("ingest");
+    let (code, _) = app
+        .post_raw(
+            &app.path_of(&src),
+            &[],
+            fixture("tosend", "bounce-hard.json"),
+        )
+        .await;
+    assert_eq!(code, 200);
+
+    let cfg = WorkerConfig {
+        max_attempts: 3,
+        backoff_base_ms: 30,
+        ..Default::default()
+    };
+    let first = worker::run_once(&app.store, Policy::default(), &cfg)
+        .await
+        .expect("step");
+    assert_eq!(
+        (first.report.done, first.report.retried),
+        (1, 1),
+        "the good row is not blocked"
+    );
+    let (_, c) = app.contact("recipient@example.com").await;
+    assert_eq!(c["status"], "bounced");
+
+    // Not due yet: the backoff holds it.
+    let early = worker::run_once(&app.store, Policy::default(), &cfg)
+        .await
+        .expect("step");
+    assert_eq!(early.claimed, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut failed = 0;
+    while failed == 0 {
+        assert!(Instant::now() < deadline, "row never failed");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        failed = worker::run_once(&app.store, Policy::default(), &cfg)
+            .await
+            .expect("step")
+            .report
+            .failed;
+    }
+    let log = app.log().await;
+    let entry = log.iter().find(|e| e["id"] == bad_id).expect("log entry");
+    assert_eq!(entry["processing"], "failed");
+    assert_eq!(entry["attempts"], 3);
+    assert!(
+        entry["processing_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid JSON"),
+        "{entry}"
+    );
+    let (_, failed_only) = app.get("/api/v1/log?processing=failed").await;
+    assert_eq!(failed_only["items"].as_array().map(Vec::len), Some(1));
+
+    // Replay: the failed row is queued again (and fails again: its body is still bad);
+    // the good one is re-run without counting twice.
+    let good_id = log
+        .iter()
+        .find(|e| e["processing"] == "done")
+        .expect("done entry")["id"]
+        .clone();
+    for id in [bad_id.to_string(), good_id.to_string()] {
+        let (code, v) = app
+            .api(Method::POST, &format!("/api/v1/log/{id}/replay"), None)
+            .await;
+        assert_eq!(code, 202, "{v}");
+    }
+    let r = app.drain().await;
+    assert_eq!((r.done, r.events, r.duplicates), (1, 0, 1));
+    assert_eq!(app.event_count().await, 1);
+    let rejected = app.log().await.len() as i64 + 100;
+    let (code, _) = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/log/{rejected}/replay"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 404);
+}

@@ -1,0 +1,214 @@
+//! Test helpers: `spawn_app()` starts the real router on 127.0.0.1 with a fresh SQLite file;
+//! workers are driven explicitly with `drain()` so tests never sleep for them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rebound_core::Policy;
+use rebound_server::state::digest;
+use rebound_server::worker::{self, WorkerConfig};
+use rebound_server::{AppState, ServerConfig};
+use rebound_store::sqlite::SqliteStore;
+use rebound_store::{ApplyReport, DynStore};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+pub const TOKEN: &str = "test-admin-token-0123456789";
+
+/// `../shared` beside the repository, or `REBOUND_SHARED_DIR`. Missing fixtures fail the
+/// test: they are part of what is being tested.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("REBOUND_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    assert!(
+        dir.join("fixtures/providers").is_dir(),
+        "shared fixtures not found at {} (set REBOUND_SHARED_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn fixture(provider: &str, name: &str) -> Vec<u8> {
+    let path = shared_dir()
+        .join("fixtures/providers")
+        .join(provider)
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub store: DynStore,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ServerConfig::default()).await
+}
+
+pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("rebound.db");
+    let store: DynStore = Arc::new(SqliteStore::open(&db).expect("open store"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    config.public_url = format!("http://{addr}");
+    let state = AppState::new(store.clone(), config, digest(TOKEN), Policy::default())
+        .await
+        .expect("state");
+    let app =
+        rebound_server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    TestApp {
+        addr,
+        store,
+        state,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.api(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn create_source(&self, body: Value) -> Value {
+        let (status, v) = self
+            .api(reqwest::Method::POST, "/api/v1/sources", Some(body))
+            .await;
+        assert_eq!(status, 201, "create source: {v}");
+        v
+    }
+
+    /// Posts raw bytes with headers to a path; returns status and JSON body.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self.client.post(self.url(path)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(json!({ "raw": text })),
+        )
+    }
+
+    /// The webhook path of a source (from its `webhook_url`).
+    pub fn path_of(&self, source: &Value) -> String {
+        let url = source["webhook_url"].as_str().expect("webhook_url");
+        url.trim_start_matches(&format!("http://{}", self.addr))
+            .to_string()
+    }
+
+    pub async fn drain(&self) -> ApplyReport {
+        worker::drain(&self.store, self.state.policy(), &WorkerConfig::default())
+            .await
+            .expect("drain")
+    }
+
+    pub async fn contact(&self, email: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/contacts/{email}")).await
+    }
+
+    pub async fn event_count(&self) -> usize {
+        let (_, v) = self.get("/api/v1/events?limit=1000").await;
+        v["items"].as_array().map_or(0, Vec::len)
+    }
+
+    pub async fn log(&self) -> Vec<Value> {
+        let (_, v) = self.get("/api/v1/log?limit=1000").await;
+        v["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+pub fn hex_hmac(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Standard Webhooks headers for `body`, signed at `ts` (Unix seconds).
+pub fn standard_webhooks_headers(
+    secret: &str,
+    id: &str,
+    ts: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let key = rebound_core::signature::standard_webhooks_key(secret);
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("key");
+    mac.update(format!("{id}.{ts}.").as_bytes());
+    mac.update(body);
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    vec![
+        ("webhook-id", id.to_string()),
+        ("webhook-timestamp", ts.to_string()),
+        ("webhook-signature", format!("v1,{sig}")),
+    ]
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A generic event body.
+pub fn generic_event(id: &str, typ: &str, email: &str, timestamp: &str) -> Vec<u8> {
+    json!({
+        "id": id, "type": typ, "created_at": timestamp,
+        "data": {"message_id": format!("msg-{id}"), "email": email, "timestamp": timestamp,
+                 "bounce_code": "452", "bounce_reason": "4.2.2 Mailbox full"}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Posts a generic event signed with the source's secret (hex HMAC header).
+pub async fn post_generic(app: &TestApp, source: &Value, body: Vec<u8>) -> (u16, Value) {
+    let secret = source["secret"].as_str().expect("secret");
+    let sig = hex_hmac(secret, &body);
+    app.post_raw(&app.path_of(source), &[("x-webhook-signature", sig)], body)
+        .await
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: real SQLite files, real HTTP on 127.0.0.1, the real binary where a
+//! process matters (kill -9, CLI). One test binary; `helpers` spawns apps.
+
+mod cli;
+mod crash;
+mod helpers;
+mod policy;
+mod rejections;
+mod webhooks;

@@ -1,0 +1,327 @@
+//! Every rejection: the right status, a JSON error, no event, and an entry in the log.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+type Headers = Vec<(&'static str, String)>;
+
+async fn assert_nothing_stored(app: &TestApp) {
+    let r = app.drain().await;
+    assert_eq!(r.done, 0, "no rejected request reaches the inbox");
+    assert_eq!(app.event_count().await, 0);
+    let counts = app.store.inbox_counts().await.expect("counts");
+    assert_eq!(counts.pending + counts.done + counts.failed, 0);
+}
+
+#[tokio::test]
+async fn wrong_keys_are_403_without_a_hint() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let key = src["key"].as_str().expect("key").to_string();
+    let body = fixture("tosend", "bounce-hard.json");
+    let mut wrong = key.clone();
+    wrong.replace_range(key.len() - 1.., if key.ends_with('A') { "B" } else { "A" });
+    for path in [
+        format!("/webhooks/tosend/{wrong}"),
+        "/webhooks/tosend/".to_string() + &key[..key.len() - 1],
+        format!("/webhooks/generic/{key}"),
+        format!("/webhooks/nosuchprovider/{key}"),
+    ] {
+        let (code, v) = app.post_raw(&path, &[], body.clone()).await;
+        assert_eq!((code, v), (403, json!({"error": "forbidden"})), "{path}");
+    }
+    assert_nothing_stored(&app).await;
+    let log = app.log().await;
+    assert_eq!(log.len(), 4);
+    assert!(log
+        .iter()
+        .all(|e| e["http_status"] == 403 && e["outcome"] == "rejected"));
+    assert!(
+        log.iter()
+            .all(|e| !e["path"].as_str().unwrap_or_default().contains(&key[..10])),
+        "keys are not logged"
+    );
+}
+
+#[tokio::test]
+async fn bad_missing_empty_and_stale_signatures_are_401() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "generic", "name": "G"}))
+        .await;
+    let secret = src["secret"].as_str().expect("secret").to_string();
+    let path = app.path_of(&src);
+    let body = fixture("generic", "bounced-hard.json");
+    let good_hex = hex_hmac(&secret, &body);
+    let now = now_secs();
+    let sw = |id: &str, ts: i64| standard_webhooks_headers(&secret, id, ts, &body);
+    let with_sig = |sig: String| {
+        let mut h = sw("evt_x", now);
+        h[2].1 = sig;
+        h
+    };
+    let mut reserialized: Value = serde_json::from_slice(&body).expect("json");
+    reserialized["id"] = json!("evt_01hx8b1c2d3e4f5g6h7j8k9m0n");
+    let reserialized = serde_json::to_vec(&reserialized).expect("json");
+    let cases: Vec<(&str, Headers, Vec<u8>)> = vec![
+        ("no signature", vec![], body.clone()),
+        (
+            "empty hex",
+            vec![("x-webhook-signature", String::new())],
+            body.clone(),
+        ),
+        (
+            "sha256= only",
+            vec![("x-webhook-signature", "sha256=".into())],
+            body.clone(),
+        ),
+        (
+            "wrong hex",
+            vec![("x-webhook-signature", hex_hmac("other-secret-1234", &body))],
+            body.clone(),
+        ),
+        (
+            "truncated hex",
+            vec![("x-webhook-signature", good_hex[..62].to_string())],
+            body.clone(),
+        ),
+        (
+            "not hex",
+            vec![("x-webhook-signature", "zz".repeat(32))],
+            body.clone(),
+        ),
+        (
+            "re-serialized body",
+            vec![("x-webhook-signature", good_hex.clone())],
+            reserialized,
+        ),
+        ("v1, empty", with_sig("v1,".into()), body.clone()),
+        (
+            "v1 garbage",
+            with_sig("v1,AAAA v1,notbase64!".into()),
+            body.clone(),
+        ),
+        ("stale", sw("evt_x", now - 301), body.clone()),
+        ("future", sw("evt_x", now + 301), body.clone()),
+        ("dot in id", sw("evt.x", now), body.clone()),
+    ];
+    let n = cases.len();
+    for (what, headers, b) in cases {
+        let (code, v) = app.post_raw(&path, &headers, b).await;
+        assert_eq!(code, 401, "{what}: {v}");
+        assert!(v["error"].is_string(), "{what}: JSON error");
+    }
+    assert_nothing_stored(&app).await;
+    let log = app.log().await;
+    assert_eq!(log.len(), n);
+    assert!(log
+        .iter()
+        .all(|e| e["http_status"] == 401 && e["error"].is_string()));
+    // Within the tolerance both ways is fine.
+    for ts in [now - 290, now + 290] {
+        let (code, v) = app.post_raw(&path, &sw("evt_y", ts), body.clone()).await;
+        assert_eq!(code, 200, "{v}");
+    }
+}
+
+#[tokio::test]
+async fn a_source_without_a_secret_fails_closed() {
+    let app = spawn_app().await;
+    let s = app
+        .store
+        .create_source(rebound_store::NewSource {
+            provider: "generic".into(),
+            name: "no secret".into(),
+            key: "k".repeat(32),
+            secret: None,
+            config: json!({}),
+            created_at: 0,
+        })
+        .await
+        .expect("source");
+    app.state
+        .sources
+        .fill(app.store.list_sources().await.expect("sources"));
+    let body = fixture("generic", "bounced-hard.json");
+    let (code, v) = app
+        .post_raw(
+            &format!("/webhooks/generic/{}", s.key),
+            &[("x-webhook-signature", hex_hmac("", &body))],
+            body,
+        )
+        .await;
+    assert_eq!(code, 503, "{v}");
+    assert!(v["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("no signing secret"));
+    let (_, sources) = app.get("/api/v1/sources").await;
+    assert_eq!(sources["items"][0]["status"], "error");
+    assert_nothing_stored(&app).await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_naming_the_problem() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let path = app.path_of(&src);
+    let cases: [(&[u8], &str); 5] = [
+        (b"{\"type\": ", "invalid JSON"),
+        (b"\"just a string\"", "expected a JSON object"),
+        (b"{\"type\":\"bounce\"}", "missing field 'email'"),
+        (
+            b"{\"type\":\"bounce\",\"email\":\"not-an-address\"}",
+            "not an email address",
+        ),
+        (
+            b"[{\"type\":\"bounce\",\"email\":\"a@example.com\"}, 3]",
+            "item 1",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (code, v) = app.post_raw(&path, &[], body.to_vec()).await;
+        assert_eq!(code, 400, "{needle}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(needle),
+            "{needle}: {v}"
+        );
+    }
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let (code, _) = app.post_raw(&path, &[], deep.into_bytes()).await;
+    assert_eq!(code, 400, "deep nesting is refused, not a stack overflow");
+    assert_nothing_stored(&app).await;
+    assert_eq!(app.log().await.len(), 6);
+}
+
+/// Over the limit → 413, both when the length is declared and when the body is streamed
+/// in chunks with no declared length (the server stops reading at the limit).
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let cfg = rebound_server::ServerConfig {
+        body_limit: 1000,
+        ..Default::default()
+    };
+    let app = spawn_app_with(cfg).await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let path = app.path_of(&src);
+    let pad = |n: usize| {
+        let base = r#"{"type":"bounce","email":"a@example.com","reason":""}"#;
+        let mut s = base.replace(
+            "\"reason\":\"\"",
+            &format!("\"reason\":\"{}\"", "x".repeat(n - base.len())),
+        );
+        s.truncate(n);
+        s.into_bytes()
+    };
+    let (code, v) = app.post_raw(&path, &[], pad(1000)).await;
+    assert_eq!(code, 200, "exactly at the limit: {v}");
+    let (code, v) = app.post_raw(&path, &[], pad(1001)).await;
+    assert_eq!(code, 413, "{v}");
+    assert!(v["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("limit of 1000 bytes"));
+
+    // Chunked, 10 MB announced by nothing: answered 413 after ~1000 bytes.
+    let mut sock = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    sock.write_all(head.as_bytes()).await.expect("write");
+    let chunk = format!("{:x}\r\n{}\r\n", 512, "y".repeat(512));
+    let mut sent = 0;
+    for _ in 0..20_000 {
+        if sock.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+        sent += 512;
+        if sent > 64 * 1024 {
+            break;
+        }
+    }
+    let mut resp = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut resp),
+    )
+    .await;
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    let r = app.drain().await;
+    assert_eq!(r.done, 1, "only the request at the limit was stored");
+    let statuses: Vec<u64> = app
+        .log()
+        .await
+        .iter()
+        .filter_map(|e| e["http_status"].as_u64())
+        .collect();
+    assert_eq!(statuses, vec![413, 413, 200]);
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_the_token() {
+    let app = spawn_app().await;
+    for (auth, want) in [
+        (None, "missing admin token"),
+        (Some("Bearer wrong-token"), "invalid admin token"),
+    ] {
+        let mut req = app.client.get(app.url("/api/v1/contacts"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.expect("send");
+        assert_eq!(resp.status().as_u16(), 401);
+        let v: Value = resp.json().await.expect("json");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(want),
+            "{v}"
+        );
+    }
+    let (code, _) = app.api(Method::GET, "/api/v1/contacts", None).await;
+    assert_eq!(code, 200);
+    let (code, v) = app
+        .api(
+            Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "nope", "name": "x"})),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown provider 'nope'"),
+        "{v}"
+    );
+    let (code, v) = app
+        .api(
+            Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "tosend"})),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("name"),
+        "{v}"
+    );
+    let resp = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 200);
+    let (code, v) = app.get("/readyz").await;
+    assert_eq!((code, v["status"].as_str()), (200, Some("ready")));
+}

@@ -271,3 +271,172 @@ async fn failing_rows_are_retried_then_failed_without_blocking_others() {
         .await;
     assert_eq!(code, 404);
 }
+
+/// A storage failure answers 503 (retryable), never 2xx and never a code that makes a
+/// provider give up; once storage recovers, requests are accepted again.
+#[tokio::test]
+async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let db = app.db.clone();
+    // A real SQLite error on every inbox insert, from a second connection.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch("CREATE TRIGGER fail_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;")
+        .expect("trigger");
+    let (code, v) = app
+        .post_raw(
+            &app.path_of(&src),
+            &[],
+            fixture("tosend", "bounce-hard.json"),
+        )
+        .await;
+    assert_eq!(code, 503, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("retry"),
+        "{v}"
+    );
+    assert_eq!(app.store.inbox_counts().await.expect("counts").pending, 0);
+    conn.execute_batch("DROP TRIGGER fail_inbox").expect("drop");
+    let (code, v) = app
+        .post_raw(
+            &app.path_of(&src),
+            &[],
+            fixture("tosend", "bounce-hard.json"),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(app.drain().await.events, 1);
+}
+
+/// Rows leased by a process that died are released at start and processed.
+#[tokio::test]
+async fn rows_leased_by_a_crashed_worker_are_picked_up_at_start() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    let (code, _) = app
+        .post_raw(&app.path_of(&src), &[], fixture("tosend", "complaint.json"))
+        .await;
+    assert_eq!(code, 200);
+    // A worker claims the row for an hour, then "crashes" before applying it.
+    let now = rebound_server::state::now_ms();
+    let claimed = app
+        .store
+        .claim(10, now, now + 3_600_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(app.drain().await.done, 0, "leased rows are not taken twice");
+    assert_eq!(app.store.release_leases().await.expect("release"), 1);
+    let r = app.drain().await;
+    assert_eq!((r.done, r.events), (1, 1));
+    let (_, c) = app.contact("recipient@example.com").await;
+    assert_eq!(c["status"], "complained");
+}
+
+/// `rebound replay --failed` requeues and processes failed rows; an unknown id is an error.
+#[tokio::test]
+async fn cli_replay_requeues_failed_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store: rebound_store::DynStore = std::sync::Arc::new(
+            rebound_store::sqlite::SqliteStore::open(dir.path().join("rebound.db")).expect("open"),
+        );
+        let (item, log) = bad_row(1);
+        store.ingest(item, log).await.expect("ingest");
+        let cfg = WorkerConfig {
+            max_attempts: 1,
+            ..Default::default()
+        };
+        let r = worker::drain(&store, Policy::default(), &cfg)
+            .await
+            .expect("drain");
+        assert_eq!(r.failed, 1);
+    }
+    let out = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "replay",
+            "--failed",
+        ])
+        .output()
+        .expect("replay");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 failed request(s) queued again"), "{err}");
+    assert!(err.contains("1 failed again"), "{err}");
+    let out = Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "replay",
+            "999",
+        ])
+        .output()
+        .expect("replay");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no request log entry 999"));
+}
+
+/// Without REBOUND_ADMIN_TOKEN the first start generates a token and prints it once; it
+/// works for the API; the next start prints nothing and the token still works.
+#[tokio::test]
+async fn the_first_start_prints_a_generated_admin_token_once() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let run = |port: u16| {
+        Command::new(bin())
+            .args([
+                "--data-dir",
+                dir.path().to_str().expect("utf-8"),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env_remove("REBOUND_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve")
+    };
+    let port = free_port();
+    let mut first = run(port);
+    let mut line = String::new();
+    BufReader::new(first.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let token = line.trim().rsplit(' ').next().expect("token").to_string();
+    assert!(
+        line.contains("Admin API token") && token.starts_with("rbt_"),
+        "{line}"
+    );
+    wait_ready(&client, port).await;
+    let ok = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/sources"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status().as_u16(), 200);
+    first.kill().expect("kill");
+    first.wait().expect("wait");
+
+    let port = free_port();
+    let mut second = run(port);
+    wait_ready(&client, port).await;
+    let ok = client
+        .get(format!("http://127.0.0.1:{port}/api/v1/sources"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status().as_u16(), 200);
+    second.kill().expect("kill");
+    let out = second.wait_with_output().expect("output");
+    assert!(out.stdout.is_empty(), "the token is printed only once");
+}

@@ -46,6 +46,7 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub _dir: tempfile::TempDir,
+    pub db: PathBuf,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -75,6 +76,7 @@ pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
         state,
         client: reqwest::Client::new(),
         _dir: dir,
+        db,
     }
 }
 

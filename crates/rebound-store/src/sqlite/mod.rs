@@ -13,6 +13,7 @@
 mod ops;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ type Job = Box<dyn FnOnce(&Connection) -> Reply + Send>;
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
+    commits: Arc<AtomicU64>,
     jobs: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
@@ -87,7 +89,7 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -113,6 +115,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
             tracing::error!(error = %e, "store commit failed");
             format!("commit failed: {e}")
         });
+        commits.fetch_add(1, Ordering::Relaxed);
         for r in replies {
             r(committed.clone());
         }
@@ -150,15 +153,23 @@ impl SqliteStore {
         let conn = open_conn(&path, true)?;
         migrate(&conn)?;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
         std::thread::Builder::new()
             .name("rebound-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, counter))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
         Ok(SqliteStore {
             path,
+            commits,
             jobs: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
+    }
+
+    /// Write transactions committed since the store was opened (each one fsync).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// The database file.

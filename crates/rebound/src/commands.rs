@@ -207,12 +207,17 @@ const EXPORT_COLUMNS: [&str; 8] = [
     "created_at",
 ];
 
-fn progress(len: u64) -> ProgressBar {
+/// A progress bar on standard error when it is a terminal (hidden otherwise); a counter
+/// when the total is unknown.
+fn progress(len: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+    let (pb, template) = match len {
+        Some(n) => (ProgressBar::new(n), "{bar:40} {pos}/{len} rows"),
+        None => (ProgressBar::new_spinner(), "{spinner} {pos} contacts"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style);
     }
     pb
@@ -278,7 +283,7 @@ async fn import(store: &DynStore, args: ImportArgs) -> anyhow::Result<ExitCode> 
         bail!("the CSV header row has no 'email' column");
     }
     let now = now_ms();
-    let pb = progress(data.iter().filter(|b| **b == b'\n').count() as u64);
+    let pb = progress(Some(data.iter().filter(|b| **b == b'\n').count() as u64));
     let (mut bad, mut created, mut updated, mut unchanged) = (0u64, 0u64, 0u64, 0u64);
     let mut batch = Vec::new();
     let mut records = rdr.records();
@@ -353,7 +358,7 @@ async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
     };
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
     w.write_record(EXPORT_COLUMNS)?;
-    let pb = progress(0);
+    let pb = progress(None);
     let mut cursor = None;
     loop {
         let page = store

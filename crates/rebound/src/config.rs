@@ -144,3 +144,67 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
 }
 
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(config: Option<PathBuf>, url: Option<&str>) -> Global {
+        Global {
+            data_dir: None,
+            database_url: url.map(str::to_string),
+            config,
+        }
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rebound.example.toml");
+        let cfg = load_file(&global(Some(example), None)).expect("example config");
+        assert_eq!(cfg.policy, Some(Policy::default()));
+    }
+
+    #[test]
+    fn config_errors_name_the_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "listen = \"x\"\nlistne = \"y\"\n").expect("write");
+        let err = format!(
+            "{:#}",
+            load_file(&global(Some(bad.clone()), None)).unwrap_err()
+        );
+        assert!(err.contains("unknown field `listne`"), "{err}");
+        std::fs::write(&bad, "[policy]\nsoft_bounce_threshold = 0\n").expect("write");
+        let err = format!("{:#}", load_file(&global(Some(bad), None)).unwrap_err());
+        assert!(err.contains("soft_bounce_threshold"), "{err}");
+        let err =
+            database_path(&global(None, Some("postgres://x")), &FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("PostgreSQL"), "{err}");
+        let p = database_path(
+            &global(None, Some("sqlite:///var/lib/r.db")),
+            &FileConfig::default(),
+        )
+        .expect("path");
+        assert_eq!(p, PathBuf::from("/var/lib/r.db"));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = FileConfig {
+            listen: Some("0.0.0.0:9000".into()),
+            body_limit: Some(10),
+            ..Default::default()
+        };
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:1234".into()),
+            public_url: None,
+            body_limit: None,
+            workers: Some(0),
+        };
+        let s = serve_settings(&args, &file).expect("settings");
+        assert_eq!(s.listen, "127.0.0.1:1234");
+        assert_eq!(s.public_url, "http://127.0.0.1:1234");
+        assert_eq!(s.body_limit, 10);
+        assert_eq!(s.workers.tasks, 0);
+    }
+}

@@ -7,6 +7,8 @@ use crate::{Event, Millis, WebhookRequest};
 
 mod generic;
 mod listmonk;
+mod ses;
+pub mod sns;
 mod tosend;
 
 /// A body that is authentic but cannot be understood. Answers 400 at ingest.
@@ -32,6 +34,9 @@ pub enum Auth {
     Signature,
     /// HTTP basic auth.
     Basic,
+    /// Amazon SNS: an RSA signature with a certificate fetched from AWS, plus a TopicArn
+    /// allowlist. Verified by the HTTP layer with [`sns`], which needs the certificate.
+    Sns,
 }
 
 /// What a source knows for verification.
@@ -52,11 +57,18 @@ pub enum Provider {
     Generic,
     /// listmonk's bounce API shape (`POST /webhooks/bounce`), basic auth.
     Listmonk,
+    /// Amazon SES notifications delivered through SNS.
+    Ses,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 3] = [Provider::ToSend, Provider::Generic, Provider::Listmonk];
+    pub const ALL: [Provider; 4] = [
+        Provider::Ses,
+        Provider::ToSend,
+        Provider::Generic,
+        Provider::Listmonk,
+    ];
 
     /// The provider's name in URLs, the CLI and the database.
     pub fn name(self) -> &'static str {
@@ -64,6 +76,7 @@ impl Provider {
             Provider::ToSend => "tosend",
             Provider::Generic => "generic",
             Provider::Listmonk => "listmonk",
+            Provider::Ses => "ses",
         }
     }
 
@@ -78,6 +91,7 @@ impl Provider {
             Provider::ToSend => Auth::UrlKey,
             Provider::Generic => Auth::Signature,
             Provider::Listmonk => Auth::Basic,
+            Provider::Ses => Auth::Sns,
         }
     }
 
@@ -98,6 +112,9 @@ impl Provider {
         match self {
             Provider::ToSend | Provider::Listmonk => Ok(()),
             Provider::Generic => generic::verify(req, auth, now),
+            // SNS needs the signing certificate, which only the HTTP layer can fetch: it
+            // verifies with `sns::verify`. Never accept here.
+            Provider::Ses => Err(VerifyError::Invalid),
         }
     }
 
@@ -107,6 +124,7 @@ impl Provider {
             Provider::ToSend => tosend::parse(req),
             Provider::Generic => generic::parse(req),
             Provider::Listmonk => listmonk::parse(req),
+            Provider::Ses => ses::parse(req),
         }
     }
 }

@@ -119,6 +119,11 @@ pub fn source_json(state: &AppState, s: &Source) -> Value {
     if let Some(secret) = &s.secret {
         v["secret"] = json!(secret);
     }
+    for k in ["topic_arns", "trust_first_topic"] {
+        if let Some(x) = s.config.get(k) {
+            v[k] = x.clone();
+        }
+    }
     if let Some(h) = s.config.get("signature_header") {
         v["signature_header"] = h.clone();
     }
@@ -146,6 +151,12 @@ pub struct CreateSource {
     /// Basic-auth username (listmonk).
     #[serde(default)]
     pub username: Option<String>,
+    /// SNS topics allowed to post (ses).
+    #[serde(default)]
+    pub topic_arns: Option<Vec<String>>,
+    /// Trust the first topic that subscribes (ses), when no `topic_arns` are given.
+    #[serde(default)]
+    pub trust_first_topic: Option<bool>,
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -207,6 +218,24 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         }
         config.insert("username".into(), u.into());
     }
+    let trust_first = req.trust_first_topic == Some(true);
+    match (provider, req.topic_arns) {
+        (Provider::Ses, Some(topics)) if !topics.is_empty() => {
+            if let Some(bad) = topics.iter().find(|t| rebound_core::providers::sns::topic_region(t).is_none()) {
+                return Err(format!("'{bad}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
+            }
+            config.insert("topic_arns".into(), topics.into());
+        }
+        (Provider::Ses, _) if trust_first => {
+            config.insert("trust_first_topic".into(), true.into());
+        }
+        (Provider::Ses, _) => {
+            return Err("an ses source needs topic_arns (the SNS topics allowed to post), or trust_first_topic: true".into())
+        }
+        (_, Some(_)) => return Err("topic_arns applies to the ses provider".into()),
+        (_, None) if trust_first => return Err("trust_first_topic applies to the ses provider".into()),
+        _ => {}
+    }
     Ok(NewSource {
         provider: provider.name().into(),
         name: name.into(),
@@ -220,7 +249,16 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
 async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateSource = parse_json(&body)?;
     let new = new_source(req).map_err(ApiError::bad_request)?;
-    let source = state.store.create_source(new).await?;
+    let mut source = state.store.create_source(new).await?;
+    if source.provider == Provider::Ses.name() {
+        let msg = "waiting for SNS to send the SubscriptionConfirmation";
+        state
+            .store
+            .set_source_status(source.id, "pending confirmation", Some(msg))
+            .await?;
+        source.status = "pending confirmation".into();
+        source.status_message = Some(msg.into());
+    }
     state.sources.fill(state.store.list_sources().await?);
     Ok((StatusCode::CREATED, Json(source_json(&state, &source))).into_response())
 }

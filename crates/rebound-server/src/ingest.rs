@@ -19,12 +19,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
 use http_body_util::{BodyExt, Limited};
+use rebound_core::providers::sns::{self, Envelope, MessageType};
 use rebound_core::providers::SourceAuth;
 use rebound_core::signature::{ct_eq, VerifyError};
 use rebound_core::{Provider, Recipient, WebhookRequest};
 use rebound_store::{NewInbox, NewLogEntry, Source};
 
 use crate::error::ApiError;
+use crate::sns::CertError;
 use crate::state::{now_ms, AppState};
 
 /// Headers never kept in the inbox (credentials).
@@ -59,7 +61,7 @@ impl Ctx {
 async fn reject(state: &AppState, ctx: &Ctx, err: ApiError) -> Response {
     tracing::info!(status = err.status.as_u16(), path = %ctx.path, error = %err.message, "webhook rejected");
     let entry = ctx.log(err.status, "rejected", Some(err.message.clone()));
-    if let Err(e) = state.store.log_rejection(entry).await {
+    if let Err(e) = state.store.log_request(entry).await {
         tracing::error!(error = %e, "could not log a rejected request");
     }
     err.into_response()
@@ -206,6 +208,24 @@ async fn accept(
         received_at: ctx.received_at,
     };
 
+    if p == Provider::Ses {
+        if let Err(resp) = sns_flow(&state, &ctx, &source, &wreq).await {
+            return resp;
+        }
+    } else if let Err(resp) = verify_and_validate(&state, &ctx, p, &source, &wreq).await {
+        return resp;
+    }
+    store_and_ack(state, ctx, p, &source, wreq).await
+}
+
+/// Signature and shape checks of every provider but SNS.
+async fn verify_and_validate(
+    state: &AppState,
+    ctx: &Ctx,
+    p: Provider,
+    source: &Source,
+    wreq: &WebhookRequest,
+) -> Result<(), Response> {
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source
@@ -213,7 +233,7 @@ async fn accept(
             .get("signature_header")
             .and_then(|h| h.as_str()),
     };
-    if let Err(e) = p.verify(&wreq, auth, ctx.received_at) {
+    if let Err(e) = p.verify(wreq, auth, ctx.received_at) {
         let err = match e {
             VerifyError::NoSecret => {
                 let msg = "this source has no signing secret configured: requests are refused until one is set";
@@ -225,11 +245,11 @@ async fn accept(
             }
             other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
         };
-        return reject(&state, &ctx, err).await;
+        return Err(reject(state, ctx, err).await);
     }
-    let events = match p.parse(&wreq) {
+    let events = match p.parse(wreq) {
         Ok(ev) => ev,
-        Err(e) => return reject(&state, &ctx, ApiError::bad_request(e.0)).await,
+        Err(e) => return Err(reject(state, ctx, ApiError::bad_request(e.0)).await),
     };
     for e in &events {
         if let Recipient::ContactUuid(u) = &e.recipient {
@@ -237,13 +257,170 @@ async fn accept(
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     let err = ApiError::bad_request(format!("unknown subscriber_uuid '{u}'"));
-                    return reject(&state, &ctx, err).await;
+                    return Err(reject(state, ctx, err).await);
                 }
-                Err(e) => return ApiError::from(e).into_response(),
+                Err(e) => return Err(ApiError::from(e).into_response()),
             }
         }
     }
+    Ok(())
+}
 
+/// The topics a source accepts, and whether it trusts the first one that subscribes.
+fn topic_policy(source: &Source) -> (Vec<String>, bool) {
+    let topics = source
+        .config
+        .get("topic_arns")
+        .and_then(|t| t.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let trust_first = source
+        .config
+        .get("trust_first_topic")
+        .and_then(|t| t.as_bool())
+        == Some(true);
+    (topics, trust_first)
+}
+
+/// Amazon SNS: TopicArn allowlist first (before any outbound request), then the signing
+/// certificate and the signature, then the message type. Confirmations are answered here
+/// (`Err` carries the response); a verified notification returns `Ok` to be stored.
+async fn sns_flow(
+    state: &AppState,
+    ctx: &Ctx,
+    source: &Source,
+    wreq: &WebhookRequest,
+) -> Result<(), Response> {
+    let env = match Envelope::parse(&wreq.body) {
+        Ok(env) => env,
+        Err(e) => return Err(reject(state, ctx, ApiError::bad_request(e.0)).await),
+    };
+    let (topics, trust_first) = topic_policy(source);
+    let pinning = topics.is_empty() && trust_first;
+    if !topics.contains(&env.topic_arn) && !pinning {
+        let err = ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("topic {} is not allowed for this source", env.topic_arn),
+        );
+        return Err(reject(state, ctx, err).await);
+    }
+    if pinning && env.kind != MessageType::SubscriptionConfirmation {
+        let err = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "no topic has subscribed to this source yet: the first message must be a SubscriptionConfirmation",
+        );
+        return Err(reject(state, ctx, err).await);
+    }
+    let key = match state.sns.public_key(&env.signing_cert_url).await {
+        Ok(k) => k,
+        Err(CertError::Rejected(e)) => {
+            return Err(reject(
+                state,
+                ctx,
+                ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            )
+            .await)
+        }
+        Err(CertError::Unavailable(e)) => {
+            let err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("signing certificate unavailable: {e}"),
+            );
+            return Err(reject(state, ctx, err).await);
+        }
+    };
+    if let Err(e) = sns::verify(&env, &key) {
+        return Err(reject(
+            state,
+            ctx,
+            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+        )
+        .await);
+    }
+    match env.kind {
+        MessageType::Notification => match Provider::Ses.parse(wreq) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(reject(state, ctx, ApiError::bad_request(e.0)).await),
+        },
+        MessageType::SubscriptionConfirmation => {
+            let url = env.subscribe_url.clone().unwrap_or_default();
+            if let Err(e) = sns::check_subscribe_url(&url, &env.topic_arn) {
+                return Err(reject(state, ctx, ApiError::bad_request(e.to_string())).await);
+            }
+            let msg = format!("confirming the subscription to {}", env.topic_arn);
+            let _ = state
+                .store
+                .set_source_status(source.id, "pending confirmation", Some(&msg))
+                .await;
+            if let Err(e) = state.sns.confirm(&url).await {
+                let msg = format!(
+                    "could not confirm the subscription to {}: {e}",
+                    env.topic_arn
+                );
+                let _ = state
+                    .store
+                    .set_source_status(source.id, "pending confirmation", Some(&msg))
+                    .await;
+                return Err(reject(
+                    state,
+                    ctx,
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg),
+                )
+                .await);
+            }
+            if pinning {
+                let mut config = source.config.clone();
+                config["topic_arns"] = serde_json::json!([env.topic_arn]);
+                if let Err(e) = state.store.set_source_config(source.id, config).await {
+                    return Err(ApiError::from(e).into_response());
+                }
+            }
+            let msg = format!("subscribed to {}", env.topic_arn);
+            let _ = state
+                .store
+                .set_source_status(source.id, "confirmed", Some(&msg))
+                .await;
+            if let Ok(all) = state.store.list_sources().await {
+                state.sources.fill(all);
+            }
+            Err(answer(state, ctx, "subscription-confirmed", &msg).await)
+        }
+        MessageType::UnsubscribeConfirmation => {
+            let msg = format!("the subscription to {} was deleted", env.topic_arn);
+            let _ = state
+                .store
+                .set_source_status(source.id, "unsubscribed", Some(&msg))
+                .await;
+            Err(answer(state, ctx, "unsubscribed", &msg).await)
+        }
+    }
+}
+
+/// Answers 200 to a request that is not stored in the inbox, logging what happened.
+async fn answer(state: &AppState, ctx: &Ctx, outcome: &str, note: &str) -> Response {
+    tracing::info!(path = %ctx.path, outcome, note, "sns");
+    let entry = ctx.log(StatusCode::OK, outcome, Some(note.to_string()));
+    if let Err(e) = state.store.log_request(entry).await {
+        tracing::error!(error = %e, "could not log a request");
+    }
+    (
+        StatusCode::OK,
+        Json(serde_json::json!({ "status": outcome, "message": note })),
+    )
+        .into_response()
+}
+
+async fn store_and_ack(
+    state: AppState,
+    ctx: Ctx,
+    p: Provider,
+    source: &Source,
+    wreq: WebhookRequest,
+) -> Response {
     let item = NewInbox {
         source_id: source.id,
         provider: p.name().to_string(),

@@ -11,6 +11,8 @@
 //! - [`ingest`]: `POST /webhooks/{provider}/{key}` and `POST /webhooks/bounce`: key check
 //!   (403), body limit (413), signature (401), shape (400), durable inbox write, then 2xx.
 //! - [`api`]: the admin JSON API under `/api/v1` (bearer token).
+//! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
+//!   subscription confirmation.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
 //!
 //! [`router`] builds the whole application; tests can drive it without a socket.
@@ -18,6 +20,7 @@
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod sns;
 pub mod state;
 pub mod worker;
 

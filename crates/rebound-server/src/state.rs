@@ -18,6 +18,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How long an ingest request waits for its durable commit before answering 503.
     pub ack_timeout: Duration,
+    /// SNS signing certificates available locally, by file name.
+    pub sns_cert_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -26,6 +28,7 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             body_limit: 1024 * 1024,
             ack_timeout: Duration::from_secs(10),
+            sns_cert_dir: None,
         }
     }
 }
@@ -101,16 +104,20 @@ pub struct AppState {
     pub policy: Arc<RwLock<Policy>>,
     /// Wakes the workers when a request was accepted.
     pub wake: Arc<Notify>,
+    /// SNS certificates and confirmations.
+    pub sns: Arc<crate::sns::Sns>,
 }
 
 impl AppState {
-    /// Builds the state and fills the source cache.
+    /// Builds the state and fills the source cache; SNS requests go through `sns_http`.
     pub async fn new(
         store: DynStore,
         config: ServerConfig,
         admin_token_hash: [u8; 32],
         policy: Policy,
+        sns_http: Arc<dyn crate::sns::SnsHttp>,
     ) -> rebound_store::Result<AppState> {
+        let sns = Arc::new(crate::sns::Sns::new(sns_http, config.sns_cert_dir.clone()));
         let sources = Arc::new(SourceCache::default());
         sources.fill(store.list_sources().await?);
         Ok(AppState {
@@ -120,6 +127,7 @@ impl AppState {
             admin_token_hash: Arc::new(admin_token_hash),
             policy: Arc::new(RwLock::new(policy)),
             wake: Arc::new(Notify::new()),
+            sns,
         })
     }
 

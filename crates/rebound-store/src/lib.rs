@@ -65,8 +65,9 @@ pub trait Store: Send + Sync {
     /// Writes an accepted request to the inbox and the request log; durable when it returns.
     /// Returns the request log id.
     async fn ingest(&self, item: NewInbox, log: NewLogEntry) -> Result<i64>;
-    /// Records a rejected request in the request log (durable when it returns).
-    async fn log_rejection(&self, log: NewLogEntry) -> Result<i64>;
+    /// Records a request that is not an inbox row (a rejection, a subscription
+    /// confirmation…) in the request log; durable when it returns.
+    async fn log_request(&self, log: NewLogEntry) -> Result<i64>;
     /// Leases up to `limit` inbox rows due for processing until `lease_until`; each claim
     /// counts as an attempt.
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;
@@ -88,6 +89,8 @@ pub trait Store: Send + Sync {
     async fn create_source(&self, source: NewSource) -> Result<Source>;
     /// All sources.
     async fn list_sources(&self) -> Result<Vec<Source>>;
+    /// Replaces a source's provider-specific settings.
+    async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()>;
     /// Sets a source's status and message (e.g. "no secret configured").
     async fn set_source_status(&self, id: i64, status: &str, message: Option<&str>) -> Result<()>;
 

@@ -119,7 +119,7 @@ async fn replaying_a_rejected_request_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
     let id = s
-        .log_rejection(NewLogEntry {
+        .log_request(NewLogEntry {
             method: "POST".into(),
             path: "/p".into(),
             http_status: 403,

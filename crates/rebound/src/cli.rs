@@ -63,13 +63,17 @@ pub struct ServeArgs {
     /// Worker tasks processing the inbox (0 pauses processing; requests are still stored).
     #[arg(long, env = "REBOUND_WORKERS")]
     pub workers: Option<usize>,
+    /// Directory of SNS signing certificates (`SimpleNotificationService-<hex>.pem`), used
+    /// instead of fetching them (only for SigningCertURLs that pass every check).
+    #[arg(long, env = "REBOUND_SNS_CERT_DIR")]
+    pub sns_cert_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
     /// Create a source and print its webhook URL (and secret where the provider signs).
     Add {
-        /// Provider: tosend, generic, listmonk.
+        /// Provider: ses, tosend, generic, listmonk.
         #[arg(long)]
         provider: String,
         /// A name for the source.
@@ -84,6 +88,12 @@ pub enum SourceCommand {
         /// Basic-auth username (listmonk; default "listmonk").
         #[arg(long)]
         username: Option<String>,
+        /// SNS topic allowed to post to this source (ses; repeat for several).
+        #[arg(long = "topic-arn")]
+        topic_arns: Vec<String>,
+        /// Trust the first SNS topic that subscribes, and only that one (ses).
+        #[arg(long)]
+        trust_first_topic: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -94,6 +94,8 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
             secret,
             signature_header,
             username,
+            topic_arns,
+            trust_first_topic,
             json,
         } => {
             let req = CreateSource {
@@ -102,9 +104,21 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                 secret,
                 signature_header,
                 username,
+                topic_arns: (!topic_arns.is_empty()).then_some(topic_arns),
+                trust_first_topic: trust_first_topic.then_some(true),
             };
             let new = new_source(req).map_err(anyhow::Error::msg)?;
-            let s = store.create_source(new).await?;
+            let mut s = store.create_source(new).await?;
+            if s.provider == Provider::Ses.name() {
+                store
+                    .set_source_status(
+                        s.id,
+                        "pending confirmation",
+                        Some("waiting for SNS to send the SubscriptionConfirmation"),
+                    )
+                    .await?;
+                s.status = "pending confirmation".into();
+            }
             let v = source_view(&base, &s);
             if json {
                 println!("{v}");

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub admin_token: Option<String>,
     pub body_limit: Option<usize>,
+    pub sns_cert_dir: Option<PathBuf>,
     pub workers: WorkersFile,
     /// Policy defaults; the settings API overrides them once used.
     pub policy: Option<Policy>,
@@ -96,6 +97,7 @@ pub struct ServeSettings {
     pub admin_token: Option<String>,
     pub workers: WorkerConfig,
     pub policy: Policy,
+    pub sns_cert_dir: Option<PathBuf>,
 }
 
 pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServeSettings> {
@@ -140,6 +142,10 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
         admin_token,
         workers,
         policy: file.policy.unwrap_or_default(),
+        sns_cert_dir: args
+            .sns_cert_dir
+            .clone()
+            .or_else(|| file.sns_cert_dir.clone()),
     })
 }
 
@@ -200,6 +206,7 @@ mod tests {
             public_url: None,
             body_limit: None,
             workers: Some(0),
+            sns_cert_dir: None,
         };
         let s = serve_settings(&args, &file).expect("settings");
         assert_eq!(s.listen, "127.0.0.1:1234");

@@ -1,6 +1,7 @@
 //! `rebound serve`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use rebound_core::Policy;
@@ -61,11 +62,14 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
     let token_hash = admin_token_hash(&store, s.admin_token.as_deref()).await?;
     let policy = policy_in_force(&store, s.policy).await?;
     let config = ServerConfig {
+        sns_cert_dir: s.sns_cert_dir.clone(),
         public_url: s.public_url.clone(),
         body_limit: s.body_limit,
         ack_timeout: ACK_TIMEOUT,
     };
-    let state = AppState::new(store.clone(), config, token_hash, policy).await?;
+    let fetcher = rebound_server::sns::HttpsFetcher::new()
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTPS client for SNS: {e}"))?;
+    let state = AppState::new(store.clone(), config, token_hash, policy, Arc::new(fetcher)).await?;
     for _ in 0..s.workers.tasks {
         let st = state.clone();
         tokio::spawn(worker::run(

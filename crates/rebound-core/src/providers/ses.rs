@@ -26,7 +26,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     events(&v, None, req.received_at)
 }
 
-fn recipients<'a>(list: Option<&'a Value>) -> impl Iterator<Item = &'a Value> {
+fn recipients(list: Option<&Value>) -> impl Iterator<Item = &Value> {
     list.and_then(Value::as_array).into_iter().flatten()
 }
 

@@ -239,7 +239,7 @@ impl Store for SqliteStore {
     async fn ingest(&self, item: NewInbox, log: NewLogEntry) -> Result<i64> {
         self.write(move |c| ops::ingest(c, &item, &log)).await
     }
-    async fn log_rejection(&self, log: NewLogEntry) -> Result<i64> {
+    async fn log_request(&self, log: NewLogEntry) -> Result<i64> {
         self.write(move |c| ops::insert_log(c, &log, None)).await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
@@ -283,6 +283,16 @@ impl Store for SqliteStore {
     }
     async fn list_sources(&self) -> Result<Vec<Source>> {
         self.read(ops::list_sources).await
+    }
+    async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sources SET config = ?1 WHERE id = ?2",
+                rusqlite::params![config.to_string(), id],
+            )?;
+            Ok(())
+        })
+        .await
     }
     async fn set_source_status(&self, id: i64, status: &str, message: Option<&str>) -> Result<()> {
         let (status, message) = (status.to_string(), message.map(str::to_string));

@@ -47,13 +47,56 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub _dir: tempfile::TempDir,
     pub db: PathBuf,
+    pub aws: Arc<LocalAws>,
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServerConfig::default()).await
 }
 
-pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
+/// A stand-in for AWS in tests: validated SNS URLs (`https://sns.<region>.amazonaws.com/…`)
+/// are served by a local HTTP server at `base` instead of the network, and every URL asked
+/// for is recorded. With no `base`, every request fails (as with no network).
+#[derive(Default)]
+pub struct LocalAws {
+    pub base: Option<String>,
+    pub requests: std::sync::Mutex<Vec<String>>,
+}
+
+impl LocalAws {
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait::async_trait]
+impl rebound_server::sns::SnsHttp for LocalAws {
+    async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(url.to_string());
+        }
+        let base = self.base.as_ref().ok_or("no network in this test")?;
+        let rest = url.strip_prefix("https://").ok_or("not https")?;
+        let path = &rest[rest.find('/').unwrap_or(rest.len())..];
+        let resp = reqwest::get(format!("{base}{path}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status()));
+        }
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > max_bytes {
+            return Err("too large".into());
+        }
+        Ok(body.to_vec())
+    }
+}
+
+pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    spawn_app_full(config, Arc::new(LocalAws::default())).await
+}
+
+pub async fn spawn_app_full(mut config: ServerConfig, aws: Arc<LocalAws>) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("rebound.db");
     let store: DynStore = Arc::new(SqliteStore::open(&db).expect("open store"));
@@ -62,9 +105,15 @@ pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     config.public_url = format!("http://{addr}");
-    let state = AppState::new(store.clone(), config, digest(TOKEN), Policy::default())
-        .await
-        .expect("state");
+    let state = AppState::new(
+        store.clone(),
+        config,
+        digest(TOKEN),
+        Policy::default(),
+        aws.clone(),
+    )
+    .await
+    .expect("state");
     let app =
         rebound_server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
@@ -77,6 +126,7 @@ pub async fn spawn_app_with(mut config: ServerConfig) -> TestApp {
         client: reqwest::Client::new(),
         _dir: dir,
         db,
+        aws,
     }
 }
 

@@ -6,4 +6,5 @@ mod crash;
 mod helpers;
 mod policy;
 mod rejections;
+mod ses;
 mod webhooks;

@@ -230,7 +230,7 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
             config.insert("trust_first_topic".into(), true.into());
         }
         (Provider::Ses, _) => {
-            return Err("an ses source needs topic_arns (the SNS topics allowed to post), or trust_first_topic: true".into())
+            return Err("an ses source needs the SNS topics allowed to post (topic_arns, or --topic-arn on the CLI), or trust_first_topic: true (--trust-first-topic)".into())
         }
         (_, Some(_)) => return Err("topic_arns applies to the ses provider".into()),
         (_, None) if trust_first => return Err("trust_first_topic applies to the ses provider".into()),

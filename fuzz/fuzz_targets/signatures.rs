@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let mut parts = text.splitn(4, '\n');
     let (a, b, c, body) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let auth = SourceAuth { secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), signature_header: None };
+    let auth = SourceAuth { secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), signature_header: None, ..Default::default() };
     for headers in [
         vec![("x-webhook-signature".to_string(), a.to_string())],
         vec![("webhook-id".to_string(), a.to_string()), ("webhook-timestamp".to_string(), b.to_string()), ("webhook-signature".to_string(), c.to_string())],

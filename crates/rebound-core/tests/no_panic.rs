@@ -113,6 +113,7 @@ fn random_signature_headers_never_verify() {
     let auth = SourceAuth {
         secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
         signature_header: None,
+        ..Default::default()
     };
     let pool = [
         "v1,",

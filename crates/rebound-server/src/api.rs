@@ -104,8 +104,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 // ---------------------------------------------------------------- sources
 
 /// The JSON shape of a source, with its webhook URL.
-pub fn source_json(state: &AppState, s: &Source) -> Value {
-    let base = state.config.public_url.trim_end_matches('/');
+pub fn source_json(public_url: &str, s: &Source) -> Value {
+    let base = public_url.trim_end_matches('/');
     let mut v = json!({
         "id": s.id,
         "provider": s.provider,
@@ -131,6 +131,23 @@ pub fn source_json(state: &AppState, s: &Source) -> Value {
         v["webhook_url"] = json!(format!("{base}/webhooks/bounce"));
         v["basic_auth"] = json!({ "username": listmonk_username(s), "password": s.key });
     }
+    if s.provider == Provider::Postmark.name() {
+        let user = s
+            .config
+            .get("username")
+            .and_then(|u| u.as_str())
+            .unwrap_or("postmark");
+        let pass = s.secret.as_deref().unwrap_or_default();
+        let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+        v["webhook_url"] = json!(format!(
+            "{scheme}://{user}:{pass}@{rest}/webhooks/postmark/{}",
+            s.key
+        ));
+        v["basic_auth"] = json!({ "username": user, "password": pass });
+    }
+    if let Some(k) = s.config.get("public_key") {
+        v["public_key"] = k.clone();
+    }
     v
 }
 
@@ -151,6 +168,9 @@ pub struct CreateSource {
     /// Basic-auth username (listmonk).
     #[serde(default)]
     pub username: Option<String>,
+    /// The provider's public key (sendgrid: base64 DER, as shown in its settings).
+    #[serde(default)]
+    pub public_key: Option<String>,
     /// SNS topics allowed to post (ses).
     #[serde(default)]
     pub topic_arns: Option<Vec<String>>,
@@ -190,6 +210,25 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
                     .encode((0..32).map(|_| rand::random::<u8>()).collect::<Vec<u8>>())
             )),
         },
+        rebound_core::providers::Auth::ProviderSecret => match req.secret {
+            Some(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => {
+                return Err(format!(
+                    "provider '{}' signs with a secret it issues: pass it as secret (the webhook signing key from its dashboard)",
+                    provider.name()
+                ))
+            }
+        },
+        rebound_core::providers::Auth::Basic if provider == Provider::Postmark => {
+            // The password of the basic-auth credentials put in the webhook URL.
+            match req.secret {
+                Some(s) if s.len() < 16 || s.contains(':') || s.contains('@') => {
+                    return Err("secret (the basic-auth password) must be at least 16 characters, without ':' or '@'".into())
+                }
+                Some(s) => Some(s),
+                None => Some(random_b64(24)),
+            }
+        }
         _ if req.secret.is_some() => {
             return Err(format!(
                 "provider '{}' does not use a signing secret",
@@ -198,6 +237,23 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         }
         _ => None,
     };
+    match (provider.auth(), req.public_key) {
+        (rebound_core::providers::Auth::PublicKey, Some(k)) => {
+            rebound_core::providers::sendgrid::check_public_key(&k)?;
+            config.insert("public_key".into(), k.trim().into());
+        }
+        (rebound_core::providers::Auth::PublicKey, None) => {
+            return Err(format!(
+                "provider '{}' signs with a key pair: pass public_key (the verification key from its settings)",
+                provider.name()
+            ))
+        }
+        (_, Some(_)) => return Err("public_key applies to the sendgrid provider".into()),
+        (_, None) => {}
+    }
+    if provider == Provider::Postmark && req.username.is_none() {
+        config.insert("username".into(), "postmark".into());
+    }
     if let Some(h) = req.signature_header {
         let h = h.trim().to_ascii_lowercase();
         let valid = !h.is_empty()
@@ -211,9 +267,10 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         config.insert("signature_header".into(), h.into());
     }
     if let Some(u) = req.username {
-        if provider != Provider::Listmonk || u.is_empty() || u.contains(':') {
+        let basic = matches!(provider, Provider::Listmonk | Provider::Postmark);
+        if !basic || u.is_empty() || u.contains(':') || u.contains('@') {
             return Err(
-                "username applies to the listmonk provider and must not contain ':'".into(),
+                "username applies to the listmonk and postmark providers and must not contain ':' or '@'".into(),
             );
         }
         config.insert("username".into(), u.into());
@@ -260,12 +317,19 @@ async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult 
         source.status_message = Some(msg.into());
     }
     state.sources.fill(state.store.list_sources().await?);
-    Ok((StatusCode::CREATED, Json(source_json(&state, &source))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(source_json(&state.config.public_url, &source)),
+    )
+        .into_response())
 }
 
 async fn list_sources(State(state): State<AppState>) -> ApiResult {
     let all = state.store.list_sources().await?;
-    let items: Vec<Value> = all.iter().map(|s| source_json(&state, s)).collect();
+    let items: Vec<Value> = all
+        .iter()
+        .map(|s| source_json(&state.config.public_url, s))
+        .collect();
     Ok(Json(json!({ "items": items })).into_response())
 }
 

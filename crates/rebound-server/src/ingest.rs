@@ -199,7 +199,6 @@ async fn accept(
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
         .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
     let wreq = WebhookRequest {
@@ -226,17 +225,20 @@ async fn verify_and_validate(
     source: &Source,
     wreq: &WebhookRequest,
 ) -> Result<(), Response> {
+    let basic_user = source.config.get("username").and_then(|u| u.as_str());
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source
             .config
             .get("signature_header")
             .and_then(|h| h.as_str()),
+        config: Some(&source.config),
+        basic: basic_user.zip(source.secret.as_deref()),
     };
     if let Err(e) = p.verify(wreq, auth, ctx.received_at) {
         let err = match e {
             VerifyError::NoSecret => {
-                let msg = "this source has no signing secret configured: requests are refused until one is set";
+                let msg = "this source has no signing secret, key or credentials configured: requests are refused until one is set";
                 let _ = state
                     .store
                     .set_source_status(source.id, "error", Some(msg))
@@ -246,6 +248,13 @@ async fn verify_and_validate(
             other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),
         };
         return Err(reject(state, ctx, err).await);
+    }
+    if p == Provider::Mailgun {
+        let token = rebound_core::providers::mailgun::token(wreq).unwrap_or_default();
+        if state.replay.seen(&format!("{}:{token}", source.id)) {
+            let err = ApiError::new(StatusCode::UNAUTHORIZED, "replayed token");
+            return Err(reject(state, ctx, err).await);
+        }
     }
     let events = match p.parse(wreq) {
         Ok(ev) => ev,
@@ -421,11 +430,19 @@ async fn store_and_ack(
     source: &Source,
     wreq: WebhookRequest,
 ) -> Response {
+    let replay_token = (p == Provider::Mailgun)
+        .then(|| rebound_core::providers::mailgun::token(&wreq))
+        .flatten();
     let item = NewInbox {
         source_id: source.id,
         provider: p.name().to_string(),
         received_at: ctx.received_at,
-        headers: wreq.headers,
+        // Credentials are checked, never stored.
+        headers: wreq
+            .headers
+            .into_iter()
+            .filter(|(n, _)| !DROPPED_HEADERS.contains(&n.as_str()))
+            .collect(),
         body: wreq.body,
     };
     let log = ctx.log(StatusCode::OK, "accepted", None);
@@ -433,6 +450,13 @@ async fn store_and_ack(
     match tokio::time::timeout(state.config.ack_timeout, write).await {
         Ok(Ok(id)) => {
             state.wake.notify_one();
+            // Remember the token only once the request is stored: a retry after a failure
+            // must still get through.
+            if let Some(token) = replay_token {
+                state
+                    .replay
+                    .remember(&format!("{}:{token}", source.id), ctx.received_at);
+            }
             (
                 StatusCode::OK,
                 Json(serde_json::json!({ "status": "accepted", "id": id })),

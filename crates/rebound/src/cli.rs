@@ -73,13 +73,14 @@ pub struct ServeArgs {
 pub enum SourceCommand {
     /// Create a source and print its webhook URL (and secret where the provider signs).
     Add {
-        /// Provider: ses, tosend, generic, listmonk.
+        /// Provider: ses, sendgrid, postmark, mailgun, resend, tosend, generic, listmonk.
         #[arg(long)]
         provider: String,
         /// A name for the source.
         #[arg(long)]
         name: String,
-        /// Signing secret chosen by the sender (generic); generated when absent.
+        /// Signing secret: the provider's signing key (mailgun, resend), the sender's choice
+        /// (generic; generated when absent), or the basic-auth password (postmark).
         #[arg(long)]
         secret: Option<String>,
         /// Signature header (generic; default X-Webhook-Signature).
@@ -94,6 +95,9 @@ pub enum SourceCommand {
         /// Trust the first SNS topic that subscribes, and only that one (ses).
         #[arg(long)]
         trust_first_topic: bool,
+        /// The provider's verification key (sendgrid: base64 DER from its settings).
+        #[arg(long)]
+        public_key: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -68,23 +68,6 @@ fn public_url(file: &FileConfig) -> String {
         .to_string()
 }
 
-fn source_view(base: &str, s: &rebound_store::Source) -> Value {
-    let url = if s.provider == Provider::Listmonk.name() {
-        format!("{base}/webhooks/bounce")
-    } else {
-        format!("{base}/webhooks/{}/{}", s.provider, s.key)
-    };
-    let mut v = json!({"id": s.id, "provider": s.provider, "name": s.name, "key": s.key, "webhook_url": url, "status": s.status});
-    if let Some(secret) = &s.secret {
-        v["secret"] = json!(secret);
-    }
-    if s.provider == Provider::Listmonk.name() {
-        v["basic_auth"] =
-            json!({"username": rebound_server::ingest::listmonk_username(s), "password": s.key});
-    }
-    v
-}
-
 async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyhow::Result<()> {
     let base = public_url(file);
     match cmd {
@@ -96,6 +79,7 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
             username,
             topic_arns,
             trust_first_topic,
+            public_key,
             json,
         } => {
             let req = CreateSource {
@@ -105,6 +89,7 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                 signature_header,
                 username,
                 topic_arns: (!topic_arns.is_empty()).then_some(topic_arns),
+                public_key,
                 trust_first_topic: trust_first_topic.then_some(true),
             };
             let new = new_source(req).map_err(anyhow::Error::msg)?;
@@ -119,7 +104,7 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                     .await?;
                 s.status = "pending confirmation".into();
             }
-            let v = source_view(&base, &s);
+            let v = rebound_server::api::source_json(&base, &s);
             if json {
                 println!("{v}");
             } else {
@@ -141,7 +126,7 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
         }
         SourceCommand::List { json } => {
             for s in store.list_sources().await? {
-                let v = source_view(&base, &s);
+                let v = rebound_server::api::source_json(&base, &s);
                 if json {
                     println!("{v}");
                 } else {

@@ -191,6 +191,7 @@ mod tests {
         let auth = SourceAuth {
             secret: Some("s3cret"),
             signature_header: None,
+            ..Default::default()
         };
         let sig = hex::encode(hmac_sha256(b"s3cret", &[BODY.as_bytes()]));
         assert_eq!(
@@ -209,6 +210,7 @@ mod tests {
         let custom = SourceAuth {
             secret: Some("s3cret"),
             signature_header: Some("x-sig"),
+            ..Default::default()
         };
         assert_eq!(verify(&req(&[("x-sig", sig)], BODY), custom, 0), Ok(()));
         // Standard Webhooks without id or timestamp is refused.

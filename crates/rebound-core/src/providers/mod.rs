@@ -7,6 +7,10 @@ use crate::{Event, Millis, WebhookRequest};
 
 mod generic;
 mod listmonk;
+pub mod mailgun;
+mod postmark;
+mod resend;
+pub mod sendgrid;
 mod ses;
 pub mod sns;
 mod tosend;
@@ -30,8 +34,12 @@ impl ParseError {
 pub enum Auth {
     /// The unguessable URL key is the only credential (the provider documents no signature).
     UrlKey,
-    /// A signature over the raw body with the source's secret.
+    /// A signature over the raw body with a secret rebound generates (or the user chooses).
     Signature,
+    /// A signature with a secret the provider issues: the user must paste it in.
+    ProviderSecret,
+    /// A signature checked with the provider's public key (source config `public_key`).
+    PublicKey,
     /// HTTP basic auth.
     Basic,
     /// Amazon SNS: an RSA signature with a certificate fetched from AWS, plus a TopicArn
@@ -46,6 +54,35 @@ pub struct SourceAuth<'a> {
     pub secret: Option<&'a str>,
     /// The header carrying the signature, where a provider lets the user choose it.
     pub signature_header: Option<&'a str>,
+    /// Provider-specific settings of the source (e.g. SendGrid's `public_key`).
+    pub config: Option<&'a serde_json::Value>,
+    /// Basic-auth credentials the source expects (username, password).
+    pub basic: Option<(&'a str, &'a str)>,
+}
+
+/// Checks HTTP basic auth against the source's credentials in constant time.
+pub fn verify_basic(
+    req: &WebhookRequest,
+    expected: Option<(&str, &str)>,
+) -> Result<(), VerifyError> {
+    use base64::Engine;
+    let (user, pass) = expected.ok_or(VerifyError::NoSecret)?;
+    let header = req
+        .header("authorization")
+        .ok_or(VerifyError::Credentials)?;
+    let (scheme, b64) = header.split_once(' ').ok_or(VerifyError::Credentials)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(VerifyError::Credentials);
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| VerifyError::Credentials)?;
+    let want = format!("{user}:{pass}");
+    if crate::signature::ct_eq(&raw, want.as_bytes()) {
+        Ok(())
+    } else {
+        Err(VerifyError::Credentials)
+    }
 }
 
 /// The providers rebound understands.
@@ -59,6 +96,14 @@ pub enum Provider {
     Listmonk,
     /// Amazon SES notifications delivered through SNS.
     Ses,
+    /// SendGrid Event Webhook (signed with ECDSA).
+    SendGrid,
+    /// Postmark webhooks (basic auth).
+    Postmark,
+    /// Mailgun webhooks (HMAC of timestamp + token).
+    Mailgun,
+    /// Resend webhooks (Svix signatures).
+    Resend,
 }
 
 impl Provider {
@@ -77,6 +122,10 @@ impl Provider {
             Provider::Generic => "generic",
             Provider::Listmonk => "listmonk",
             Provider::Ses => "ses",
+            Provider::SendGrid => "sendgrid",
+            Provider::Postmark => "postmark",
+            Provider::Mailgun => "mailgun",
+            Provider::Resend => "resend",
         }
     }
 
@@ -92,6 +141,9 @@ impl Provider {
             Provider::Generic => Auth::Signature,
             Provider::Listmonk => Auth::Basic,
             Provider::Ses => Auth::Sns,
+            Provider::SendGrid => Auth::PublicKey,
+            Provider::Postmark => Auth::Basic,
+            Provider::Mailgun | Provider::Resend => Auth::ProviderSecret,
         }
     }
 
@@ -115,6 +167,10 @@ impl Provider {
             // SNS needs the signing certificate, which only the HTTP layer can fetch: it
             // verifies with `sns::verify`. Never accept here.
             Provider::Ses => Err(VerifyError::Invalid),
+            Provider::SendGrid => sendgrid::verify(req, auth, now),
+            Provider::Postmark => verify_basic(req, auth.basic),
+            Provider::Mailgun => mailgun::verify(req, auth, now),
+            Provider::Resend => resend::verify(req, auth, now),
         }
     }
 
@@ -125,6 +181,10 @@ impl Provider {
             Provider::Generic => generic::parse(req),
             Provider::Listmonk => listmonk::parse(req),
             Provider::Ses => ses::parse(req),
+            Provider::SendGrid => sendgrid::parse(req),
+            Provider::Postmark => postmark::parse(req),
+            Provider::Mailgun => mailgun::parse(req),
+            Provider::Resend => resend::parse(req),
         }
     }
 }

@@ -68,9 +68,15 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let event = str_field(d, "event").ok_or_else(|| {
             ParseError::new(format!("item {i}: missing field 'event-data.event'"))
         })?;
-        let rcpt = str_field(d, "recipient").ok_or_else(|| {
-            ParseError::new(format!("item {i}: missing field 'event-data.recipient'"))
-        })?;
+        // `rejected` events name the recipient only in the message headers; events with no
+        // recipient at all (e.g. `accepted` without details) have nothing to apply.
+        let to_header = d
+            .get("message")
+            .and_then(|m| m.get("headers"))
+            .and_then(|h| str_field(h, "to"));
+        let Some(rcpt) = str_field(d, "recipient").or(to_header) else {
+            continue;
+        };
         let addr = Address::parse(rcpt)
             .map_err(|e| ParseError::new(format!("item {i}: recipient: {e}")))?;
         let severity = str_field(d, "severity");

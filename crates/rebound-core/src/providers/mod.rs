@@ -108,8 +108,12 @@ pub enum Provider {
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 4] = [
+    pub const ALL: [Provider; 8] = [
         Provider::Ses,
+        Provider::SendGrid,
+        Provider::Postmark,
+        Provider::Mailgun,
+        Provider::Resend,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,

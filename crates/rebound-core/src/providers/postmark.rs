@@ -24,11 +24,11 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     for (i, v) in objects(&req.body)?.iter().enumerate() {
         let record = str_field(v, "RecordType")
             .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'RecordType'")))?;
-        let email = str_field(v, "Email")
-            .or_else(|| str_field(v, "Recipient"))
-            .ok_or_else(|| {
-                ParseError::new(format!("item {i}: missing field 'Email' or 'Recipient'"))
-            })?;
+        // Some records name no recipient (e.g. an unsubscribe request bounce): nothing to
+        // apply, but still an authentic request.
+        let Some(email) = str_field(v, "Email").or_else(|| str_field(v, "Recipient")) else {
+            continue;
+        };
         let addr = Address::parse(email).map_err(|e| ParseError::new(format!("item {i}: {e}")))?;
         let message_id = str_field(v, "MessageID").map(str::to_string);
         let typ = str_field(v, "Type").unwrap_or("");

@@ -1,0 +1,306 @@
+//! Every payload in the shared provider fixtures is a golden test: its normalized events
+//! are compared with `golden/<provider>/<fixture>.json` (rebound's own output, reviewed and
+//! committed). On a mismatch the new output is written next to it as `.failed`;
+//! `REBOUND_BLESS=1` rewrites the golden files. Also: the providers' real signature vectors.
+
+use std::path::{Path, PathBuf};
+
+use rebound_core::providers::SourceAuth;
+use rebound_core::{Provider, WebhookRequest};
+use serde_json::{json, Value};
+
+fn shared() -> PathBuf {
+    let d = std::env::var_os("REBOUND_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+        .join("fixtures/providers");
+    assert!(
+        d.is_dir(),
+        "provider fixtures not found at {} (set REBOUND_SHARED_DIR)",
+        d.display()
+    );
+    d
+}
+
+fn normalized(p: Provider, body: Vec<u8>) -> Value {
+    let req = WebhookRequest {
+        headers: vec![],
+        body,
+        received_at: 0,
+    };
+    match p.parse(&req) {
+        Ok(events) => Value::Array(
+            events
+                .into_iter()
+                .map(|e| {
+                    json!({
+                        "recipient": e.recipient.display(),
+                        "kind": e.kind.as_str(),
+                        "class": e.class.map(|c| c.as_str()),
+                        "reason": e.reason.map(|r| r.as_str()),
+                        "status": e.status,
+                        "diagnostic": e.diagnostic,
+                        "message_id": e.message_id,
+                        "provider_event_id": e.provider_event_id,
+                        "occurred_at": rebound_core::timestamp::format(e.occurred_at),
+                        "dedup_key": e.dedup_key,
+                    })
+                })
+                .collect(),
+        ),
+        Err(e) => json!({ "error": e.0 }),
+    }
+}
+
+fn is_payload(name: &str) -> bool {
+    name.ends_with(".json") && !name.contains("test-vector")
+}
+
+#[test]
+fn every_provider_fixture_matches_its_golden_file() {
+    let bless = std::env::var_os("REBOUND_BLESS").is_some();
+    let golden_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let (mut checked, mut failed) = (0, Vec::new());
+    for p in Provider::ALL {
+        let dir = shared().join(p.name());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| is_payload(n))
+            .collect();
+        names.sort();
+        for name in names {
+            let got = normalized(p, std::fs::read(dir.join(&name)).expect("fixture"));
+            let golden = golden_root.join(p.name()).join(&name);
+            let text = serde_json::to_string_pretty(&got).expect("json") + "\n";
+            if bless {
+                std::fs::create_dir_all(golden.parent().expect("dir")).expect("mkdir");
+                std::fs::write(&golden, &text).expect("write golden");
+            }
+            let want = std::fs::read_to_string(&golden).unwrap_or_default();
+            if want != text {
+                std::fs::write(golden.with_extension("failed"), &text).expect("write .failed");
+                failed.push(golden.display().to_string());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60, "only {checked} fixtures checked");
+    assert!(
+        failed.is_empty(),
+        "golden mismatches (see the .failed files):\n{}",
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn sendgrid_real_signature_vectors() {
+    use rebound_core::providers::sendgrid;
+    let dir = shared().join("sendgrid");
+    let v: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("signed-webhook-test-vectors.json")).expect("vectors"),
+    )
+    .expect("json");
+    let vectors = v["vectors"].as_array().expect("vectors");
+    assert!(vectors.len() >= 5);
+    for t in vectors {
+        let body =
+            std::fs::read(dir.join(t["body_file"].as_str().expect("body_file"))).expect("body");
+        let key = sendgrid::decode_public_key(t["public_key_b64_spki"].as_str().expect("key"))
+            .expect("b64");
+        let ts = t["timestamp"].as_str().expect("ts");
+        let now = ts.parse::<i64>().unwrap_or(1_600_112_502) * 1000;
+        let ok = sendgrid::verify_with(&key, Some(ts), t["signature"].as_str(), &body, now).is_ok();
+        assert_eq!(
+            ok,
+            t["expect"].as_bool().expect("expect"),
+            "vector {}",
+            t["name"]
+        );
+    }
+    // The first valid vector, attacked.
+    let t = &vectors[0];
+    let body = std::fs::read(dir.join(t["body_file"].as_str().expect("f"))).expect("body");
+    let key =
+        sendgrid::decode_public_key(t["public_key_b64_spki"].as_str().expect("k")).expect("b64");
+    let (ts, sig) = (
+        t["timestamp"].as_str().expect("ts"),
+        t["signature"].as_str().expect("sig"),
+    );
+    let now = ts.parse::<i64>().expect("ts") * 1000;
+    assert!(sendgrid::verify_with(&key, Some(ts), Some(sig), &body, now).is_ok());
+    assert!(
+        sendgrid::verify_with(&key, None, Some(sig), &body, now).is_err(),
+        "missing timestamp"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), None, &body, now).is_err(),
+        "missing signature"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(""), &body, now).is_err(),
+        "empty signature"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(&sig[..sig.len() - 8]), &body, now).is_err(),
+        "truncated"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(sig), &body[..body.len() - 2], now).is_err(),
+        "body without its CRLF"
+    );
+    let reserialized =
+        serde_json::to_vec(&serde_json::from_slice::<Value>(&body).expect("json")).expect("json");
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(sig), &reserialized, now).is_err(),
+        "re-serialized body"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(sig), &body, now + 601_000).is_err(),
+        "stale"
+    );
+    assert!(
+        sendgrid::verify_with(&key, Some(ts), Some(sig), &body, now - 601_000).is_err(),
+        "future"
+    );
+    assert!(sendgrid::check_public_key("bm90IGEga2V5").is_err());
+    assert!(sendgrid::check_public_key(t["public_key_b64_spki"].as_str().expect("k")).is_ok());
+}
+
+#[test]
+fn resend_svix_vector() {
+    let v: Value = serde_json::from_slice(
+        &std::fs::read(shared().join("resend/svix-standardwebhooks-test-vector.json"))
+            .expect("vector"),
+    )
+    .expect("json");
+    let secret = v["secret"].as_str().expect("secret");
+    let h = &v["headers"];
+    let now = h["webhook-timestamp"]
+        .as_str()
+        .expect("ts")
+        .parse::<i64>()
+        .expect("ts")
+        * 1000;
+    let req = |sig: &str, prefix: &str| WebhookRequest {
+        headers: vec![
+            (
+                format!("{prefix}-id"),
+                h["webhook-id"].as_str().expect("id").into(),
+            ),
+            (
+                format!("{prefix}-timestamp"),
+                h["webhook-timestamp"].as_str().expect("ts").into(),
+            ),
+            (format!("{prefix}-signature"), sig.into()),
+        ],
+        body: v["body"].as_str().expect("body").as_bytes().to_vec(),
+        received_at: now,
+    };
+    let auth = SourceAuth {
+        secret: Some(secret),
+        ..Default::default()
+    };
+    let good = h["webhook-signature"].as_str().expect("sig");
+    for prefix in ["webhook", "svix"] {
+        assert!(
+            Provider::Resend
+                .verify(&req(good, prefix), auth, now)
+                .is_ok(),
+            "{prefix}"
+        );
+    }
+    for case in v["negative_cases"].as_array().expect("cases") {
+        let ok = Provider::Resend
+            .verify(
+                &req(case["webhook-signature"].as_str().expect("sig"), "svix"),
+                auth,
+                now,
+            )
+            .is_ok();
+        assert_eq!(
+            ok,
+            case["expected_valid"].as_bool().expect("bool"),
+            "{case}"
+        );
+    }
+    assert!(
+        Provider::Resend
+            .verify(&req(good, "svix"), auth, now + 301_000)
+            .is_err(),
+        "stale"
+    );
+    assert!(
+        Provider::Resend
+            .verify(&req("v1,", "svix"), auth, now)
+            .is_err(),
+        "empty"
+    );
+    assert!(
+        Provider::Resend
+            .verify(&req(good, "svix"), SourceAuth::default(), now)
+            .is_err(),
+        "no secret"
+    );
+}
+
+#[test]
+fn mailgun_signature_vector() {
+    let body =
+        std::fs::read(shared().join(
+            "mailgun/anymail-failed-permanent-event.signed-with-TEST_WEBHOOK_SIGNING_KEY.json",
+        ))
+        .expect("fixture");
+    let now = 1_534_110_422_000;
+    let req = |b: Vec<u8>| WebhookRequest {
+        headers: vec![],
+        body: b,
+        received_at: now,
+    };
+    let auth = SourceAuth {
+        secret: Some("TEST_WEBHOOK_SIGNING_KEY"),
+        ..Default::default()
+    };
+    assert!(Provider::Mailgun
+        .verify(&req(body.clone()), auth, now)
+        .is_ok());
+    let wrong = SourceAuth {
+        secret: Some("OTHER_KEY"),
+        ..Default::default()
+    };
+    assert!(Provider::Mailgun
+        .verify(&req(body.clone()), wrong, now)
+        .is_err());
+    assert!(
+        Provider::Mailgun
+            .verify(&req(body.clone()), auth, now + 16 * 60_000)
+            .is_err(),
+        "stale"
+    );
+    let text = String::from_utf8(body).expect("utf-8");
+    let tampered = text.replace(
+        "1234567890abcdef1234567890abcdef",
+        "1234567890abcdef1234567890abcdee",
+    );
+    assert!(
+        Provider::Mailgun
+            .verify(&req(tampered.into_bytes()), auth, now)
+            .is_err(),
+        "token changed"
+    );
+    let unsigned =
+        std::fs::read(shared().join("mailgun/anymail-failed-permanent-event.unsigned.json"))
+            .expect("fixture");
+    assert!(
+        Provider::Mailgun.verify(&req(unsigned), auth, now).is_err(),
+        "unsigned"
+    );
+    assert!(
+        Provider::Mailgun
+            .verify(&req(text.replace("29f11a17", "").into_bytes()), auth, now)
+            .is_err(),
+        "truncated"
+    );
+}

@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod helpers;
 mod policy;
+mod providers;
 mod rejections;
 mod ses;
 mod webhooks;

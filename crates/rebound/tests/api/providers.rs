@@ -1,0 +1,306 @@
+//! SendGrid, Postmark, Mailgun and Resend end to end: each with its own authentication,
+//! its fixtures through the pipeline, and the usual attacks refused.
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn sendgrid_keys() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+    let der = kp.public_key().as_der().expect("der");
+    let b64 = B64.encode(der.as_ref());
+    (kp, b64)
+}
+
+fn sendgrid_headers(
+    kp: &aws_lc_rs::signature::EcdsaKeyPair,
+    ts: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut msg = ts.to_string().into_bytes();
+    msg.extend_from_slice(body);
+    let sig = kp.sign(&rng, &msg).expect("sign");
+    vec![
+        ("x-twilio-email-event-webhook-timestamp", ts.to_string()),
+        (
+            "x-twilio-email-event-webhook-signature",
+            B64.encode(sig.as_ref()),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn sendgrid_signed_batches_apply_every_event_once() {
+    let app = spawn_app().await;
+    let (code, v) = app
+        .api(
+            Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "sendgrid", "name": "SG"})),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("public_key"),
+        "{v}"
+    );
+    let (kp, public) = sendgrid_keys();
+    let src = app
+        .create_source(json!({"provider": "sendgrid", "name": "SG", "public_key": public}))
+        .await;
+    let path = app.path_of(&src);
+    // One batch: a bounce, a spam report and a delivery, as SendGrid joins them.
+    let batch = format!(
+        "[{},\r\n{},\r\n{}]\r\n",
+        String::from_utf8(fixture("sendgrid", "docs-bounce.json"))
+            .expect("utf-8")
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']'),
+        String::from_utf8(fixture("sendgrid", "docs-spamreport.json"))
+            .expect("utf-8")
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .replace("example@test.com", "spam@test.com"),
+        String::from_utf8(fixture("sendgrid", "docs-delivered.json"))
+            .expect("utf-8")
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .replace("example@test.com", "ok@test.com"),
+    )
+    .into_bytes();
+    let now = now_secs();
+    for _ in 0..2 {
+        let (code, v) = app
+            .post_raw(&path, &sendgrid_headers(&kp, now, &batch), batch.clone())
+            .await;
+        assert_eq!(code, 200, "{v}");
+    }
+    let r = app.drain().await;
+    assert_eq!(
+        (r.done, r.events, r.duplicates),
+        (2, 3, 3),
+        "the batch delivered twice counts once"
+    );
+    assert_eq!(app.contact("example@test.com").await.1["status"], "bounced");
+    assert_eq!(app.contact("spam@test.com").await.1["status"], "complained");
+    assert_eq!(app.contact("ok@test.com").await.1["status"], "subscribed");
+
+    let (other, _) = sendgrid_keys();
+    let bad = [
+        ("no headers", vec![]),
+        ("wrong key", sendgrid_headers(&other, now, &batch)),
+        ("stale", sendgrid_headers(&kp, now - 3600, &batch)),
+        (
+            "empty signature",
+            vec![
+                ("x-twilio-email-event-webhook-timestamp", now.to_string()),
+                ("x-twilio-email-event-webhook-signature", String::new()),
+            ],
+        ),
+    ];
+    for (what, headers) in bad {
+        let (code, v) = app.post_raw(&path, &headers, batch.clone()).await;
+        assert_eq!(code, 401, "{what}: {v}");
+    }
+    let mut reserialized =
+        serde_json::to_vec(&serde_json::from_slice::<Value>(&batch).expect("json")).expect("json");
+    reserialized.push(b'\n');
+    let (code, _) = app
+        .post_raw(&path, &sendgrid_headers(&kp, now, &batch), reserialized)
+        .await;
+    assert_eq!(code, 401, "signature over other bytes");
+}
+
+#[tokio::test]
+async fn postmark_basic_auth_in_the_url() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "postmark", "name": "PM"}))
+        .await;
+    let (user, pass) = (
+        src["basic_auth"]["username"]
+            .as_str()
+            .expect("u")
+            .to_string(),
+        src["basic_auth"]["password"]
+            .as_str()
+            .expect("p")
+            .to_string(),
+    );
+    let url = src["webhook_url"].as_str().expect("url");
+    assert!(url.contains(&format!("://{user}:{pass}@")), "{url}");
+    let path = format!("/webhooks/postmark/{}", src["key"].as_str().expect("key"));
+    let auth = |u: &str, p: &str| {
+        vec![(
+            "authorization",
+            format!("Basic {}", B64.encode(format!("{u}:{p}"))),
+        )]
+    };
+    for (file, email, status) in [
+        ("anymail-bounce-event.json", "bounce@example.com", "bounced"),
+        ("anymail-spam-event.json", "spam@example.com", "complained"),
+        (
+            "anymail-unsubscribe.json",
+            "john@example.com",
+            "unsubscribed",
+        ),
+    ] {
+        let (code, v) = app
+            .post_raw(&path, &auth(&user, &pass), fixture("postmark", file))
+            .await;
+        assert_eq!(code, 200, "{file}: {v}");
+        app.drain().await;
+        assert_eq!(app.contact(email).await.1["status"], status, "{file}");
+    }
+    let body = fixture("postmark", "anymail-bounce-event.json");
+    for (what, headers) in [
+        ("none", vec![]),
+        ("wrong password", auth(&user, "nope")),
+        ("wrong user", auth("x", &pass)),
+    ] {
+        let (code, v) = app.post_raw(&path, &headers, body.clone()).await;
+        assert_eq!(code, 401, "{what}: {v}");
+        assert!(!v.to_string().contains(&pass), "credentials never echoed");
+    }
+    let log = app.log().await;
+    assert!(
+        log.iter().all(|e| !e.to_string().contains(&pass)),
+        "credentials never logged"
+    );
+}
+
+fn mailgun_body(key: &str, ts: i64, token: &str, fixture_body: &[u8]) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(fixture_body).expect("json");
+    let sig = hex_hmac(key, format!("{ts}{token}").as_bytes());
+    v["signature"] = json!({"timestamp": ts.to_string(), "token": token, "signature": sig});
+    serde_json::to_vec(&v).expect("json")
+}
+
+#[tokio::test]
+async fn mailgun_signatures_and_replayed_tokens() {
+    let app = spawn_app().await;
+    let (code, _) = app
+        .api(
+            Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "mailgun", "name": "MG"})),
+        )
+        .await;
+    assert_eq!(code, 400, "the signing key is required");
+    let key = "key-0123456789abcdef0123456789abcdef";
+    let src = app
+        .create_source(json!({"provider": "mailgun", "name": "MG", "secret": key}))
+        .await;
+    let path = app.path_of(&src);
+    let now = now_secs();
+    let perm = fixture("mailgun", "anymail-failed-permanent-event.unsigned.json");
+    let body = mailgun_body(
+        key,
+        now,
+        "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6ab",
+        &perm,
+    );
+    let (code, v) = app.post_raw(&path, &[], body.clone()).await;
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = app.post_raw(&path, &[], body).await;
+    assert_eq!(code, 401, "replayed token: {v}");
+    assert!(v["error"].as_str().unwrap_or_default().contains("replayed"));
+    for (what, b) in [
+        ("unsigned", perm.clone()),
+        ("wrong key", mailgun_body("key-other", now, "t1", &perm)),
+        ("stale", mailgun_body(key, now - 3600, "t2", &perm)),
+    ] {
+        let (code, v) = app.post_raw(&path, &[], b).await;
+        assert_eq!(code, 401, "{what}: {v}");
+    }
+    let temp = mailgun_body(
+        key,
+        now,
+        "t3",
+        &fixture("mailgun", "anymail-failed-temporary-event.unsigned.json"),
+    );
+    assert_eq!(app.post_raw(&path, &[], temp).await.0, 200);
+    let r = app.drain().await;
+    assert_eq!(r.events, 2);
+    assert_eq!(
+        app.contact("invalid@example.com").await.1["status"],
+        "bounced"
+    );
+    let (_, c) = app.contact("undeliverable@nomx.example.com").await;
+    assert_eq!(
+        (c["status"].as_str(), c["soft_bounce_count"].as_u64()),
+        (Some("subscribed"), Some(0)),
+        "temporary failures are deferrals"
+    );
+}
+
+#[tokio::test]
+async fn resend_svix_signatures() {
+    let app = spawn_app().await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let src = app
+        .create_source(json!({"provider": "resend", "name": "Resend", "secret": secret}))
+        .await;
+    let path = app.path_of(&src);
+    let body = fixture("resend", "anymail-hard-bounced-event.json");
+    let svix = |id: &str, ts: i64| -> Vec<(&'static str, String)> {
+        standard_webhooks_headers(secret, id, ts, &body)
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    match k {
+                        "webhook-id" => "svix-id",
+                        "webhook-timestamp" => "svix-timestamp",
+                        _ => "svix-signature",
+                    },
+                    v,
+                )
+            })
+            .collect()
+    };
+    let (code, v) = app
+        .post_raw(&path, &svix("msg_1", now_secs()), body.clone())
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, _) = app
+        .post_raw(
+            &path,
+            &standard_webhooks_headers(secret, "msg_1", now_secs(), &body),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(code, 200, "unbranded headers too");
+    for (what, headers) in [("stale", svix("msg_2", now_secs() - 600)), ("none", vec![])] {
+        assert_eq!(
+            app.post_raw(&path, &headers, body.clone()).await.0,
+            401,
+            "{what}"
+        );
+    }
+    let mut empty = svix("msg_3", now_secs());
+    empty[2].1 = "v1,".into();
+    assert_eq!(
+        app.post_raw(&path, &empty, body.clone()).await.0,
+        401,
+        "v1, empty"
+    );
+    let r = app.drain().await;
+    assert_eq!((r.events, r.duplicates), (1, 1), "same svix id counts once");
+    assert_eq!(
+        app.contact("bounced@resend.dev").await.1["status"],
+        "bounced"
+    );
+}

@@ -112,8 +112,43 @@ pub async fn run_once(
             }
         })
         .collect();
-    let report = store.apply(processed, policy, now_ms()).await?;
+    let report = match store.apply(processed.clone(), policy, now_ms()).await {
+        Ok(r) => r,
+        Err(rebound_store::StoreError::Unavailable(e)) => {
+            return Err(rebound_store::StoreError::Unavailable(e))
+        }
+        // Something in the batch fails: apply the rows one by one so that only the failing
+        // one is retried (and its error recorded), and the others go through.
+        Err(batch_err) => {
+            tracing::warn!(error = %batch_err, rows = processed.len(), "batch failed; applying row by row");
+            let mut total = ApplyReport::default();
+            for p in processed {
+                let r = match store.apply(vec![p.clone()], policy, now_ms()).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(inbox_id = p.inbox_id, error = %e, "inbox row failed to apply");
+                        let failed = Processed {
+                            outcome: Err(e.to_string()),
+                            ..p
+                        };
+                        store.apply(vec![failed], policy, now_ms()).await?
+                    }
+                };
+                add(&mut total, &r);
+            }
+            total
+        }
+    };
     Ok(Step { claimed, report })
+}
+
+fn add(total: &mut ApplyReport, r: &ApplyReport) {
+    total.done += r.done;
+    total.retried += r.retried;
+    total.failed += r.failed;
+    total.events += r.events;
+    total.duplicates += r.duplicates;
+    total.status_changes += r.status_changes;
 }
 
 /// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).
@@ -128,13 +163,7 @@ pub async fn drain(
         if step.claimed == 0 {
             return Ok(total);
         }
-        let r = step.report;
-        total.done += r.done;
-        total.retried += r.retried;
-        total.failed += r.failed;
-        total.events += r.events;
-        total.duplicates += r.duplicates;
-        total.status_changes += r.status_changes;
+        add(&mut total, &step.report);
     }
 }
 

@@ -71,7 +71,6 @@ CREATE TABLE events (
     details           TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX events_contact ON events (contact_id, id);
-CREATE INDEX events_kind ON events (kind, id);
 
 CREATE TABLE settings (
     key        TEXT   PRIMARY KEY,

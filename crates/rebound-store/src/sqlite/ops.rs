@@ -94,34 +94,43 @@ pub(crate) fn ingest(c: &Connection, item: &NewInbox, log: &NewLogEntry) -> Resu
     insert_log(c, log, Some(inbox_id))
 }
 
-pub(crate) fn claim(
+/// Reads up to `limit` due inbox rows with an id above `after`, skipping `skip`. A read:
+/// the SQLite store keeps leases in memory (one process owns the file), so claiming costs
+/// the writer nothing. `attempts` is the attempt about to be made.
+pub(crate) fn pending(
     c: &Connection,
     limit: usize,
     now: Millis,
-    lease_until: Millis,
+    after: i64,
+    skip: &std::collections::HashSet<i64>,
 ) -> Result<Vec<InboxRow>> {
     let mut stmt = c.prepare_cached(
-        "UPDATE inbox SET locked_until = ?1, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' AND next_attempt_at <= ?2 AND locked_until <= ?2
-                      ORDER BY id LIMIT ?3)
-         RETURNING id, source_id, provider, received_at, headers, body, attempts",
+        "SELECT id, source_id, provider, received_at, headers, body, attempts FROM inbox
+         WHERE state = 'pending' AND id > ?1 AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
     )?;
-    let mut rows = stmt
-        .query_map(params![lease_until, now, limit as i64], |r| {
-            let headers: String = r.get(4)?;
-            Ok(InboxRow {
-                id: r.get(0)?,
-                source_id: r.get(1)?,
-                provider: r.get(2)?,
-                received_at: r.get(3)?,
-                headers: serde_json::from_str(&headers).unwrap_or_default(),
-                body: r.get(5)?,
-                attempts: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    let mut rows = stmt.query(params![after, now, (limit + skip.len()) as i64])?;
+    let mut out = Vec::with_capacity(limit);
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if skip.contains(&id) {
+            continue;
+        }
+        let headers: String = r.get(4)?;
+        let attempts: u32 = r.get(6)?;
+        out.push(InboxRow {
+            id,
+            source_id: r.get(1)?,
+            provider: r.get(2)?,
+            received_at: r.get(3)?,
+            headers: serde_json::from_str(&headers).unwrap_or_default(),
+            body: r.get(5)?,
+            attempts: attempts + 1,
+        });
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn replay(c: &Connection, log_id: i64) -> Result<()> {
@@ -299,15 +308,15 @@ fn mark_failure(
 ) -> Result<()> {
     if p.attempts >= p.max_attempts {
         c.prepare_cached(
-            "UPDATE inbox SET state = 'failed', last_error = ?1, locked_until = 0, processed_at = ?2 WHERE id = ?3",
+            "UPDATE inbox SET state = 'failed', last_error = ?1, locked_until = 0, processed_at = ?2, attempts = ?4 WHERE id = ?3",
         )?
-        .execute(params![error, now, p.inbox_id])?;
+        .execute(params![error, now, p.inbox_id, p.attempts])?;
         report.failed += 1;
     } else {
         c.prepare_cached(
-            "UPDATE inbox SET last_error = ?1, locked_until = 0, next_attempt_at = ?2 WHERE id = ?3",
+            "UPDATE inbox SET last_error = ?1, locked_until = 0, next_attempt_at = ?2, attempts = ?4 WHERE id = ?3",
         )?
-        .execute(params![error, p.retry_at, p.inbox_id])?;
+        .execute(params![error, p.retry_at, p.inbox_id, p.attempts])?;
         report.retried += 1;
     }
     Ok(())
@@ -328,38 +337,25 @@ pub(crate) fn apply(
                 continue;
             }
         };
-        c.execute_batch("SAVEPOINT row")?;
-        let mut row_report = ApplyReport::default();
-        let res: Result<()> = events.iter().try_for_each(|e| {
+        // No savepoint per row (it would copy every touched page into a journal): an error
+        // fails the whole call, the transaction is rolled back, and the worker retries the
+        // rows one by one to isolate the one that fails.
+        let mut stored = 0i64;
+        for e in events {
             let a = apply_event(c, p, e, policy_, now)?;
             if a.stored {
-                row_report.events += 1;
+                report.events += 1;
+                stored += 1;
             } else {
-                row_report.duplicates += 1;
+                report.duplicates += 1;
             }
-            row_report.status_changes += u64::from(a.status_changed);
-            Ok(())
-        });
-        let res = res.and_then(|_| {
-            c.prepare_cached(
-                "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, locked_until = 0 WHERE id = ?3",
-            )?
-            .execute(params![now, row_report.events as i64, p.inbox_id])?;
-            Ok(())
-        });
-        match res {
-            Ok(()) => {
-                c.execute_batch("RELEASE row")?;
-                report.done += 1;
-                report.events += row_report.events;
-                report.duplicates += row_report.duplicates;
-                report.status_changes += row_report.status_changes;
-            }
-            Err(e) => {
-                c.execute_batch("ROLLBACK TO row; RELEASE row")?;
-                mark_failure(c, p, &e.to_string(), now, &mut report)?;
-            }
+            report.status_changes += u64::from(a.status_changed);
         }
+        c.prepare_cached(
+            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, locked_until = 0, attempts = ?4 WHERE id = ?3",
+        )?
+        .execute(params![now, stored, p.inbox_id, p.attempts])?;
+        report.done += 1;
     }
     Ok(report)
 }

@@ -450,6 +450,9 @@ async fn store_and_ack(
     match tokio::time::timeout(state.config.ack_timeout, write).await {
         Ok(Ok(id)) => {
             state.wake.notify_one();
+            state
+                .last_ingest
+                .store(ctx.received_at, std::sync::atomic::Ordering::Relaxed);
             // Remember the token only once the request is stored: a retry after a failure
             // must still get through.
             if let Some(token) = replay_token {

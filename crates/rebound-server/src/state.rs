@@ -108,6 +108,8 @@ pub struct AppState {
     pub sns: Arc<crate::sns::Sns>,
     /// Tokens of signed requests already accepted (Mailgun), to refuse replays.
     pub replay: Arc<ReplayCache>,
+    /// When the last webhook was acknowledged (workers keep batches short while they come).
+    pub last_ingest: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Tokens seen recently, bounded in size and age. Per node: a replay to another node is
@@ -165,7 +167,13 @@ impl AppState {
             wake: Arc::new(Notify::new()),
             sns,
             replay: Arc::new(ReplayCache::default()),
+            last_ingest: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         })
+    }
+
+    /// Whether webhooks arrived in the last second.
+    pub fn ingest_busy(&self) -> bool {
+        now_ms() - self.last_ingest.load(std::sync::atomic::Ordering::Relaxed) < 1000
     }
 
     /// The policy in force.

@@ -20,6 +20,10 @@ pub struct WorkerConfig {
     pub tasks: usize,
     /// Inbox rows claimed at once.
     pub batch: usize,
+    /// Rows claimed at once while webhooks are arriving: a batch holds the database's one
+    /// writer while it is applied, and acknowledgements wait for it, so it is kept short
+    /// then. A backlog with no traffic is drained with `batch`.
+    pub busy_batch: usize,
     /// Attempts before a row is marked failed.
     pub max_attempts: u32,
     /// Delay before the first retry; doubles with each attempt.
@@ -36,7 +40,8 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             tasks: 2,
-            batch: 512,
+            batch: 2048,
+            busy_batch: 128,
             max_attempts: 5,
             backoff_base_ms: 5_000,
             backoff_max_ms: 3_600_000,
@@ -173,10 +178,17 @@ pub async fn run(
     policy: impl Fn() -> Policy + Send + 'static,
     cfg: WorkerConfig,
     wake: std::sync::Arc<Notify>,
+    busy: impl Fn() -> bool + Send + 'static,
 ) {
     let mut failures = 0u32;
+    let quiet = cfg;
+    let busy_cfg = WorkerConfig {
+        batch: cfg.busy_batch,
+        ..cfg
+    };
     loop {
-        match run_once(&store, policy(), &cfg).await {
+        let cfg = if busy() { &busy_cfg } else { &quiet };
+        match run_once(&store, policy(), cfg).await {
             Ok(step) if step.claimed > 0 => {
                 failures = 0;
                 continue;

@@ -36,6 +36,7 @@ pub struct FileConfig {
 pub struct WorkersFile {
     pub tasks: Option<usize>,
     pub batch: Option<usize>,
+    pub busy_batch: Option<usize>,
     pub max_attempts: Option<u32>,
     pub backoff_base_ms: Option<i64>,
     pub backoff_max_ms: Option<i64>,
@@ -130,6 +131,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
     let workers = WorkerConfig {
         tasks: args.workers.or(w.tasks).unwrap_or(d.tasks),
         batch: w.batch.unwrap_or(d.batch).clamp(1, 10_000),
+        busy_batch: w.busy_batch.unwrap_or(d.busy_batch).clamp(1, 10_000),
         max_attempts: w.max_attempts.unwrap_or(d.max_attempts).max(1),
         backoff_base_ms: w.backoff_base_ms.unwrap_or(d.backoff_base_ms).max(1),
         backoff_max_ms: w.backoff_max_ms.unwrap_or(d.backoff_max_ms).max(1),

@@ -71,12 +71,13 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot build the HTTPS client for SNS: {e}"))?;
     let state = AppState::new(store.clone(), config, token_hash, policy, Arc::new(fetcher)).await?;
     for _ in 0..s.workers.tasks {
-        let st = state.clone();
+        let (st, st2) = (state.clone(), state.clone());
         tokio::spawn(worker::run(
             store.clone(),
             move || st.policy(),
             s.workers,
             state.wake.clone(),
+            move || st2.ingest_busy(),
         ));
     }
     if s.workers.tasks == 0 {

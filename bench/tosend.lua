@@ -1,0 +1,62 @@
+-- wrk script for bench/run.sh: POSTs a ToSend bounce webhook with a different address and
+-- message_id on every request, and counts 2xx / non-2xx responses itself (wrk only
+-- reports "Non-2xx or 3xx").
+--
+--   wrk -t2 -c100 -d10s -s bench/tosend.lua http://127.0.0.1:PORT/webhooks/tosend/KEY -- TAG
+--
+-- TAG (default "run") is put in every message_id, so runs never repeat one. The last line
+-- printed is machine-readable: "WRK_RESULT key=value ...", latencies in milliseconds.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  tag = args[1] or "run"
+  n = 0
+  ok = 0
+  non2xx = 0
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+local reasons = {
+  [0] = '"smtp; 550 5.1.1 The email account does not exist","is_hard_bounce":true',
+  [1] = '"smtp; 452 4.2.2 Mailbox full","is_hard_bounce":false',
+  [2] = '"smtp; 550 5.7.1 Message rejected as spam","is_hard_bounce":true',
+}
+
+function request()
+  n = n + 1
+  local seq = tid * 100000000 + n
+  local body = '{"type":"bounce","email":"user' .. (seq % 200003) .. '@example.com","reason":'
+    .. reasons[n % 3] .. ',"message_id":"msg_' .. tag .. '_' .. seq .. '"}'
+  return wrk.format(nil, nil, nil, body)
+end
+
+function response(status, headers, body)
+  if status >= 200 and status < 300 then
+    ok = ok + 1
+  else
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local ok_total, bad_total = 0, 0
+  for _, t in ipairs(threads) do
+    ok_total = ok_total + t:get("ok")
+    bad_total = bad_total + t:get("non2xx")
+  end
+  local e = summary.errors
+  local secs = summary.duration / 1e6
+  io.write(string.format(
+    "WRK_RESULT requests=%d ok2xx=%d non2xx=%d sock_errors=%d timeouts=%d seconds=%.2f rps=%.0f ok_rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
+    summary.requests, ok_total, bad_total, e.connect + e.read + e.write, e.timeout, secs,
+    summary.requests / secs, ok_total / secs,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000))
+end

@@ -41,7 +41,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             tasks: 2,
             batch: 2048,
-            busy_batch: 128,
+            busy_batch: 32,
             max_attempts: 5,
             backoff_base_ms: 5_000,
             backoff_max_ms: 3_600_000,

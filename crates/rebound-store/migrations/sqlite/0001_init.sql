@@ -13,20 +13,29 @@ CREATE TABLE sources (
     created_at     BIGINT  NOT NULL
 );
 
+-- The inbox is also the request log: one row per inbound request. Accepted requests keep
+-- their raw headers and body and move pending → done | failed; rejected ones (and requests
+-- answered without storing, like SNS confirmations) are state 'logged' with no body.
 CREATE TABLE inbox (
     id              INTEGER PRIMARY KEY,
-    source_id       BIGINT  NOT NULL,
-    provider        TEXT    NOT NULL,
+    source_id       BIGINT,
+    provider        TEXT,
     received_at     BIGINT  NOT NULL,
-    headers         TEXT    NOT NULL,
-    body            BLOB    NOT NULL,
+    headers         TEXT    NOT NULL DEFAULT '[]',
+    body            BLOB    NOT NULL DEFAULT x'',
     state           TEXT    NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL DEFAULT 0,
     locked_until    BIGINT  NOT NULL DEFAULT 0,
     last_error      TEXT,
     processed_at    BIGINT,
-    events_created  INTEGER
+    events_created  INTEGER,
+    method          TEXT    NOT NULL DEFAULT 'POST',
+    path            TEXT    NOT NULL DEFAULT '',
+    remote_addr     TEXT,
+    http_status     INTEGER NOT NULL DEFAULT 200,
+    outcome         TEXT    NOT NULL DEFAULT 'accepted',
+    error           TEXT
 );
 CREATE INDEX inbox_pending ON inbox (id) WHERE state = 'pending';
 CREATE INDEX inbox_failed ON inbox (id) WHERE state = 'failed';
@@ -76,18 +85,4 @@ CREATE TABLE settings (
     key        TEXT   PRIMARY KEY,
     value      TEXT   NOT NULL,
     updated_at BIGINT NOT NULL
-);
-
-CREATE TABLE request_log (
-    id          INTEGER PRIMARY KEY,
-    received_at BIGINT  NOT NULL,
-    source_id   BIGINT,
-    provider    TEXT,
-    method      TEXT    NOT NULL,
-    path        TEXT    NOT NULL,
-    remote_addr TEXT,
-    http_status INTEGER NOT NULL,
-    outcome     TEXT    NOT NULL,
-    error       TEXT,
-    inbox_id    BIGINT
 );

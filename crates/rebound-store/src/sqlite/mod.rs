@@ -346,11 +346,14 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ingest(&self, item: NewInbox, log: NewLogEntry) -> Result<i64> {
-        self.submit(Mode::Plain, move |c| ops::ingest(c, &item, &log))
+        // Serialized here, off the writer thread.
+        let headers =
+            serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
+        self.submit(Mode::Plain, move |c| ops::ingest(c, &item, &headers, &log))
             .await
     }
     async fn log_request(&self, log: NewLogEntry) -> Result<i64> {
-        self.write(move |c| ops::insert_log(c, &log, None)).await
+        self.write(move |c| ops::insert_log(c, &log)).await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
         // Only one claim reads at a time, so two workers never get the same rows.

@@ -63,10 +63,11 @@ fn clamp_limit(limit: u32) -> u32 {
 
 // ---------------------------------------------------------------- ingest & log
 
-pub(crate) fn insert_log(c: &Connection, log: &NewLogEntry, inbox_id: Option<i64>) -> Result<i64> {
+/// Logs a request that is not queued for processing (a rejection, an SNS confirmation).
+pub(crate) fn insert_log(c: &Connection, log: &NewLogEntry) -> Result<i64> {
     c.prepare_cached(
-        "INSERT INTO request_log (received_at, source_id, provider, method, path, remote_addr, http_status, outcome, error, inbox_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO inbox (received_at, source_id, provider, method, path, remote_addr, http_status, outcome, error, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'logged')",
     )?
     .execute(params![
         log.received_at,
@@ -78,20 +79,35 @@ pub(crate) fn insert_log(c: &Connection, log: &NewLogEntry, inbox_id: Option<i64
         log.http_status,
         log.outcome,
         log.error,
-        inbox_id
     ])?;
     Ok(c.last_insert_rowid())
 }
 
-pub(crate) fn ingest(c: &Connection, item: &NewInbox, log: &NewLogEntry) -> Result<i64> {
-    let headers =
-        serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
+/// Stores an accepted request: one row, which is both its inbox entry and its log entry.
+/// `headers` is the JSON text of the headers kept.
+pub(crate) fn ingest(
+    c: &Connection,
+    item: &NewInbox,
+    headers: &str,
+    log: &NewLogEntry,
+) -> Result<i64> {
     c.prepare_cached(
-        "INSERT INTO inbox (source_id, provider, received_at, headers, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO inbox (source_id, provider, received_at, headers, body, method, path, remote_addr, http_status, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
-    .execute(params![item.source_id, item.provider, item.received_at, headers, item.body])?;
-    let inbox_id = c.last_insert_rowid();
-    insert_log(c, log, Some(inbox_id))
+    .execute(params![
+        item.source_id,
+        item.provider,
+        item.received_at,
+        headers,
+        item.body,
+        log.method,
+        log.path,
+        log.remote_addr,
+        log.http_status,
+        log.outcome,
+    ])?;
+    Ok(c.last_insert_rowid())
 }
 
 /// Reads up to `limit` due inbox rows with an id above `after`, skipping `skip`. A read:
@@ -134,24 +150,20 @@ pub(crate) fn pending(
 }
 
 pub(crate) fn replay(c: &Connection, log_id: i64) -> Result<()> {
-    let inbox: Option<Option<i64>> = c
-        .query_row(
-            "SELECT inbox_id FROM request_log WHERE id = ?1",
-            [log_id],
-            |r| r.get(0),
-        )
+    let state: Option<String> = c
+        .query_row("SELECT state FROM inbox WHERE id = ?1", [log_id], |r| {
+            r.get(0)
+        })
         .optional()?;
-    match inbox {
-        None => Err(StoreError::NotFound(format!(
-            "no request log entry {log_id}"
+    match state.as_deref() {
+        None => Err(StoreError::NotFound(format!("no request log entry {log_id}"))),
+        Some("logged") => Err(StoreError::Invalid(format!(
+            "request {log_id} was rejected or answered without being stored: its body was not kept, nothing to replay"
         ))),
-        Some(None) => Err(StoreError::Invalid(format!(
-            "request {log_id} was rejected: its body was not kept, nothing to replay"
-        ))),
-        Some(Some(id)) => {
+        Some(_) => {
             c.execute(
                 "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0, locked_until = 0 WHERE id = ?1",
-                [id],
+                [log_id],
             )?;
             Ok(())
         }
@@ -704,12 +716,12 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
     let limit = clamp_limit(f.limit);
     let before = cursor_id(&f.cursor)?.unwrap_or(i64::MAX);
     let mut stmt = c.prepare_cached(
-        "SELECT l.id, l.received_at, l.source_id, l.provider, l.method, l.path, l.remote_addr, l.http_status,
-                l.outcome, l.error, l.inbox_id, i.state, i.attempts, i.last_error, i.events_created
-         FROM request_log l LEFT JOIN inbox i ON i.id = l.inbox_id
-         WHERE l.id < ?1 AND (?2 IS NULL OR l.outcome = ?2) AND (?3 IS NULL OR i.state = ?3)
-               AND (?4 IS NULL OR l.source_id = ?4)
-         ORDER BY l.id DESC LIMIT ?5",
+        "SELECT id, received_at, source_id, provider, method, path, remote_addr, http_status,
+                outcome, error, state, attempts, last_error, events_created
+         FROM inbox
+         WHERE id < ?1 AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR state = ?3)
+               AND (?4 IS NULL OR source_id = ?4)
+         ORDER BY id DESC LIMIT ?5",
     )?;
     let items: Vec<LogEntry> = stmt
         .query_map(
@@ -726,14 +738,28 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
                     http_status: r.get(7)?,
                     outcome: r.get(8)?,
                     error: r.get(9)?,
-                    inbox_id: r.get(10)?,
-                    processing: r.get(11)?,
-                    attempts: r.get(12)?,
-                    processing_error: r.get(13)?,
-                    events: r.get(14)?,
+                    inbox_id: None,
+                    processing: r.get(10)?,
+                    attempts: r.get(11)?,
+                    processing_error: r.get(12)?,
+                    events: r.get(13)?,
                 })
             },
         )?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(page(items, limit, |e| e.id))
+        .collect::<rusqlite::Result<Vec<LogEntry>>>()?;
+    let items = items.into_iter().map(log_entry_shape).collect();
+    Ok(page(items, limit, |e: &LogEntry| e.id))
+}
+
+/// Log entries of requests that were only logged carry no processing fields.
+fn log_entry_shape(mut e: LogEntry) -> LogEntry {
+    if e.processing.as_deref() == Some("logged") {
+        e.processing = None;
+        e.attempts = None;
+        e.processing_error = None;
+        e.events = None;
+    } else {
+        e.inbox_id = Some(e.id);
+    }
+    e
 }

@@ -131,12 +131,12 @@ pub fn source_json(public_url: &str, s: &Source) -> Value {
         v["webhook_url"] = json!(format!("{base}/webhooks/bounce"));
         v["basic_auth"] = json!({ "username": listmonk_username(s), "password": s.key });
     }
-    if s.provider == Provider::Postmark.name() {
+    if Provider::from_name(&s.provider).is_some_and(Provider::basic_in_url) {
         let user = s
             .config
             .get("username")
             .and_then(|u| u.as_str())
-            .unwrap_or("postmark");
+            .unwrap_or(&s.provider);
         let pass = s.secret.as_deref().unwrap_or_default();
         let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
         v["webhook_url"] = json!(format!(
@@ -219,7 +219,7 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
                 ))
             }
         },
-        rebound_core::providers::Auth::Basic if provider == Provider::Postmark => {
+        rebound_core::providers::Auth::Basic if provider.basic_in_url() => {
             // The password of the basic-auth credentials put in the webhook URL.
             match req.secret {
                 Some(s) if s.len() < 16 || s.contains(':') || s.contains('@') => {
@@ -251,8 +251,8 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         (_, Some(_)) => return Err("public_key applies to the sendgrid provider".into()),
         (_, None) => {}
     }
-    if provider == Provider::Postmark && req.username.is_none() {
-        config.insert("username".into(), "postmark".into());
+    if provider.basic_in_url() && req.username.is_none() {
+        config.insert("username".into(), provider.name().into());
     }
     if let Some(h) = req.signature_header {
         let h = h.trim().to_ascii_lowercase();
@@ -267,10 +267,10 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         config.insert("signature_header".into(), h.into());
     }
     if let Some(u) = req.username {
-        let basic = matches!(provider, Provider::Listmonk | Provider::Postmark);
+        let basic = provider == Provider::Listmonk || provider.basic_in_url();
         if !basic || u.is_empty() || u.contains(':') || u.contains('@') {
             return Err(
-                "username applies to the listmonk and postmark providers and must not contain ':' or '@'".into(),
+                "username applies to providers with basic auth (listmonk, postmark, sparkpost, mailjet, brevo) and must not contain ':' or '@'".into(),
             );
         }
         config.insert("username".into(), u.into());

@@ -5,14 +5,17 @@
 use crate::signature::VerifyError;
 use crate::{Event, Millis, WebhookRequest};
 
+mod brevo;
 mod generic;
 mod listmonk;
 pub mod mailgun;
+mod mailjet;
 mod postmark;
 mod resend;
 pub mod sendgrid;
 mod ses;
 pub mod sns;
+mod sparkpost;
 mod tosend;
 
 /// A body that is authentic but cannot be understood. Answers 400 at ingest.
@@ -104,16 +107,25 @@ pub enum Provider {
     Mailgun,
     /// Resend webhooks (Svix signatures).
     Resend,
+    /// SparkPost webhooks (basic auth).
+    SparkPost,
+    /// Mailjet event API (basic auth).
+    Mailjet,
+    /// Brevo transactional webhooks (basic auth).
+    Brevo,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 8] = [
+    pub const ALL: [Provider; 11] = [
         Provider::Ses,
         Provider::SendGrid,
         Provider::Postmark,
         Provider::Mailgun,
         Provider::Resend,
+        Provider::SparkPost,
+        Provider::Mailjet,
+        Provider::Brevo,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,
@@ -130,6 +142,9 @@ impl Provider {
             Provider::Postmark => "postmark",
             Provider::Mailgun => "mailgun",
             Provider::Resend => "resend",
+            Provider::SparkPost => "sparkpost",
+            Provider::Mailjet => "mailjet",
+            Provider::Brevo => "brevo",
         }
     }
 
@@ -146,7 +161,9 @@ impl Provider {
             Provider::Listmonk => Auth::Basic,
             Provider::Ses => Auth::Sns,
             Provider::SendGrid => Auth::PublicKey,
-            Provider::Postmark => Auth::Basic,
+            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
+                Auth::Basic
+            }
             Provider::Mailgun | Provider::Resend => Auth::ProviderSecret,
         }
     }
@@ -155,6 +172,15 @@ impl Provider {
     /// dedup key must be scoped to the source.
     pub fn dedup_per_source(self) -> bool {
         matches!(self, Provider::Generic)
+    }
+
+    /// Whether the provider authenticates with basic-auth credentials that rebound generates
+    /// and puts in the webhook URL (`https://user:pass@host/…`).
+    pub fn basic_in_url(self) -> bool {
+        matches!(
+            self,
+            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo
+        )
     }
 
     /// Verifies the request on its raw bytes. Basic auth and the URL key are checked by
@@ -172,7 +198,9 @@ impl Provider {
             // verifies with `sns::verify`. Never accept here.
             Provider::Ses => Err(VerifyError::Invalid),
             Provider::SendGrid => sendgrid::verify(req, auth, now),
-            Provider::Postmark => verify_basic(req, auth.basic),
+            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
+                verify_basic(req, auth.basic)
+            }
             Provider::Mailgun => mailgun::verify(req, auth, now),
             Provider::Resend => resend::verify(req, auth, now),
         }
@@ -189,6 +217,9 @@ impl Provider {
             Provider::Postmark => postmark::parse(req),
             Provider::Mailgun => mailgun::parse(req),
             Provider::Resend => resend::parse(req),
+            Provider::SparkPost => sparkpost::parse(req),
+            Provider::Mailjet => mailjet::parse(req),
+            Provider::Brevo => brevo::parse(req),
         }
     }
 }

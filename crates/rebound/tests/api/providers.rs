@@ -304,3 +304,72 @@ async fn resend_svix_signatures() {
         "bounced"
     );
 }
+
+/// SparkPost, Mailjet and Brevo document no signature: generated basic-auth credentials in
+/// the URL, checked in constant time; their bounce fixtures bounce the recipient.
+#[tokio::test]
+async fn basic_auth_providers_accept_only_their_credentials() {
+    let cases = [
+        (
+            "sparkpost",
+            "anymail-bounce-event.json",
+            "bounce@example.com",
+        ),
+        ("mailjet", "anymail-bounce-event.json", "invalid@invalid"),
+        (
+            "brevo",
+            "anymail-hard-bounce.json",
+            "not-a-user@example.com",
+        ),
+    ];
+    for (provider, file, email) in cases {
+        let app = spawn_app().await;
+        let src = app
+            .create_source(json!({"provider": provider, "name": provider}))
+            .await;
+        let user = src["basic_auth"]["username"]
+            .as_str()
+            .expect("u")
+            .to_string();
+        let pass = src["basic_auth"]["password"]
+            .as_str()
+            .expect("p")
+            .to_string();
+        assert_eq!(user, provider);
+        assert!(src["webhook_url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("{user}:{pass}@")));
+        let path = format!("/webhooks/{provider}/{}", src["key"].as_str().expect("key"));
+        let auth = |u: &str, p: &str| {
+            vec![(
+                "authorization",
+                format!("Basic {}", B64.encode(format!("{u}:{p}"))),
+            )]
+        };
+        let body = fixture(provider, file);
+        for (what, headers) in [
+            ("none", vec![]),
+            ("wrong password", auth(&user, &pass[1..])),
+            ("wrong user", auth("x", &pass)),
+        ] {
+            let (code, v) = app.post_raw(&path, &headers, body.clone()).await;
+            assert_eq!(code, 401, "{provider} {what}: {v}");
+        }
+        let (code, v) = app.post_raw(&path, &auth(&user, &pass), body.clone()).await;
+        assert_eq!(code, 200, "{provider}: {v}");
+        let (code, _) = app.post_raw(&path, &auth(&user, &pass), body).await;
+        assert_eq!(code, 200, "{provider}: retry");
+        let r = app.drain().await;
+        assert_eq!(
+            (r.events, r.duplicates),
+            (1, 1),
+            "{provider}: a retry counts once"
+        );
+        assert_eq!(
+            app.contact(email).await.1["status"],
+            "bounced",
+            "{provider}"
+        );
+    }
+}

@@ -140,6 +140,25 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
+impl Event {
+    /// The event as one JSON record, with the field names `rebound parse` and
+    /// `rebound webhook parse` print (`details` left out; add it where wanted).
+    pub fn to_record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "recipient": self.recipient.display(),
+            "kind": self.kind.as_str(),
+            "class": self.class.map(BounceClass::as_str),
+            "reason": self.reason.map(Reason::as_str),
+            "status": self.status,
+            "diagnostic": self.diagnostic,
+            "message_id": self.message_id,
+            "provider_event_id": self.provider_event_id,
+            "occurred_at": crate::timestamp::format(self.occurred_at),
+            "dedup_key": self.dedup_key,
+        })
+    }
+}
+
 /// Builds a dedup key from the provider and the parts that identify an event when the
 /// provider has no event id of its own: a SHA-256 over the parts, so keys stay short.
 pub fn hashed_dedup_key(provider: &str, parts: &[&str]) -> String {

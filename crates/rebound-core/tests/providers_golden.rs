@@ -29,25 +29,7 @@ fn normalized(p: Provider, body: Vec<u8>) -> Value {
         received_at: 0,
     };
     match p.parse(&req) {
-        Ok(events) => Value::Array(
-            events
-                .into_iter()
-                .map(|e| {
-                    json!({
-                        "recipient": e.recipient.display(),
-                        "kind": e.kind.as_str(),
-                        "class": e.class.map(|c| c.as_str()),
-                        "reason": e.reason.map(|r| r.as_str()),
-                        "status": e.status,
-                        "diagnostic": e.diagnostic,
-                        "message_id": e.message_id,
-                        "provider_event_id": e.provider_event_id,
-                        "occurred_at": rebound_core::timestamp::format(e.occurred_at),
-                        "dedup_key": e.dedup_key,
-                    })
-                })
-                .collect(),
-        ),
+        Ok(events) => Value::Array(events.into_iter().map(|e| e.to_record()).collect()),
         Err(e) => json!({ "error": e.0 }),
     }
 }

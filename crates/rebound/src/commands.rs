@@ -176,19 +176,8 @@ fn webhook_parse(provider: &str, path: &std::path::Path) -> anyhow::Result<ExitC
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.0))?;
     let mut out = std::io::stdout().lock();
     for e in events {
-        let v = json!({
-            "recipient": e.recipient.display(),
-            "kind": e.kind.as_str(),
-            "class": e.class.map(|c| c.as_str()),
-            "reason": e.reason.map(|r| r.as_str()),
-            "status": e.status,
-            "diagnostic": e.diagnostic,
-            "message_id": e.message_id,
-            "provider_event_id": e.provider_event_id,
-            "occurred_at": rebound_core::timestamp::format(e.occurred_at),
-            "dedup_key": e.dedup_key,
-            "details": e.details,
-        });
+        let mut v = e.to_record();
+        v["details"] = e.details;
         writeln!(out, "{v}")?;
     }
     Ok(ExitCode::SUCCESS)

@@ -3,10 +3,10 @@
 
 use serde_json::Value;
 
-use super::{objects, str_field, ParseError};
+use super::{address_field, objects, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
 fn error_reason(error: &str) -> Option<Reason> {
     Some(match error {
@@ -37,10 +37,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     for (i, v) in objects(&req.body)?.iter().enumerate() {
         let event = str_field(v, "event")
             .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'event'")))?;
-        let email = str_field(v, "email")
-            .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'email'")))?;
-        let addr =
-            Address::parse(email).map_err(|e| ParseError::new(format!("item {i}: email: {e}")))?;
+        let addr = address_field(v, "email", i)?;
         let hard = v.get("hard_bounce").and_then(Value::as_bool) == Some(true);
         let (kind, class) = match event {
             "bounce" => (

@@ -5,11 +5,11 @@
 use base64::Engine;
 use serde_json::Value;
 
-use super::{objects, str_field, ParseError, SourceAuth};
+use super::{address_field, objects, str_field, ParseError, SourceAuth};
 use crate::event::{hashed_dedup_key, id_dedup_key};
 use crate::reason::{classify, find_status};
 use crate::signature::VerifyError;
-use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
@@ -99,10 +99,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     for (i, v) in objects(&req.body)?.iter().enumerate() {
         let event = str_field(v, "event")
             .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'event'")))?;
-        let email = str_field(v, "email")
-            .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'email'")))?;
-        let addr =
-            Address::parse(email).map_err(|e| ParseError::new(format!("item {i}: email: {e}")))?;
+        let addr = address_field(v, "email", i)?;
         let diag = str_field(v, "reason")
             .or_else(|| str_field(v, "response"))
             .map(str::to_string);

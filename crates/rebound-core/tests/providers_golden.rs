@@ -286,3 +286,178 @@ fn mailgun_signature_vector() {
         "truncated"
     );
 }
+
+#[test]
+fn mandrill_signatures_cover_the_url_and_the_form() {
+    use rebound_core::providers::mandrill;
+    let events = std::fs::read_to_string(shared().join("mandrill/anymail-hard-bounce-event.json"))
+        .expect("fixture");
+    let encoded: String = events
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let body = format!("mandrill_events={encoded}").into_bytes();
+    let url = "https://bounces.example.com/webhooks/mandrill/k3y";
+    // Computed here from the documented algorithm, independently of the adapter's code.
+    let key = aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        b"webhook-key",
+    );
+    let signed = format!("{url}mandrill_events{events}");
+    let sig = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        aws_lc_rs::hmac::sign(&key, signed.as_bytes()).as_ref(),
+    );
+    assert_eq!(mandrill::sign("webhook-key", url, &body), sig);
+    let req = |sig: &str, b: &[u8]| WebhookRequest {
+        headers: vec![("x-mandrill-signature".into(), sig.into())],
+        body: b.to_vec(),
+        received_at: 0,
+    };
+    let auth = SourceAuth {
+        secret: Some("webhook-key"),
+        url: Some(url),
+        ..Default::default()
+    };
+    assert!(Provider::Mandrill
+        .verify(&req(&sig, &body), auth, 0)
+        .is_ok());
+    let other_url = SourceAuth {
+        url: Some("https://bounces.example.com/webhooks/mandrill/other"),
+        ..auth
+    };
+    assert!(
+        Provider::Mandrill
+            .verify(&req(&sig, &body), other_url, 0)
+            .is_err(),
+        "another URL"
+    );
+    let wrong_key = SourceAuth {
+        secret: Some("other-key"),
+        ..auth
+    };
+    assert!(
+        Provider::Mandrill
+            .verify(&req(&sig, &body), wrong_key, 0)
+            .is_err(),
+        "wrong key"
+    );
+    assert!(
+        Provider::Mandrill.verify(&req("", &body), auth, 0).is_err(),
+        "empty"
+    );
+    assert!(
+        Provider::Mandrill
+            .verify(&req(&sig[..10], &body), auth, 0)
+            .is_err(),
+        "truncated"
+    );
+    let mut tampered = body.clone();
+    let n = tampered.len() - 5;
+    tampered[n] = b'X';
+    assert!(
+        Provider::Mandrill
+            .verify(&req(&sig, &tampered), auth, 0)
+            .is_err(),
+        "body changed"
+    );
+    let events = Provider::Mandrill.parse(&req(&sig, &body)).expect("parse");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].recipient.display(), "bounce@example.com");
+}
+
+#[test]
+fn postal_rsa_signatures_prefer_sha256() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+    let kp = KeyPair::generate(KeySize::Rsa2048).expect("key");
+    let public = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        kp.public_key().as_der().expect("der").as_ref(),
+    );
+    assert!(rebound_core::providers::postal::check_public_key(&public).is_ok());
+    assert!(rebound_core::providers::postal::check_public_key("bm90IGEga2V5").is_err());
+    let body = std::fs::read(shared().join("postal/anymail-failed-event.json")).expect("fixture");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let sign = |alg, msg: &[u8]| {
+        let mut sig = vec![0; kp.public_modulus_len()];
+        kp.sign(alg, &rng, msg, &mut sig).expect("sign");
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig)
+    };
+    let s256 = sign(&RSA_PKCS1_SHA256, &body);
+    let other = sign(&RSA_PKCS1_SHA256, b"another body");
+    let config = json!({ "public_key": public });
+    let auth = SourceAuth {
+        config: Some(&config),
+        ..Default::default()
+    };
+    let req = |h: Vec<(&str, String)>, b: &[u8]| WebhookRequest {
+        headers: h.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        body: b.to_vec(),
+        received_at: 0,
+    };
+    assert!(Provider::Postal
+        .verify(
+            &req(vec![("x-postal-signature-256", s256.clone())], &body),
+            auth,
+            0
+        )
+        .is_ok());
+    // The legacy header is checked as SHA-1: a SHA-256 signature there does not verify.
+    assert!(
+        Provider::Postal
+            .verify(
+                &req(vec![("x-postal-signature", s256.clone())], &body),
+                auth,
+                0
+            )
+            .is_err(),
+        "legacy is SHA-1"
+    );
+    // A bad SHA-256 signature is not rescued by the legacy header.
+    assert!(Provider::Postal
+        .verify(
+            &req(
+                vec![
+                    ("x-postal-signature-256", other),
+                    ("x-postal-signature", s256.clone())
+                ],
+                &body
+            ),
+            auth,
+            0
+        )
+        .is_err());
+    assert!(
+        Provider::Postal
+            .verify(&req(vec![], &body), auth, 0)
+            .is_err(),
+        "missing"
+    );
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    assert!(Provider::Postal
+        .verify(
+            &req(vec![("x-postal-signature-256", s256.clone())], &tampered),
+            auth,
+            0
+        )
+        .is_err());
+    assert!(
+        Provider::Postal
+            .verify(
+                &req(vec![("x-postal-signature-256", s256)], &body),
+                SourceAuth::default(),
+                0
+            )
+            .is_err(),
+        "no key"
+    );
+}

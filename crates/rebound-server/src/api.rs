@@ -239,7 +239,7 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
     };
     match (provider.auth(), req.public_key) {
         (rebound_core::providers::Auth::PublicKey, Some(k)) => {
-            rebound_core::providers::sendgrid::check_public_key(&k)?;
+            provider.check_public_key(&k)?;
             config.insert("public_key".into(), k.trim().into());
         }
         (rebound_core::providers::Auth::PublicKey, None) => {
@@ -248,7 +248,7 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
                 provider.name()
             ))
         }
-        (_, Some(_)) => return Err("public_key applies to the sendgrid provider".into()),
+        (_, Some(_)) => return Err("public_key applies to the sendgrid and postal providers".into()),
         (_, None) => {}
     }
     if provider.basic_in_url() && req.username.is_none() {

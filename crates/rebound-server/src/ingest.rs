@@ -85,6 +85,12 @@ fn ctx_of(req: &Request, path: String, provider: Option<String>) -> Ctx {
     }
 }
 
+/// `HEAD /webhooks/{provider}/{key}`: providers (Mandrill) check that the URL answers before
+/// saving it. Says nothing about whether the key exists.
+pub async fn probe() -> StatusCode {
+    StatusCode::OK
+}
+
 /// `POST /webhooks/{provider}/{key}`.
 pub async fn webhook(
     State(state): State<AppState>,
@@ -226,6 +232,21 @@ async fn verify_and_validate(
     wreq: &WebhookRequest,
 ) -> Result<(), Response> {
     let basic_user = source.config.get("username").and_then(|u| u.as_str());
+    // The URL as configured at the provider (Mandrill signs it): the source's own setting,
+    // else the public base URL and the path.
+    let signing_url = source
+        .config
+        .get("url")
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{}/webhooks/{}/{}",
+                state.config.public_url.trim_end_matches('/'),
+                source.provider,
+                source.key
+            )
+        });
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source
@@ -234,6 +255,7 @@ async fn verify_and_validate(
             .and_then(|h| h.as_str()),
         config: Some(&source.config),
         basic: basic_user.zip(source.secret.as_deref()),
+        url: Some(&signing_url),
     };
     if let Err(e) = p.verify(wreq, auth, ctx.received_at) {
         let err = match e {

@@ -33,7 +33,10 @@ pub use state::{AppState, ServerConfig};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/bounce", post(ingest::listmonk_bounce))
-        .route("/webhooks/{provider}/{key}", post(ingest::webhook))
+        .route(
+            "/webhooks/{provider}/{key}",
+            post(ingest::webhook).head(ingest::probe),
+        )
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .nest("/api/v1", api::routes(state.clone()))

@@ -73,7 +73,8 @@ pub struct ServeArgs {
 pub enum SourceCommand {
     /// Create a source and print its webhook URL (and secret where the provider signs).
     Add {
-        /// Provider: ses, sendgrid, postmark, mailgun, resend, tosend, generic, listmonk.
+        /// Provider: ses, sendgrid, postmark, mailgun, resend, sparkpost, mailjet, brevo, postal,
+        /// mandrill, tosend, generic, listmonk.
         #[arg(long)]
         provider: String,
         /// A name for the source.
@@ -95,7 +96,7 @@ pub enum SourceCommand {
         /// Trust the first SNS topic that subscribes, and only that one (ses).
         #[arg(long)]
         trust_first_topic: bool,
-        /// The provider's verification key (sendgrid: base64 DER from its settings).
+        /// The provider's verification key (sendgrid, postal: base64 DER from its settings).
         #[arg(long)]
         public_key: Option<String>,
         /// Print JSON.

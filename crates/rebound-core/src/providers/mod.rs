@@ -10,6 +10,8 @@ mod generic;
 mod listmonk;
 pub mod mailgun;
 mod mailjet;
+pub mod mandrill;
+pub mod postal;
 mod postmark;
 mod resend;
 pub mod sendgrid;
@@ -61,6 +63,8 @@ pub struct SourceAuth<'a> {
     pub config: Option<&'a serde_json::Value>,
     /// Basic-auth credentials the source expects (username, password).
     pub basic: Option<(&'a str, &'a str)>,
+    /// The webhook URL exactly as configured at the provider (Mandrill signs it).
+    pub url: Option<&'a str>,
 }
 
 /// Checks HTTP basic auth against the source's credentials in constant time.
@@ -113,11 +117,15 @@ pub enum Provider {
     Mailjet,
     /// Brevo transactional webhooks (basic auth).
     Brevo,
+    /// Postal webhooks (RSA signatures).
+    Postal,
+    /// Mandrill webhooks (HMAC-SHA1 over the URL and form fields).
+    Mandrill,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 11] = [
+    pub const ALL: [Provider; 13] = [
         Provider::Ses,
         Provider::SendGrid,
         Provider::Postmark,
@@ -126,6 +134,8 @@ impl Provider {
         Provider::SparkPost,
         Provider::Mailjet,
         Provider::Brevo,
+        Provider::Postal,
+        Provider::Mandrill,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,
@@ -145,6 +155,8 @@ impl Provider {
             Provider::SparkPost => "sparkpost",
             Provider::Mailjet => "mailjet",
             Provider::Brevo => "brevo",
+            Provider::Postal => "postal",
+            Provider::Mandrill => "mandrill",
         }
     }
 
@@ -160,7 +172,8 @@ impl Provider {
             Provider::Generic => Auth::Signature,
             Provider::Listmonk => Auth::Basic,
             Provider::Ses => Auth::Sns,
-            Provider::SendGrid => Auth::PublicKey,
+            Provider::SendGrid | Provider::Postal => Auth::PublicKey,
+            Provider::Mandrill => Auth::ProviderSecret,
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 Auth::Basic
             }
@@ -172,6 +185,19 @@ impl Provider {
     /// dedup key must be scoped to the source.
     pub fn dedup_per_source(self) -> bool {
         matches!(self, Provider::Generic)
+    }
+
+    /// Checks a provider's public key (`public_key` of a source); the message says what
+    /// is wrong.
+    pub fn check_public_key(self, key: &str) -> Result<(), String> {
+        match self {
+            Provider::SendGrid => sendgrid::check_public_key(key),
+            Provider::Postal => postal::check_public_key(key),
+            _ => Err(format!(
+                "public_key does not apply to the {} provider",
+                self.name()
+            )),
+        }
     }
 
     /// Whether the provider authenticates with basic-auth credentials that rebound generates
@@ -198,6 +224,8 @@ impl Provider {
             // verifies with `sns::verify`. Never accept here.
             Provider::Ses => Err(VerifyError::Invalid),
             Provider::SendGrid => sendgrid::verify(req, auth, now),
+            Provider::Postal => postal::verify(req, auth),
+            Provider::Mandrill => mandrill::verify(req, auth),
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 verify_basic(req, auth.basic)
             }
@@ -220,6 +248,8 @@ impl Provider {
             Provider::SparkPost => sparkpost::parse(req),
             Provider::Mailjet => mailjet::parse(req),
             Provider::Brevo => brevo::parse(req),
+            Provider::Postal => postal::parse(req),
+            Provider::Mandrill => mandrill::parse(req),
         }
     }
 }

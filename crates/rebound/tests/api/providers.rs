@@ -373,3 +373,111 @@ async fn basic_auth_providers_accept_only_their_credentials() {
         );
     }
 }
+
+/// Mandrill: the URL answers HEAD, and a form body signed over the public URL is applied.
+#[tokio::test]
+async fn mandrill_form_bodies_signed_over_the_url() {
+    let app = spawn_app().await;
+    let (code, _) = app
+        .api(
+            Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "mandrill", "name": "M"})),
+        )
+        .await;
+    assert_eq!(code, 400, "the webhook key is required");
+    let src = app
+        .create_source(
+            json!({"provider": "mandrill", "name": "M", "secret": "mandrill-webhook-key"}),
+        )
+        .await;
+    let url = src["webhook_url"].as_str().expect("url").to_string();
+    let head = app.client.head(&url).send().await.expect("head");
+    assert_eq!(
+        head.status().as_u16(),
+        200,
+        "Mandrill checks the URL with HEAD"
+    );
+    let events =
+        String::from_utf8(fixture("mandrill", "anymail-hard-bounce-event.json")).expect("utf-8");
+    let body = format!(
+        "mandrill_events={}",
+        events
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect::<String>()
+    )
+    .into_bytes();
+    let sig = rebound_core::providers::mandrill::sign("mandrill-webhook-key", &url, &body);
+    let path = app.path_of(&src);
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    );
+    assert_eq!(
+        app.post_raw(&path, std::slice::from_ref(&form), body.clone())
+            .await
+            .0,
+        401,
+        "unsigned"
+    );
+    let wrong = rebound_core::providers::mandrill::sign(
+        "mandrill-webhook-key",
+        "https://elsewhere/webhooks/mandrill/x",
+        &body,
+    );
+    assert_eq!(
+        app.post_raw(
+            &path,
+            &[form.clone(), ("x-mandrill-signature", wrong)],
+            body.clone()
+        )
+        .await
+        .0,
+        401,
+        "signed for another URL"
+    );
+    let (code, v) = app
+        .post_raw(&path, &[form, ("x-mandrill-signature", sig)], body)
+        .await;
+    assert_eq!(code, 200, "{v}");
+    app.drain().await;
+    assert_eq!(
+        app.contact("bounce@example.com").await.1["status"],
+        "bounced"
+    );
+}
+
+/// Postal: RSA-SHA256 signatures with the server's public key.
+#[tokio::test]
+async fn postal_rsa_signed_events() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair as _;
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
+    let public = B64.encode(kp.public_key().as_der().expect("der").as_ref());
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "postal", "name": "Postal", "public_key": public}))
+        .await;
+    let body = fixture("postal", "anymail-failed-event.json");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut sig = vec![0; kp.public_modulus_len()];
+    kp.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &rng,
+        &body,
+        &mut sig,
+    )
+    .expect("sign");
+    let path = app.path_of(&src);
+    assert_eq!(app.post_raw(&path, &[], body.clone()).await.0, 401);
+    let (code, v) = app
+        .post_raw(&path, &[("x-postal-signature-256", B64.encode(&sig))], body)
+        .await;
+    assert_eq!(code, 200, "{v}");
+    app.drain().await;
+    assert_eq!(
+        app.contact("failed@example.com").await.1["status"],
+        "bounced"
+    );
+}

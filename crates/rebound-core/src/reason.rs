@@ -169,6 +169,7 @@ const PHRASES: &[(&str, Reason)] = &[
     ("address rejected", Reason::UserUnknown),
     ("host not found", Reason::HostUnknown),
     ("domain not found", Reason::HostUnknown),
+    ("domain name not found", Reason::HostUnknown),
     ("no mx", Reason::HostUnknown),
     ("account disabled", Reason::Suspend),
     ("account has been disabled", Reason::Suspend),

@@ -6,8 +6,10 @@ use crate::signature::VerifyError;
 use crate::{Event, Millis, WebhookRequest};
 
 mod brevo;
+mod forwardemail;
 mod generic;
 mod listmonk;
+mod mailersend;
 pub mod mailgun;
 mod mailjet;
 pub mod mandrill;
@@ -121,11 +123,15 @@ pub enum Provider {
     Postal,
     /// Mandrill webhooks (HMAC-SHA1 over the URL and form fields).
     Mandrill,
+    /// MailerSend webhooks (hex HMAC-SHA256 in `Signature`).
+    MailerSend,
+    /// ForwardEmail bounce webhooks (hex HMAC-SHA256 in `X-Webhook-Signature`).
+    ForwardEmail,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 13] = [
+    pub const ALL: [Provider; 15] = [
         Provider::Ses,
         Provider::SendGrid,
         Provider::Postmark,
@@ -136,6 +142,8 @@ impl Provider {
         Provider::Brevo,
         Provider::Postal,
         Provider::Mandrill,
+        Provider::MailerSend,
+        Provider::ForwardEmail,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,
@@ -157,6 +165,8 @@ impl Provider {
             Provider::Brevo => "brevo",
             Provider::Postal => "postal",
             Provider::Mandrill => "mandrill",
+            Provider::MailerSend => "mailersend",
+            Provider::ForwardEmail => "forwardemail",
         }
     }
 
@@ -173,7 +183,9 @@ impl Provider {
             Provider::Listmonk => Auth::Basic,
             Provider::Ses => Auth::Sns,
             Provider::SendGrid | Provider::Postal => Auth::PublicKey,
-            Provider::Mandrill => Auth::ProviderSecret,
+            Provider::Mandrill | Provider::MailerSend | Provider::ForwardEmail => {
+                Auth::ProviderSecret
+            }
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 Auth::Basic
             }
@@ -226,6 +238,8 @@ impl Provider {
             Provider::SendGrid => sendgrid::verify(req, auth, now),
             Provider::Postal => postal::verify(req, auth),
             Provider::Mandrill => mandrill::verify(req, auth),
+            Provider::MailerSend => mailersend::verify(req, auth),
+            Provider::ForwardEmail => forwardemail::verify(req, auth),
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 verify_basic(req, auth.basic)
             }
@@ -250,6 +264,8 @@ impl Provider {
             Provider::Brevo => brevo::parse(req),
             Provider::Postal => postal::parse(req),
             Provider::Mandrill => mandrill::parse(req),
+            Provider::MailerSend => mailersend::parse(req),
+            Provider::ForwardEmail => forwardemail::parse(req),
         }
     }
 }

@@ -481,3 +481,36 @@ async fn postal_rsa_signed_events() {
         "bounced"
     );
 }
+
+/// MailerSend signs with hex HMAC-SHA256 of the body in `Signature`.
+#[tokio::test]
+async fn mailersend_hmac_signatures() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(
+            json!({"provider": "mailersend", "name": "MS", "secret": "ms-signing-secret"}),
+        )
+        .await;
+    let path = app.path_of(&src);
+    let body = fixture("mailersend", "anymail-hard-bounced-event.json");
+    let good = hex_hmac("ms-signing-secret", &body);
+    for (what, headers) in [
+        ("none", vec![]),
+        ("wrong key", vec![("signature", hex_hmac("other", &body))]),
+        ("truncated", vec![("signature", good[..40].to_string())]),
+    ] {
+        assert_eq!(
+            app.post_raw(&path, &headers, body.clone()).await.0,
+            401,
+            "{what}"
+        );
+    }
+    let (code, v) = app.post_raw(&path, &[("signature", good)], body).await;
+    assert_eq!(code, 200, "{v}");
+    app.drain().await;
+    let (_, c) = app.contact("invalid@example.com").await;
+    assert_eq!(
+        (c["status"].as_str(), c["reason"].as_str()),
+        (Some("bounced"), Some("hostunknown"))
+    );
+}

@@ -12,6 +12,7 @@ mod listmonk;
 mod mailersend;
 pub mod mailgun;
 mod mailjet;
+mod mailtrap;
 pub mod mandrill;
 pub mod postal;
 mod postmark;
@@ -127,11 +128,13 @@ pub enum Provider {
     MailerSend,
     /// ForwardEmail bounce webhooks (hex HMAC-SHA256 in `X-Webhook-Signature`).
     ForwardEmail,
+    /// Mailtrap webhooks (hex HMAC-SHA256 in `Mailtrap-Signature`).
+    Mailtrap,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 15] = [
+    pub const ALL: [Provider; 16] = [
         Provider::Ses,
         Provider::SendGrid,
         Provider::Postmark,
@@ -144,6 +147,7 @@ impl Provider {
         Provider::Mandrill,
         Provider::MailerSend,
         Provider::ForwardEmail,
+        Provider::Mailtrap,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,
@@ -167,6 +171,7 @@ impl Provider {
             Provider::Mandrill => "mandrill",
             Provider::MailerSend => "mailersend",
             Provider::ForwardEmail => "forwardemail",
+            Provider::Mailtrap => "mailtrap",
         }
     }
 
@@ -183,9 +188,10 @@ impl Provider {
             Provider::Listmonk => Auth::Basic,
             Provider::Ses => Auth::Sns,
             Provider::SendGrid | Provider::Postal => Auth::PublicKey,
-            Provider::Mandrill | Provider::MailerSend | Provider::ForwardEmail => {
-                Auth::ProviderSecret
-            }
+            Provider::Mandrill
+            | Provider::MailerSend
+            | Provider::ForwardEmail
+            | Provider::Mailtrap => Auth::ProviderSecret,
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 Auth::Basic
             }
@@ -240,6 +246,7 @@ impl Provider {
             Provider::Mandrill => mandrill::verify(req, auth),
             Provider::MailerSend => mailersend::verify(req, auth),
             Provider::ForwardEmail => forwardemail::verify(req, auth),
+            Provider::Mailtrap => mailtrap::verify(req, auth),
             Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
                 verify_basic(req, auth.basic)
             }
@@ -266,6 +273,7 @@ impl Provider {
             Provider::Mandrill => mandrill::parse(req),
             Provider::MailerSend => mailersend::parse(req),
             Provider::ForwardEmail => forwardemail::parse(req),
+            Provider::Mailtrap => mailtrap::parse(req),
         }
     }
 }

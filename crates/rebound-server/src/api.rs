@@ -43,6 +43,21 @@ pub fn routes(state: AppState) -> Router<AppState> {
 }
 
 async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    if state.auth_failures.blocked(&peer, now_ms()) {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed authentication attempts; try again in a minute",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        return resp;
+    }
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -63,7 +78,10 @@ async fn require_admin(State(state): State<AppState>, req: Request, next: Next) 
         {
             next.run(req).await
         }
-        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
+        Some(_) => {
+            state.auth_failures.record(&peer, now_ms());
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response()
+        }
     }
 }
 

@@ -110,6 +110,44 @@ pub struct AppState {
     pub replay: Arc<ReplayCache>,
     /// When the last webhook was acknowledged (workers keep batches short while they come).
     pub last_ingest: Arc<std::sync::atomic::AtomicI64>,
+    /// Failed admin-token attempts per peer, to slow down guessing.
+    pub auth_failures: Arc<AuthFailures>,
+}
+
+/// Counts failed admin authentications per peer address in one-minute windows; past
+/// [`AuthFailures::LIMIT`] the peer gets 429 until its window ends.
+#[derive(Default)]
+pub struct AuthFailures {
+    by_peer: std::sync::Mutex<HashMap<String, (Millis, u32)>>,
+}
+
+impl AuthFailures {
+    /// Failed attempts allowed per peer and minute.
+    pub const LIMIT: u32 = 10;
+    const WINDOW_MS: Millis = 60_000;
+
+    /// Records a failure.
+    pub fn record(&self, peer: &str, now: Millis) {
+        if let Ok(mut m) = self.by_peer.lock() {
+            if m.len() > 10_000 {
+                m.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
+            }
+            let e = m.entry(peer.to_string()).or_insert((now, 0));
+            if now - e.0 >= Self::WINDOW_MS {
+                *e = (now, 0);
+            }
+            e.1 += 1;
+        }
+    }
+
+    /// Whether the peer has used up its attempts for the current window.
+    pub fn blocked(&self, peer: &str, now: Millis) -> bool {
+        self.by_peer
+            .lock()
+            .ok()
+            .and_then(|m| m.get(peer).copied())
+            .is_some_and(|(start, n)| now - start < Self::WINDOW_MS && n >= Self::LIMIT)
+    }
 }
 
 /// Tokens seen recently, bounded in size and age. Per node: a replay to another node is
@@ -168,6 +206,7 @@ impl AppState {
             sns,
             replay: Arc::new(ReplayCache::default()),
             last_ingest: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            auth_failures: Arc::new(AuthFailures::default()),
         })
     }
 

@@ -324,4 +324,28 @@ async fn the_admin_api_needs_the_token() {
     assert_eq!(resp.status().as_u16(), 200);
     let (code, v) = app.get("/readyz").await;
     assert_eq!((code, v["status"].as_str()), (200, Some("ready")));
+    // Guessing is slowed down: after 10 wrong tokens in a minute (one above, nine here),
+    // 429 even for the right one.
+    for _ in 0..9 {
+        let r = app
+            .client
+            .get(app.url("/api/v1/contacts"))
+            .bearer_auth("guess-guess-guess")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/contacts"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("60")
+    );
 }

@@ -170,6 +170,15 @@ pub fn hashed_dedup_key(provider: &str, parts: &[&str]) -> String {
     format!("{provider}:h:{}", hex::encode(&h.finalize()[..16]))
 }
 
+/// The dedup key of an event: the provider's own id where it has one, else a hash of the
+/// parts that identify the event.
+pub fn dedup_key(provider: &str, id: Option<&str>, parts: &[&str]) -> String {
+    match id {
+        Some(id) => id_dedup_key(provider, id),
+        None => hashed_dedup_key(provider, parts),
+    }
+}
+
 /// Builds a dedup key from a provider's own event id.
 pub fn id_dedup_key(provider: &str, id: &str) -> String {
     format!("{provider}:id:{id}")

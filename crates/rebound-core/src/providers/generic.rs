@@ -6,7 +6,7 @@
 //! (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 
 use super::{address_field, objects, str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
 use crate::{timestamp, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
@@ -88,18 +88,16 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 (Some(w), false) => Some(format!("{w}#{i}")),
                 _ => None,
             });
-        let dedup_key = match &id {
-            Some(id) => id_dedup_key("generic", id),
-            None => hashed_dedup_key(
-                "generic",
-                &[
-                    typ,
-                    email.key(),
-                    message_id.as_deref().unwrap_or(""),
-                    &occurred_at.to_string(),
-                ],
-            ),
-        };
+        let dedup_key = dedup_key(
+            "generic",
+            id.as_deref(),
+            &[
+                typ,
+                email.key(),
+                message_id.as_deref().unwrap_or(""),
+                &occurred_at.to_string(),
+            ],
+        );
         let (reason, status) = match kind {
             EventKind::Bounce => {
                 let text = match (&code, &diagnostic) {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
 use crate::{timestamp, Address, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
@@ -57,18 +57,16 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             .get("message")
             .and_then(|m| str_field(m, "id"))
             .map(str::to_string);
-        let dedup_key = match &id {
-            Some(id) => id_dedup_key("mailersend", id),
-            None => hashed_dedup_key(
-                "mailersend",
-                &[
-                    typ,
-                    addr.key(),
-                    message_id.as_deref().unwrap_or(""),
-                    &occurred_at.to_string(),
-                ],
-            ),
-        };
+        let dedup_key = dedup_key(
+            "mailersend",
+            id.as_deref(),
+            &[
+                typ,
+                addr.key(),
+                message_id.as_deref().unwrap_or(""),
+                &occurred_at.to_string(),
+            ],
+        );
         out.push(Event {
             recipient: Recipient::Email(addr),
             kind,

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::VerifyError;
 use crate::{Address, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
@@ -104,18 +104,16 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             .unwrap_or(req.received_at as Millis);
         let uuid = str_field(v, "uuid").map(str::to_string);
         let message_id = str_field(message, "message_id").map(str::to_string);
-        let dedup_key = match &uuid {
-            Some(u) => id_dedup_key("postal", u),
-            None => hashed_dedup_key(
-                "postal",
-                &[
-                    event,
-                    addr.key(),
-                    message_id.as_deref().unwrap_or(""),
-                    &occurred_at.to_string(),
-                ],
-            ),
-        };
+        let dedup_key = dedup_key(
+            "postal",
+            uuid.as_deref(),
+            &[
+                event,
+                addr.key(),
+                message_id.as_deref().unwrap_or(""),
+                &occurred_at.to_string(),
+            ],
+        );
         out.push(Event {
             recipient: Recipient::Email(addr),
             kind,

@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{address_field, objects, str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::VerifyError;
 use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
@@ -158,18 +158,16 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let message_id = str_field(v, "sg_message_id")
             .or_else(|| str_field(v, "smtp-id"))
             .map(str::to_string);
-        let dedup_key = match &id {
-            Some(id) => id_dedup_key("sendgrid", id),
-            None => hashed_dedup_key(
-                "sendgrid",
-                &[
-                    event,
-                    addr.key(),
-                    message_id.as_deref().unwrap_or(""),
-                    &occurred_at.to_string(),
-                ],
-            ),
-        };
+        let dedup_key = dedup_key(
+            "sendgrid",
+            id.as_deref(),
+            &[
+                event,
+                addr.key(),
+                message_id.as_deref().unwrap_or(""),
+                &occurred_at.to_string(),
+            ],
+        );
         out.push(Event {
             recipient: Recipient::Email(addr),
             kind,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
@@ -77,18 +77,16 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 .unwrap_or(req.received_at);
             let id = str_field(ev, "event_id").map(str::to_string);
             let message_id = str_field(ev, "message_id").map(str::to_string);
-            let dedup_key = match &id {
-                Some(id) => id_dedup_key("sparkpost", id),
-                None => hashed_dedup_key(
-                    "sparkpost",
-                    &[
-                        typ,
-                        addr.key(),
-                        message_id.as_deref().unwrap_or(""),
-                        &occurred_at.to_string(),
-                    ],
-                ),
-            };
+            let dedup_key = dedup_key(
+                "sparkpost",
+                id.as_deref(),
+                &[
+                    typ,
+                    addr.key(),
+                    message_id.as_deref().unwrap_or(""),
+                    &occurred_at.to_string(),
+                ],
+            );
             out.push(Event {
                 recipient: Recipient::Email(addr),
                 kind,

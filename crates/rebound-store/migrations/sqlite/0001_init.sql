@@ -26,7 +26,6 @@ CREATE TABLE inbox (
     state           TEXT    NOT NULL DEFAULT 'pending',
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL DEFAULT 0,
-    locked_until    BIGINT  NOT NULL DEFAULT 0,
     last_error      TEXT,
     processed_at    BIGINT,
     events_created  INTEGER,

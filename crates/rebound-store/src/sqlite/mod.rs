@@ -364,7 +364,7 @@ impl Store for SqliteStore {
                 .map_err(|_| StoreError::Unavailable("lease table poisoned".into()))?;
             l.held.retain(|_, until| *until > now);
             let skip: std::collections::HashSet<i64> = l.held.keys().copied().collect();
-            let rows = ops::pending(c, limit, now, 0, &skip)?;
+            let rows = ops::pending(c, limit, now, &skip)?;
             for r in &rows {
                 l.held.insert(r.id, lease_until);
             }
@@ -408,7 +408,7 @@ impl Store for SqliteStore {
     async fn replay_failed(&self) -> Result<u64> {
         self.write(|c| {
             Ok(c.execute(
-                "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0, locked_until = 0 WHERE state = 'failed'",
+                "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE state = 'failed'",
                 [],
             )? as u64)
         })

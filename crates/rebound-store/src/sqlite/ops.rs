@@ -110,21 +110,20 @@ pub(crate) fn ingest(
     Ok(c.last_insert_rowid())
 }
 
-/// Reads up to `limit` due inbox rows with an id above `after`, skipping `skip`. A read:
+/// Reads up to `limit` due inbox rows, oldest first, skipping `skip`. A read:
 /// the SQLite store keeps leases in memory (one process owns the file), so claiming costs
 /// the writer nothing. `attempts` is the attempt about to be made.
 pub(crate) fn pending(
     c: &Connection,
     limit: usize,
     now: Millis,
-    after: i64,
     skip: &std::collections::HashSet<i64>,
 ) -> Result<Vec<InboxRow>> {
     let mut stmt = c.prepare_cached(
         "SELECT id, source_id, provider, received_at, headers, body, attempts FROM inbox
-         WHERE state = 'pending' AND id > ?1 AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
+         WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
     )?;
-    let mut rows = stmt.query(params![after, now, (limit + skip.len()) as i64])?;
+    let mut rows = stmt.query(params![now, (limit + skip.len()) as i64])?;
     let mut out = Vec::with_capacity(limit);
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
@@ -162,7 +161,7 @@ pub(crate) fn replay(c: &Connection, log_id: i64) -> Result<()> {
         ))),
         Some(_) => {
             c.execute(
-                "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0, locked_until = 0 WHERE id = ?1",
+                "UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE id = ?1",
                 [log_id],
             )?;
             Ok(())
@@ -320,13 +319,13 @@ fn mark_failure(
 ) -> Result<()> {
     if p.attempts >= p.max_attempts {
         c.prepare_cached(
-            "UPDATE inbox SET state = 'failed', last_error = ?1, locked_until = 0, processed_at = ?2, attempts = ?4 WHERE id = ?3",
+            "UPDATE inbox SET state = 'failed', last_error = ?1, processed_at = ?2, attempts = ?4 WHERE id = ?3",
         )?
         .execute(params![error, now, p.inbox_id, p.attempts])?;
         report.failed += 1;
     } else {
         c.prepare_cached(
-            "UPDATE inbox SET last_error = ?1, locked_until = 0, next_attempt_at = ?2, attempts = ?4 WHERE id = ?3",
+            "UPDATE inbox SET last_error = ?1, next_attempt_at = ?2, attempts = ?4 WHERE id = ?3",
         )?
         .execute(params![error, p.retry_at, p.inbox_id, p.attempts])?;
         report.retried += 1;
@@ -364,7 +363,7 @@ pub(crate) fn apply(
             report.status_changes += u64::from(a.status_changed);
         }
         c.prepare_cached(
-            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, locked_until = 0, attempts = ?4 WHERE id = ?3",
+            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, attempts = ?4 WHERE id = ?3",
         )?
         .execute(params![now, stored, p.inbox_id, p.attempts])?;
         report.done += 1;

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use super::{address_field, objects, str_field, ParseError};
+use super::{address_field, classify_or, objects, reason_of, str_field, ParseError};
 use crate::event::hashed_dedup_key;
-use crate::reason::{classify, find_status};
+use crate::reason::find_status;
 use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
 pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
@@ -29,18 +29,14 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             _ => (EventKind::Other, None),
         };
         let diag = str_field(v, "reason").map(str::to_string);
-        let reason = match kind {
-            EventKind::Bounce => {
-                let r = classify(None, diag.as_deref());
-                Some(match (r, event) {
-                    (Reason::Undefined, "invalid_email") => Reason::SyntaxError,
-                    (Reason::Undefined, "blocked") => Reason::Blocked,
-                    (r, _) => r,
-                })
-            }
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || {
+            let hint = match event {
+                "invalid_email" => Some(Reason::SyntaxError),
+                "blocked" => Some(Reason::Blocked),
+                _ => None,
+            };
+            classify_or(None, diag.as_deref(), hint)
+        });
         let occurred_at = v
             .get("ts_epoch")
             .and_then(Value::as_i64)

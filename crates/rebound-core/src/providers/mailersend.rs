@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use super::{str_field, ParseError, SourceAuth};
+use super::{reason_of, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{timestamp, Address, BounceClass, Event, EventKind, Recipient, WebhookRequest};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let secret = auth
@@ -44,11 +44,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             .get("morph")
             .and_then(|m| str_field(m, "reason"))
             .map(str::to_string);
-        let reason = match kind {
-            EventKind::Bounce => Some(classify(None, diag.as_deref())),
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || classify(None, diag.as_deref()));
         let occurred_at = str_field(&data, "created_at")
             .and_then(timestamp::parse)
             .unwrap_or(req.received_at);

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{address_field, objects, str_field, ParseError};
+use super::{address_field, objects, reason_of, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
@@ -59,15 +59,11 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         };
         let error = str_field(v, "error");
         let diag = str_field(v, "comment").or(error).map(str::to_string);
-        let reason = match kind {
-            EventKind::Bounce => Some(
-                error
-                    .and_then(error_reason)
-                    .unwrap_or_else(|| classify(None, diag.as_deref())),
-            ),
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || {
+            error
+                .and_then(error_reason)
+                .unwrap_or_else(|| classify(None, diag.as_deref()))
+        });
         let occurred_at = v
             .get("time")
             .and_then(Value::as_i64)

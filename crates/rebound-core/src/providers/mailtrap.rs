@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use super::{address_field, str_field, ParseError, SourceAuth};
+use super::{address_field, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::{hashed_dedup_key, id_dedup_key};
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let secret = auth
@@ -45,11 +45,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let diag = str_field(e, "response")
             .or_else(|| str_field(e, "reason"))
             .map(str::to_string);
-        let reason = match kind {
-            EventKind::Bounce => Some(classify(None, diag.as_deref())),
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || classify(None, diag.as_deref()));
         let occurred_at = e
             .get("timestamp")
             .and_then(Value::as_i64)

@@ -6,9 +6,9 @@
 use base64::Engine;
 use serde_json::Value;
 
-use super::{str_field, ParseError, SourceAuth};
+use super::{classify_or, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::{hashed_dedup_key, id_dedup_key};
-use crate::reason::{classify, find_status};
+use crate::reason::find_status;
 use crate::signature::VerifyError;
 use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
@@ -135,19 +135,15 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             _ => (EventKind::Other, None),
         };
         let diag = str_field(&msg, "diag").map(str::to_string);
-        let reason = match kind {
-            EventKind::Bounce => {
-                let r = classify(None, diag.as_deref());
-                Some(match (r, str_field(&msg, "bounce_description")) {
-                    (Reason::Undefined, Some("bad_mailbox")) => Reason::UserUnknown,
-                    (Reason::Undefined, Some("invalid_domain")) => Reason::HostUnknown,
-                    (Reason::Undefined, Some("mailbox_full")) => Reason::MailboxFull,
-                    (r, _) => r,
-                })
-            }
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || {
+            let hint = match str_field(&msg, "bounce_description") {
+                Some("bad_mailbox") => Some(Reason::UserUnknown),
+                Some("invalid_domain") => Some(Reason::HostUnknown),
+                Some("mailbox_full") => Some(Reason::MailboxFull),
+                _ => None,
+            };
+            classify_or(None, diag.as_deref(), hint)
+        });
         let occurred_at = e
             .get("ts")
             .and_then(Value::as_i64)

@@ -3,7 +3,7 @@
 //! module, one variant here, and its fixtures.
 
 use crate::signature::VerifyError;
-use crate::{Event, Millis, WebhookRequest};
+use crate::{Event, EventKind, Millis, Reason, WebhookRequest};
 
 mod brevo;
 mod forwardemail;
@@ -275,6 +275,29 @@ impl Provider {
             Provider::ForwardEmail => forwardemail::parse(req),
             Provider::Mailtrap => mailtrap::parse(req),
         }
+    }
+}
+
+/// The reason an event carries: what `bounce` works out for a bounce, `feedback` for a
+/// complaint, none for the rest.
+pub(crate) fn reason_of(kind: EventKind, bounce: impl FnOnce() -> Reason) -> Option<Reason> {
+    match kind {
+        EventKind::Bounce => Some(bounce()),
+        EventKind::Complaint => Some(Reason::Feedback),
+        _ => None,
+    }
+}
+
+/// Classifies from the status and diagnostic; where that finds nothing, the provider's own
+/// hint (a bounce sub-type, a category) decides.
+pub(crate) fn classify_or(
+    status: Option<&str>,
+    diagnostic: Option<&str>,
+    hint: Option<Reason>,
+) -> Reason {
+    match crate::reason::classify(status, diagnostic) {
+        Reason::Undefined => hint.unwrap_or(Reason::Undefined),
+        r => r,
     }
 }
 

@@ -5,9 +5,9 @@
 use base64::Engine;
 use serde_json::Value;
 
-use super::{address_field, objects, str_field, ParseError, SourceAuth};
+use super::{address_field, classify_or, objects, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
-use crate::reason::{classify, find_status};
+use crate::reason::find_status;
 use crate::signature::VerifyError;
 use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
 
@@ -130,25 +130,15 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         let status = str_field(v, "status")
             .map(str::to_string)
             .or_else(|| diag.as_deref().and_then(find_status));
-        let reason = match kind {
-            EventKind::Bounce => {
-                let r = classify(status.as_deref(), diag.as_deref());
-                let r = match (r, str_field(v, "reason")) {
-                    (Reason::Undefined, Some("Bounced Address")) => Reason::UserUnknown,
-                    (Reason::Undefined, Some("Invalid")) => Reason::SyntaxError,
-                    (r, _) => r,
-                };
-                Some(
-                    if str_field(v, "type") == Some("blocked") && r == Reason::Undefined {
-                        Reason::Blocked
-                    } else {
-                        r
-                    },
-                )
-            }
-            EventKind::Complaint => Some(Reason::Feedback),
-            _ => None,
-        };
+        let reason = reason_of(kind, || {
+            let hint = match (str_field(v, "reason"), str_field(v, "type")) {
+                (Some("Bounced Address"), _) => Some(Reason::UserUnknown),
+                (Some("Invalid"), _) => Some(Reason::SyntaxError),
+                (_, Some("blocked")) => Some(Reason::Blocked),
+                _ => None,
+            };
+            classify_or(status.as_deref(), diag.as_deref(), hint)
+        });
         let occurred_at = v
             .get("timestamp")
             .and_then(Value::as_i64)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{objects, str_field, ParseError};
+use super::{objects, reason_of, str_field, ParseError};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
@@ -63,14 +63,10 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 .or_else(|| str_field(ev, "reason"))
                 .map(str::to_string);
             let status = diag.as_deref().and_then(find_status);
-            let reason = match kind {
-                EventKind::Bounce => Some(
-                    class_reason(bounce_class)
-                        .unwrap_or_else(|| classify(status.as_deref(), diag.as_deref())),
-                ),
-                EventKind::Complaint => Some(Reason::Feedback),
-                _ => None,
-            };
+            let reason = reason_of(kind, || {
+                class_reason(bounce_class)
+                    .unwrap_or_else(|| classify(status.as_deref(), diag.as_deref()))
+            });
             let occurred_at = str_field(ev, "timestamp")
                 .and_then(|t| t.parse::<f64>().ok())
                 .map(|t| (t * 1000.0) as Millis)

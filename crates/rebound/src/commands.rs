@@ -53,23 +53,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn public_url(file: &FileConfig) -> String {
-    std::env::var("REBOUND_PUBLIC_URL")
-        .ok()
-        .or_else(|| file.public_url.clone())
-        .unwrap_or_else(|| {
-            let listen = std::env::var("REBOUND_LISTEN")
-                .ok()
-                .or_else(|| file.listen.clone())
-                .unwrap_or_else(|| "127.0.0.1:8080".into());
-            format!("http://{listen}")
-        })
-        .trim_end_matches('/')
-        .to_string()
-}
-
 async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyhow::Result<()> {
-    let base = public_url(file);
+    let listen = std::env::var("REBOUND_LISTEN").ok();
+    let (_, base) = config::addresses(listen, std::env::var("REBOUND_PUBLIC_URL").ok(), file);
     match cmd {
         SourceCommand::Add {
             provider,

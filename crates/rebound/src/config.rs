@@ -101,17 +101,27 @@ pub struct ServeSettings {
     pub sns_cert_dir: Option<PathBuf>,
 }
 
-pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServeSettings> {
-    let listen = args
-        .listen
-        .clone()
+/// The listen address and the public base URL (without a trailing slash): from the flag or
+/// environment value given, else the file, else the defaults (the public URL defaults to
+/// `http://<listen>`).
+pub fn addresses(
+    listen: Option<String>,
+    public_url: Option<String>,
+    file: &FileConfig,
+) -> (String, String) {
+    let listen = listen
         .or_else(|| file.listen.clone())
         .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let public_url = args
-        .public_url
-        .clone()
+    let public_url = public_url
         .or_else(|| file.public_url.clone())
-        .unwrap_or_else(|| format!("http://{listen}"));
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_string();
+    (listen, public_url)
+}
+
+pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<ServeSettings> {
+    let (listen, public_url) = addresses(args.listen.clone(), args.public_url.clone(), file);
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
         bail!("public URL '{public_url}' must start with http:// or https://");
     }
@@ -139,7 +149,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
     };
     Ok(ServeSettings {
         listen,
-        public_url: public_url.trim_end_matches('/').to_string(),
+        public_url,
         body_limit,
         admin_token,
         workers,

@@ -99,7 +99,7 @@ pub async fn run_once(
         return Ok(Step::default());
     }
     let claimed = rows.len();
-    let processed: Vec<Processed> = rows
+    let processed: std::sync::Arc<[Processed]> = rows
         .into_iter()
         .map(|row| {
             let outcome = normalize(&row);
@@ -117,6 +117,7 @@ pub async fn run_once(
             }
         })
         .collect();
+    // `processed` is shared: cloning it copies a pointer, not the batch.
     let report = match store.apply(processed.clone(), policy, now_ms()).await {
         Ok(r) => r,
         Err(rebound_store::StoreError::Unavailable(e)) => {
@@ -127,16 +128,21 @@ pub async fn run_once(
         Err(batch_err) => {
             tracing::warn!(error = %batch_err, rows = processed.len(), "batch failed; applying row by row");
             let mut total = ApplyReport::default();
-            for p in processed {
-                let r = match store.apply(vec![p.clone()], policy, now_ms()).await {
+            for p in processed.iter() {
+                let r = match store
+                    .apply(std::sync::Arc::new([p.clone()]), policy, now_ms())
+                    .await
+                {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(inbox_id = p.inbox_id, error = %e, "inbox row failed to apply");
                         let failed = Processed {
                             outcome: Err(e.to_string()),
-                            ..p
+                            ..p.clone()
                         };
-                        store.apply(vec![failed], policy, now_ms()).await?
+                        store
+                            .apply(std::sync::Arc::new([failed]), policy, now_ms())
+                            .await?
                     }
                 };
                 add(&mut total, &r);

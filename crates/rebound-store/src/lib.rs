@@ -72,9 +72,15 @@ pub trait Store: Send + Sync {
     /// counts as an attempt.
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;
     /// Applies normalized rows in one transaction: events (deduplicated), contact changes,
-    /// timeline; marks each row done, or schedules its retry / marks it failed.
-    async fn apply(&self, rows: Vec<Processed>, policy: Policy, now: Millis)
-        -> Result<ApplyReport>;
+    /// timeline; marks each row done, or schedules its retry / marks it failed. The rows are
+    /// shared, not consumed, so that a caller can re-apply them one by one after a failure
+    /// without copying every batch.
+    async fn apply(
+        &self,
+        rows: Arc<[Processed]>,
+        policy: Policy,
+        now: Millis,
+    ) -> Result<ApplyReport>;
     /// Releases every lease (single-node start-up: nothing else can hold one).
     async fn release_leases(&self) -> Result<u64>;
     /// Puts a logged request back in the queue. Errors if it was rejected (nothing kept).

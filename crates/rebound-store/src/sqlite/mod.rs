@@ -374,13 +374,13 @@ impl Store for SqliteStore {
     }
     async fn apply(
         &self,
-        rows: Vec<Processed>,
+        rows: Arc<[Processed]>,
         policy: Policy,
         now: Millis,
     ) -> Result<ApplyReport> {
         let ids: Vec<i64> = rows.iter().map(|r| r.inbox_id).collect();
         let res = self
-            .submit(Mode::Exclusive, move |c| ops::apply(c, rows, &policy, now))
+            .submit(Mode::Exclusive, move |c| ops::apply(c, &rows, &policy, now))
             .await;
         // Once applied, the rows are free again (a failed row waits for its retry time). A
         // failed batch stays leased: the worker holding it re-applies it row by row.

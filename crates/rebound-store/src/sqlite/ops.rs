@@ -335,12 +335,12 @@ fn mark_failure(
 
 pub(crate) fn apply(
     c: &Connection,
-    rows: Vec<Processed>,
+    rows: &[Processed],
     policy_: &Policy,
     now: Millis,
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
-    for p in &rows {
+    for p in rows {
         let events = match &p.outcome {
             Ok(ev) => ev,
             Err(msg) => {

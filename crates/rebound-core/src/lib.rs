@@ -11,6 +11,7 @@
 //! says what changed.
 //!
 //! # Layout
+//! - [`bounces`]: bounce emails (DSN, ARF, auto-replies, vendor formats) → records.
 //! - [`address`]: `Address`, an email address trimmed and compared case-insensitively in its
 //!   domain part, keeping the original spelling for display.
 //! - [`event`]: the normalized `Event`, its `EventKind`, `BounceClass` and dedup key.
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod bounces;
 pub mod contact;
 pub mod event;
 pub mod policy;

@@ -1,0 +1,182 @@
+//! RFC 3464 delivery status notifications.
+//!
+//! A `message/delivery-status` block is one group of per-message fields followed by one
+//! group per recipient, groups separated by blank lines. Some MTAs omit the blank lines or
+//! put the fields in the text part; both are handled by starting a new recipient at every
+//! `Final-Recipient` (or `Original-Recipient` without one).
+
+use super::mime::Flat;
+use super::{text, Found, Raw};
+
+/// Fields of one DSN block, split into per-recipient records.
+#[derive(Debug, Default)]
+struct Fields {
+    reporting_mta: Option<String>,
+    records: Vec<Raw>,
+}
+
+/// Unfolds continuation lines of a field block.
+pub fn unfold(block: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in block.lines() {
+        if (line.starts_with(' ') || line.starts_with('\t')) && !out.is_empty() {
+            if let Some(last) = out.last_mut() {
+                if !last.is_empty() {
+                    last.push(' ');
+                    last.push_str(line.trim());
+                    continue;
+                }
+            }
+        }
+        out.push(line.trim_end().to_string());
+    }
+    out
+}
+
+/// Splits `Name: value`; the name lower case.
+pub fn field(line: &str) -> Option<(String, &str)> {
+    let (k, v) = line.split_once(':')?;
+    if k.is_empty() || k.len() > 40 || k.contains(' ') {
+        return None;
+    }
+    Some((k.trim().to_ascii_lowercase(), v.trim()))
+}
+
+/// `rfc822; user@example.org` → `user@example.org`; `smtp; 550 …` → (`smtp`, `550 …`).
+pub fn typed(v: &str) -> (Option<String>, String) {
+    match v.split_once(';') {
+        Some((t, rest)) if !t.trim().is_empty() && !t.contains(' ') && t.len() < 20 => {
+            (Some(t.trim().to_ascii_lowercase()), rest.trim().to_string())
+        }
+        _ => (None, v.trim().to_string()),
+    }
+}
+
+fn parse_block(block: &str, fields: &mut Fields) {
+    let mut current: Option<Raw> = None;
+    let mut original: Option<String> = None;
+    for line in unfold(block) {
+        let Some((name, value)) = field(&line) else {
+            continue;
+        };
+        match name.as_str() {
+            "reporting-mta" => fields.reporting_mta = Some(typed(value).1),
+            "final-recipient" => {
+                if let Some(r) = current.take() {
+                    fields.records.push(r);
+                }
+                let addr = typed(value).1;
+                current = Some(Raw {
+                    recipient: original.take().filter(|_| addr.is_empty()).unwrap_or(addr),
+                    ..Raw::default()
+                });
+            }
+            "original-recipient" => {
+                let addr = typed(value).1;
+                match current.as_mut() {
+                    Some(r) if r.recipient.is_empty() => r.recipient = addr,
+                    Some(_) => {
+                        // Original-Recipient of the next group, before its Final-Recipient.
+                        if let Some(r) = current.take() {
+                            fields.records.push(r);
+                        }
+                        original = Some(addr);
+                    }
+                    None => original = Some(addr),
+                }
+            }
+            "action" => {
+                if let Some(r) = current.as_mut() {
+                    r.action = Some(value.to_ascii_lowercase());
+                }
+            }
+            "status" => {
+                if let Some(r) = current.as_mut() {
+                    let s = crate::reason::find_status(value);
+                    if s.is_some() {
+                        r.status = s;
+                    }
+                }
+            }
+            "remote-mta" => {
+                if let Some(r) = current.as_mut() {
+                    r.remote_mta = Some(typed(value).1);
+                }
+            }
+            "diagnostic-code" => {
+                if let Some(r) = current.as_mut() {
+                    let (t, d) = typed(value);
+                    r.diagnostic_type = t;
+                    r.diagnostic = d;
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = current.take() {
+        fields.records.push(r);
+    } else if let Some(addr) = original {
+        fields.records.push(Raw {
+            recipient: addr,
+            ..Raw::default()
+        });
+    }
+}
+
+/// Parses the delivery-status blocks of a message, if it has any.
+pub fn parse(flat: &Flat) -> Option<Found> {
+    let mut fields = Fields::default();
+    for block in &flat.status {
+        parse_block(block, &mut fields);
+    }
+    if fields.records.is_empty() {
+        return None;
+    }
+    let mut records = Vec::new();
+    for mut r in fields.records {
+        if text::clean_address(&r.recipient).is_none() {
+            continue;
+        }
+        if matches!(r.action.as_deref(), Some("relayed" | "expanded")) && r.status.is_none() {
+            continue;
+        }
+        if r.diagnostic.trim().is_empty() {
+            // The DSN states no diagnostic: the text part often has the server's words.
+            if let Some(d) = text::diagnostic_for(&flat.text, &r.recipient) {
+                r.diagnostic = d;
+            }
+        }
+        records.push(r);
+    }
+    if records.is_empty() {
+        return None;
+    }
+    Some(Found {
+        mta: "rfc3464",
+        records,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_split_per_recipient() {
+        let mut f = Fields::default();
+        parse_block(
+            "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@example.org\n\
+Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <a@example.org>:\n \
+Recipient address rejected\nFinal-Recipient: rfc822; b@example.org\nAction: delayed\nStatus: 4.4.1\n",
+            &mut f,
+        );
+        assert_eq!(f.reporting_mta.as_deref(), Some("mx.example.org"));
+        assert_eq!(f.records.len(), 2);
+        assert_eq!(f.records[0].status.as_deref(), Some("5.1.1"));
+        assert_eq!(f.records[0].diagnostic_type.as_deref(), Some("smtp"));
+        assert!(f.records[0]
+            .diagnostic
+            .ends_with("Recipient address rejected"));
+        assert_eq!(f.records[1].action.as_deref(), Some("delayed"));
+    }
+}

@@ -1,0 +1,680 @@
+//! A small, bounded MIME reader made for bounce messages.
+//!
+//! It does what the bounce parser needs and nothing more: line endings normalised (LF, CRLF
+//! and CR-only alike), headers unfolded and RFC 2047-decoded, multipart bodies split,
+//! base64 / quoted-printable undone, charsets converted to UTF-8, and the message flattened
+//! into the pieces a bounce is made of: the human-readable text, the delivery-status and
+//! feedback-report blocks, and the returned original message. Every loop is bounded by
+//! [`Limits`]; nothing recurses deeper than `max_depth`.
+
+use base64::Engine;
+
+/// Bounds that keep parsing time and memory proportional to the input, whatever it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes of input looked at; the rest is ignored.
+    pub max_input: usize,
+    /// Nesting of multipart and message/rfc822 parts.
+    pub max_depth: usize,
+    /// Parts looked at in the whole message.
+    pub max_parts: usize,
+    /// Header fields kept per entity.
+    pub max_headers: usize,
+    /// Bytes kept of one header field's value.
+    pub max_header_value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input: 16 << 20,
+            max_depth: 12,
+            max_parts: 512,
+            max_headers: 1000,
+            max_header_value: 16 << 10,
+        }
+    }
+}
+
+/// One header field: lower-cased name, unfolded value (RFC 2047 decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Field name, lower case.
+    pub name: String,
+    /// Unfolded, decoded value, trimmed.
+    pub value: String,
+}
+
+/// An ordered list of header fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<Header>);
+
+impl Headers {
+    /// The first value of a field (name in lower case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    /// Every value of a field.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| h.value.as_str())
+    }
+
+    /// Whether the field is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|h| h.name == name)
+    }
+}
+
+/// A message flattened into what a bounce is made of.
+#[derive(Debug, Clone, Default)]
+pub struct Flat {
+    /// The top-level header.
+    pub headers: Headers,
+    /// The top-level content type (`type/subtype`, lower case).
+    pub content_type: String,
+    /// The top-level `report-type` parameter, if any.
+    pub report_type: Option<String>,
+    /// Human-readable text parts, decoded, in order (HTML reduced to text).
+    pub text: String,
+    /// `message/delivery-status` (and global) blocks.
+    pub status: Vec<String>,
+    /// `message/feedback-report` blocks.
+    pub feedback: Vec<String>,
+    /// The returned message (`message/rfc822`, `text/rfc822-headers`): header and body as text.
+    pub original: Option<String>,
+    /// Whether a limit cut the parse short.
+    pub truncated: bool,
+}
+
+/// Normalises line endings to LF: CRLF → LF, then any lone CR → LF.
+pub fn normalise(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c == b'\r' {
+            out.push(b'\n');
+            if raw.get(i + 1) == Some(&b'\n') {
+                i += 1;
+            }
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Splits an entity into its header block and body (after the first empty line).
+pub fn split_entity(buf: &[u8]) -> (&[u8], &[u8]) {
+    if buf.first() == Some(&b'\n') {
+        return (&[], &buf[1..]);
+    }
+    match memfind(buf, b"\n\n") {
+        Some(i) => (&buf[..i + 1], &buf[i + 2..]),
+        None => (buf, &[]),
+    }
+}
+
+/// Parses a header block (LF line endings). Lines that are neither a field nor a
+/// continuation end the block's useful part but are skipped, not fatal.
+pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
+    let mut out: Vec<Header> = Vec::new();
+    for line in block.split(|&c| c == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(last) = out.last_mut() {
+                if last.value.len() < limits.max_header_value {
+                    last.value.push(' ');
+                    last.value.push_str(lossy(line).trim());
+                }
+            }
+            continue;
+        }
+        if out.len() >= limits.max_headers {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        let name = &line[..colon];
+        if name.is_empty() || name.iter().any(|c| !c.is_ascii_graphic()) {
+            continue;
+        }
+        let mut value = lossy(&line[colon + 1..]).trim().to_string();
+        truncate_at_char(&mut value, limits.max_header_value);
+        out.push(Header {
+            name: String::from_utf8_lossy(name).to_ascii_lowercase(),
+            value,
+        });
+    }
+    for h in &mut out {
+        if h.value.contains("=?") {
+            h.value = decode_words(&h.value);
+        }
+    }
+    Headers(out)
+}
+
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Finds a needle in a haystack.
+pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&c| c == first)
+        {
+            Some(p) => {
+                let at = i + p;
+                if &hay[at..at + needle.len()] == needle {
+                    return Some(at);
+                }
+                i = at + 1;
+            }
+            None => return None,
+        }
+    }
+    None
+}
+
+/// A content type: `type/subtype` in lower case and its parameters (names lower case).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContentType {
+    /// `type/subtype`, lower case.
+    pub mime: String,
+    /// Parameters, names in lower case, values unquoted.
+    pub params: Vec<(String, String)>,
+}
+
+impl ContentType {
+    /// Parses a Content-Type value; an empty value gives `text/plain`.
+    pub fn parse(v: &str) -> ContentType {
+        let mut parts = split_params(v);
+        let mime = parts
+            .next()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "text/plain".into());
+        let params = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .map(|x| x.strip_suffix('"').unwrap_or(x))
+                    .unwrap_or(v);
+                Some((k.trim().to_ascii_lowercase(), v.to_string()))
+            })
+            .collect();
+        ContentType { mime, params }
+    }
+
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits on `;` outside double quotes.
+fn split_params(v: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut quoted = false;
+    let mut cuts = Vec::new();
+    for (i, c) in v.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                cuts.push(&v[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    cuts.push(&v[start..]);
+    cuts.into_iter()
+}
+
+/// Undoes a Content-Transfer-Encoding.
+pub fn decode_transfer(body: &[u8], encoding: &str) -> Vec<u8> {
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "base64" => decode_base64(body),
+        "quoted-printable" => decode_qp(body),
+        _ => body.to_vec(),
+    }
+}
+
+fn decode_base64(body: &[u8]) -> Vec<u8> {
+    let clean: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    // A trailing lone sextet cannot be decoded: drop it rather than fail.
+    let usable = clean.len() - clean.len() % 4
+        + if clean.len() % 4 >= 2 {
+            clean.len() % 4
+        } else {
+            0
+        };
+    engine.decode(&clean[..usable]).unwrap_or_default()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn decode_qp(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c == b'=' {
+            if body.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            if let (Some(h), Some(l)) = (
+                body.get(i + 1).copied().and_then(hex_val),
+                body.get(i + 2).copied().and_then(hex_val),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+            // Soft line break with trailing blanks before the newline.
+            let mut j = i + 1;
+            while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
+                j += 1;
+            }
+            if body.get(j) == Some(&b'\n') {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// Converts bytes in a charset to a string (unknown charsets and invalid bytes are lossy).
+pub fn to_utf8(bytes: &[u8], charset: Option<&str>) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    let label = charset.unwrap_or("").trim();
+    let enc = encoding_rs::Encoding::for_label(label.as_bytes())
+        .or_else(|| {
+            // ISO-2022-JP escapes in undeclared text are common in Japanese bounces.
+            (memfind(bytes, b"\x1b$B").is_some()).then_some(encoding_rs::ISO_2022_JP)
+        })
+        .unwrap_or(encoding_rs::WINDOWS_1252);
+    let (s, _, _) = enc.decode(bytes);
+    s.into_owned()
+}
+
+/// Decodes RFC 2047 encoded words in a header value.
+pub fn decode_words(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, after) = rest.split_at(start);
+        let decoded = parse_word(after);
+        match decoded {
+            Some((text, used)) => {
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&text);
+                rest = &after[used..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(before);
+                out.push_str("=?");
+                rest = &after[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses one `=?charset?B|Q?text?=` word at the start of `s`: (decoded, bytes used).
+fn parse_word(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix("=?")?;
+    let q1 = body.find('?')?;
+    let charset = &body[..q1];
+    let rest = &body[q1 + 1..];
+    let mut it = rest.char_indices();
+    let (_, enc) = it.next()?;
+    if rest.get(1..2) != Some("?") {
+        return None;
+    }
+    let text_start = 2;
+    let end = rest[text_start..].find("?=")? + text_start;
+    let text = &rest[text_start..end];
+    if text.contains(' ') {
+        return None;
+    }
+    let bytes = match enc.to_ascii_uppercase() {
+        'B' => decode_base64(text.as_bytes()),
+        'Q' => {
+            let t = text.replace('_', " ");
+            decode_qp(t.as_bytes())
+        }
+        _ => return None,
+    };
+    let charset = charset.split('*').next().unwrap_or(charset);
+    let used = 2 + q1 + 1 + end + 2;
+    Some((to_utf8(&bytes, Some(charset)), used))
+}
+
+/// Reduces HTML to text: tags dropped (block tags become line breaks), entities decoded.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&decode_entities(&rest[..lt]));
+        let after = &rest[lt..];
+        let gt = after.find('>').unwrap_or(after.len() - 1);
+        let tag = after[1..gt.max(1)]
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if matches!(name.as_str(), "style" | "script") && !after[1..].starts_with('/') {
+            let close = format!("</{name}");
+            let lower = after.to_ascii_lowercase();
+            match lower.find(&close) {
+                Some(c) => {
+                    rest = &after[c..];
+                    continue;
+                }
+                None => break,
+            }
+        }
+        if matches!(
+            name.as_str(),
+            "br" | "p" | "div" | "tr" | "li" | "table" | "h1" | "h2" | "h3" | "h4" | "pre"
+        ) {
+            out.push('\n');
+        } else if matches!(name.as_str(), "td" | "th") {
+            out.push(' ');
+        }
+        rest = &after[(gt + 1).min(after.len())..];
+    }
+    out.push_str(&decode_entities(rest));
+    out
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Flattens a raw message. Never panics; bounded by `limits`.
+pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
+    let mut flat = Flat::default();
+    let cut = raw.len().min(limits.max_input);
+    flat.truncated = cut < raw.len();
+    let buf = normalise(&raw[..cut]);
+    let (head, body) = split_entity(&buf);
+    flat.headers = parse_headers(head, limits);
+    let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
+    flat.content_type = ct.mime.clone();
+    flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());
+    let cte = flat
+        .headers
+        .get("content-transfer-encoding")
+        .unwrap_or("")
+        .to_string();
+    let mut parts = 0usize;
+    walk(&ct, &cte, body, 0, limits, &mut parts, &mut flat);
+    flat
+}
+
+fn walk(
+    ct: &ContentType,
+    cte: &str,
+    body: &[u8],
+    depth: usize,
+    limits: &Limits,
+    parts: &mut usize,
+    flat: &mut Flat,
+) {
+    *parts += 1;
+    if *parts > limits.max_parts || depth > limits.max_depth {
+        flat.truncated = true;
+        return;
+    }
+    let mime = ct.mime.as_str();
+    if mime.starts_with("multipart/") {
+        let Some(boundary) = ct.param("boundary").filter(|b| !b.is_empty()) else {
+            push_text(flat, &to_utf8(body, None));
+            return;
+        };
+        for part in split_multipart(body, boundary, limits.max_parts) {
+            if *parts > limits.max_parts {
+                flat.truncated = true;
+                return;
+            }
+            let (h, b) = split_entity(part);
+            let headers = parse_headers(h, limits);
+            let pct = match headers.get("content-type") {
+                Some(v) => ContentType::parse(v),
+                None if mime == "multipart/digest" => ContentType::parse("message/rfc822"),
+                None => ContentType::parse("text/plain"),
+            };
+            let pcte = headers
+                .get("content-transfer-encoding")
+                .unwrap_or("")
+                .to_string();
+            walk(&pct, &pcte, b, depth + 1, limits, parts, flat);
+        }
+        return;
+    }
+    let decoded = decode_transfer(body, cte);
+    let charset = ct.param("charset");
+    match mime {
+        "message/delivery-status" | "message/global-delivery-status" => {
+            flat.status.push(to_utf8(&decoded, charset));
+        }
+        "message/feedback-report" => flat.feedback.push(to_utf8(&decoded, charset)),
+        "message/rfc822"
+        | "message/global"
+        | "text/rfc822-headers"
+        | "message/rfc822-headers"
+        | "message/global-headers"
+        | "message/partial" => {
+            if flat.original.is_none() {
+                let (h, b) = split_entity(&decoded);
+                let inner = parse_headers(h, limits);
+                let mut text = to_utf8(h, None);
+                // A returned message that is itself a bounce may hold the status block.
+                let ict = ContentType::parse(inner.get("content-type").unwrap_or(""));
+                text.push('\n');
+                let icte = inner.get("content-transfer-encoding").unwrap_or("");
+                let ib = decode_transfer(b, icte);
+                text.push_str(&to_utf8(&ib, ict.param("charset")));
+                flat.original = Some(text);
+            }
+        }
+        m if m.starts_with("text/html") => {
+            push_text(flat, &html_to_text(&to_utf8(&decoded, charset)));
+        }
+        m if m.starts_with("text/") => push_text(flat, &to_utf8(&decoded, charset)),
+        _ => {}
+    }
+}
+
+fn push_text(flat: &mut Flat, s: &str) {
+    if !flat.text.is_empty() && !flat.text.ends_with('\n') {
+        flat.text.push('\n');
+    }
+    flat.text.push_str(s);
+}
+
+/// Splits a multipart body into its parts (between `--boundary` lines, up to the closing one).
+fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u8]> {
+    let delim = format!("--{boundary}");
+    let delim = delim.as_bytes();
+    let mut out = Vec::new();
+    let mut starts: Vec<(usize, usize, bool)> = Vec::new(); // (line start, line end, closing)
+    let mut pos = 0;
+    while pos < body.len() {
+        let end = body[pos..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(body.len(), |e| pos + e);
+        let line = &body[pos..end];
+        if line.starts_with(delim) {
+            let tail = &line[delim.len()..];
+            let closing = tail.starts_with(b"--");
+            if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
+                starts.push((pos, end, closing));
+                if closing || starts.len() > max {
+                    break;
+                }
+            }
+        }
+        pos = end + 1;
+    }
+    for w in starts.windows(2) {
+        let (_, end, closing) = w[0];
+        if closing {
+            break;
+        }
+        let from = (end + 1).min(body.len());
+        let to = w[1].0.saturating_sub(1).max(from);
+        out.push(&body[from..to]);
+    }
+    if let Some(&(_, end, false)) = starts.last() {
+        // No closing delimiter: the last part runs to the end.
+        out.push(&body[(end + 1).min(body.len())..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_are_normalised() {
+        assert_eq!(normalise(b"a\r\nb\rc\n"), b"a\nb\nc\n");
+    }
+
+    #[test]
+    fn headers_unfold_and_decode() {
+        let h = parse_headers(
+            b"Subject: =?UTF-8?B?w6k=?= and\n =?ISO-8859-1?Q?caf=E9?=\nX-Bad line\nFrom: a@b\n",
+            &Limits::default(),
+        );
+        assert_eq!(h.get("subject"), Some("é and café"));
+        assert_eq!(h.get("from"), Some("a@b"));
+        assert!(!h.has("x-bad line"));
+    }
+
+    #[test]
+    fn multipart_report_is_flattened() {
+        let raw = b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\n\n\
+preamble\n--XX\nContent-Type: text/plain\n\nHello text\n--XX\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; a\n\nFinal-Recipient: rfc822; u@example.org\nStatus: 5.1.1\n\n--XX\n\
+Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\nepilogue\n";
+        let f = flatten(raw, &Limits::default());
+        assert_eq!(f.content_type, "multipart/report");
+        assert_eq!(f.report_type.as_deref(), Some("delivery-status"));
+        assert!(f.text.contains("Hello text"));
+        assert!(!f.text.contains("epilogue"));
+        assert_eq!(f.status.len(), 1);
+        assert!(f.status[0].contains("Final-Recipient: rfc822; u@example.org"));
+        assert!(f
+            .original
+            .as_deref()
+            .unwrap_or("")
+            .contains("Message-ID: <m@x>"));
+    }
+
+    #[test]
+    fn transfer_encodings() {
+        assert_eq!(decode_qp(b"a=3Db=\nc"), b"a=bc");
+        assert_eq!(decode_base64(b"aGVs\nbG8="), b"hello");
+        assert_eq!(decode_base64(b"aGVsbG8"), b"hello");
+        assert_eq!(decode_base64(b"!!"), b"");
+        let text = to_utf8(b"\x1b$B$3$s$K$A$O\x1b(B", None);
+        assert_eq!(text, "こんにちは");
+    }
+
+    #[test]
+    fn html_reduced() {
+        let t = html_to_text("<p>User&nbsp;unknown</p><style>x{}</style><b>5.1.1</b>");
+        assert!(t.contains("User unknown"));
+        assert!(t.contains("5.1.1"));
+        assert!(!t.contains("x{}"));
+    }
+
+    #[test]
+    fn limits_bound_nesting() {
+        let mut raw = String::new();
+        for i in 0..200 {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
+            ));
+        }
+        let f = flatten(raw.as_bytes(), &Limits::default());
+        assert!(f.truncated);
+    }
+}

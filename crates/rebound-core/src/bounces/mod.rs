@@ -1,0 +1,186 @@
+//! Bounce emails: raw message bytes → one [`BounceRecord`] per failed recipient.
+//!
+//! Pure: no IO, no clock. The pipeline:
+//! 1. [`mime::flatten`] reads the message (bounded by [`Limits`]) into its text, its
+//!    delivery-status and feedback-report blocks and the returned original message.
+//! 2. [`arf`] (RFC 5965 feedback reports) → complaints; [`autoreply`] (RFC 3834 and vacation
+//!    notices) → auto-replies; [`dsn`] (RFC 3464 delivery-status fields); [`text`] (the
+//!    non-standard formats real MTAs send, recognised by their wording).
+//! 3. [`classify`] gives every record its reason (Sisimai's taxonomy), status and class.
+//!
+//! # Layout
+//! - [`mime`]: line endings, headers, multipart, transfer and charset decoding, limits.
+//! - [`dsn`]: RFC 3464 fields, per message and per recipient.
+//! - [`arf`]: RFC 5965 feedback reports and the provider formats close to it.
+//! - [`autoreply`]: RFC 3834 auto-replies and vacation notices.
+//! - [`text`]: recipients and diagnostics found in the human-readable part.
+//! - [`classify`]: reason, status and hard/soft from codes and text.
+
+pub mod arf;
+pub mod autoreply;
+pub mod classify;
+pub mod dsn;
+pub mod mime;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::{BounceClass, EventKind, Reason};
+pub use mime::Limits;
+
+/// One failed (or reported) recipient of a bounce email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BounceRecord {
+    /// The address the report is about (a feedback report may name none).
+    pub recipient: Option<String>,
+    /// `bounce`, `deferred` (the MTA still retries), `complaint`, `auto-reply` or `delivery`.
+    pub kind: EventKind,
+    /// Hard or soft, for bounces.
+    pub class: Option<BounceClass>,
+    /// Why, in Sisimai's taxonomy.
+    pub reason: Reason,
+    /// Enhanced status code (`5.1.1`).
+    pub status: Option<String>,
+    /// SMTP reply code (`550`).
+    pub reply_code: Option<String>,
+    /// The remote server's words.
+    pub diagnostic: Option<String>,
+    /// The server that refused the message.
+    pub remote_mta: Option<String>,
+    /// The SMTP command the error answered (`RCPT`, `DATA`…), where known.
+    pub smtp_command: Option<String>,
+    /// The returned message's Message-ID, for matching to a send.
+    pub message_id: Option<String>,
+    /// Headers of the returned message that help match it to a send.
+    pub original_headers: Vec<(String, String)>,
+    /// ARF feedback type (`abuse`, `opt-out`…), for complaints.
+    pub feedback_type: Option<String>,
+    /// Which format was recognised (`rfc3464`, `arf`, `rfc3834`, `exim`, `qmail`…).
+    pub mta: &'static str,
+}
+
+/// What an engine found for one recipient, before classification.
+#[derive(Debug, Clone, Default)]
+pub struct Raw {
+    /// The recipient address.
+    pub recipient: String,
+    /// Enhanced status code, if the report states one.
+    pub status: Option<String>,
+    /// SMTP reply code, if the report states one.
+    pub reply_code: Option<String>,
+    /// Diagnostic text.
+    pub diagnostic: String,
+    /// Diagnostic type (`smtp`, `x-unix`, `x-postfix`…), lower case.
+    pub diagnostic_type: Option<String>,
+    /// DSN action (`failed`, `delayed`, `delivered`, `relayed`, `expanded`).
+    pub action: Option<String>,
+    /// The remote server.
+    pub remote_mta: Option<String>,
+    /// The SMTP command that failed.
+    pub smtp_command: Option<String>,
+    /// A reason the engine is sure of (format-specific wording).
+    pub reason: Option<Reason>,
+    /// Kind when it is not a bounce.
+    pub kind: Option<EventKind>,
+    /// ARF feedback type.
+    pub feedback_type: Option<String>,
+}
+
+/// What an engine returns: its name and its records.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Format name.
+    pub mta: &'static str,
+    /// Records in order of appearance.
+    pub records: Vec<Raw>,
+}
+
+/// Parses a bounce email with default [`Limits`].
+pub fn parse(raw: &[u8]) -> Vec<BounceRecord> {
+    parse_with(raw, &Limits::default())
+}
+
+/// Parses a bounce email. Never panics; time and memory are bounded by `limits`.
+pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
+    let flat = mime::flatten(raw, limits);
+    let original = flat
+        .original
+        .as_deref()
+        .map(|o| mime::parse_headers(mime::split_entity(o.as_bytes()).0, limits))
+        .or_else(|| text::embedded_original(&flat, limits))
+        .unwrap_or_default();
+    let found = detect(&flat, &original);
+    let Some(found) = found else {
+        return Vec::new();
+    };
+    let message_id = original
+        .get("message-id")
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty());
+    let original_headers: Vec<(String, String)> = original
+        .0
+        .iter()
+        .filter(|h| KEPT_HEADERS.contains(&h.name.as_str()) || h.name.starts_with("x-"))
+        .filter(|h| !h.name.starts_with("x-ms-") && !h.name.starts_with("x-spam"))
+        .take(32)
+        .map(|h| (h.name.clone(), h.value.chars().take(512).collect()))
+        .collect();
+    let mut out: Vec<BounceRecord> = Vec::new();
+    for r in found.records {
+        let recipient = text::clean_address(&r.recipient);
+        match &recipient {
+            None if r.kind != Some(EventKind::Complaint) => continue,
+            Some(a)
+                if out.iter().any(|o| {
+                    o.recipient
+                        .as_deref()
+                        .is_some_and(|b| b.eq_ignore_ascii_case(a))
+                }) =>
+            {
+                continue
+            }
+            _ => {}
+        }
+        let c = classify::classify(&r, &flat);
+        out.push(BounceRecord {
+            recipient,
+            kind: c.kind,
+            class: c.class,
+            reason: c.reason,
+            status: c.status,
+            reply_code: c.reply_code,
+            diagnostic: Some(r.diagnostic.trim().to_string()).filter(|d| !d.is_empty()),
+            remote_mta: r.remote_mta.filter(|m| !m.is_empty()),
+            smtp_command: r.smtp_command,
+            message_id: message_id.clone(),
+            original_headers: original_headers.clone(),
+            feedback_type: r.feedback_type,
+            mta: found.mta,
+        });
+    }
+    out
+}
+
+const KEPT_HEADERS: &[&str] = &[
+    "message-id",
+    "from",
+    "to",
+    "subject",
+    "date",
+    "return-path",
+    "list-id",
+    "list-unsubscribe",
+];
+
+fn detect(flat: &mime::Flat, original: &mime::Headers) -> Option<Found> {
+    if let Some(f) = arf::parse(flat, original) {
+        return Some(f);
+    }
+    if let Some(f) = dsn::parse(flat) {
+        return Some(f);
+    }
+    if let Some(f) = text::parse(flat, original) {
+        return Some(f);
+    }
+    autoreply::parse(flat)
+}

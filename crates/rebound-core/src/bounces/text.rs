@@ -1,0 +1,552 @@
+//! The non-standard bounces: plain-text reports from Exim, qmail, Postfix (without DSN),
+//! Sendmail, Exchange, Domino, webmail providers and many more. They share a shape: an
+//! introduction, then each failed recipient followed (or preceded) by the server's words,
+//! then a copy of the original message after a marker line. This module finds those pieces
+//! by their wording; the format-specific quirks are in the tables at the top.
+
+use super::mime::{self, Flat, Headers, Limits};
+use super::{Found, Raw};
+
+/// Lines (lower case, trimmed, prefix match) after which the returned message begins.
+const ORIGINAL_MARKERS: &[&str] = &[
+    "------ this is a copy of the message",
+    "------ this is a copy of your message",
+    "--- below this line is a copy of the message",
+    "----- original message -----",
+    "-----original message-----",
+    "------ original message ------",
+    "--- original message ---",
+    "------ the body of the message",
+    "----- unsent message follows -----",
+    "------- unsent message follows -------",
+    "----- message header follows -----",
+    "--- the header of the original message is following. ---",
+    "content-type: message/rfc822",
+    "content-type: text/rfc822-headers",
+    "original message headers:",
+    "------ original message headers ------",
+    "your message reads (in part):",
+    "included is a copy of the message header:",
+    "------ a copy of the message, including all the headers, follows ------",
+    "the header of the original message follows",
+    "--- original message follows ---",
+    "----- the header of the original message is following. -----",
+    "--------original message--------",
+    "----- message text follows -----",
+    "------ returned message ------",
+    "original message follows",
+    "message headers follow",
+    "------ failed message headers",
+    "---------- forwarded message ----------",
+    "the original message was received at",
+    "--- headers of the original message",
+    "---original message---",
+];
+
+/// Subjects (lower case, contains) of bounce messages.
+const SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "delivery fail",
+    "delivery status",
+    "delivery notification",
+    "delivery problem",
+    "delivery report",
+    "delivery has failed",
+    "failure notice",
+    "failed delivery",
+    "mail delivery",
+    "returned mail",
+    "return mail",
+    "returned to sender",
+    "mail system error",
+    "nondeliverable",
+    "non-deliverable",
+    "non delivery",
+    "nicht zustellbar",
+    "could not be delivered",
+    "not delivered",
+    "message not delivered",
+    "delivery failure",
+    "warning: could not send",
+    "message delayed",
+    "delayed mail",
+    "rejected",
+    "bounce",
+    "error sending",
+    "failed",
+    "user unknown",
+    "mail could not",
+    "permanent error",
+    "notificación",
+    "non recapitabile",
+    "no se puede entregar",
+    "unzustellbar",
+    "non remis",
+    "onbestelbaar",
+];
+
+/// Local parts of senders that send bounces.
+const SENDERS: &[&str] = &[
+    "mailer-daemon",
+    "postmaster",
+    "mail delivery",
+    "maildelivery",
+    "mdaemon",
+    "mail administrator",
+    "mail-daemon",
+    "mailer daemon",
+    "system administrator",
+    "internet mail delivery",
+    "mail delivery subsystem",
+    "noreply-dmarc",
+    "bounce",
+    "mail_delivery",
+    "nobody@",
+    "root@",
+    "daemon@",
+    "mail@",
+    "microsoftexchange",
+    "mailerdaemon",
+];
+
+/// Phrases that open the list of failed recipients (lower case, contains).
+const INTROS: &[&str] = &[
+    "could not be delivered",
+    "couldn't be delivered",
+    "wasn't delivered",
+    "was not delivered",
+    "delivery to the following recipient",
+    "delivery has failed",
+    "following address",
+    "following recipient",
+    "permanent fatal error",
+    "the following addresses had",
+    "i'm afraid i wasn't able to deliver",
+    "unable to deliver",
+    "did not reach the following",
+    "failed to deliver",
+    "undeliverable",
+    "failed permanently",
+    "could not deliver",
+    "delivery failed",
+    "not be delivered",
+    "returned to you",
+    "message could not be sent",
+    "message was not delivered",
+    "message has not been delivered",
+    "non remis",
+    "nicht zugestellt",
+];
+
+fn is_local_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&c)
+}
+
+fn is_domain_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
+}
+
+/// Every plausible address in a text, in order, with its byte offset.
+pub fn addresses(s: &str) -> Vec<(usize, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'@' {
+            i += 1;
+            continue;
+        }
+        let mut l = i;
+        while l > 0 && is_local_char(b[l - 1]) {
+            l -= 1;
+        }
+        let mut r = i + 1;
+        while r < b.len() && is_domain_char(b[r]) {
+            r += 1;
+        }
+        while l < i && b[l] == b'.' {
+            l += 1;
+        }
+        let mut dr = r;
+        while dr > i + 1 && (b[dr - 1] == b'.' || b[dr - 1] == b'-') {
+            dr -= 1;
+        }
+        if l < i && dr > i + 1 {
+            let addr = &s[l..dr];
+            let domain = &s[i + 1..dr];
+            if domain.contains('.') || domain.eq_ignore_ascii_case("localhost") || dr - i > 3 {
+                out.push((l, addr.to_string()));
+            }
+        }
+        i = r.max(i + 1);
+    }
+    out
+}
+
+/// The first address in a text.
+pub fn first_address(s: &str) -> Option<String> {
+    addresses(s).into_iter().next().map(|(_, a)| a)
+}
+
+/// A recipient field cleaned to a bare address, if it holds one.
+pub fn clean_address(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s
+        .split_once(';')
+        .filter(|(t, _)| t.eq_ignore_ascii_case("rfc822") || t.eq_ignore_ascii_case("utf-8"))
+        .map_or(s, |(_, a)| a.trim());
+    let a = first_address(s)?;
+    let lower = a.to_ascii_lowercase();
+    if lower.starts_with("mailer-daemon@") {
+        return None;
+    }
+    Some(a)
+}
+
+fn line_is_marker(lower: &str) -> bool {
+    ORIGINAL_MARKERS.iter().any(|m| lower.starts_with(m))
+}
+
+/// The report part of a plain-text bounce: the text before the returned message.
+pub fn report_part(text: &str) -> &str {
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line
+            .trim()
+            .trim_start_matches('>')
+            .trim()
+            .to_ascii_lowercase();
+        if line_is_marker(&t) {
+            return &text[..pos];
+        }
+        pos += line.len();
+    }
+    text
+}
+
+/// The returned message's header when it is pasted into the text (no message/rfc822 part).
+pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
+    let report = report_part(&flat.text);
+    let rest = &flat.text[report.len()..];
+    let after = rest.split_once('\n').map(|x| x.1).unwrap_or("");
+    // Skip blank lines, then read header lines.
+    let start = after.trim_start_matches(['\n', ' ', '\t']);
+    let h = mime::parse_headers(mime::split_entity(start.as_bytes()).0, limits);
+    (!h.0.is_empty()).then_some(h)
+}
+
+/// Whether the message looks like a bounce from its header.
+pub fn looks_like_bounce(flat: &Flat) -> bool {
+    let h = &flat.headers;
+    if h.has("x-failed-recipients") {
+        return true;
+    }
+    let from = h.get("from").unwrap_or("").to_ascii_lowercase();
+    let subject = h.get("subject").unwrap_or("").to_lowercase();
+    SENDERS.iter().any(|s| from.contains(s)) || SUBJECTS.iter().any(|s| subject.contains(s))
+}
+
+/// The server's words about one recipient, found in a text by its address.
+pub fn diagnostic_for(text: &str, recipient: &str) -> Option<String> {
+    let report = report_part(text);
+    let lower_rcpt = recipient.to_ascii_lowercase();
+    let lines: Vec<&str> = report.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if !line.to_ascii_lowercase().contains(&lower_rcpt) {
+            continue;
+        }
+        let mut diag = String::new();
+        let own = line.trim();
+        if own.len() > recipient.len() + 8 {
+            diag.push_str(own);
+        }
+        for next in lines.iter().skip(i + 1).take(8) {
+            let t = next.trim();
+            if t.is_empty()
+                || addresses(t)
+                    .iter()
+                    .any(|(_, a)| !a.eq_ignore_ascii_case(recipient))
+                    && !diag.is_empty()
+            {
+                break;
+            }
+            push_sp(&mut diag, t);
+        }
+        if has_error_words(&diag) {
+            return Some(diag);
+        }
+    }
+    None
+}
+
+fn push_sp(s: &mut String, t: &str) {
+    if !s.is_empty() {
+        s.push(' ');
+    }
+    s.push_str(t);
+}
+
+/// Whether a text says something about an error.
+pub fn has_error_words(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    crate::reason::find_reply_code(&l).is_some()
+        || crate::reason::find_status(&l).is_some()
+        || [
+            "error",
+            "unknown",
+            "fail",
+            "reject",
+            "denied",
+            "not ",
+            "no such",
+            "invalid",
+            "full",
+            "quota",
+            "refused",
+            "blocked",
+            "timeout",
+            "timed out",
+            "expired",
+            "unavailable",
+            "exceeded",
+            "disabled",
+            "too ",
+            "cannot",
+            "can't",
+            "unable",
+            "problem",
+            "spam",
+        ]
+        .iter()
+        .any(|w| l.contains(w))
+}
+
+/// The generic plain-text engine.
+pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
+    if !looks_like_bounce(flat) {
+        return None;
+    }
+    let report = report_part(&flat.text);
+    let mut records: Vec<Raw> = Vec::new();
+    let own_addrs: Vec<String> = [
+        "from",
+        "to",
+        "reply-to",
+        "return-path",
+        "delivered-to",
+        "sender",
+    ]
+    .iter()
+    .flat_map(|h| {
+        flat.headers
+            .all(h)
+            .flat_map(|v| {
+                addresses(v)
+                    .into_iter()
+                    .map(|(_, a)| a.to_ascii_lowercase())
+            })
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    let original_from: Vec<String> = original
+        .all("from")
+        .chain(original.all("return-path"))
+        .flat_map(|v| {
+            addresses(v)
+                .into_iter()
+                .map(|(_, a)| a.to_ascii_lowercase())
+        })
+        .collect();
+
+    let lines: Vec<&str> = report.lines().collect();
+    let mut current: Option<usize> = None;
+    for (i, raw_line) in lines.iter().enumerate() {
+        let line = raw_line.trim();
+        if line.is_empty() {
+            if let Some(c) = current {
+                if !records[c].diagnostic.is_empty() {
+                    current = None;
+                }
+            }
+            continue;
+        }
+        if let Some((addr, rest)) = recipient_line(line, raw_line) {
+            let lower = addr.to_ascii_lowercase();
+            let is_sender = own_addrs.contains(&lower) || original_from.contains(&lower);
+            if !is_sender {
+                match records
+                    .iter()
+                    .position(|r| r.recipient.eq_ignore_ascii_case(&addr))
+                {
+                    Some(p) => {
+                        current = Some(p);
+                        if !rest.is_empty() {
+                            push_sp(&mut records[p].diagnostic, rest);
+                        }
+                    }
+                    None => {
+                        records.push(Raw {
+                            recipient: addr,
+                            diagnostic: rest.to_string(),
+                            ..Raw::default()
+                        });
+                        current = Some(records.len() - 1);
+                    }
+                }
+                continue;
+            }
+        }
+        if let Some(c) = current {
+            if records[c].diagnostic.len() < 2000 {
+                push_sp(&mut records[c].diagnostic, line);
+            }
+        }
+        let _ = i;
+    }
+    if records.is_empty() {
+        for v in flat.headers.all("x-failed-recipients") {
+            for (_, a) in addresses(v) {
+                if !records.iter().any(|r| r.recipient.eq_ignore_ascii_case(&a)) {
+                    records.push(Raw {
+                        recipient: a,
+                        ..Raw::default()
+                    });
+                }
+            }
+        }
+    }
+    if records.is_empty() {
+        return None;
+    }
+    // Records without words of their own get the report's error lines.
+    let general = error_lines(report);
+    for r in &mut records {
+        if !has_error_words(&r.diagnostic) {
+            if let Some(d) = diagnostic_for(report, &r.recipient) {
+                r.diagnostic = d;
+            } else if !general.is_empty() {
+                r.diagnostic = general.clone();
+            }
+        }
+    }
+    Some(Found {
+        mta: "text",
+        records,
+    })
+}
+
+/// A line that names a failed recipient: `<addr>:`, `<addr>... words`, `  addr`,
+/// `addr: words`, `Recipient: addr`. Returns the address and the words on the line.
+fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)> {
+    let found = addresses(line);
+    let (off, addr) = found.first()?.clone();
+    let lower = line.to_ascii_lowercase();
+    let before = line[..off].trim();
+    let after_addr = &line[off + addr.len()..];
+    let after = after_addr.trim_start_matches(['>', '"', '\'']).trim_start();
+    let before_clean = before.trim_end_matches(['<', '"', '\'', ' ', '(']);
+    // Header-like lines of a pasted original or this message's own fields.
+    if lower.starts_with("from:")
+        || lower.starts_with("return-path:")
+        || lower.starts_with("sender:")
+        || lower.starts_with("message-id:")
+        || lower.starts_with("reply-to:")
+    {
+        return None;
+    }
+    let labels = [
+        "recipient:",
+        "recipients:",
+        "failed recipient:",
+        "original-recipient:",
+        "final-recipient:",
+        "to:",
+        "rcpt to:",
+        "address:",
+        "recipient address:",
+        "invalid recipient:",
+        "unknown recipient:",
+        "destinataire :",
+        "destinataire:",
+        "empfänger:",
+        "recipient",
+        "failed address:",
+        "email address:",
+        "your message to",
+        "the following recipient",
+        "delivery to",
+        "original recipient:",
+    ];
+    let label_ok = before_clean.is_empty()
+        || labels.iter().any(|l| {
+            before_clean
+                .to_ascii_lowercase()
+                .ends_with(l.trim_end_matches(':'))
+                || before_clean.to_ascii_lowercase() == *l
+        });
+    if !label_ok {
+        return None;
+    }
+    let rest = after
+        .trim_start_matches(':')
+        .trim_start_matches("...")
+        .trim_start_matches(['>', ':', ',', ' '])
+        .trim();
+    // An indented bare address (Exim) or an address ending the line with a colon (qmail).
+    let indented = raw_line.starts_with(' ') || raw_line.starts_with('\t');
+    let standalone = after.is_empty()
+        || after == ":"
+        || after.starts_with("...")
+        || after.starts_with(':')
+        || after.starts_with("(");
+    if before_clean.is_empty() && !(indented || standalone || line.starts_with('<')) {
+        return None;
+    }
+    Some((addr, rest))
+}
+
+fn error_lines(report: &str) -> String {
+    let mut out = String::new();
+    for line in report.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.len() < 8 {
+            continue;
+        }
+        let l = t.to_ascii_lowercase();
+        if crate::reason::find_reply_code(&l).is_some() || crate::reason::find_status(&l).is_some()
+        {
+            push_sp(&mut out, t);
+            if out.len() > 1000 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_addresses() {
+        let a = addresses("<a.b@example.org>: host mx.example.org[192.0.2.1] said: 550 c@d");
+        assert_eq!(a[0].1, "a.b@example.org");
+        assert_eq!(
+            clean_address("rfc822; X@Example.ORG").as_deref(),
+            Some("X@Example.ORG")
+        );
+        assert_eq!(clean_address("no address"), None);
+        assert_eq!(
+            first_address("x <y@example.com>."),
+            Some("y@example.com".into())
+        );
+    }
+
+    #[test]
+    fn report_stops_at_the_copy() {
+        let t = "Failed:\n  a@example.org\n    550 no\n\n------ This is a copy of the message, including all the headers. ------\nTo: a@example.org\n";
+        assert!(!report_part(t).contains("To: a@example.org"));
+    }
+}

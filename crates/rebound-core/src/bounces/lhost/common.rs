@@ -1,0 +1,166 @@
+//! Small helpers shared by the vendor engines: header tests, SMTP reply reading and
+//! record building.
+
+use super::super::mime::Flat;
+use super::super::Raw;
+use crate::reason::{find_reply_code, find_status};
+
+/// The top-level `From` field, lower case.
+pub fn from(flat: &Flat) -> String {
+    flat.headers.get("from").unwrap_or("").to_ascii_lowercase()
+}
+
+/// The top-level `Subject` field, lower case.
+pub fn subject(flat: &Flat) -> String {
+    flat.headers.get("subject").unwrap_or("").to_lowercase()
+}
+
+/// Whether any value of a header field contains `needle` (lower case).
+pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
+    flat.headers
+        .all(name)
+        .any(|v| v.to_ascii_lowercase().contains(needle))
+}
+
+/// Collapses runs of whitespace to one space and trims.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Appends `t` to `s` with one space between.
+pub fn push(s: &mut String, t: &str) {
+    let t = t.trim();
+    if t.is_empty() || s.len() > 4000 {
+        return;
+    }
+    if !s.is_empty() {
+        s.push(' ');
+    }
+    s.push_str(t);
+}
+
+/// The SMTP command a text says failed (`RCPT`, `DATA`, `MAIL`, `EHLO`, `HELO`), if any.
+pub fn smtp_command(s: &str) -> Option<String> {
+    let l = s.to_ascii_uppercase();
+    let table: &[(&str, &str)] = &[
+        ("RCPT TO", "RCPT"),
+        ("RCPT", "RCPT"),
+        ("MAIL FROM", "MAIL"),
+        ("END OF DATA", "DATA"),
+        ("FINAL DATA", "DATA"),
+        ("DATA", "DATA"),
+        ("EHLO", "EHLO"),
+        ("HELO", "HELO"),
+        ("CONNECT", "CONN"),
+    ];
+    table
+        .iter()
+        .filter_map(|(k, v)| l.find(k).map(|p| (p, *v)))
+        .min_by_key(|(p, _)| *p)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The enhanced status code stated in a text, if any (`X.Y.Z`, X in 2, 4 or 5).
+pub fn status(s: &str) -> Option<String> {
+    find_status(s)
+}
+
+/// The SMTP reply code stated in a text, if any.
+pub fn reply_code(s: &str) -> Option<String> {
+    find_reply_code(s).map(|c| c.to_string())
+}
+
+/// A record for `recipient` with `diagnostic` (made one line) and the codes it states.
+pub fn record(recipient: &str, diagnostic: &str) -> Raw {
+    let diagnostic = one_line(diagnostic);
+    Raw {
+        recipient: recipient.trim().to_string(),
+        status: status(&diagnostic),
+        reply_code: reply_code(&diagnostic),
+        diagnostic,
+        action: Some("failed".to_string()),
+        ..Raw::default()
+    }
+}
+
+/// Strips the `550-` / `550 ` / `550-5.1.1 ` prefix of a multi-line SMTP reply line,
+/// keeping the words.
+pub fn strip_reply_prefix(line: &str) -> &str {
+    let t = line.trim();
+    let b = t.as_bytes();
+    if b.len() >= 4
+        && b.first().is_some_and(|c| matches!(c, b'2' | b'4' | b'5'))
+        && b.get(1).is_some_and(u8::is_ascii_digit)
+        && b.get(2).is_some_and(u8::is_ascii_digit)
+        && matches!(b.get(3), Some(b'-') | Some(b' '))
+    {
+        let rest = t.get(4..).unwrap_or("");
+        if let Some(st) = find_status(rest) {
+            if let Some(after) = rest.trim_start().strip_prefix(st.as_str()) {
+                return after.trim();
+            }
+        }
+        return rest.trim();
+    }
+    t
+}
+
+/// Joins the lines of a multi-line SMTP reply (`550-5.7.1 a` / `550 5.7.1 b`) into
+/// `550 5.7.1 a b`: the code and status once, then the words.
+pub fn join_reply(lines: &[&str]) -> String {
+    let mut head = String::new();
+    let mut words = String::new();
+    for l in lines {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let stripped = strip_reply_prefix(t);
+        if head.is_empty() && stripped.len() < t.len() {
+            let prefix = t.get(..t.len() - stripped.len()).unwrap_or("");
+            head = one_line(&prefix.replace('-', " "));
+            // Keep the status's own dots: only the separator after the code was a dash.
+            if let (Some(c), Some(s)) = (reply_code(prefix), status(prefix)) {
+                head = format!("{c} {s}");
+            } else if let Some(c) = reply_code(prefix) {
+                head = c;
+            }
+        }
+        push(&mut words, stripped);
+    }
+    if head.is_empty() {
+        words
+    } else if words.is_empty() {
+        head
+    } else {
+        format!("{head} {words}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_multiline_replies() {
+        let j = join_reply(&["550-5.7.1 Message refused", "550 5.7.1 by policy"]);
+        assert_eq!(j, "550 5.7.1 Message refused by policy");
+        assert_eq!(join_reply(&["550-No such", "550 user"]), "550 No such user");
+        assert_eq!(
+            smtp_command("did not like our RCPT TO:").as_deref(),
+            Some("RCPT")
+        );
+        assert_eq!(smtp_command("nothing"), None);
+        let r = record("a@example.org", "  552 5.2.2  full \n box");
+        assert_eq!(r.status.as_deref(), Some("5.2.2"));
+        assert_eq!(r.reply_code.as_deref(), Some("552"));
+        assert_eq!(r.diagnostic, "552 5.2.2 full box");
+    }
+}

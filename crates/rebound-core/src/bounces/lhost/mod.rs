@@ -1,0 +1,23 @@
+//! Vendor-specific bounce formats: one module per sending MTA or mailbox provider whose
+//! bounces the generic engines ([`super::dsn`], [`super::text`]) misread. Each module has
+//! `parse(flat, original) -> Option<Found>` and returns `None` unless it recognises its own
+//! format (by sender, subject, headers or wording). They are tried in [`ENGINES`] order,
+//! before the generic engines.
+
+pub mod common;
+pub mod dragonfly;
+pub mod v5sendmail;
+
+use super::mime::{Flat, Headers};
+use super::Found;
+
+/// An engine: recognises one format and reads its records.
+pub type Engine = fn(&Flat, &Headers) -> Option<Found>;
+
+/// Vendor engines, tried in order.
+pub const ENGINES: &[Engine] = &[dragonfly::parse, v5sendmail::parse];
+
+/// The first vendor engine that recognises the message.
+pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
+    ENGINES.iter().find_map(|e| e(flat, original))
+}

@@ -130,6 +130,16 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         parse_block(block, &mut fields);
     }
     if fields.records.is_empty() {
+        // Status fields pasted into the text (a report whose MIME structure is broken, or an
+        // MTA that writes them inline).
+        let report = text::report_part(&flat.text);
+        let lower = report.to_ascii_lowercase();
+        if let Some(at) = lower.find("\nfinal-recipient:") {
+            let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
+            parse_block(report.get(from..).unwrap_or(""), &mut fields);
+        }
+    }
+    if fields.records.is_empty() {
         return None;
     }
     let mut records = Vec::new();

@@ -13,14 +13,18 @@
 //! - [`dsn`]: RFC 3464 fields, per message and per recipient.
 //! - [`arf`]: RFC 5965 feedback reports and the provider formats close to it.
 //! - [`autoreply`]: RFC 3834 auto-replies and vacation notices.
+//! - [`lhost`]: vendor formats (one module each), tried before the generic engines.
 //! - [`text`]: recipients and diagnostics found in the human-readable part.
+//! - [`phrases`]: what servers say, per reason.
 //! - [`classify`]: reason, status and hard/soft from codes and text.
 
 pub mod arf;
 pub mod autoreply;
 pub mod classify;
 pub mod dsn;
+pub mod lhost;
 pub mod mime;
+pub mod phrases;
 pub mod text;
 
 use serde::Serialize;
@@ -174,6 +178,9 @@ const KEPT_HEADERS: &[&str] = &[
 
 fn detect(flat: &mime::Flat, original: &mime::Headers) -> Option<Found> {
     if let Some(f) = arf::parse(flat, original) {
+        return Some(f);
+    }
+    if let Some(f) = lhost::parse(flat, original) {
         return Some(f);
     }
     if let Some(f) = dsn::parse(flat) {

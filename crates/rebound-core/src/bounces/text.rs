@@ -244,7 +244,19 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
     }
     let from = h.get("from").unwrap_or("").to_ascii_lowercase();
     let subject = h.get("subject").unwrap_or("").to_lowercase();
-    SENDERS.iter().any(|s| from.contains(s)) || SUBJECTS.iter().any(|s| subject.contains(s))
+    if SENDERS.iter().any(|s| from.contains(s)) || SUBJECTS.iter().any(|s| subject.contains(s)) {
+        return true;
+    }
+    // A null return path or an automatic message that says what bounces say.
+    let null_sender = h.get("return-path").is_some_and(|v| v.trim() == "<>");
+    let automatic = h.has("auto-submitted");
+    let head: String = flat
+        .text
+        .chars()
+        .take(4000)
+        .collect::<String>()
+        .to_lowercase();
+    (null_sender || automatic) && INTROS.iter().any(|i| head.contains(i))
 }
 
 /// The server's words about one recipient, found in a text by its address.

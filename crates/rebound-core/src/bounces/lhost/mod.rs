@@ -6,6 +6,8 @@
 
 pub mod common;
 pub mod dragonfly;
+pub mod gmail;
+pub mod googlegroups;
 pub mod v5sendmail;
 
 use super::mime::{Flat, Headers};
@@ -15,7 +17,12 @@ use super::Found;
 pub type Engine = fn(&Flat, &Headers) -> Option<Found>;
 
 /// Vendor engines, tried in order.
-pub const ENGINES: &[Engine] = &[dragonfly::parse, v5sendmail::parse];
+pub const ENGINES: &[Engine] = &[
+    dragonfly::parse,
+    v5sendmail::parse,
+    googlegroups::parse,
+    gmail::parse,
+];
 
 /// The first vendor engine that recognises the message.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {

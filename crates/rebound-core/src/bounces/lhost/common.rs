@@ -1,6 +1,7 @@
 //! Small helpers shared by the vendor engines: header tests, SMTP reply reading and
 //! record building.
 
+use super::super::dsn::{field, typed, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
 use crate::reason::{find_reply_code, find_status};
@@ -142,6 +143,47 @@ pub fn join_reply(lines: &[&str]) -> String {
     } else {
         format!("{head} {words}")
     }
+}
+
+/// The per-recipient groups of the delivery-status blocks, read group by group (fields in
+/// any order within a group), one record per group that names a recipient. Per-message
+/// fields (`Reporting-MTA`) are skipped; `Remote-MTA` defaults to nothing.
+pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
+    let mut out = Vec::new();
+    for block in &flat.status {
+        for group in block.split("\n\n") {
+            let mut r = Raw::default();
+            let mut original = String::new();
+            for line in unfold(group) {
+                let Some((name, value)) = field(&line) else {
+                    continue;
+                };
+                match name.as_str() {
+                    "final-recipient" | "x-actual-recipient" if r.recipient.is_empty() => {
+                        r.recipient = typed(value).1
+                    }
+                    "original-recipient" => original = typed(value).1,
+                    "action" => r.action = Some(value.trim().to_ascii_lowercase()),
+                    "status" => r.status = find_status(value),
+                    "remote-mta" => r.remote_mta = Some(typed(value).1),
+                    "diagnostic-code" => {
+                        let (t, d) = typed(value);
+                        r.diagnostic_type = t;
+                        r.diagnostic = one_line(&d);
+                    }
+                    _ => {}
+                }
+            }
+            if r.recipient.is_empty() {
+                r.recipient = original;
+            }
+            if super::super::text::clean_address(&r.recipient).is_some() && out.len() < 1000 {
+                r.reply_code = reply_code(&r.diagnostic);
+                out.push(r);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

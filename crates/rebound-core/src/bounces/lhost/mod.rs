@@ -4,10 +4,12 @@
 //! format (by sender, subject, headers or wording). They are tried in [`ENGINES`] order,
 //! before the generic engines.
 
+pub mod amazonses;
 pub mod common;
 pub mod dragonfly;
 pub mod gmail;
 pub mod googlegroups;
+pub mod receivingses;
 pub mod v5sendmail;
 
 use super::mime::{Flat, Headers};
@@ -22,6 +24,8 @@ pub const ENGINES: &[Engine] = &[
     v5sendmail::parse,
     googlegroups::parse,
     gmail::parse,
+    receivingses::parse,
+    amazonses::parse,
 ];
 
 /// The first vendor engine that recognises the message.

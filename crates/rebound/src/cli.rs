@@ -47,6 +47,8 @@ pub enum Command {
     /// Manage the admin API token.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Parse bounce emails (files, directories or `-`): one JSON object per failed recipient.
+    Parse(crate::parse::ParseArgs),
 }
 
 #[derive(Debug, Args)]

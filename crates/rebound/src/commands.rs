@@ -19,6 +19,9 @@ use crate::config::{self, FileConfig};
 use crate::serve;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Parse(args) = &cli.command {
+        return crate::parse::run(args);
+    }
     let file = config::load_file(&cli.global)?;
     if let Command::Webhook(WebhookCommand::Parse {
         provider,
@@ -48,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "New admin token printed above; restart `rebound serve` for it to take effect."
             );
         }
-        Command::Webhook(_) => unreachable!("handled above"),
+        Command::Webhook(_) | Command::Parse(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod config;
+mod parse;
 mod serve;
 
 use clap::Parser;

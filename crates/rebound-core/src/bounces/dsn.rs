@@ -53,73 +53,68 @@ pub fn typed(v: &str) -> (Option<String>, String) {
 }
 
 fn parse_block(block: &str, fields: &mut Fields) {
-    let mut current: Option<Raw> = None;
-    let mut original: Option<String> = None;
+    // Groups are separated by blank lines; a group holding several Final-Recipient fields
+    // (an MTA that omits the blank lines) is split at each of them.
+    let mut groups: Vec<Vec<String>> = vec![Vec::new()];
     for line in unfold(block) {
-        let Some((name, value)) = field(&line) else {
+        if line.trim().is_empty() {
+            if groups.last().is_some_and(|g| !g.is_empty()) {
+                groups.push(Vec::new());
+            }
             continue;
-        };
-        match name.as_str() {
-            "reporting-mta" => fields.reporting_mta = Some(typed(value).1),
-            "final-recipient" => {
-                if let Some(r) = current.take() {
-                    fields.records.push(r);
+        }
+        let starts_recipient = line.to_ascii_lowercase().starts_with("final-recipient:");
+        let has_final = groups.last().is_some_and(|g| {
+            g.iter()
+                .any(|l| l.to_ascii_lowercase().starts_with("final-recipient:"))
+        });
+        if starts_recipient && has_final {
+            groups.push(Vec::new());
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(line);
+        }
+    }
+    for group in groups {
+        let mut r = Raw::default();
+        let mut original = String::new();
+        let mut is_recipient = false;
+        for line in &group {
+            let Some((name, value)) = field(line) else {
+                continue;
+            };
+            match name.as_str() {
+                "reporting-mta" => fields.reporting_mta = Some(typed(value).1),
+                "final-recipient" => {
+                    r.recipient = typed(value).1;
+                    is_recipient = true;
                 }
-                let addr = typed(value).1;
-                current = Some(Raw {
-                    recipient: original.take().filter(|_| addr.is_empty()).unwrap_or(addr),
-                    ..Raw::default()
-                });
-            }
-            "original-recipient" => {
-                let addr = typed(value).1;
-                match current.as_mut() {
-                    Some(r) if r.recipient.is_empty() => r.recipient = addr,
-                    Some(_) => {
-                        // Original-Recipient of the next group, before its Final-Recipient.
-                        if let Some(r) = current.take() {
-                            fields.records.push(r);
-                        }
-                        original = Some(addr);
-                    }
-                    None => original = Some(addr),
+                "original-recipient" => {
+                    original = typed(value).1;
+                    is_recipient = true;
                 }
-            }
-            "action" => {
-                if let Some(r) = current.as_mut() {
-                    r.action = Some(value.to_ascii_lowercase());
-                }
-            }
-            "status" => {
-                if let Some(r) = current.as_mut() {
-                    let s = crate::reason::find_status(value);
-                    if s.is_some() {
-                        r.status = s;
+                "action" => r.action = Some(value.to_ascii_lowercase()),
+                "status" => {
+                    if let Some(s) = crate::reason::find_status(value) {
+                        r.status = Some(s);
                     }
                 }
-            }
-            "remote-mta" => {
-                if let Some(r) = current.as_mut() {
-                    r.remote_mta = Some(typed(value).1);
-                }
-            }
-            "diagnostic-code" => {
-                if let Some(r) = current.as_mut() {
+                "remote-mta" => r.remote_mta = Some(typed(value).1),
+                "diagnostic-code" => {
                     let (t, d) = typed(value);
                     r.diagnostic_type = t;
                     r.diagnostic = d;
                 }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    if let Some(r) = current.take() {
+        if !is_recipient {
+            continue;
+        }
+        if text::clean_address(&r.recipient).is_none() {
+            r.recipient = original;
+        }
         fields.records.push(r);
-    } else if let Some(addr) = original {
-        fields.records.push(Raw {
-            recipient: addr,
-            ..Raw::default()
-        });
     }
 }
 

@@ -340,6 +340,11 @@ fn decode_qp(body: &[u8]) -> Vec<u8> {
 
 /// Converts bytes in a charset to a string (unknown charsets and invalid bytes are lossy).
 pub fn to_utf8(bytes: &[u8], charset: Option<&str>) -> String {
+    // ISO-2022-JP is 7-bit: it passes as UTF-8 unless its escapes are looked for.
+    if memfind(bytes, b"\x1b$B").is_some() || memfind(bytes, b"\x1b$@").is_some() {
+        let (s, _, _) = encoding_rs::ISO_2022_JP.decode(bytes);
+        return s.into_owned();
+    }
     if let Ok(s) = std::str::from_utf8(bytes) {
         return s.to_string();
     }

@@ -145,45 +145,60 @@ pub fn join_reply(lines: &[&str]) -> String {
     }
 }
 
-/// The per-recipient groups of the delivery-status blocks, read group by group (fields in
-/// any order within a group), one record per group that names a recipient. Per-message
-/// fields (`Reporting-MTA`) are skipped; `Remote-MTA` defaults to nothing.
+/// The per-recipient records of the delivery-status blocks. A record ends at a blank line
+/// or where the next `Final-Recipient` begins (some MTAs put no blank line between
+/// groups); fields may come in any order within a group (`Action` before
+/// `Final-Recipient`), and `Original-Recipient` is only the fallback address. Groups that
+/// name no recipient (the per-message fields) give nothing.
 pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
     let mut out = Vec::new();
     for block in &flat.status {
-        for group in block.split("\n\n") {
-            let mut r = Raw::default();
-            let mut original = String::new();
-            for line in unfold(group) {
-                let Some((name, value)) = field(&line) else {
-                    continue;
-                };
-                match name.as_str() {
-                    "final-recipient" | "x-actual-recipient" if r.recipient.is_empty() => {
-                        r.recipient = typed(value).1
+        let mut r = Raw::default();
+        let mut original = String::new();
+        for line in unfold(block) {
+            if line.trim().is_empty() {
+                finish(&mut r, &mut original, &mut out);
+                continue;
+            }
+            let Some((name, value)) = field(&line) else {
+                continue;
+            };
+            match name.as_str() {
+                "final-recipient" | "x-actual-recipient" => {
+                    if !r.recipient.is_empty() {
+                        finish(&mut r, &mut original, &mut out);
                     }
-                    "original-recipient" => original = typed(value).1,
-                    "action" => r.action = Some(value.trim().to_ascii_lowercase()),
-                    "status" => r.status = find_status(value),
-                    "remote-mta" => r.remote_mta = Some(typed(value).1),
-                    "diagnostic-code" => {
-                        let (t, d) = typed(value);
-                        r.diagnostic_type = t;
-                        r.diagnostic = one_line(&d);
+                    if r.recipient.is_empty() {
+                        r.recipient = typed(value).1;
                     }
-                    _ => {}
                 }
-            }
-            if r.recipient.is_empty() {
-                r.recipient = original;
-            }
-            if super::super::text::clean_address(&r.recipient).is_some() && out.len() < 1000 {
-                r.reply_code = reply_code(&r.diagnostic);
-                out.push(r);
+                "original-recipient" if original.is_empty() => original = typed(value).1,
+                "action" => r.action = Some(value.trim().to_ascii_lowercase()),
+                "status" => r.status = find_status(value),
+                "remote-mta" => r.remote_mta = Some(typed(value).1),
+                "diagnostic-code" => {
+                    let (t, d) = typed(value);
+                    r.diagnostic_type = t;
+                    r.diagnostic = one_line(&d);
+                }
+                _ => {}
             }
         }
+        finish(&mut r, &mut original, &mut out);
     }
     out
+}
+
+fn finish(r: &mut Raw, original: &mut String, out: &mut Vec<Raw>) {
+    let mut done = std::mem::take(r);
+    let fallback = std::mem::take(original);
+    if done.recipient.is_empty() {
+        done.recipient = fallback;
+    }
+    if super::super::text::clean_address(&done.recipient).is_some() && out.len() < 1000 {
+        done.reply_code = reply_code(&done.diagnostic);
+        out.push(done);
+    }
 }
 
 #[cfg(test)]

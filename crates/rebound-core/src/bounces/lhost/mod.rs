@@ -5,6 +5,7 @@
 //! before the generic engines.
 
 pub mod amazonses;
+pub mod aol;
 pub mod common;
 pub mod dragonfly;
 pub mod gmail;
@@ -26,6 +27,7 @@ pub const ENGINES: &[Engine] = &[
     gmail::parse,
     receivingses::parse,
     amazonses::parse,
+    aol::parse,
 ];
 
 /// The first vendor engine that recognises the message.

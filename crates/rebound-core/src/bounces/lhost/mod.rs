@@ -10,6 +10,7 @@ pub mod common;
 pub mod dragonfly;
 pub mod gmail;
 pub mod googlegroups;
+pub mod gsuite;
 pub mod receivingses;
 pub mod v5sendmail;
 
@@ -25,6 +26,7 @@ pub const ENGINES: &[Engine] = &[
     v5sendmail::parse,
     googlegroups::parse,
     gmail::parse,
+    gsuite::parse,
     receivingses::parse,
     amazonses::parse,
     aol::parse,

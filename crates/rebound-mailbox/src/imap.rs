@@ -439,12 +439,14 @@ impl Mailbox for Imap {
             .command_raw(&format!("UID FETCH {uid} (BODY.PEEK[])"), limit)
             .await
         {
+            // The size was checked above from RFC822.SIZE: a server that now announces more
+            // than the limit is not trusted further (the session is marked broken).
             Err(Error::LiteralTooLarge { size, limit }) => {
-                return Err(Error::MessageTooLarge {
-                    id: m.id.clone(),
-                    size,
-                    limit,
-                })
+                return Err(Error::Protocol(format!(
+                    "message {} arrives with {size} bytes, more than the {limit}-byte limit \
+                     (RFC822.SIZE said less); connection dropped",
+                    m.id
+                )))
             }
             other => other?,
         };

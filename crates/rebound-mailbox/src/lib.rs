@@ -104,12 +104,12 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
-    /// A message larger than `max_size` (refused, not downloaded when the size is known).
+    /// A message larger than `max_size`, refused before downloading it.
     #[error("message {id} has {size} bytes, more than the limit of {limit}")]
     MessageTooLarge {
         /// Its id.
         id: String,
-        /// Its size (or a lower bound when the download was cut off).
+        /// Its size as the server announced it.
         size: u64,
         /// The limit.
         limit: u64,

@@ -175,18 +175,20 @@ impl Mailbox for Pop3 {
             }
         }
         self.simple(&format!("RETR {n}")).await?;
+        // The size was checked above from LIST; a server that sends more than it announced
+        // and more than the limit leaves the stream mid-message: the session ends.
+        let overflow = || {
+            Error::Protocol(format!(
+                "message {} exceeds the {limit}-byte limit in transfer (LIST said less); connection dropped",
+                m.id
+            ))
+        };
         let mut message = Vec::new();
         loop {
             // A line may be as long as what is left of the budget (plus its terminator).
             let budget = (limit as usize).saturating_sub(message.len()) + 3;
             let line = match self.conn.read_line(budget).await {
-                Err(Error::LineTooLong { .. }) => {
-                    return Err(Error::MessageTooLarge {
-                        id: m.id.clone(),
-                        size: limit + 1,
-                        limit,
-                    })
-                }
+                Err(Error::LineTooLong { .. }) => return Err(overflow()),
                 other => other?,
             };
             if trim_eol(&line) == b"." {
@@ -196,11 +198,7 @@ impl Mailbox for Pop3 {
             let line = line.strip_prefix(b".").unwrap_or(&line);
             message.extend_from_slice(line);
             if message.len() as u64 > limit {
-                return Err(Error::MessageTooLarge {
-                    id: m.id.clone(),
-                    size: message.len() as u64,
-                    limit,
-                });
+                return Err(overflow());
             }
         }
         Ok(message)

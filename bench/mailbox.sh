@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Mailbox scan benchmark: see "Mailbox scan" in BENCHMARKS.md.
+#
+#   bash bench/mailbox.sh
+#
+# Starts a private Dovecot (needs dovecot-imapd and dovecot-pop3d, and root: Dovecot drops
+# to its own users), fills one mailbox with MAILBOX_BENCH_MESSAGES (default 10000) corpus
+# bounces (../shared/corpus/bounces/maildir/bsd, or REBOUND_SHARED_DIR), and times full
+# scan passes (after=keep, fetch every message) over IMAPS and POP3S on 127.0.0.1.
+# The work is crates/rebound-mailbox/tests/bench.rs, an ignored test run in release mode.
+# CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(dovecot --version | cut -d' ' -f1) Dovecot"
+cargo test --release -q -p rebound-mailbox --test bench -- --ignored --nocapture --test-threads 1 2>&1 \
+  | grep -Ev '^(running [0-9]+ tests?|test result:.*|\.|)$'

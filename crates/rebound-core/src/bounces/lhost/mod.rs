@@ -11,6 +11,8 @@ pub mod dragonfly;
 pub mod gmail;
 pub mod googlegroups;
 pub mod gsuite;
+pub mod imailserver;
+pub mod kddi;
 pub mod receivingses;
 pub mod v5sendmail;
 
@@ -30,6 +32,8 @@ pub const ENGINES: &[Engine] = &[
     receivingses::parse,
     amazonses::parse,
     aol::parse,
+    kddi::parse,
+    imailserver::parse,
 ];
 
 /// The first vendor engine that recognises the message.

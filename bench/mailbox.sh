@@ -12,6 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(dovecot --version | cut -d' ' -f1) Dovecot"
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), Dovecot $(dovecot --version | cut -d' ' -f1)"
 cargo test --release -q -p rebound-mailbox --test bench -- --ignored --nocapture --test-threads 1 2>&1 \
   | grep -Ev '^(running [0-9]+ tests?|test result:.*|\.|)$'

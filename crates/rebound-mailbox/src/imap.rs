@@ -5,8 +5,8 @@
 //! STARTTLS (RFC 2595).
 //!
 //! Responses are read as "logical lines": a line that ends in a literal `{N}` continues
-//! after the N literal bytes. Lines are bounded by [`MAX_LINE`]; literals by the message
-//! size limit while fetching a message and by `MAX_LINE` otherwise.
+//! after the N literal bytes. Lines are bounded (64 KiB); literals by the message
+//! size limit while fetching a message and by the line limit otherwise.
 
 use std::collections::HashMap;
 

@@ -48,6 +48,10 @@ use async_trait::async_trait;
 
 pub use url::{After, MailboxUrl, Protocol, Tls, UrlError, DEFAULT_MAX_MESSAGE_SIZE};
 
+/// The TLS library whose errors [`Error::Tls`] carries, to match on them (e.g.
+/// `rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)`).
+pub use rustls;
+
 /// Everything that can go wrong talking to a mailbox.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

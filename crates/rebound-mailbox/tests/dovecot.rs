@@ -250,6 +250,19 @@ async fn starttls_and_explicit_plaintext_reach_dovecot() {
     );
 }
 
+#[tokio::test]
+async fn a_non_ascii_password_logs_in_over_imap_and_pop3() {
+    // IMAP sends it as a literal ({N} and a continuation), POP3 as UTF-8 after PASS.
+    let Some(d) = Dovecot::start_with("DNS:localhost,IP:127.0.0.1", "pässwörd€") else {
+        return;
+    };
+    d.deliver(&reply(7));
+    for url in [d.imaps_url("/INBOX"), d.pop3s_url("")] {
+        assert_eq!(url.password, "pässwörd€");
+        assert_eq!(fetch_all(&url).await, vec![as_served(&reply(7))], "{url}");
+    }
+}
+
 fn tls_error(e: &Error) -> &rustls::Error {
     match e {
         Error::Tls(t) => t,

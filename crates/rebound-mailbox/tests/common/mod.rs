@@ -196,6 +196,7 @@ pub struct Dovecot {
     pub imaps: u16,
     pub pop3: u16,
     pub pop3s: u16,
+    pub password: String,
     ids: (u32, u32),
 }
 
@@ -209,6 +210,11 @@ impl Dovecot {
     }
 
     pub fn start_with_sans(sans: &str) -> Option<Dovecot> {
+        Dovecot::start_with(sans, PASSWORD)
+    }
+
+    /// A Dovecot whose only password is `password` (no spaces, `%` or `#`: Dovecot syntax).
+    pub fn start_with(sans: &str, password: &str) -> Option<Dovecot> {
         let problem = match (find_dovecot(), is_root()) {
             (None, _) => {
                 Some("the dovecot binary is missing (apt-get install dovecot-imapd dovecot-pop3d)")
@@ -223,7 +229,7 @@ impl Dovecot {
         }
         let mut last_log = String::new();
         for _ in 0..3 {
-            match Dovecot::try_start(sans) {
+            match Dovecot::try_start(sans, password) {
                 Ok(d) => return Some(d),
                 Err(log) => last_log = log,
             }
@@ -231,7 +237,7 @@ impl Dovecot {
         panic!("dovecot did not start; its log:\n{last_log}");
     }
 
-    fn try_start(sans: &str) -> Result<Dovecot, String> {
+    fn try_start(sans: &str, password: &str) -> Result<Dovecot, String> {
         let binary = find_dovecot().unwrap();
         let ids = user_ids("dovecot");
         let dir = tempfile::Builder::new()
@@ -271,7 +277,7 @@ mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 passdb {{
   driver = static
-  args = password={PASSWORD}
+  args = password={password}
 }}
 userdb {{
   driver = static
@@ -320,6 +326,7 @@ service stats {{
             .spawn()
             .unwrap();
         let mut d = Dovecot {
+            password: password.to_string(),
             child,
             dir,
             imap,
@@ -432,7 +439,7 @@ service stats {{
         let ca = self.ca();
         let s = format!(
             "{scheme}://{USER}:{}@127.0.0.1:{port}{rest}{sep}ca={}",
-            percent(PASSWORD),
+            percent(&self.password),
             percent(&ca.display().to_string())
         );
         MailboxUrl::parse(&s).unwrap_or_else(|e| panic!("{s}: {e}"))

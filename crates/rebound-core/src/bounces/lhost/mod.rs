@@ -15,6 +15,7 @@ pub mod imailserver;
 pub mod kddi;
 pub mod receivingses;
 pub mod v5sendmail;
+pub mod x3;
 
 use super::mime::{Flat, Headers};
 use super::Found;
@@ -34,6 +35,7 @@ pub const ENGINES: &[Engine] = &[
     aol::parse,
     kddi::parse,
     imailserver::parse,
+    x3::parse,
 ];
 
 /// The first vendor engine that recognises the message.

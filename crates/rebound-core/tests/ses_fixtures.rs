@@ -205,9 +205,12 @@ fn parse(body: Vec<u8>) -> Vec<rebound_core::Event> {
         .expect("parse")
 }
 
+/// A fixture and the (recipient, kind, class) of each event it must give.
+type Case<'a> = (&'a str, &'a [(&'a str, EventKind, Option<BounceClass>)]);
+
 #[test]
 fn ses_payloads_map_to_events() {
-    let cases: &[(&str, &[(&str, EventKind, Option<BounceClass>)])] = &[
+    let cases: &[Case] = &[
         (
             "ses-notification-bounce-permanent-no-dsn.json",
             &[("*", EventKind::Bounce, Some(BounceClass::Hard))],

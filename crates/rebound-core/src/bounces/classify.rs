@@ -10,7 +10,6 @@
 //! is bad (unknown user or host, moved, a domain that accepts no mail), so that a blocked
 //! IP address or a spam-filtered message never suppresses a good address.
 
-use super::mime::Flat;
 use super::{phrases, Raw};
 use crate::reason::{find_reply_code, find_status};
 use crate::{BounceClass, EventKind, Reason};
@@ -194,20 +193,13 @@ fn probe(r: Reason, f: &Facts) -> bool {
             }
         }
         Rejected => {
-            if f.temp == Some(Rejected) {
-                true
-            } else if f.command == Some("MAIL") {
-                m(Rejected, f)
-            } else if f.command == Some("DATA") && f.temp != Some(UserUnknown) {
-                m(Rejected, f)
-            } else if matches!(
+            let at_mail = f.command == Some("MAIL");
+            let at_data = f.command == Some("DATA") && f.temp != Some(UserUnknown);
+            let vague = matches!(
                 f.temp,
                 None | Some(Undefined | OnHold | SecurityError | SystemError)
-            ) {
-                m(Rejected, f)
-            } else {
-                false
-            }
+            );
+            f.temp == Some(Rejected) || ((at_mail || at_data || vague) && m(Rejected, f))
         }
         HostUnknown => {
             if f.temp == Some(HostUnknown) {
@@ -315,7 +307,7 @@ pub fn class_of(reason: Reason, status: Option<&str>, reply: Option<&str>) -> Bo
 }
 
 /// Classifies one record.
-pub fn classify(raw: &Raw, flat: &Flat) -> Classified {
+pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
     let diag = raw.diagnostic.as_str();
     let status = raw
         .status
@@ -351,7 +343,7 @@ pub fn classify(raw: &Raw, flat: &Flat) -> Classified {
         .smtp_command
         .as_deref()
         .or_else(|| command_of(diag))
-        .or_else(|| command_of(&flat.text));
+        .or(text_command);
     let smtp = match raw.diagnostic_type.as_deref() {
         Some(t) => t == "smtp",
         None => true,
@@ -396,7 +388,7 @@ mod tests {
             diagnostic: diag.into(),
             ..Raw::default()
         };
-        classify(&raw, &Flat::default()).reason
+        classify(&raw, None).reason
     }
 
     #[test]

@@ -138,7 +138,9 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         return None;
     }
     let mut records = Vec::new();
-    for mut r in fields.records {
+    let report = text::report_part(&flat.text);
+    let lower = report.to_ascii_lowercase();
+    for mut r in fields.records.into_iter().take(super::MAX_RECORDS) {
         if text::clean_address(&r.recipient).is_none() {
             continue;
         }
@@ -147,7 +149,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         }
         if r.diagnostic.trim().is_empty() {
             // The DSN states no diagnostic: the text part often has the server's words.
-            if let Some(d) = text::diagnostic_for(&flat.text, &r.recipient) {
+            if let Some(d) = text::diagnostic_in(report, &lower, &r.recipient) {
                 r.diagnostic = d;
             }
         }

@@ -543,8 +543,10 @@ fn walk(
         | "text/rfc822-headers"
         | "message/rfc822-headers"
         | "message/global-headers"
-        | "message/partial" => {
-            if flat.original.is_none() {
+        | "message/partial"
+            if flat.original.is_none() =>
+        {
+            {
                 let (h, b) = split_entity(&decoded);
                 let inner = parse_headers(h, limits);
                 let mut text = to_utf8(h, None);

@@ -99,6 +99,10 @@ pub struct Found {
     pub records: Vec<Raw>,
 }
 
+/// Records kept per message: a bounce names a handful of recipients; a message naming
+/// thousands is hostile or a mailing-list digest, and the rest are dropped.
+pub const MAX_RECORDS: usize = 500;
+
 /// Parses a bounce email with default [`Limits`].
 pub fn parse(raw: &[u8]) -> Vec<BounceRecord> {
     parse_with(raw, &Limits::default())
@@ -129,8 +133,9 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .take(32)
         .map(|h| (h.name.clone(), h.value.chars().take(512).collect()))
         .collect();
+    let text_command = classify::command_of(&flat.text);
     let mut out: Vec<BounceRecord> = Vec::new();
-    for r in found.records {
+    for r in found.records.into_iter().take(MAX_RECORDS) {
         let recipient = text::clean_address(&r.recipient);
         match &recipient {
             None if r.kind != Some(EventKind::Complaint) => continue,
@@ -145,7 +150,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
             }
             _ => {}
         }
-        let c = classify::classify(&r, &flat);
+        let c = classify::classify(&r, text_command);
         out.push(BounceRecord {
             recipient,
             kind: c.kind,

@@ -262,18 +262,27 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
 /// The server's words about one recipient, found in a text by its address.
 pub fn diagnostic_for(text: &str, recipient: &str) -> Option<String> {
     let report = report_part(text);
-    let lower_rcpt = recipient.to_ascii_lowercase();
-    let lines: Vec<&str> = report.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        if !line.to_ascii_lowercase().contains(&lower_rcpt) {
-            continue;
-        }
+    diagnostic_in(report, &report.to_ascii_lowercase(), recipient)
+}
+
+/// [`diagnostic_for`] on a report already cut and lower-cased (ASCII) by the caller.
+pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<String> {
+    let needle = recipient.to_ascii_lowercase();
+    if needle.is_empty() {
+        return None;
+    }
+    let mut from = 0;
+    while let Some(p) = lower.get(from..).and_then(|l| l.find(&needle)) {
+        let at = from + p;
+        from = at + needle.len();
+        let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
         let mut diag = String::new();
-        let own = line.trim();
+        let mut lines = report.get(start..).unwrap_or("").lines();
+        let own = lines.next().unwrap_or("").trim();
         if own.len() > recipient.len() + 8 {
             diag.push_str(own);
         }
-        for next in lines.iter().skip(i + 1).take(8) {
+        for next in lines.take(8) {
             let t = next.trim();
             if t.is_empty()
                 || addresses(t)
@@ -373,7 +382,8 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
 
     let lines: Vec<&str> = report.lines().collect();
     let mut current: Option<usize> = None;
-    for (i, raw_line) in lines.iter().enumerate() {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for raw_line in &lines {
         let line = raw_line.trim();
         if line.is_empty() {
             if let Some(c) = current {
@@ -387,17 +397,16 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             let lower = addr.to_ascii_lowercase();
             let is_sender = own_addrs.contains(&lower) || original_from.contains(&lower);
             if !is_sender {
-                match records
-                    .iter()
-                    .position(|r| r.recipient.eq_ignore_ascii_case(&addr))
-                {
+                match index.get(&lower).copied() {
                     Some(p) => {
                         current = Some(p);
                         if !rest.is_empty() {
                             push_sp(&mut records[p].diagnostic, rest);
                         }
                     }
+                    None if records.len() >= super::MAX_RECORDS => {}
                     None => {
+                        index.insert(lower, records.len());
                         records.push(Raw {
                             recipient: addr,
                             diagnostic: rest.to_string(),
@@ -414,7 +423,6 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
                 push_sp(&mut records[c].diagnostic, line);
             }
         }
-        let _ = i;
     }
     if records.is_empty() {
         for v in flat.headers.all("x-failed-recipients") {
@@ -433,9 +441,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     // Records without words of their own get the report's error lines.
     let general = error_lines(report);
-    for r in &mut records {
+    let lower = report.to_ascii_lowercase();
+    for r in records.iter_mut().take(100) {
         if !has_error_words(&r.diagnostic) {
-            if let Some(d) = diagnostic_for(report, &r.recipient) {
+            if let Some(d) = diagnostic_in(report, &lower, &r.recipient) {
                 r.diagnostic = d;
             } else if !general.is_empty() {
                 r.diagnostic = general.clone();

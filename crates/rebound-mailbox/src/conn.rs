@@ -182,6 +182,20 @@ impl Conn {
         }
     }
 
+    /// Waits up to `max` until the server has sent something, without consuming it.
+    /// `Ok(false)` on timeout. (Cancel-safe: `fill_buf` consumes nothing.)
+    pub(crate) async fn wait_readable(&mut self, max: Duration) -> Result<bool, Error> {
+        match tokio::time::timeout(max, self.io.fill_buf()).await {
+            Err(_) => Ok(false),
+            Ok(Err(e)) => Err(Error::Io(e)),
+            Ok(Ok([])) => Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ))),
+            Ok(Ok(_)) => Ok(true),
+        }
+    }
+
     /// Reads exactly `n` bytes.
     pub(crate) async fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, Error> {
         let mut out = vec![0; n];

@@ -1,14 +1,15 @@
 //! A minimal IMAP4rev1 client (RFC 3501) for one job: list, fetch, delete or move messages
 //! of one folder. LOGIN, SELECT/EXAMINE (UIDVALIDITY), `UID FETCH 1:* (UID RFC822.SIZE)`,
 //! `UID FETCH n (BODY.PEEK[])`, `UID STORE +FLAGS.SILENT (\Deleted)` with `UID EXPUNGE`
-//! (UIDPLUS, RFC 4315) or a final EXPUNGE, `UID MOVE` (RFC 6851) or COPY + delete, and
-//! STARTTLS (RFC 2595).
+//! (UIDPLUS, RFC 4315) or a final EXPUNGE, `UID MOVE` (RFC 6851) or COPY + delete,
+//! STARTTLS (RFC 2595), and IDLE (RFC 2177) to wait for new mail between scans.
 //!
 //! Responses are read as "logical lines": a line that ends in a literal `{N}` continues
 //! after the N literal bytes. Lines are bounded (64 KiB); literals by the message
 //! size limit while fetching a message and by the line limit otherwise.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -142,6 +143,67 @@ impl Imap {
         imap.login(&url.user, &url.password).await?;
         imap.select(&url.folder).await?;
         Ok(imap)
+    }
+
+    /// Whether the server offers IDLE (RFC 2177).
+    pub fn supports_idle(&self) -> bool {
+        self.has("IDLE")
+    }
+
+    /// Waits up to `max` (capped at 25 minutes, under the servers' 30-minute inactivity
+    /// limit) for the server to report new messages in the selected folder, with IDLE.
+    /// `Ok(true)` when the folder grew (list again), `Ok(false)` when the time ran out.
+    pub async fn idle(&mut self, max: Duration) -> Result<bool> {
+        if !self.has("IDLE") {
+            return Err(Error::Unsupported("IDLE (the server does not offer it)"));
+        }
+        let before = self.exists;
+        let tag = self.tag();
+        self.conn
+            .write_all(format!("{tag} IDLE\r\n").as_bytes())
+            .await?;
+        loop {
+            let r = self.read_response(MAX_LINE as u64).await?;
+            if r.text.starts_with(b"+") {
+                break;
+            }
+            if r.text.starts_with(tag.as_bytes()) {
+                let text = String::from_utf8_lossy(&r.text).into_owned();
+                return Err(Error::Server(format!("IDLE: {text}")));
+            }
+            self.note_untagged(&r);
+        }
+        let deadline = Instant::now() + max.min(Duration::from_secs(25 * 60));
+        while self.exists <= before {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.conn.wait_readable(left).await? {
+                break;
+            }
+            let r = self.read_response(MAX_LINE as u64).await?;
+            self.note_untagged(&r);
+        }
+        self.conn.write_all(b"DONE\r\n").await?;
+        let done = self.finish_command(&tag, MAX_LINE as u64).await?;
+        if !done.ok {
+            return Err(Error::Server(format!("IDLE: {}", done.status)));
+        }
+        Ok(self.exists > before)
+    }
+
+    /// Keeps track of the message count (`* N EXISTS`, `* N EXPUNGE`).
+    fn note_untagged(&mut self, r: &Response) {
+        let toks = tokens(&r.text);
+        if toks.len() == 3 && toks[0] == b"*" && toks[2].eq_ignore_ascii_case(b"EXPUNGE") {
+            self.exists = self.exists.saturating_sub(1);
+        }
+        if toks.len() == 3 && toks[0] == b"*" && toks[2].eq_ignore_ascii_case(b"EXISTS") {
+            if let Some(n) = std::str::from_utf8(toks[1])
+                .ok()
+                .and_then(|n| n.parse().ok())
+            {
+                self.exists = n;
+            }
+        }
     }
 
     fn has(&self, cap: &str) -> bool {
@@ -286,15 +348,7 @@ impl Imap {
         loop {
             let r = self.read_response(literal_limit).await?;
             if r.text.starts_with(b"* ") {
-                let toks = tokens(&r.text);
-                if toks.len() == 3 && toks[2].eq_ignore_ascii_case(b"EXISTS") {
-                    if let Some(n) = std::str::from_utf8(toks[1])
-                        .ok()
-                        .and_then(|n| n.parse().ok())
-                    {
-                        self.exists = n;
-                    }
-                }
+                self.note_untagged(&r);
                 if r.text.len() >= 5 && r.text[2..5].eq_ignore_ascii_case(b"BYE") {
                     return Err(Error::Server(String::from_utf8_lossy(&r.text).into_owned()));
                 }

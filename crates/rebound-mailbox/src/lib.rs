@@ -29,7 +29,7 @@
 //!   plaintext.
 //! - [`pop3`]: the POP3 client (RFC 1939, CAPA, STLS); deletions commit at QUIT.
 //! - [`imap`]: a minimal IMAP4rev1 client (LOGIN, SELECT/EXAMINE, UID FETCH/STORE/EXPUNGE,
-//!   UID MOVE or COPY, STARTTLS).
+//!   UID MOVE or COPY, STARTTLS) with `Imap::idle` (RFC 2177) to wait for new mail.
 //! - this file: the protocol-neutral [`Mailbox`] trait, [`connect`], [`scan`] and the
 //!   [`Error`] type.
 #![deny(missing_docs)]

@@ -6,9 +6,10 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{as_served, corpus, is_reply, reply, Dovecot, CORPUS_BOUNCES};
-use rebound_mailbox::{connect, scan, Error, MailboxUrl, ScanOutcome, Verdict};
+use rebound_mailbox::{connect, scan, Error, Mailbox, MailboxUrl, ScanOutcome, Verdict};
 
 /// Delivers the corpus bounces and `replies` human replies; returns the originals.
 fn fill(d: &Dovecot, replies: usize) -> Vec<Vec<u8>> {
@@ -261,6 +262,35 @@ async fn a_non_ascii_password_logs_in_over_imap_and_pop3() {
         assert_eq!(url.password, "pässwörd€");
         assert_eq!(fetch_all(&url).await, vec![as_served(&reply(7))], "{url}");
     }
+}
+
+#[tokio::test]
+async fn imap_idle_reports_a_new_message_and_times_out_without_one() {
+    let Some(d) = Dovecot::start() else { return };
+    d.deliver(&reply(1));
+    let url = d.imaps_url("/INBOX?after=delete");
+    let mut imap = rebound_mailbox::imap::Imap::connect(&url).await.unwrap();
+    assert!(imap.supports_idle());
+    let quiet = imap.idle(Duration::from_millis(700)).await.unwrap();
+    assert!(!quiet, "nothing arrived, yet IDLE reported new mail");
+
+    let started = std::time::Instant::now();
+    let (grew, ()) = tokio::join!(imap.idle(Duration::from_secs(20)), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        d.deliver(&reply(2));
+    });
+    assert!(grew.unwrap(), "IDLE did not report the delivery");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let list = imap.list().await.unwrap();
+    assert_eq!(list.len(), 2);
+    // The session is still in step: fetch and delete work after IDLE.
+    let last = imap.fetch(&list[1]).await.unwrap();
+    assert_eq!(last, as_served(&reply(2)));
+    imap.apply(&list[1], &rebound_mailbox::Action::Delete)
+        .await
+        .unwrap();
+    Box::new(imap).finish().await.unwrap();
+    assert_eq!(d.messages("INBOX").len(), 1);
 }
 
 fn tls_error(e: &Error) -> &rustls::Error {

@@ -1,10 +1,12 @@
 //! Small helpers shared by the vendor engines: header tests, SMTP reply reading and
 //! record building.
 
+use super::super::classify::{classify, command_of, status_name};
 use super::super::dsn::{field, typed, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
 use crate::reason::{find_reply_code, find_status};
+use crate::Reason;
 
 /// The top-level `From` field, lower case.
 pub fn from(flat: &Flat) -> String {
@@ -198,6 +200,153 @@ fn finish(r: &mut Raw, original: &mut String, out: &mut Vec<Raw>) {
     if super::super::text::clean_address(&done.recipient).is_some() && out.len() < 1000 {
         done.reply_code = reply_code(&done.diagnostic);
         out.push(done);
+    }
+}
+
+/// One exchange of an SMTP session transcript: the client's command and the server's reply.
+#[derive(Debug, Clone, Default)]
+pub struct Step {
+    /// The command verb, upper case (`RCPT`, `DATA`…); `CONN` for the greeting.
+    pub command: String,
+    /// The rest of the command line (`TO:<a@example.org>`).
+    pub argument: String,
+    /// The server's reply lines, joined (`550 5.1.1 words`).
+    pub reply: String,
+}
+
+impl Step {
+    /// Whether the reply is a failure (4xx or 5xx).
+    pub fn failed(&self) -> bool {
+        matches!(self.reply.as_bytes().first(), Some(b'4' | b'5'))
+    }
+}
+
+/// The steps of a session transcript whose client lines start with `client` (`In:`,
+/// `>>>`) and server lines with `server` (`Out:`, `<<<`). Indented lines without a prefix
+/// continue the line before; other lines end the transcript's current step.
+pub fn transcript(text: &str, client: &str, server: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut replies: Vec<Vec<String>> = Vec::new();
+    // Where a continuation line goes: 1 = the command, 2 = the reply, 0 = nowhere.
+    let mut open = 0u8;
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(c) = t.strip_prefix(client) {
+            if steps.len() >= 1000 {
+                break;
+            }
+            let c = c.trim();
+            let (verb, arg) = c.split_once(' ').unwrap_or((c, ""));
+            steps.push(Step {
+                command: verb.to_ascii_uppercase(),
+                argument: arg.trim().to_string(),
+                reply: String::new(),
+            });
+            replies.push(Vec::new());
+            open = 1;
+        } else if let Some(r) = t.strip_prefix(server) {
+            if steps.is_empty() {
+                steps.push(Step {
+                    command: "CONN".to_string(),
+                    ..Step::default()
+                });
+                replies.push(Vec::new());
+            }
+            if let Some(v) = replies.last_mut() {
+                if v.len() < 64 {
+                    v.push(r.trim().to_string());
+                }
+            }
+            open = 2;
+        } else if !t.is_empty() && (line.starts_with(' ') || line.starts_with('\t')) {
+            match open {
+                1 => {
+                    if let Some(s) = steps.last_mut() {
+                        push(&mut s.argument, t);
+                    }
+                }
+                2 => {
+                    if let Some(l) = replies.last_mut().and_then(|v| v.last_mut()) {
+                        push(l, t);
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            open = 0;
+        }
+    }
+    for (s, r) in steps.iter_mut().zip(replies) {
+        // A command may get several replies (`354` then `451` after DATA): the last
+        // failure, else the last reply.
+        let mut groups: Vec<Vec<&str>> = Vec::new();
+        let mut code = "";
+        for l in &r {
+            let c = l.get(..3).unwrap_or("");
+            if groups.is_empty() || c != code {
+                groups.push(Vec::new());
+                code = c;
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push(l.as_str());
+            }
+        }
+        let pick = groups
+            .iter()
+            .rev()
+            .find(|g| g.first().is_some_and(|l| l.starts_with(['4', '5'])))
+            .or(groups.last());
+        if let Some(g) = pick {
+            s.reply = join_reply(g);
+        }
+    }
+    steps
+}
+
+/// Decides the reason of a record whose status code names none (`5.0.0`, `4.0.0`, or no
+/// code) when the classifier's first round of probes found nothing either. Sisimai then
+/// tries its second wording round, then the diagnostic type (`x-unix` → mailer error), the
+/// reply code (`501`–`507`, `401`–`407` → syntax error) and the command (`EHLO`/`HELO` →
+/// blocked); the classifier only runs that round for codes that name a retryable reason,
+/// so the engines settle such records here. A reason the engine set is left alone.
+pub fn settle(r: &mut Raw) {
+    if r.reason.is_some() || r.kind.is_some() {
+        return;
+    }
+    if r.status.as_deref().and_then(status_name).is_some() {
+        return;
+    }
+    let undecided = |x: Reason| matches!(x, Reason::OnHold | Reason::Undefined);
+    if !undecided(classify(r, None).reason) {
+        return;
+    }
+    // An engine-stated `Undefined` makes the classifier run its second round.
+    let mut probe = r.clone();
+    probe.reason = Some(Reason::Undefined);
+    let second = classify(&probe, None).reason;
+    if !undecided(second) {
+        r.reason = Some(second);
+        return;
+    }
+    let code: u16 = r
+        .reply_code
+        .clone()
+        .or_else(|| reply_code(&r.diagnostic))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let command = r
+        .smtp_command
+        .as_deref()
+        .or_else(|| command_of(&r.diagnostic));
+    if r.diagnostic_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("x-unix"))
+    {
+        r.reason = Some(Reason::MailerError);
+    } else if (401..=407).contains(&code) || (501..=507).contains(&code) {
+        r.reason = Some(Reason::SyntaxError);
+    } else if matches!(command, Some("EHLO" | "HELO")) {
+        r.reason = Some(Reason::Blocked);
     }
 }
 

@@ -13,6 +13,7 @@ pub mod googlegroups;
 pub mod gsuite;
 pub mod imailserver;
 pub mod kddi;
+pub mod postfix;
 pub mod receivingses;
 pub mod v5sendmail;
 pub mod x3;
@@ -36,9 +37,14 @@ pub const ENGINES: &[Engine] = &[
     kddi::parse,
     imailserver::parse,
     x3::parse,
+    postfix::parse,
 ];
 
 /// The first vendor engine that recognises the message.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
-    ENGINES.iter().find_map(|e| e(flat, original))
+    let mut found = ENGINES.iter().find_map(|e| e(flat, original))?;
+    for r in found.records.iter_mut().take(super::MAX_RECORDS) {
+        common::settle(r);
+    }
+    Some(found)
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Bounce parser benchmark, one run: `rebound parse` against Debian's Sisimai (Perl,
+# libsisimai-perl) on the same files, in the same run. See BENCHMARKS.md.
+#
+#   bash bench/parse.sh
+#
+# Files: every message of the shared bounce corpus (bsd/ dos/ mac/ err/ not/), read in
+# place from ../shared (REBOUND_SHARED_DIR overrides), listed REPEAT times so that each
+# timed run lasts long enough to measure.
+# 1. Sisimai, single-threaded: `Sisimai->make` on each file (delivered and vacation on, as
+#    in the corpus's ground truth), records written as JSON lines.
+# 2. rebound, single-threaded (`--jobs 1`) and on every core (`--jobs N`), same files.
+# 3. Reading only: `cat` of the same file list to /dev/null, the floor for "bound by
+#    reading the files".
+# 4. Agreement: for each file, record i of rebound against record i of Sisimai (reason,
+#    and recipient), over the files either parser returns records for.
+# Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, KEEP=0. CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
+CORPUS="$SHARED/corpus/bounces/maildir"
+REPEAT=${REPEAT:-20}
+SISIMAI_REPEAT=${SISIMAI_REPEAT:-1}
+[ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
+perl -MSisimai -e 1 2>/dev/null || {
+  echo "Sisimai missing: apt-get install -y libsisimai-perl" >&2
+  if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsisimai-perl >/dev/null; else exit 1; fi
+}
+
+cargo build --release -q -p rebound
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
+TMP=$(mktemp -d)
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TMP"' EXIT
+
+find "$CORPUS" -type f -name '*.eml' | sort > "$TMP/files"
+N=$(wc -l < "$TMP/files")
+: > "$TMP/files.rep"
+for _ in $(seq "$REPEAT"); do cat "$TMP/files" >> "$TMP/files.rep"; done
+NR=$(wc -l < "$TMP/files.rep")
+CORES=$(nproc)
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION')"
+echo "files: $N distinct, $NR per timed run (REPEAT=$REPEAT)"
+
+# 1. Sisimai.
+cat > "$TMP/sisimai.pl" <<'PERL'
+use strict; use warnings; use Sisimai; use JSON::PP;
+my $json = JSON::PP->new->canonical;
+my $repeat = shift @ARGV;
+open my $out, '>', shift @ARGV or die;
+my @files = map { chomp; $_ } <STDIN>;
+for my $round (1 .. $repeat) {
+  for my $f (@files) {
+    my $v = eval { Sisimai->make($f, 'delivered' => 1, 'vacation' => 1) } || [];
+    next if $round > 1;
+    my @r = map { { recipient => $_->recipient->address, reason => $_->reason } } @$v;
+    print $out $json->encode({ file => $f, results => \@r }), "\n";
+  }
+}
+PERL
+t0=$(now); perl "$TMP/sisimai.pl" "$SISIMAI_REPEAT" "$TMP/sisimai.jsonl" < "$TMP/files" 2>/dev/null; t1=$(now)
+SIS=$(rate $((N * SISIMAI_REPEAT)) "$t0" "$t1")
+echo "sisimai (perl, 1 thread):  $SIS messages/s"
+
+# 2. rebound.
+xargs -a "$TMP/files" "$BIN" parse --jobs 1 > "$TMP/rebound.jsonl" 2>/dev/null || true
+t0=$(now); xargs -a "$TMP/files.rep" "$BIN" parse --jobs 1 > /dev/null 2>&1 || true; t1=$(now)
+ONE=$(rate "$NR" "$t0" "$t1")
+t0=$(now); xargs -a "$TMP/files.rep" "$BIN" parse --jobs "$CORES" > /dev/null 2>&1 || true; t1=$(now)
+ALL=$(rate "$NR" "$t0" "$t1")
+t0=$(now); xargs -a "$TMP/files.rep" cat > /dev/null; t1=$(now)
+CAT=$(rate "$NR" "$t0" "$t1")
+echo "rebound --jobs 1:          $ONE messages/s  ($(python3 -c "print(f'{$ONE/$SIS:.0f}')")x sisimai)"
+echo "rebound --jobs $CORES:          $ALL messages/s"
+echo "cat (reading only):        $CAT messages/s"
+
+# 4. Agreement.
+python3 - "$TMP/rebound.jsonl" "$TMP/sisimai.jsonl" <<'PY'
+import json, sys, collections
+reb = collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    r = json.loads(l); reb[r["file"]].append(r)
+sis = {}
+for l in open(sys.argv[2]):
+    r = json.loads(l); sis[r["file"]] = r["results"]
+files = set(reb) | {f for f, v in sis.items() if v}
+recs = reason = rcpt = 0
+for f in files:
+    a, b = reb.get(f, []), sis.get(f, [])
+    for i in range(max(len(a), len(b))):
+        recs += 1
+        if i < len(a) and i < len(b):
+            reason += a[i]["reason"] == b[i]["reason"]
+            rcpt += (a[i]["recipient"] or "").lower() == (b[i]["recipient"] or "").lower()
+print(f"agreement over {len(files)} files, {recs} records: reason {100*reason/max(recs,1):.1f}%, recipient {100*rcpt/max(recs,1):.1f}%")
+PY

@@ -166,7 +166,9 @@ pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
                 continue;
             };
             match name.as_str() {
-                "final-recipient" | "x-actual-recipient" => {
+                // `X-Actual-Recipient` is where the address led (an alias, a program);
+                // the record stays the Final-Recipient's.
+                "final-recipient" => {
                     if !r.recipient.is_empty() {
                         finish(&mut r, &mut original, &mut out);
                     }
@@ -317,11 +319,13 @@ pub fn settle(r: &mut Raw) {
         return;
     }
     let undecided = |x: Reason| matches!(x, Reason::OnHold | Reason::Undefined);
-    if !undecided(classify(r, None).reason) {
+    // Without the action: a delayed record is `expired` only when nothing else fits.
+    let mut probe = r.clone();
+    probe.action = None;
+    if !undecided(classify(&probe, None).reason) {
         return;
     }
     // An engine-stated `Undefined` makes the classifier run its second round.
-    let mut probe = r.clone();
     probe.reason = Some(Reason::Undefined);
     let second = classify(&probe, None).reason;
     if !undecided(second) {

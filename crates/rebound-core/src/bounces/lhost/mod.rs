@@ -15,6 +15,7 @@ pub mod imailserver;
 pub mod kddi;
 pub mod postfix;
 pub mod receivingses;
+pub mod sendmail;
 pub mod v5sendmail;
 pub mod x3;
 
@@ -38,6 +39,7 @@ pub const ENGINES: &[Engine] = &[
     imailserver::parse,
     x3::parse,
     postfix::parse,
+    sendmail::parse,
 ];
 
 /// The first vendor engine that recognises the message.

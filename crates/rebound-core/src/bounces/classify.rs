@@ -31,48 +31,56 @@ pub struct Classified {
 
 /// The SMTP command an error answered, from the words around it.
 pub fn command_of(text: &str) -> Option<&'static str> {
-    let l = text.to_ascii_lowercase();
-    const CUES: &[(&str, &str)] = &[
-        ("in reply to rcpt to", "RCPT"),
-        ("in reply to mail from", "MAIL"),
-        ("in reply to end of data", "DATA"),
-        ("in reply to data", "DATA"),
-        ("in reply to ehlo", "EHLO"),
-        ("in reply to helo", "HELO"),
-        ("in reply to starttls", "STARTTLS"),
-        ("after rcpt to", "RCPT"),
-        ("after mail from", "MAIL"),
-        ("after end of data", "DATA"),
-        ("after data", "DATA"),
-        ("after pipelined data", "DATA"),
-        ("after initial connection", "CONN"),
-        ("after ehlo", "EHLO"),
-        ("after helo", "HELO"),
-        ("after starttls", "STARTTLS"),
-        (">>> rcpt to", "RCPT"),
-        (">>> mail from", "MAIL"),
-        (">>> data", "DATA"),
-        (">>> ehlo", "EHLO"),
-        (">>> helo", "HELO"),
-        ("rcpt to:<", "RCPT"),
-        ("most progress was rcpt to", "RCPT"),
-        ("does not like recipient", "RCPT"),
-        ("but sender was rejected", "MAIL"),
-        ("my name was rejected", "HELO"),
-        ("[rcpt_to]", "RCPT"),
-        ("[mail_from]", "MAIL"),
-        ("[helo]", "HELO"),
-        ("[ehlo]", "EHLO"),
-        ("[data]", "DATA"),
-        ("[end_of_data]", "DATA"),
-        ("[conn]", "CONN"),
-        ("mail from:<", "MAIL"),
-    ];
-    CUES.iter()
-        .filter_map(|(cue, cmd)| l.find(cue).map(|i| (i, *cmd)))
-        .min_by_key(|(i, _)| *i)
-        .map(|(_, c)| c)
+    let m = COMMAND_CUES.as_ref()?.find(text)?;
+    CUES.get(m.pattern().as_usize()).map(|(_, c)| *c)
 }
+
+/// Words that tell which SMTP command an error answered, and the command.
+const CUES: &[(&str, &str)] = &[
+    ("in reply to rcpt to", "RCPT"),
+    ("in reply to mail from", "MAIL"),
+    ("in reply to end of data", "DATA"),
+    ("in reply to data", "DATA"),
+    ("in reply to ehlo", "EHLO"),
+    ("in reply to helo", "HELO"),
+    ("in reply to starttls", "STARTTLS"),
+    ("after rcpt to", "RCPT"),
+    ("after mail from", "MAIL"),
+    ("after end of data", "DATA"),
+    ("after data", "DATA"),
+    ("after pipelined data", "DATA"),
+    ("after initial connection", "CONN"),
+    ("after ehlo", "EHLO"),
+    ("after helo", "HELO"),
+    ("after starttls", "STARTTLS"),
+    (">>> rcpt to", "RCPT"),
+    (">>> mail from", "MAIL"),
+    (">>> data", "DATA"),
+    (">>> ehlo", "EHLO"),
+    (">>> helo", "HELO"),
+    ("rcpt to:<", "RCPT"),
+    ("most progress was rcpt to", "RCPT"),
+    ("does not like recipient", "RCPT"),
+    ("but sender was rejected", "MAIL"),
+    ("my name was rejected", "HELO"),
+    ("[rcpt_to]", "RCPT"),
+    ("[mail_from]", "MAIL"),
+    ("[helo]", "HELO"),
+    ("[ehlo]", "EHLO"),
+    ("[data]", "DATA"),
+    ("[end_of_data]", "DATA"),
+    ("[conn]", "CONN"),
+    ("mail from:<", "MAIL"),
+];
+
+static COMMAND_CUES: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(CUES.iter().map(|(cue, _)| cue))
+            .ok()
+    });
 
 /// The reason an enhanced status code names (RFC 3463 meanings).
 pub fn status_name(status: &str) -> Option<Reason> {
@@ -133,12 +141,13 @@ pub fn status_name(status: &str) -> Option<Reason> {
 struct Facts<'a> {
     temp: Option<Reason>,
     diag: &'a str,
+    hits: phrases::Hits,
     command: Option<&'a str>,
     smtp: bool,
 }
 
 fn m(r: Reason, f: &Facts) -> bool {
-    phrases::matches(r, f.diag)
+    f.hits.has(r)
 }
 
 /// Reasons the status code names that the words may overrule.
@@ -357,6 +366,7 @@ pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
             let facts = Facts {
                 temp: status.as_deref().and_then(status_name).or(raw.reason),
                 diag: &lower,
+                hits: phrases::scan(&lower),
                 command,
                 smtp,
             };

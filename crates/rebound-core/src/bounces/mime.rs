@@ -181,27 +181,7 @@ fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Finds a needle in a haystack.
 pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&c| c == first)
-        {
-            Some(p) => {
-                let at = i + p;
-                if &hay[at..at + needle.len()] == needle {
-                    return Some(at);
-                }
-                i = at + 1;
-            }
-            None => return None,
-        }
-    }
-    None
+    memchr::memmem::find(hay, needle)
 }
 
 /// A content type: `type/subtype` in lower case and its parameters (names lower case).

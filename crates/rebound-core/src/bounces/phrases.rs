@@ -37,14 +37,91 @@ fn aligned(hay: &str, pieces: &[&str]) -> bool {
 
 /// Whether the lower-cased text holds the wording of a reason.
 pub fn matches(reason: Reason, lower: &str) -> bool {
+    scan(lower).has(reason)
+}
+
+/// Which reasons' wording a text holds: every table is searched in one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hits {
+    found: u64,
+    vetoed: u64,
+}
+
+impl Hits {
+    /// Whether the text holds the wording of `reason` (and none of its vetoes).
+    pub fn has(self, reason: Reason) -> bool {
+        let bit = bit(reason);
+        self.found & bit != 0 && self.vetoed & bit == 0
+    }
+}
+
+fn bit(reason: Reason) -> u64 {
+    let i = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(63);
+    1u64 << i.min(63)
+}
+
+enum Entry {
+    Index(u64),
+    Not(u64),
+    /// The first piece of a pair: (reason bit, the pair's pieces).
+    PairStart(u64, &'static [&'static str]),
+}
+
+struct Matcher {
+    automaton: aho_corasick::AhoCorasick,
+    entries: Vec<Entry>,
+}
+
+static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(|| {
+    let mut words: Vec<&'static str> = Vec::new();
+    let mut entries = Vec::new();
+    for r in Reason::ALL {
+        let p = patterns(*r);
+        let b = bit(*r);
+        for i in p.index {
+            words.push(i);
+            entries.push(Entry::Index(b));
+        }
+        for n in p.not {
+            words.push(n);
+            entries.push(Entry::Not(b));
+        }
+        for pair in p.pairs {
+            if let Some(first) = pair.first() {
+                words.push(first);
+                entries.push(Entry::PairStart(b, pair));
+            }
+        }
+    }
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(&words)
+        .ok()?;
+    Some(Matcher { automaton, entries })
+});
+
+/// Searches every reason's wording in a lower-cased text at once.
+pub fn scan(lower: &str) -> Hits {
+    let mut hits = Hits::default();
     if lower.is_empty() {
-        return false;
+        return hits;
     }
-    let p = patterns(reason);
-    if p.not.iter().any(|n| lower.contains(n)) {
-        return false;
+    let Some(m) = MATCHER.as_ref() else {
+        return hits;
+    };
+    for found in m.automaton.find_overlapping_iter(lower) {
+        match m.entries.get(found.pattern().as_usize()) {
+            Some(Entry::Index(b)) => hits.found |= b,
+            Some(Entry::Not(b)) => hits.vetoed |= b,
+            Some(Entry::PairStart(b, pair)) => {
+                if hits.found & b == 0 && aligned(&lower[found.start()..], pair) {
+                    hits.found |= b;
+                }
+            }
+            None => {}
+        }
     }
-    p.index.iter().any(|i| lower.contains(i)) || p.pairs.iter().any(|ps| aligned(lower, ps))
+    hits
 }
 
 /// The wording table of a reason (empty for reasons known only from codes).

@@ -15,6 +15,8 @@ pub mod imailserver;
 pub mod kddi;
 pub mod postfix;
 pub mod receivingses;
+pub mod rfc3464;
+pub mod rhost;
 pub mod sendmail;
 pub mod v5sendmail;
 pub mod x3;
@@ -40,12 +42,14 @@ pub const ENGINES: &[Engine] = &[
     x3::parse,
     postfix::parse,
     sendmail::parse,
+    rfc3464::parse,
 ];
 
 /// The first vendor engine that recognises the message.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut found = ENGINES.iter().find_map(|e| e(flat, original))?;
     for r in found.records.iter_mut().take(super::MAX_RECORDS) {
+        rhost::apply(r);
         common::settle(r);
     }
     Some(found)

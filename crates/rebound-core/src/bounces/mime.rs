@@ -36,6 +36,9 @@ impl Default for Limits {
     }
 }
 
+/// Bytes of the returned message's body that are decoded and kept.
+const ORIGINAL_BODY_KEPT: usize = 64 << 10;
+
 /// One header field: lower-cased name, unfolded value (RFC 2047 decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -93,23 +96,32 @@ pub struct Flat {
     pub truncated: bool,
 }
 
-/// Normalises line endings to LF: CRLF → LF, then any lone CR → LF.
-pub fn normalise(raw: &[u8]) -> Vec<u8> {
+/// Normalises line endings to LF: CRLF → LF, then any lone CR → LF. Input without a CR is
+/// borrowed as it is.
+pub fn normalise(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(first) = memchr::memchr(b'\r', raw) else {
+        return std::borrow::Cow::Borrowed(raw);
+    };
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
+    out.extend_from_slice(&raw[..first]);
+    let mut i = first;
     while i < raw.len() {
-        let c = raw[i];
-        if c == b'\r' {
-            out.push(b'\n');
-            if raw.get(i + 1) == Some(&b'\n') {
-                i += 1;
+        match memchr::memchr(b'\r', &raw[i..]) {
+            Some(p) => {
+                out.extend_from_slice(&raw[i..i + p]);
+                out.push(b'\n');
+                i += p + 1;
+                if raw.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
             }
-        } else {
-            out.push(c);
+            None => {
+                out.extend_from_slice(&raw[i..]);
+                break;
+            }
         }
-        i += 1;
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Splits an entity into its header block and body (after the first empty line).
@@ -534,7 +546,8 @@ fn walk(
                 let ict = ContentType::parse(inner.get("content-type").unwrap_or(""));
                 text.push('\n');
                 let icte = inner.get("content-transfer-encoding").unwrap_or("");
-                let ib = decode_transfer(b, icte);
+                // Only the start of the returned body is ever looked at.
+                let ib = decode_transfer(&b[..b.len().min(ORIGINAL_BODY_KEPT)], icte);
                 text.push_str(&to_utf8(&ib, ict.param("charset")));
                 flat.original = Some(text);
             }
@@ -601,7 +614,9 @@ mod tests {
 
     #[test]
     fn line_endings_are_normalised() {
-        assert_eq!(normalise(b"a\r\nb\rc\n"), b"a\nb\nc\n");
+        assert_eq!(&*normalise(b"a\r\nb\rc\n"), b"a\nb\nc\n");
+        assert_eq!(&*normalise(b"a\nb"), b"a\nb");
+        assert_eq!(&*normalise(b"\r\r\n\r"), b"\n\n\n");
     }
 
     #[test]

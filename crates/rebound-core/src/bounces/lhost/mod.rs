@@ -13,6 +13,7 @@ pub mod googlegroups;
 pub mod gsuite;
 pub mod imailserver;
 pub mod kddi;
+pub mod messagelabs;
 pub mod postfix;
 pub mod receivingses;
 pub mod rfc3464;
@@ -40,6 +41,7 @@ pub const ENGINES: &[Engine] = &[
     kddi::parse,
     imailserver::parse,
     x3::parse,
+    messagelabs::parse,
     postfix::parse,
     sendmail::parse,
     rfc3464::parse,

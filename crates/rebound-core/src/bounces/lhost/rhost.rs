@@ -174,6 +174,12 @@ fn tencent(_r: &Raw, lower: &str) -> Option<Reason> {
 }
 
 fn messagelabs(_r: &Raw, lower: &str) -> Option<Reason> {
+    messagelabs_words(lower)
+}
+
+/// Symantec MessageLabs (Email Security.cloud): the reason its documented replies state
+/// (`lower`: the lower-cased reply).
+pub fn messagelabs_words(lower: &str) -> Option<Reason> {
     first_of(
         lower,
         &[

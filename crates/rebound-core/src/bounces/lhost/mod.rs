@@ -8,6 +8,7 @@ pub mod amazonses;
 pub mod aol;
 pub mod common;
 pub mod dragonfly;
+pub mod exim;
 pub mod gmail;
 pub mod googlegroups;
 pub mod gsuite;
@@ -44,6 +45,7 @@ pub const ENGINES: &[Engine] = &[
     messagelabs::parse,
     postfix::parse,
     sendmail::parse,
+    exim::parse,
     rfc3464::parse,
 ];
 

@@ -1,0 +1,92 @@
+//! Exim: `This message was created automatically by mail delivery software.`, the failed
+//! addresses indented under `The following address(es) failed:` and, below each, the
+//! remote server's reply (`SMTP error from remote mail server after RCPT TO:<…>:`) or
+//! Exim's own words (`retry timeout exceeded`, `all hosts … have been failing`, a local
+//! `pipe to |…` that failed). The generic readers find the recipients; this engine adds
+//! what Exim's own words mean.
+
+use super::super::mime::{Flat, Headers};
+use super::super::text::{self, report_part};
+use super::super::{dsn, Found};
+use super::common;
+use crate::Reason;
+
+/// Exim's own wording and the reason it states, most specific first.
+const OWN_WORDS: &[(&str, Reason)] = &[
+    ("mailbox is full", Reason::MailboxFull),
+    ("malformed address", Reason::SyntaxError),
+    ("incorrectly constructed", Reason::SyntaxError),
+    ("unrouteable address", Reason::HostUnknown),
+    (
+        "all relevant mx records point to non-existent hosts",
+        Reason::HostUnknown,
+    ),
+    ("retry timeout exceeded", Reason::Expired),
+    ("have been failing for a long time", Reason::Expired),
+    ("was frozen on arrival", Reason::Expired),
+    ("retry time not reached for any host", Reason::Expired),
+    ("pipe to |", Reason::MailerError),
+];
+
+/// Parses an Exim bounce.
+pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
+    let report = report_part(&flat.text);
+    let head: String = report.chars().take(2000).collect();
+    let own = head.contains("This message was created automatically by mail delivery software")
+        || (head.contains("recipient addresses that were")
+            && head.contains("incorrectly constructed"));
+    let from_daemon = common::from(flat).contains("mail delivery system");
+    if !own || !(from_daemon || flat.headers.has("x-failed-recipients")) {
+        return None;
+    }
+    let mut found = dsn::parse(flat).or_else(|| text::parse(flat, original))?;
+    let report_lower = common::one_line(report).to_ascii_lowercase();
+    for r in &mut found.records {
+        if r.reason.is_some() {
+            continue;
+        }
+        let diag = common::one_line(&r.diagnostic);
+        if r.smtp_command.is_none() {
+            r.smtp_command = super::super::classify::command_of(&diag).map(str::to_string);
+        }
+        // A remote server's reply speaks for itself.
+        if common::reply_code(&diag).is_some() && diag.to_ascii_lowercase().contains("smtp error") {
+            continue;
+        }
+        let lower = diag.to_ascii_lowercase();
+        let words = |s: &str| {
+            OWN_WORDS
+                .iter()
+                .find(|(w, _)| s.contains(w))
+                .map(|(_, x)| *x)
+        };
+        r.reason = words(&lower).or_else(|| {
+            (common::reply_code(&diag).is_none())
+                .then(|| words(&report_lower))
+                .flatten()
+        });
+    }
+    found.mta = "exim";
+    Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bounces::mime::{flatten, Limits};
+
+    #[test]
+    fn own_words() {
+        let raw = "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n\
+X-Failed-Recipients: late@example.org\nSubject: Mail delivery failed\n\n\
+This message was created automatically by mail delivery software.\n\n\
+A message that you sent could not be delivered to one or more of its\n\
+recipients. This is a permanent error. The following address(es) failed:\n\n\
+  late@example.org\n    retry timeout exceeded\n\n\
+------ This is a copy of the message, including all the headers. ------\n";
+        let flat = flatten(raw.as_bytes(), &Limits::default());
+        let f = parse(&flat, &Headers::default()).expect("recognised");
+        assert_eq!(f.records[0].recipient, "late@example.org");
+        assert_eq!(f.records[0].reason, Some(Reason::Expired));
+    }
+}

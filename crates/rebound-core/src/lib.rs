@@ -22,6 +22,7 @@
 //! - [`webhook`]: the raw inbound request as providers see it.
 //! - [`signature`]: constant-time HMAC and Standard Webhooks verification.
 //! - [`providers`]: one module per provider (`verify` + `parse`) and the registry.
+//! - [`verp`]: signed VERP return paths (encode, verify).
 //! - [`timestamp`]: milliseconds since the epoch and RFC 3339 conversions.
 #![deny(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod providers;
 pub mod reason;
 pub mod signature;
 pub mod timestamp;
+pub mod verp;
 pub mod webhook;
 
 pub use address::{Address, AddressError};

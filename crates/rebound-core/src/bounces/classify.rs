@@ -31,7 +31,22 @@ pub struct Classified {
 
 /// The SMTP command an error answered, from the words around it.
 pub fn command_of(text: &str) -> Option<&'static str> {
-    let m = COMMAND_CUES.as_ref()?.find(text)?;
+    // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): search a copy with
+    // every run of white space made one space.
+    let mut flat = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !space {
+                flat.push(' ');
+            }
+            space = true;
+        } else {
+            flat.push(c);
+            space = false;
+        }
+    }
+    let m = COMMAND_CUES.as_ref()?.find(&flat)?;
     CUES.get(m.pattern().as_usize()).map(|(_, c)| *c)
 }
 
@@ -220,6 +235,8 @@ fn probe(r: Reason, f: &Facts) -> bool {
         MesgTooBig => {
             f.temp == Some(MesgTooBig) || (f.temp != Some(ExceedLimit) && m(MesgTooBig, f))
         }
+        // Content errors are told by words: a 5.6.x status alone may be a spam verdict.
+        ContentError => m(ContentError, f),
         _ => f.temp == Some(r) || m(r, f),
     }
 }
@@ -273,7 +290,7 @@ fn decide(f: &Facts, action: Option<&str>) -> Reason {
         }
     }
     let mut reason = f.temp;
-    if retry(f.temp) || !f.smtp {
+    if f.temp.is_none() || retry(f.temp) || !f.smtp {
         if let Some(r) = SECOND.iter().find(|r| m(**r, f)) {
             return *r;
         }

@@ -14,6 +14,7 @@
 //! - [`arf`]: RFC 5965 feedback reports and the provider formats close to it.
 //! - [`autoreply`]: RFC 3834 auto-replies and vacation notices.
 //! - [`lhost`]: vendor formats (one module each), tried before the generic engines.
+//! - [`events`]: records → events, with the mailbox trust rules (VERP, known contact).
 //! - [`text`]: recipients and diagnostics found in the human-readable part.
 //! - [`phrases`]: what servers say, per reason.
 //! - [`classify`]: reason, status and hard/soft from codes and text.
@@ -22,6 +23,7 @@ pub mod arf;
 pub mod autoreply;
 pub mod classify;
 pub mod dsn;
+pub mod events;
 pub mod lhost;
 pub mod mime;
 pub mod phrases;

@@ -114,12 +114,12 @@ pub fn scan(lower: &str) -> Hits {
         match m.entries.get(found.pattern().as_usize()) {
             Some(Entry::Index(b)) => hits.found |= b,
             Some(Entry::Not(b)) => hits.vetoed |= b,
-            Some(Entry::PairStart(b, pair)) => {
-                if hits.found & b == 0 && aligned(&lower[found.start()..], pair) {
-                    hits.found |= b;
-                }
+            Some(Entry::PairStart(b, pair))
+                if hits.found & b == 0 && aligned(&lower[found.start()..], pair) =>
+            {
+                hits.found |= b;
             }
-            None => {}
+            _ => {}
         }
     }
     hits

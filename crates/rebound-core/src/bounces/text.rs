@@ -38,7 +38,6 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "message headers follow",
     "------ failed message headers",
     "---------- forwarded message ----------",
-    "the original message was received at",
     "--- headers of the original message",
     "---original message---",
 ];

@@ -381,7 +381,11 @@ pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
         Some(r) => r,
         None => {
             let facts = Facts {
-                temp: status.as_deref().and_then(status_name).or(raw.reason),
+                temp: raw
+                    .reason
+                    .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold))
+                    .or_else(|| status.as_deref().and_then(status_name))
+                    .or(raw.reason),
                 diag: &lower,
                 hits: phrases::scan(&lower),
                 command,

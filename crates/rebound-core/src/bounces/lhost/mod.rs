@@ -52,9 +52,27 @@ pub const ENGINES: &[Engine] = &[
 /// The first vendor engine that recognises the message.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut found = ENGINES.iter().find_map(|e| e(flat, original))?;
+    let lhost = reporting_mta(flat);
     for r in found.records.iter_mut().take(super::MAX_RECORDS) {
-        rhost::apply(r);
+        rhost::apply(r, lhost);
         common::settle(r);
     }
     Some(found)
+}
+
+/// The `Reporting-MTA` of the delivery-status blocks (its name only), or `""`.
+fn reporting_mta(flat: &Flat) -> &str {
+    for block in &flat.status {
+        for line in block.lines().take(64) {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            if name.trim().eq_ignore_ascii_case("reporting-mta") {
+                let v = value.trim();
+                let v = v.split_once(';').map_or(v, |(_, h)| h.trim());
+                return v.split_whitespace().next().unwrap_or("");
+            }
+        }
+    }
+    ""
 }

@@ -33,11 +33,45 @@ const PROVIDERS: &[Provider] = &[
         hosts: &["mfsmax.docomo.ne.jp"],
         reason: docomo,
     },
+    Provider {
+        hosts: &[".ezweb.ne.jp", "msmx.au.com"],
+        reason: kddi,
+    },
+    Provider {
+        hosts: &[
+            ".prod.outlook.com",
+            ".protection.outlook.com",
+            ".onmicrosoft.com",
+            ".exchangelabs.com",
+        ],
+        reason: microsoft,
+    },
+    Provider {
+        hosts: &[".hotmail.com"],
+        reason: outlook,
+    },
+    Provider {
+        hosts: &["cox.net"],
+        reason: cox,
+    },
+    Provider {
+        hosts: &["charter.net"],
+        reason: spectrum,
+    },
+    Provider {
+        hosts: &[".mimecast.com"],
+        reason: mimecast,
+    },
+    Provider {
+        hosts: &["smtp.secureserver.net", "mailstore1.secureserver.net"],
+        reason: godaddy,
+    },
 ];
 
 /// Sets the reason of a record sent to (or refused by) a known provider, when the
-/// provider's codes decide it and the engine stated none.
-pub fn apply(r: &mut Raw) {
+/// provider's codes decide it and the engine stated none. The provider is found by the
+/// recipient's domain, else the remote server's name, else `lhost` (the reporting server).
+pub fn apply(r: &mut Raw, lhost: &str) {
     if r.reason.is_some() || r.kind.is_some() || r.diagnostic.is_empty() {
         return;
     }
@@ -48,13 +82,26 @@ pub fn apply(r: &mut Raw) {
         .unwrap_or_default();
     let remote = r.remote_mta.as_deref().unwrap_or("").to_ascii_lowercase();
     let remote = remote.trim_end_matches('.');
-    let provider = PROVIDERS.iter().find(|p| {
-        p.hosts.iter().any(|h| {
-            (!domain.is_empty() && h.trim_start_matches('.') == domain)
-                || (!remote.is_empty()
-                    && (remote.ends_with(h) || remote == h.trim_start_matches('.')))
+    let lhost = lhost.trim().trim_end_matches('.').to_ascii_lowercase();
+    let by_host = |name: &str| -> Option<&Provider> {
+        if name.is_empty() {
+            return None;
+        }
+        PROVIDERS.iter().find(|p| {
+            p.hosts
+                .iter()
+                .any(|h| name.ends_with(h) || name == h.trim_start_matches('.'))
         })
-    });
+    };
+    let provider = (!domain.is_empty())
+        .then(|| {
+            PROVIDERS
+                .iter()
+                .find(|p| p.hosts.iter().any(|h| h.trim_start_matches('.') == domain))
+        })
+        .flatten()
+        .or_else(|| by_host(remote))
+        .or_else(|| by_host(&lhost));
     let Some(p) = provider else {
         return;
     };
@@ -258,6 +305,359 @@ fn docomo(r: &Raw, lower: &str) -> Option<Reason> {
     }
 }
 
+/// KDDI (au, ezweb): a bare `550 : User unknown` is its content filter; with the address
+/// before the colon the user is unknown.
+fn kddi(_r: &Raw, lower: &str) -> Option<Reason> {
+    first_of(
+        lower,
+        &[
+            ("550 : user unknown", Reason::Filtered),
+            (">: user unknown", Reason::UserUnknown),
+        ],
+    )
+}
+
+/// Exchange Online and Exchange Server: the enhanced status code (Microsoft uses details
+/// beyond RFC 3463's, such as `5.4.312`) together with its documented wording.
+fn microsoft(r: &Raw, lower: &str) -> Option<Reason> {
+    use Reason::*;
+    let status = r
+        .status
+        .clone()
+        .or_else(|| super::common::status(lower))
+        .unwrap_or_default();
+    // (status or status prefix, detail range low, high, words)
+    const TABLE: &[(&str, u16, u16, &str, Reason)] = &[
+        (
+            "4.7.26",
+            0,
+            0,
+            "must pass either spf or dkim validation",
+            AuthFailure,
+        ),
+        (
+            "5.7.23",
+            0,
+            0,
+            "sender policy framework violation",
+            AuthFailure,
+        ),
+        (
+            "5.7.509",
+            0,
+            0,
+            "does not pass dmarc verification",
+            AuthFailure,
+        ),
+        (
+            "5.7.515",
+            0,
+            0,
+            "required authentication level",
+            AuthFailure,
+        ),
+        (
+            "4.7.650",
+            0,
+            0,
+            "rate limited due to ip reputation",
+            BadReputation,
+        ),
+        ("4.4.2", 0, 0, "connection dropped", Blocked),
+        (
+            "4.7.",
+            850,
+            899,
+            "access denied, please try again later",
+            Blocked,
+        ),
+        ("5.7.25", 0, 0, "must have a reverse dns record", Blocked),
+        ("5.7.506", 0, 0, "access denied, bad helo", Blocked),
+        (
+            "5.7.507",
+            0,
+            0,
+            "access denied, rejected by recipient",
+            Blocked,
+        ),
+        ("5.7.510", 0, 0, "does not accept email over ipv6", Blocked),
+        ("5.7.511", 0, 0, "access denied, banned sender", Blocked),
+        ("5.7.513", 0, 0, "using customer block list", Blocked),
+        (
+            "5.7.",
+            606,
+            649,
+            "access denied, banned sending ip",
+            Blocked,
+        ),
+        (
+            "4.7.",
+            500,
+            699,
+            "access denied, please try again later",
+            Blocked,
+        ),
+        ("5.3.0", 0, 0, "too many related errors", ContentError),
+        ("5.6.11", 0, 0, "invalid characters", ContentError),
+        (
+            "5.2.3",
+            0,
+            0,
+            "message too large for this recipient",
+            MesgTooBig,
+        ),
+        (
+            "5.3.4",
+            0,
+            0,
+            "message size exceeds fixed maximum",
+            MesgTooBig,
+        ),
+        ("5.3.4", 0, 0, "message too big for system", MesgTooBig),
+        ("4.4.1", 0, 0, "connection timed out", Expired),
+        ("4.4.7", 0, 0, "message delayed", Expired),
+        ("4.4.7", 0, 0, "message expired", Expired),
+        ("5.4.300", 0, 0, "message expired", Expired),
+        ("5.4.316", 0, 0, "message expired", Expired),
+        ("5.2.2", 0, 0, "mailbox full", MailboxFull),
+        ("5.4.4", 0, 0, "nonexistent domain", NetworkError),
+        ("5.4.6", 0, 0, "possible mail loop", NetworkError),
+        ("4.4.312", 0, 0, "dns query failed", NetworkError),
+        ("5.4.312", 0, 0, "dns query failed", NetworkError),
+        ("4.4.316", 0, 0, "connection refused", NetworkError),
+        ("5.4.14", 0, 0, "routing loop detected", NetworkError),
+        ("5.7.1", 0, 0, "unable to relay", NoRelaying),
+        ("5.7.1", 0, 0, "client was not authenticated", NoRelaying),
+        ("5.4.1", 0, 0, "relay access denied", NoRelaying),
+        ("5.7.64", 0, 0, "relay access denied", NoRelaying),
+        (
+            "4.3.2",
+            0,
+            0,
+            "system not accepting network messages",
+            NotAccept,
+        ),
+        ("4.4.4", 0, 0, "no mail-enabled subscriptions", NotAccept),
+        ("5.7.1", 0, 0, "delivery not authorized", Rejected),
+        (
+            "5.7.12",
+            0,
+            0,
+            "sender was not authenticated by organization",
+            Rejected,
+        ),
+        (
+            "5.7.124",
+            0,
+            0,
+            "sender not in allowed-senders list",
+            Rejected,
+        ),
+        ("5.7.", 133, 136, "sender was not authenticated", Rejected),
+        ("5.7.", 501, 503, "spam abuse detected", Rejected),
+        ("5.1.10", 0, 0, "recipient not found", UserUnknown),
+        ("5.1.10", 0, 0, "recipientnotfound", UserUnknown),
+        ("5.1.1", 0, 0, "recipientnotfound", UserUnknown),
+        ("5.1.1", 0, 0, "user unknown", UserUnknown),
+        ("5.1.351", 0, 0, "unknown recipient", UserUnknown),
+    ];
+    TABLE.iter().find_map(|(code, low, high, words, reason)| {
+        let fits = if *high == 0 {
+            status == *code
+        } else {
+            status
+                .strip_prefix(code)
+                .and_then(|d| d.parse::<u16>().ok())
+                .is_some_and(|d| (*low..=*high).contains(&d))
+        };
+        (fits && lower.contains(words)).then_some(*reason)
+    })
+}
+
+/// Outlook.com (Hotmail).
+fn outlook(_r: &Raw, lower: &str) -> Option<Reason> {
+    first_of(
+        lower,
+        &[
+            ("the domain is not reachable", Reason::HostUnknown),
+            (
+                "requested action not taken: mailbox unavailable",
+                Reason::UserUnknown,
+            ),
+        ],
+    )
+}
+
+/// The word after `marker` (up to white space), as written.
+fn label_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let at = text.find(marker)? + marker.len();
+    text.get(at..)?.split_whitespace().next()
+}
+
+/// Cox: `AUP#CXBL`-style labels, else its documented wording.
+fn cox(r: &Raw, lower: &str) -> Option<Reason> {
+    use Reason::*;
+    let label = label_after(&r.diagnostic, "AUP#").unwrap_or("");
+    let by_label = match label.trim_end_matches(['.', ',', ')']) {
+        "CXBL" | "CDRBL" => Some(Blocked),
+        "CXDNS" => Some(RequirePtr),
+        "CXSNDR" => Some(AuthFailure),
+        "CXSMTP" => Some(Rejected),
+        "CXCNCT" | "CXMXRT" => Some(TooManyConn),
+        "CXTHRT" | "CXMJ" => Some(SecurityError),
+        l if l.starts_with("IPBL") => Some(Blocked),
+        l if l.starts_with("URLBL") => Some(SpamDetected),
+        _ => None,
+    };
+    by_label.or_else(|| {
+        first_of(
+            lower,
+            &[
+                ("cox too many bad commands from", Blocked),
+                ("too many invalid recipients", Blocked),
+                ("dns check failure - try again later", RequirePtr),
+                ("rejected - no rdns", RequirePtr),
+                ("esmtp no data before greeting", PolicyViolation),
+                ("attachment extension is forbidden", PolicyViolation),
+                ("sender rejected", Rejected),
+                ("esmtp server temporarily not available", SystemError),
+                ("too many sessions from", TooManyConn),
+                ("requested action aborted: try again later", TooManyConn),
+                ("message threshold exceeded", TooManyConn),
+                ("recipient rejected", UserUnknown),
+            ],
+        )
+    })
+}
+
+/// Spectrum (Charter): `AUP#I-1310`-style labels whose four digits give the reason.
+fn spectrum(_r: &Raw, lower: &str) -> Option<Reason> {
+    use Reason::*;
+    let label = label_after(lower, "aup#")?;
+    let digits: String = label
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if digits.len() != 4 {
+        return None;
+    }
+    let n: u16 = digits.parse().ok()?;
+    Some(match n {
+        1000 => Blocked,
+        1010 => Rejected,
+        1020..=1080 => Rejected,
+        1090 => SystemError,
+        1100..=1150 => RequirePtr,
+        1160..=1190 => PolicyViolation,
+        1200..=1250 => Blocked,
+        1260 => NetworkError,
+        1300..=1340 => TooManyConn,
+        1500 | 1520 => Rejected,
+        1530 => MesgTooBig,
+        1560 => PolicyViolation,
+        _ => return None,
+    })
+}
+
+/// Mimecast: its documented replies.
+fn mimecast(_r: &Raw, lower: &str) -> Option<Reason> {
+    use Reason::*;
+    first_of(
+        lower,
+        &[
+            ("spf sender invalid - envelope rejected", AuthFailure),
+            ("dkim sender invalid - envelope rejected", AuthFailure),
+            ("dmarc sender invalid - envelope rejected", AuthFailure),
+            (
+                "internal resources are temporarily unavailable",
+                BadReputation,
+            ),
+            ("local ct ip reputation - (reject)", BadReputation),
+            ("sender address blocked", Blocked),
+            ("recipient temporarily unavailable", Blocked),
+            ("ip temporarily blacklisted", Blocked),
+            ("journal messages past the expiration", Expired),
+            ("maximum email size exceeded", MesgTooBig),
+            ("the incorrect hostname used for inbounds", NetworkError),
+            ("mail loop detected", NetworkError),
+            ("open relay not allowed", NoRelaying),
+            ("open relay is not allowed", NoRelaying),
+            ("account inbounds disabled", NotAccept),
+            (
+                "anti-spoofing policy - inbound not allowed",
+                PolicyViolation,
+            ),
+            (
+                "rejected by header-based anti-spoofing policy",
+                PolicyViolation,
+            ),
+            (
+                "message bounced due to content examination policy",
+                PolicyViolation,
+            ),
+            ("host network not allowed", PolicyViolation),
+            ("host network, not allowed", PolicyViolation),
+            ("administrative prohibition envelope blocked", Rejected),
+            ("envelope blocked - user entry", Rejected),
+            ("envelope blocked - user domain entry", Rejected),
+            ("block policy for header from", Rejected),
+            ("block policy for envelope from address", Rejected),
+            ("incorrect authentication data", SecurityError),
+            ("submitter failed to authenticate", SecurityError),
+            ("unable to process connection at this time", SystemError),
+            ("message ended early", SystemError),
+            ("unable to process command", SystemError),
+            ("unable to process an email at this time", SystemError),
+            ("account service is temporarily unavailable", TooManyConn),
+            ("too many recipients", TooManyConn),
+            ("exceeding outbound thread limit", TooManyConn),
+            ("invalid recipient", UserUnknown),
+            ("user unknown", UserUnknown),
+            ("invalid address", UserUnknown),
+            ("email rejected due to security policies", VirusDetected),
+        ],
+    )
+}
+
+/// GoDaddy: `IB###` labels, else its documented wording.
+fn godaddy(r: &Raw, lower: &str) -> Option<Reason> {
+    use Reason::*;
+    let label = label_after(&r.diagnostic, " IB")
+        .map(|l| l.trim_end_matches(['.', ',', ')']))
+        .unwrap_or("");
+    let by_label = match label {
+        "401" => Some(SecurityError),
+        "501" | "502" => Some(NotCompliantRfc),
+        "506" => Some(Rejected),
+        "508" => Some(AuthFailure),
+        "108" => Some(RequirePtr),
+        "212" => Some(SpamDetected),
+        "705" => Some(VirusDetected),
+        "605" | "007" => Some(TooManyConn),
+        "110" | "111" | "112" | "113" | "104" | "105" | "106" => Some(Blocked),
+        "103" => Some(BadReputation),
+        _ => None,
+    };
+    by_label.or_else(|| {
+        first_of(
+            lower,
+            &[
+                ("rbl reject", Blocked),
+                ("www.spamhaus.org/query/bl?ip=", Blocked),
+                ("has been in the queue too long", Expired),
+                ("delivery timeout", Expired),
+                ("account storage limit", MailboxFull),
+                ("message rejected for spam or virus content", SpamDetected),
+                ("account disabled", Suspend),
+                ("message is looping", SystemError),
+                ("recipient not found", UserUnknown),
+                ("account does not exist", UserUnknown),
+            ],
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,21 +678,21 @@ mod tests {
             "",
             "550 5.5.0 Boite archivee. Archived recipient. LPN007_420",
         );
-        apply(&mut r);
+        apply(&mut r, "");
         assert_eq!(r.reason, Some(Reason::Suspend));
         let mut r = raw(
             "a@example.org",
             "mx1.qq.com",
             "550 Ip frequency limited [x]",
         );
-        apply(&mut r);
+        apply(&mut r, "");
         assert_eq!(r.reason, Some(Reason::TooManyConn));
         let mut r = raw(
             "a@example.org",
             "mx.example.org",
             "550 Ip frequency limited",
         );
-        apply(&mut r);
+        apply(&mut r, "");
         assert_eq!(r.reason, None);
     }
 }

@@ -154,7 +154,10 @@ pub fn status_name(status: &str) -> Option<Reason> {
 
 /// What the classifier looks at.
 struct Facts<'a> {
+    /// What the status code names.
     temp: Option<Reason>,
+    /// A reason the engine stated that the probes may still overrule.
+    engine: Option<Reason>,
     diag: &'a str,
     hits: phrases::Hits,
     command: Option<&'a str>,
@@ -285,9 +288,15 @@ const SECOND: &[Reason] = &[
 
 fn decide(f: &Facts, action: Option<&str>) -> Reason {
     if f.smtp {
-        if let Some(r) = FIRST.iter().find(|r| probe(**r, f)) {
+        if let Some(r) = FIRST
+            .iter()
+            .find(|r| f.engine == Some(**r) || probe(**r, f))
+        {
             return *r;
         }
+    }
+    if let Some(r) = f.engine {
+        return r;
     }
     let mut reason = f.temp;
     if f.temp.is_none() || retry(f.temp) || !f.smtp {
@@ -381,11 +390,10 @@ pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
         Some(r) => r,
         None => {
             let facts = Facts {
-                temp: raw
+                temp: status.as_deref().and_then(status_name),
+                engine: raw
                     .reason
-                    .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold))
-                    .or_else(|| status.as_deref().and_then(status_name))
-                    .or(raw.reason),
+                    .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold)),
                 diag: &lower,
                 hits: phrases::scan(&lower),
                 command,

@@ -16,6 +16,7 @@ pub mod imailserver;
 pub mod kddi;
 pub mod messagelabs;
 pub mod postfix;
+pub mod qmail;
 pub mod receivingses;
 pub mod rfc3464;
 pub mod rhost;
@@ -46,6 +47,7 @@ pub const ENGINES: &[Engine] = &[
     postfix::parse,
     sendmail::parse,
     exim::parse,
+    qmail::parse,
     rfc3464::parse,
 ];
 

@@ -1,0 +1,123 @@
+//! qmail (`qmail-send`) and its clones: plain-text reports, one `<address>:` paragraph per
+//! recipient. The recipients come from the generic text reader; this engine adds what
+//! qmail's fixed wording says about the SMTP stage and the reason.
+
+use super::super::mime::{Flat, Headers};
+use super::super::{text, Found};
+use crate::Reason;
+
+/// Phrases that open a qmail (or qmail clone) report.
+const OPENERS: &[&str] = &[
+    "Hi. This is the qmail",
+    "He/Her is not ",
+    "unable to deliver your message to the following addresses",
+    "Su mensaje no pudo ser entregado",
+    "Sorry, we were unable to deliver your message to the following address",
+    "This is the machine generated message from mail service",
+    "This is the mail delivery agent at",
+    "Unable to deliver message to the following address",
+    "Unfortunately, your mail was not delivered to the following address:",
+    "Your mail message to the following address",
+    "Your message to the following addresses",
+];
+
+static OPENER: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(OPENERS).ok());
+
+/// qmail-remote's words for the stage a session failed at.
+const STAGES: &[(&str, &str)] = &[
+    (" but greeting failed", "CONN"),
+    (" but my name was rejected", "EHLO"),
+    (" but sender was rejected", "MAIL"),
+    (" does not like recipient", "RCPT"),
+    (" failed on DATA command", "DATA"),
+    (" failed after I sent the message", "DATA"),
+];
+
+/// qmail's own messages (qmail-send, qmail-remote, qmail-local, notqmail).
+const WORDS: &[(&str, Reason)] = &[
+    ("Sorry, I couldn't find any host ", Reason::HostUnknown),
+    ("disk quota exceeded", Reason::MailboxFull),
+    (
+        "Message size exceeds fixed maximum message size:",
+        Reason::MesgTooBig,
+    ),
+    (
+        "Sorry, I wasn't able to establish an SMTP connection",
+        Reason::NetworkError,
+    ),
+    (
+        "Sorry. Although I'm listed as a best-preference MX or A for that host",
+        Reason::NetworkError,
+    ),
+    (
+        "Sorry, I couldn't find a mail exchanger or IP address",
+        Reason::NotAccept,
+    ),
+    (
+        "Requested action not taken: mailbox unavailable (not enough free space)",
+        Reason::SystemFull,
+    ),
+    ("no mailbox here by that name", Reason::UserUnknown),
+    ("bad interpreter: No such file or directory", Reason::SystemError),
+    ("system error", Reason::SystemError),
+    ("Unable to", Reason::SystemError),
+];
+
+/// qmail-ldap's messages.
+const LDAP_WORDS: &[(&str, Reason)] = &[
+    (
+        "The message exeeded the maximum size the user accepts",
+        Reason::ExceedLimit,
+    ),
+    ("Mailaddress is administrativ", Reason::Suspend),
+    ("Automatic homedir creator crashed", Reason::SystemError),
+    ("Illegal value in LDAP attribute", Reason::SystemError),
+    ("LDAP attribute is not given but mandatory", Reason::SystemError),
+    ("Timeout while performing search on LDAP server", Reason::SystemError),
+    ("Too many results returned but needs to be unique", Reason::SystemError),
+    ("while executing qmail-forward", Reason::SystemError),
+    ("Temporary error in automatic homedir creation", Reason::SystemError),
+    ("Temporary failure in LDAP lookup", Reason::SystemError),
+    ("Unable to contact LDAP server", Reason::SystemError),
+    ("Unable to login into LDAP server", Reason::SystemError),
+];
+
+const EXPIRED: &str = "this message has been in the queue too long";
+
+fn reason_in(s: &str) -> Option<Reason> {
+    if s.is_empty() {
+        return None;
+    }
+    WORDS
+        .iter()
+        .chain(LDAP_WORDS)
+        .find(|(w, _)| s.contains(w))
+        .map(|(_, r)| *r)
+        .or_else(|| s.contains(EXPIRED).then_some(Reason::Expired))
+}
+
+/// Parses a qmail report.
+pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
+    OPENER.as_ref()?.find(flat.text.as_str())?;
+    let mut found = text::parse(flat, original)?;
+    found.mta = "qmail";
+    for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {
+        let d = r.diagnostic.as_str();
+        let stage = STAGES.iter().find(|(w, _)| d.contains(w)).map(|(_, c)| *c);
+        if let Some(c) = stage {
+            r.smtp_command = Some(c.to_string());
+        }
+        if matches!(stage, Some("EHLO")) {
+            r.reason = Some(Reason::Blocked);
+            continue;
+        }
+        // Refused at RCPT and then expired: the words decide.
+        if d.contains(" does not like recipient") && d.contains(EXPIRED) {
+            continue;
+        }
+        let said = d.find("Remote host said:").and_then(|i| d.get(i..)).unwrap_or("");
+        r.reason = reason_in(said).or_else(|| reason_in(d));
+    }
+    Some(found)
+}

@@ -114,7 +114,7 @@ pub fn status_name(status: &str) -> Option<Reason> {
         ("2", "0") if !temporary => Filtered,
         ("2", "1") => {
             if temporary {
-                Suspend
+                Blocked
             } else {
                 Filtered
             }
@@ -122,7 +122,8 @@ pub fn status_name(status: &str) -> Option<Reason> {
         ("2", "2") => MailboxFull,
         ("2", "3") => ExceedLimit,
         ("2", "4") => Filtered,
-        ("3", "0" | "3" | "5") => SystemError,
+        ("3", "0") if !temporary => SystemError,
+        ("3", "3" | "5") => SystemError,
         ("3", "1") => SystemFull,
         ("3", "2") => NotAccept,
         ("3", "4") => MesgTooBig,
@@ -130,9 +131,17 @@ pub fn status_name(status: &str) -> Option<Reason> {
         ("4", "1") if temporary => Expired,
         ("4", "2" | "4" | "6") if temporary => NetworkError,
         ("4", "3") => SystemError,
-        ("4", "4") => HostUnknown,
+        ("4", "4") => {
+            if temporary {
+                NetworkError
+            } else {
+                HostUnknown
+            }
+        }
+        ("4", "8") if temporary => NetworkError,
         ("4", "5") => SystemFull,
         ("4", "7") => Expired,
+        ("5", "2" | "6") if !temporary => SyntaxError,
         ("5", "3") => TooManyConn,
         ("5", "4" | "5") => SystemError,
         ("5", "6") => SecurityError,
@@ -141,13 +150,14 @@ pub fn status_name(status: &str) -> Option<Reason> {
         ("7", "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10" | "11") => {
             SecurityError
         }
-        ("7", "12" | "14" | "15" | "19" | "20" | "21" | "22" | "24") => SecurityError,
+        ("7", "12" | "14" | "15" | "19") => SecurityError,
         ("7", "13") => Suspend,
         ("7", "16") => MesgTooBig,
         ("7", "17" | "18") => HasMoved,
-        ("7", "23" | "26") => AuthFailure,
+        ("7", "20" | "21" | "22" | "23" | "24" | "26" | "29") => AuthFailure,
         ("7", "25") => RequirePtr,
         ("7", "27") => NotAccept,
+        ("7", "28") => SpamDetected,
         _ => return None,
     })
 }

@@ -59,7 +59,10 @@ const WORDS: &[(&str, Reason)] = &[
         Reason::SystemFull,
     ),
     ("no mailbox here by that name", Reason::UserUnknown),
-    ("bad interpreter: No such file or directory", Reason::SystemError),
+    (
+        "bad interpreter: No such file or directory",
+        Reason::SystemError,
+    ),
     ("system error", Reason::SystemError),
     ("Unable to", Reason::SystemError),
 ];
@@ -73,11 +76,23 @@ const LDAP_WORDS: &[(&str, Reason)] = &[
     ("Mailaddress is administrativ", Reason::Suspend),
     ("Automatic homedir creator crashed", Reason::SystemError),
     ("Illegal value in LDAP attribute", Reason::SystemError),
-    ("LDAP attribute is not given but mandatory", Reason::SystemError),
-    ("Timeout while performing search on LDAP server", Reason::SystemError),
-    ("Too many results returned but needs to be unique", Reason::SystemError),
+    (
+        "LDAP attribute is not given but mandatory",
+        Reason::SystemError,
+    ),
+    (
+        "Timeout while performing search on LDAP server",
+        Reason::SystemError,
+    ),
+    (
+        "Too many results returned but needs to be unique",
+        Reason::SystemError,
+    ),
     ("while executing qmail-forward", Reason::SystemError),
-    ("Temporary error in automatic homedir creation", Reason::SystemError),
+    (
+        "Temporary error in automatic homedir creation",
+        Reason::SystemError,
+    ),
     ("Temporary failure in LDAP lookup", Reason::SystemError),
     ("Unable to contact LDAP server", Reason::SystemError),
     ("Unable to login into LDAP server", Reason::SystemError),
@@ -116,7 +131,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         if d.contains(" does not like recipient") && d.contains(EXPIRED) {
             continue;
         }
-        let said = d.find("Remote host said:").and_then(|i| d.get(i..)).unwrap_or("");
+        let said = d
+            .find("Remote host said:")
+            .and_then(|i| d.get(i..))
+            .unwrap_or("");
         r.reason = reason_in(said).or_else(|| reason_in(d));
     }
     Some(found)

@@ -51,6 +51,10 @@ const PROVIDERS: &[Provider] = &[
         reason: outlook,
     },
     Provider {
+        hosts: &[".facebook.com"],
+        reason: facebook,
+    },
+    Provider {
         hosts: &["cox.net"],
         reason: cox,
     },
@@ -287,20 +291,22 @@ fn docomo(r: &Raw, lower: &str) -> Option<Reason> {
     match status.as_str() {
         "5.1.1" => Some(Reason::UserUnknown),
         "5.2.0" => Some(Reason::Filtered),
-        "5.0.0" | "" => match command {
-            Some("RCPT") => Some(Reason::UserUnknown),
+        "5.0.0" | "" => first_of(
+            lower,
+            &[
+                ("552 too much mail data", Reason::MailboxFull),
+                ("503 bad sequence of commands", Reason::SyntaxError),
+                ("504 command parameter not implemented", Reason::SyntaxError),
+                ("552 too many recipients", Reason::TooManyConn),
+            ],
+        )
+        .or(match command {
             Some("DATA") => Some(Reason::Rejected),
-            _ => first_of(
-                lower,
-                &[
-                    ("552 too much mail data", Reason::MailboxFull),
-                    ("503 bad sequence of commands", Reason::SyntaxError),
-                    ("504 command parameter not implemented", Reason::SyntaxError),
-                    ("552 too many recipients", Reason::TooManyConn),
-                    ("550 unknown user", Reason::UserUnknown),
-                ],
-            ),
-        },
+            Some("RCPT") => Some(Reason::UserUnknown),
+            _ => lower
+                .contains("550 unknown user")
+                .then_some(Reason::UserUnknown),
+        }),
         _ => None,
     }
 }
@@ -492,6 +498,36 @@ fn outlook(_r: &Raw, lower: &str) -> Option<Reason> {
 fn label_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     let at = text.find(marker)? + marker.len();
     text.get(at..)?.split_whitespace().next()
+}
+
+/// Facebook: `RCP-P2`-style labels (three letters, a dash, a letter and a digit).
+fn facebook(r: &Raw, _lower: &str) -> Option<Reason> {
+    use Reason::*;
+    let d = r.diagnostic.as_bytes();
+    let label = d.windows(6).find_map(|w| {
+        let ok = w.iter().take(3).all(u8::is_ascii_uppercase)
+            && w.get(3) == Some(&b'-')
+            && w.get(4).is_some_and(|c| matches!(c, b'P' | b'T'))
+            && w.get(5).is_some_and(u8::is_ascii_digit);
+        ok.then(|| std::str::from_utf8(w).ok()).flatten()
+    })?;
+    Some(match label {
+        "POL-P7" => AuthFailure,
+        "POL-P1" | "POL-P2" | "POL-P3" | "POL-P4" | "POL-T1" | "POL-T2" | "POL-T3" => Blocked,
+        "MSG-P2" => ContentError,
+        "RCP-P2" | "RCP-P3" => Filtered,
+        "MSG-P1" | "INT-P2" => MesgTooBig,
+        "MSG-P3" => NotCompliantRfc,
+        "DNS-P1" | "DNS-P2" | "DNS-T1" => Rejected,
+        "DNS-P3" | "DNS-T2" => RequirePtr,
+        "POL-P6" => SpamDetected,
+        "RCP-T4" => Suspend,
+        "RCP-T1" => SystemError,
+        "CON-T1" | "CON-T2" | "CON-T3" | "CON-T4" | "MSG-T1" => TooManyConn,
+        "RCP-P1" | "INT-P1" | "INT-P3" | "INT-P4" => UserUnknown,
+        "POL-P5" => VirusDetected,
+        _ => return None,
+    })
 }
 
 /// Cox: `AUP#CXBL`-style labels, else its documented wording.

@@ -27,6 +27,8 @@ type ApiResult<T = Response> = Result<T, ApiError>;
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/sources", get(list_sources).post(create_source))
+        .route("/sources/{id}/scan", post(scan_source))
+        .route("/verp", post(verp_encode))
         .route("/suppressions/check", post(check_suppressions))
         .route("/suppressions/{email}", get(get_suppression))
         .route("/contacts", get(list_contacts).post(create_contact))
@@ -123,6 +125,19 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The JSON shape of a source, with its webhook URL.
 pub fn source_json(public_url: &str, s: &Source) -> Value {
+    if s.provider == crate::mailbox::PROVIDER {
+        // The password is never shown again: the URL is kept with it masked.
+        return json!({
+            "id": s.id,
+            "provider": s.provider,
+            "name": s.name,
+            "url": s.config.get("url"),
+            "trust": s.config.get("trust").and_then(|t| t.as_str()).unwrap_or("(setting mailbox_trust)"),
+            "status": s.status,
+            "status_message": s.status_message,
+            "created_at": rebound_core::timestamp::format(s.created_at),
+        });
+    }
     let base = public_url.trim_end_matches('/');
     let mut v = json!({
         "id": s.id,
@@ -195,6 +210,13 @@ pub struct CreateSource {
     /// Trust the first topic that subscribes (ses), when no `topic_arns` are given.
     #[serde(default)]
     pub trust_first_topic: Option<bool>,
+    /// The mailbox URL (mailbox): `imaps://USER:PASSWORD@HOST/FOLDER?after=…`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Which recipients a mailbox's bounces may change (mailbox): `verp`,
+    /// `known-contact` (default) or `any`.
+    #[serde(default)]
+    pub trust: Option<String>,
 }
 
 fn random_b64(bytes: usize) -> String {
@@ -205,6 +227,12 @@ fn random_b64(bytes: usize) -> String {
 /// Validates a source request and turns it into a [`NewSource`] with a fresh key (192
 /// random bits) and, for signing providers, a generated secret unless one was given.
 pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
+    if req.provider == crate::mailbox::PROVIDER {
+        return new_mailbox_source(req);
+    }
+    if req.url.is_some() || req.trust.is_some() {
+        return Err("url and trust apply to the mailbox provider".into());
+    }
     let provider = Provider::from_name(&req.provider).ok_or_else(|| {
         let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
         format!(
@@ -319,6 +347,90 @@ pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
         config: config.into(),
         created_at: now_ms(),
     })
+}
+
+/// A mailbox source: the URL with its password masked in the config, the password as the
+/// secret (never shown again).
+fn new_mailbox_source(req: CreateSource) -> Result<NewSource, String> {
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err("name must be 1 to 200 characters".into());
+    }
+    if req.secret.is_some()
+        || req.public_key.is_some()
+        || req.signature_header.is_some()
+        || req.username.is_some()
+        || req.topic_arns.is_some()
+        || req.trust_first_topic.is_some()
+    {
+        return Err("a mailbox source takes only name, url and trust".into());
+    }
+    let url = req
+        .url
+        .ok_or("a mailbox source needs url (imaps://USER:PASSWORD@HOST/FOLDER?after=…)")?;
+    let (_, shown, password) = crate::mailbox::split_url(&url)?;
+    let mut config = serde_json::Map::new();
+    config.insert("url".into(), shown.into());
+    if let Some(t) = req.trust {
+        let t = rebound_core::bounces::events::Trust::parse(&t)
+            .ok_or("trust must be verp, known-contact or any")?;
+        config.insert("trust".into(), t.as_str().into());
+    }
+    Ok(NewSource {
+        provider: crate::mailbox::PROVIDER.into(),
+        name: name.into(),
+        key: random_b64(24),
+        secret: Some(password),
+        config: config.into(),
+        created_at: now_ms(),
+    })
+}
+
+async fn scan_source(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let all = state.store.list_sources().await?;
+    let source = all
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no source {id}")))?;
+    if source.provider != crate::mailbox::PROVIDER {
+        return Err(ApiError::bad_request(format!(
+            "source {id} is a {} source, not a mailbox",
+            source.provider
+        )));
+    }
+    let url = crate::mailbox::source_url(&source).map_err(ApiError::bad_request)?;
+    match crate::mailbox::scan(&state.store, Some(&source), &url, None).await {
+        Ok(report) => {
+            state.store.set_source_status(id, "active", None).await?;
+            state.wake.notify_one();
+            Ok(Json(json!(report)).into_response())
+        }
+        Err(crate::mailbox::ScanError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            let msg = e.to_string();
+            state
+                .store
+                .set_source_status(id, "error", Some(&msg))
+                .await?;
+            Err(ApiError::new(StatusCode::BAD_GATEWAY, msg))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerpRequest {
+    address: String,
+    #[serde(default)]
+    return_path: Option<String>,
+}
+
+async fn verp_encode(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let req: VerpRequest = parse_json(&body)?;
+    let rp = crate::mailbox::verp_encode(&state.store, req.return_path.as_deref(), &req.address)
+        .await
+        .map_err(ApiError::bad_request)?;
+    Ok(Json(json!({ "address": req.address, "return_path": rp })).into_response())
 }
 
 async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult {
@@ -618,7 +730,15 @@ async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult
 pub const POLICY_KEY: &str = "policy";
 
 async fn get_settings(State(state): State<AppState>) -> ApiResult {
-    Ok(Json(json!({ "policy": state.policy() })).into_response())
+    let mut v = json!({ "policy": state.policy() });
+    v[crate::mailbox::TRUST_KEY] =
+        json!(crate::mailbox::trust_of(&state.store, None).await.as_str());
+    v[crate::mailbox::VERP_RETURN_PATH_KEY] = state
+        .store
+        .get_setting(crate::mailbox::VERP_RETURN_PATH_KEY)
+        .await?
+        .unwrap_or(Value::Null);
+    Ok(Json(v).into_response())
 }
 
 async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
@@ -628,8 +748,39 @@ async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
             "expected a JSON object like {\"policy\": {...}}",
         ));
     };
-    if let Some(k) = top.keys().find(|k| k.as_str() != POLICY_KEY) {
+    let known = [
+        POLICY_KEY,
+        crate::mailbox::TRUST_KEY,
+        crate::mailbox::VERP_RETURN_PATH_KEY,
+    ];
+    if let Some(k) = top.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("unknown setting '{k}'")));
+    }
+    if let Some(t) = top.get(crate::mailbox::TRUST_KEY) {
+        let t = t
+            .as_str()
+            .and_then(rebound_core::bounces::events::Trust::parse)
+            .ok_or_else(|| {
+                ApiError::bad_request("mailbox_trust must be verp, known-contact or any")
+            })?;
+        state
+            .store
+            .put_setting(crate::mailbox::TRUST_KEY, json!(t.as_str()))
+            .await?;
+    }
+    if let Some(rp) = top.get(crate::mailbox::VERP_RETURN_PATH_KEY) {
+        let rp = rp
+            .as_str()
+            .and_then(|r| rebound_core::Address::parse(r).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "verp_return_path must be an address like bounces@example.com",
+                )
+            })?;
+        state
+            .store
+            .put_setting(crate::mailbox::VERP_RETURN_PATH_KEY, json!(rp.as_str()))
+            .await?;
     }
     let mut policy = state.policy();
     if let Some(changes) = top.get(POLICY_KEY) {
@@ -648,5 +799,6 @@ async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
             *p = policy;
         }
     }
-    Ok(Json(json!({ "policy": policy })).into_response())
+    let _ = policy;
+    get_settings(State(state)).await
 }

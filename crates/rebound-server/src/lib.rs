@@ -20,6 +20,7 @@
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod mailbox;
 pub mod sns;
 pub mod state;
 pub mod worker;

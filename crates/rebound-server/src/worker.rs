@@ -62,6 +62,13 @@ impl WorkerConfig {
 
 /// Normalizes one inbox row: provider lookup, parse, dedup scoping. Pure.
 pub fn normalize(row: &InboxRow) -> Result<Vec<Event>, String> {
+    if row.provider == crate::mailbox::PROVIDER {
+        return Ok(crate::mailbox::normalize(
+            &row.headers,
+            &row.body,
+            row.received_at,
+        ));
+    }
     let p = Provider::from_name(&row.provider)
         .ok_or_else(|| format!("unknown provider '{}'", row.provider))?;
     let req = WebhookRequest {
@@ -160,6 +167,7 @@ fn add(total: &mut ApplyReport, r: &ApplyReport) {
     total.events += r.events;
     total.duplicates += r.duplicates;
     total.status_changes += r.status_changes;
+    total.unmatched += r.unmatched;
 }
 
 /// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).

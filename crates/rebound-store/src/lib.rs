@@ -68,6 +68,19 @@ pub trait Store: Send + Sync {
     /// Records a request that is not an inbox row (a rejection, a subscription
     /// confirmation…) in the request log; durable when it returns.
     async fn log_request(&self, log: NewLogEntry) -> Result<i64>;
+    /// Message ids already stored from a mailbox (`scope`: `source:ID` or `url:HASH`).
+    async fn mailbox_seen(&self, scope: &str) -> Result<std::collections::HashSet<String>>;
+    /// Stores a message fetched from a mailbox: its inbox row and its id in one transaction,
+    /// durable when it returns. An id already stored is not stored again; the verdict it was
+    /// stored with is returned, so a message fetched twice counts once.
+    async fn mailbox_store(
+        &self,
+        scope: &str,
+        uid: &str,
+        is_bounce: bool,
+        item: NewInbox,
+        log: NewLogEntry,
+    ) -> Result<MailStored>;
     /// Leases up to `limit` inbox rows due for processing until `lease_until`; each claim
     /// counts as an attempt.
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;

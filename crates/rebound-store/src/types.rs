@@ -72,6 +72,19 @@ pub struct ApplyReport {
     pub duplicates: u64,
     /// Contacts whose status changed.
     pub status_changes: u64,
+    /// Events not applied because their recipient had to be a known contact and was not.
+    pub unmatched: u64,
+}
+
+/// What storing a fetched mailbox message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailStored {
+    /// The inbox row holding the message.
+    pub inbox_id: Option<i64>,
+    /// The verdict the message was first stored with.
+    pub is_bounce: bool,
+    /// False when the message had been stored before.
+    pub new: bool,
 }
 
 /// Inbox rows by state.

@@ -40,7 +40,7 @@ async fn reopening_applies_migrations_once_and_keeps_data() {
         .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?))
         .await
         .expect("read");
-    assert_eq!(versions, 1);
+    assert_eq!(versions, 2, "one row per migration, applied once");
     let mode: String = s
         .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
         .await

@@ -49,6 +49,47 @@ pub enum Command {
     Token(TokenCommand),
     /// Parse bounce emails (files, directories or `-`): one JSON object per failed recipient.
     Parse(crate::parse::ParseArgs),
+    /// Bounce mailboxes (POP3, IMAP).
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Signed VERP return paths.
+    #[command(subcommand)]
+    Verp(VerpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// One pass over a mailbox: fetch, store, delete / move / keep, then process.
+    Scan {
+        /// A mailbox source's id.
+        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        source: Option<i64>,
+        /// A mailbox URL (imaps://USER:PASSWORD@HOST/FOLDER?after=…), for a one-off scan.
+        #[arg(long)]
+        url: Option<String>,
+        /// Which recipients this pass may change: verp, known-contact or any (default: the
+        /// source's setting, else the mailbox_trust setting, else known-contact).
+        #[arg(long)]
+        trust: Option<String>,
+        /// Store the messages but leave processing to a running `serve`.
+        #[arg(long)]
+        no_process: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerpCommand {
+    /// Print the signed VERP return path for an address.
+    Encode {
+        /// The recipient's address.
+        address: String,
+        /// The return path to build on (default: the verp_return_path setting).
+        #[arg(long)]
+        return_path: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +113,8 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum SourceCommand {
     /// Create a source and print its webhook URL (and secret where the provider signs).
     Add {
@@ -102,6 +145,13 @@ pub enum SourceCommand {
         /// The provider's verification key (sendgrid, postal: base64 DER from its settings).
         #[arg(long)]
         public_key: Option<String>,
+        /// Mailbox URL (mailbox): imaps://USER:PASSWORD@HOST/FOLDER?after=delete|keep|move:F.
+        #[arg(long)]
+        url: Option<String>,
+        /// Which recipients the mailbox's bounces may change (mailbox): verp,
+        /// known-contact (default) or any.
+        #[arg(long)]
+        trust: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

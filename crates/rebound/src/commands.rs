@@ -13,7 +13,8 @@ use rebound_store::{ContactFilter, DynStore, NewContact};
 use serde_json::{json, Value};
 
 use crate::cli::{
-    Cli, Command, ExportArgs, ImportArgs, ReplayArgs, SourceCommand, TokenCommand, WebhookCommand,
+    Cli, Command, ExportArgs, ImportArgs, MailboxCommand, ReplayArgs, SourceCommand, TokenCommand,
+    VerpCommand, WebhookCommand,
 };
 use crate::config::{self, FileConfig};
 use crate::serve;
@@ -51,6 +52,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "New admin token printed above; restart `rebound serve` for it to take effect."
             );
         }
+        Command::Mailbox(MailboxCommand::Scan {
+            source,
+            url,
+            trust,
+            no_process,
+            json,
+        }) => {
+            let trust = match trust.as_deref() {
+                None => None,
+                Some(t) => Some(rebound_core::bounces::events::Trust::parse(t).ok_or_else(
+                    || anyhow::anyhow!("--trust must be verp, known-contact or any"),
+                )?),
+            };
+            return mailbox_scan(&store, &file, source, url, trust, no_process, json).await;
+        }
+        Command::Verp(VerpCommand::Encode {
+            address,
+            return_path,
+        }) => {
+            let rp = rebound_server::mailbox::verp_encode(&store, return_path.as_deref(), &address)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{rp}");
+        }
         Command::Webhook(_) | Command::Parse(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -69,9 +94,13 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
             topic_arns,
             trust_first_topic,
             public_key,
+            url,
+            trust,
             json,
         } => {
             let req = CreateSource {
+                url,
+                trust,
                 provider,
                 name,
                 secret,
@@ -96,6 +125,13 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
             let v = rebound_server::api::source_json(&base, &s);
             if json {
                 println!("{v}");
+            } else if s.provider == rebound_server::mailbox::PROVIDER {
+                println!(
+                    "Source {} (mailbox) created: {}",
+                    s.id,
+                    v["url"].as_str().unwrap_or_default()
+                );
+                println!("Scan it with: rebound mailbox scan --source {}", s.id);
             } else {
                 println!("Source {} ({}) created.", s.id, s.provider);
                 println!(
@@ -368,6 +404,85 @@ async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
     w.flush()?;
     pb.finish_and_clear();
     Ok(())
+}
+
+async fn mailbox_scan(
+    store: &DynStore,
+    file: &FileConfig,
+    source: Option<i64>,
+    url: Option<String>,
+    trust: Option<rebound_core::bounces::events::Trust>,
+    no_process: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    use rebound_server::mailbox;
+    let (source, url) = match (source, url) {
+        (Some(id), _) => {
+            let s = store
+                .list_sources()
+                .await?
+                .into_iter()
+                .find(|s| s.id == id)
+                .ok_or_else(|| anyhow::anyhow!("no source {id}"))?;
+            if s.provider != mailbox::PROVIDER {
+                bail!("source {id} is a {} source, not a mailbox", s.provider);
+            }
+            let u = mailbox::source_url(&s).map_err(anyhow::Error::msg)?;
+            (Some(s), u)
+        }
+        (None, Some(u)) => (None, mailbox::split_url(&u).map_err(anyhow::Error::msg)?.0),
+        (None, None) => bail!("pass --source ID or --url URL"),
+    };
+    let spinner = progress(None);
+    spinner.set_message(format!("scanning {url}"));
+    let report = mailbox::scan(store, source.as_ref(), &url, trust).await;
+    spinner.finish_and_clear();
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(s) = &source {
+                store
+                    .set_source_status(s.id, "error", Some(&e.to_string()))
+                    .await?;
+            }
+            bail!("{url}: {e}");
+        }
+    };
+    let mut processed = None;
+    if !no_process {
+        let policy = serve::policy_in_force(store, file.policy.unwrap_or_default()).await?;
+        processed = Some(worker::drain(store, policy, &WorkerConfig::default()).await?);
+    }
+    if json {
+        let mut v = json!(report);
+        if let Some(p) = &processed {
+            v["events"] = json!(p.events);
+            v["status_changes"] = json!(p.status_changes);
+            v["unmatched_events"] = json!(p.unmatched);
+        }
+        println!("{v}");
+    } else {
+        println!(
+            "fetched {} (already stored {}), bounces {}, complaints {}, auto-replies {}, other {}, unmatched {}; kept {}, deleted {}, moved {}, errors {}",
+            report.fetched, report.already_stored, report.bounces, report.complaints,
+            report.auto_replies, report.other, report.unmatched, report.kept, report.deleted,
+            report.moved, report.errors
+        );
+        if let Some(p) = &processed {
+            println!(
+                "processed: {} new event(s), {} status change(s), {} unmatched",
+                p.events, p.status_changes, p.unmatched
+            );
+        }
+        for e in &report.error_messages {
+            eprintln!("error: {e}");
+        }
+    }
+    Ok(if report.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn replay(store: &DynStore, file: &FileConfig, args: ReplayArgs) -> anyhow::Result<()> {

@@ -80,6 +80,12 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
             move || st2.ingest_busy(),
         ));
     }
+    // Periodic passes over the mailbox sources that have an interval.
+    tokio::spawn(rebound_server::mailbox::scheduler(
+        store.clone(),
+        state.wake.clone(),
+        std::time::Duration::from_secs(5),
+    ));
     if s.workers.tasks == 0 {
         tracing::warn!("workers paused (0 tasks): requests are stored but not processed");
     }

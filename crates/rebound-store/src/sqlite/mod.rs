@@ -29,7 +29,10 @@ pub const MAX_BATCH: usize = 1024;
 /// Capacity of the write queue.
 const QUEUE: usize = 8192;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_mailbox.sql")),
+];
 
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 /// A write: runs on the writer thread, says whether it succeeded, and returns the answer to
@@ -354,6 +357,24 @@ impl Store for SqliteStore {
     }
     async fn log_request(&self, log: NewLogEntry) -> Result<i64> {
         self.write(move |c| ops::insert_log(c, &log)).await
+    }
+    async fn mailbox_seen(&self, scope: &str) -> Result<std::collections::HashSet<String>> {
+        let scope = scope.to_string();
+        self.read(move |c| ops::mailbox_seen(c, &scope)).await
+    }
+    async fn mailbox_store(
+        &self,
+        scope: &str,
+        uid: &str,
+        is_bounce: bool,
+        item: NewInbox,
+        log: NewLogEntry,
+    ) -> Result<MailStored> {
+        let headers =
+            serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
+        let (scope, uid) = (scope.to_string(), uid.to_string());
+        self.write(move |c| ops::mailbox_store(c, &scope, &uid, is_bounce, &item, &headers, &log))
+            .await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
         // Only one claim reads at a time, so two workers never get the same rows.

@@ -110,6 +110,51 @@ pub(crate) fn ingest(
     Ok(c.last_insert_rowid())
 }
 
+pub(crate) fn mailbox_seen(
+    c: &Connection,
+    scope: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let mut stmt = c.prepare_cached("SELECT uid FROM mailbox_messages WHERE scope = ?1")?;
+    let ids = stmt
+        .query_map([scope], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+pub(crate) fn mailbox_store(
+    c: &Connection,
+    scope: &str,
+    uid: &str,
+    is_bounce: bool,
+    item: &NewInbox,
+    headers: &str,
+    log: &NewLogEntry,
+) -> Result<MailStored> {
+    let before: Option<(Option<i64>, bool)> = c
+        .prepare_cached(
+            "SELECT inbox_id, is_bounce FROM mailbox_messages WHERE scope = ?1 AND uid = ?2",
+        )?
+        .query_row(params![scope, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((inbox_id, is_bounce)) = before {
+        return Ok(MailStored {
+            inbox_id,
+            is_bounce,
+            new: false,
+        });
+    }
+    let inbox_id = ingest(c, item, headers, log)?;
+    c.prepare_cached(
+        "INSERT INTO mailbox_messages (scope, uid, inbox_id, is_bounce, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![scope, uid, inbox_id, is_bounce, item.received_at])?;
+    Ok(MailStored {
+        inbox_id: Some(inbox_id),
+        is_bounce,
+        new: true,
+    })
+}
+
 /// Reads up to `limit` due inbox rows, oldest first, skipping `skip`. A read:
 /// the SQLite store keeps leases in memory (one process owns the file), so claiming costs
 /// the writer nothing. `attempts` is the attempt about to be made.
@@ -240,6 +285,8 @@ fn resolve(c: &Connection, r: &Recipient, now: Millis) -> Result<ContactRow> {
 struct Applied {
     stored: bool,
     status_changed: bool,
+    /// The recipient had to be a known contact and was not.
+    unmatched: bool,
 }
 
 fn apply_event(
@@ -249,6 +296,19 @@ fn apply_event(
     policy_: &Policy,
     now: Millis,
 ) -> Result<Applied> {
+    let known_only = e
+        .details
+        .get(rebound_core::bounces::events::KNOWN_CONTACTS_ONLY)
+        == Some(&serde_json::Value::Bool(true));
+    if let (true, Recipient::Email(addr)) = (known_only, &e.recipient) {
+        if load_contact_state(c, "email_key", addr.key())?.is_none() {
+            return Ok(Applied {
+                stored: false,
+                status_changed: false,
+                unmatched: true,
+            });
+        }
+    }
     let contact = resolve(c, &e.recipient, now)?;
     let outcome = policy::apply(policy_, &contact.state, e);
     let inserted = c
@@ -283,6 +343,7 @@ fn apply_event(
         return Ok(Applied {
             stored: false,
             status_changed: false,
+            unmatched: false,
         });
     }
     if outcome.state != contact.state {
@@ -307,6 +368,7 @@ fn apply_event(
     Ok(Applied {
         stored: true,
         status_changed: outcome.status_change.is_some(),
+        unmatched: false,
     })
 }
 
@@ -352,9 +414,13 @@ pub(crate) fn apply(
         // fails the whole call, the transaction is rolled back, and the worker retries the
         // rows one by one to isolate the one that fails.
         let mut stored = 0i64;
+        let mut unmatched: Vec<&str> = Vec::new();
         for e in events {
             let a = apply_event(c, p, e, policy_, now)?;
-            if a.stored {
+            if a.unmatched {
+                report.unmatched += 1;
+                unmatched.push(e.recipient.display());
+            } else if a.stored {
                 report.events += 1;
                 stored += 1;
             } else {
@@ -362,10 +428,14 @@ pub(crate) fn apply(
             }
             report.status_changes += u64::from(a.status_changed);
         }
+        // Recipients left alone because they are not contacts stay visible in the log.
+        let note = (!unmatched.is_empty())
+            .then(|| format!("unmatched (not a known contact): {}", unmatched.join(", ")));
         c.prepare_cached(
-            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, attempts = ?4 WHERE id = ?3",
+            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, attempts = ?4,
+                    error = COALESCE(?5, error) WHERE id = ?3",
         )?
-        .execute(params![now, stored, p.inbox_id, p.attempts])?;
+        .execute(params![now, stored, p.inbox_id, p.attempts, note])?;
         report.done += 1;
     }
     Ok(report)

@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod helpers;
+mod mailbox;
 mod policy;
 mod providers;
 mod rejections;

@@ -1,0 +1,403 @@
+//! Mailbox sources: one scan pass (fetch → durable inbox row → delete / move / keep) and
+//! the scheduler that runs passes inside `rebound serve`.
+//!
+//! Order of effects for each message: the raw bytes are written to the inbox together with
+//! the message's id (one transaction, fsync'd) *before* the server is told to delete or move
+//! it, so a pass killed at any point loses nothing; a message fetched again is recognised by
+//! its id and not stored twice, and its events carry a content-derived dedup key. The bounce
+//! parser decides only whether the message is a bounce (deleted or moved per `after=`);
+//! human replies and auto-replies are never deleted. The events are made by the workers,
+//! from the inbox row, with the source's trust setting ([`rebound_core::bounces::events`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rebound_core::bounces::{self, events, mime, BounceRecord};
+use rebound_core::{verp, Address, EventKind};
+use rebound_mailbox::{After, MailboxUrl};
+use rebound_store::{DynStore, NewInbox, NewLogEntry, Source};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::state::now_ms;
+
+/// The provider name of mailbox sources.
+pub const PROVIDER: &str = "mailbox";
+/// Setting: the default trust for mailbox sources (`verp`, `known-contact`, `any`).
+pub const TRUST_KEY: &str = "mailbox_trust";
+/// Setting: the VERP signing secret (generated on first use).
+pub const VERP_SECRET_KEY: &str = "verp_secret";
+/// Setting: the return path VERP addresses are built on (`bounces@example.com`).
+pub const VERP_RETURN_PATH_KEY: &str = "verp_return_path";
+
+/// Inbox headers of a stored message (internal: mailbox rows have no HTTP headers).
+const H_TRUST: &str = "x-rebound-trust";
+const H_VERP: &str = "x-rebound-verp";
+const H_UID: &str = "x-rebound-uid";
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Messages downloaded.
+    pub fetched: usize,
+    /// Messages stored that were already stored by an earlier pass.
+    pub already_stored: usize,
+    /// Bounce messages (including delays).
+    pub bounces: usize,
+    /// Feedback reports.
+    pub complaints: usize,
+    /// Automatic replies.
+    pub auto_replies: usize,
+    /// Other messages (human replies, anything that is not a report).
+    pub other: usize,
+    /// Bounces whose recipient the trust setting does not accept.
+    pub unmatched: usize,
+    /// Messages left on the server.
+    pub kept: usize,
+    /// Messages deleted.
+    pub deleted: usize,
+    /// Messages moved.
+    pub moved: usize,
+    /// Messages that could not be processed (left on the server).
+    pub errors: usize,
+    /// What went wrong with them.
+    pub error_messages: Vec<String>,
+}
+
+/// Why a pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The source is not a usable mailbox source.
+    #[error("{0}")]
+    Config(String),
+    /// The mailbox server refused or failed.
+    #[error("mailbox: {0}")]
+    Mailbox(#[from] rebound_mailbox::Error),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] rebound_store::StoreError),
+}
+
+/// Splits a mailbox URL into what a source keeps: the URL with its password masked (shown
+/// by the API) and the password (kept as the source's secret, never shown again).
+pub fn split_url(input: &str) -> Result<(MailboxUrl, String, String), String> {
+    let url = MailboxUrl::parse(input.trim()).map_err(|e| format!("url: {e}"))?;
+    Ok((url.clone(), url.to_string(), url.password))
+}
+
+/// The full URL of a mailbox source (its masked URL plus its secret).
+pub fn source_url(source: &Source) -> Result<MailboxUrl, String> {
+    let shown = source
+        .config
+        .get("url")
+        .and_then(|u| u.as_str())
+        .ok_or("mailbox source without a url")?;
+    let mut url = MailboxUrl::parse(shown).map_err(|e| format!("stored url: {e}"))?;
+    url.password = source.secret.clone().unwrap_or_default();
+    Ok(url)
+}
+
+/// The trust of a source: its own setting, else the global one, else `known-contact`.
+pub async fn trust_of(store: &DynStore, source: Option<&Source>) -> events::Trust {
+    if let Some(t) = source
+        .and_then(|s| s.config.get("trust"))
+        .and_then(|t| t.as_str())
+        .and_then(events::Trust::parse)
+    {
+        return t;
+    }
+    match store.get_setting(TRUST_KEY).await {
+        Ok(Some(v)) => v
+            .as_str()
+            .and_then(events::Trust::parse)
+            .unwrap_or_default(),
+        _ => events::Trust::default(),
+    }
+}
+
+/// The VERP secret, generated and stored on first use.
+pub async fn verp_secret(store: &DynStore) -> rebound_store::Result<Vec<u8>> {
+    let fresh: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    store
+        .put_setting_if_absent(VERP_SECRET_KEY, serde_json::Value::String(fresh))
+        .await?;
+    let v = store.get_setting(VERP_SECRET_KEY).await?;
+    Ok(v.and_then(|v| v.as_str().map(|s| s.as_bytes().to_vec()))
+        .unwrap_or_default())
+}
+
+/// The signed VERP return path for an address, built on the configured return path.
+pub async fn verp_encode(
+    store: &DynStore,
+    return_path: Option<&str>,
+    address: &str,
+) -> Result<String, String> {
+    let address = Address::parse(address).map_err(|e| format!("address: {e}"))?;
+    let rp = match return_path {
+        Some(r) => r.to_string(),
+        None => store
+            .get_setting(VERP_RETURN_PATH_KEY)
+            .await
+            .map_err(|e| e.to_string())?
+            .and_then(|v| v.as_str().map(str::to_string))
+            .ok_or("no return path configured: set the verp_return_path setting (e.g. bounces@example.com) or pass one")?,
+    };
+    let rp = Address::parse(&rp).map_err(|e| format!("return path: {e}"))?;
+    let secret = verp_secret(store).await.map_err(|e| e.to_string())?;
+    Ok(verp::encode(&secret, &rp, &address))
+}
+
+/// Header fields of a bounce that may carry the VERP address it was sent to.
+const VERP_FIELDS: &[&str] = &[
+    "to",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-envelope-to",
+    "x-rcpt-to",
+];
+
+/// The signed VERP recipient of a fetched message, if it was sent to one.
+pub fn verp_recipient(secret: &[u8], raw: &[u8], records: &[BounceRecord]) -> Option<Address> {
+    let limits = bounces::Limits::default();
+    let norm = mime::normalise(&raw[..raw.len().min(limits.max_input)]);
+    let head = mime::parse_headers(mime::split_entity(&norm).0, &limits);
+    let mut values: Vec<&str> = VERP_FIELDS
+        .iter()
+        .flat_map(|f| head.all(f).collect::<Vec<_>>())
+        .collect();
+    // The returned message's own Return-Path is the envelope sender it was sent with.
+    for r in records {
+        for (k, v) in &r.original_headers {
+            if k == "return-path" {
+                values.push(v);
+            }
+        }
+    }
+    verp::find(secret, values)
+}
+
+/// The seen-id scope of a source, or of a one-off URL.
+pub fn scope(source: Option<&Source>, url: &MailboxUrl) -> String {
+    match source {
+        Some(s) => format!("source:{}", s.id),
+        None => {
+            let h = Sha256::digest(url.to_string().as_bytes());
+            format!("url:{}", hex::encode(&h[..12]))
+        }
+    }
+}
+
+/// Runs one pass over a mailbox. `source` is None for a one-off `--url` scan (rows are
+/// stored with source id 0). `trust` overrides the source's (or the global) setting.
+pub async fn scan(
+    store: &DynStore,
+    source: Option<&Source>,
+    url: &MailboxUrl,
+    trust: Option<events::Trust>,
+) -> Result<ScanReport, ScanError> {
+    let scope = scope(source, url);
+    let trust = match trust {
+        Some(t) => t,
+        None => trust_of(store, source).await,
+    };
+    let secret = verp_secret(store).await?;
+    // `keep` never touches the server: skip what is already stored. Otherwise every
+    // message is fetched, so that one stored but not yet deleted (a pass that was cut
+    // short) is deleted now; it is recognised by its id and not stored twice.
+    let seen = if url.after == After::Keep {
+        store.mailbox_seen(&scope).await?
+    } else {
+        HashSet::new()
+    };
+    let source_id = source.map_or(0, |s| s.id);
+    let shown = url.to_string();
+    let report = Arc::new(std::sync::Mutex::new(ScanReport::default()));
+    let counted = report.clone();
+    let store2 = store.clone();
+    let outcome = rebound_mailbox::scan(url, &seen, move |id: String, raw: Vec<u8>| {
+        let store = store2.clone();
+        let scope = scope.clone();
+        let secret = secret.clone();
+        let shown = shown.clone();
+        let report = counted.clone();
+        async move {
+            let records = bounces::parse(&raw);
+            let is_bounce = events::is_bounce(&records);
+            let verp = verp_recipient(&secret, &raw, &records);
+            let mut headers = vec![
+                (H_UID.to_string(), id.clone()),
+                (H_TRUST.to_string(), trust.as_str().to_string()),
+            ];
+            if let Some(v) = &verp {
+                headers.push((H_VERP.to_string(), v.as_str().to_string()));
+            }
+            let unmatched = count_unmatched(&store, &records, verp.as_ref(), trust).await;
+            let item = NewInbox {
+                source_id,
+                provider: PROVIDER.into(),
+                received_at: now_ms(),
+                headers,
+                body: raw,
+            };
+            let log = NewLogEntry {
+                received_at: now_ms(),
+                source_id: (source_id != 0).then_some(source_id),
+                provider: Some(PROVIDER.into()),
+                method: "FETCH".into(),
+                path: format!("{shown}#{id}"),
+                http_status: 200,
+                outcome: "accepted".into(),
+                ..NewLogEntry::default()
+            };
+            let stored = store
+                .mailbox_store(&scope, &id, is_bounce, item, log)
+                .await
+                .map_err(|e| e.to_string())?;
+            // Test hook: die like `kill -9` after the message is durable and before the
+            // server is told to delete it (the crash test sets it on the real binary).
+            if std::env::var_os("REBOUND_TEST_ABORT_AFTER_STORE").is_some() {
+                std::process::abort();
+            }
+            if let Ok(mut r) = report.lock() {
+                r.fetched += 1;
+                if !stored.new {
+                    r.already_stored += 1;
+                } else {
+                    tally(&mut r, &records, unmatched);
+                }
+            }
+            Ok::<_, String>(rebound_mailbox::Verdict {
+                is_bounce: stored.is_bounce,
+            })
+        }
+    })
+    .await?;
+    let mut r = report.lock().map(|r| r.clone()).unwrap_or_default();
+    r.kept = outcome.summary.kept;
+    r.deleted = outcome.summary.deleted;
+    r.moved = outcome.summary.moved;
+    r.errors = outcome.summary.errors;
+    r.error_messages = outcome
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.id, e.error))
+        .collect();
+    Ok(r)
+}
+
+fn tally(r: &mut ScanReport, records: &[BounceRecord], unmatched: usize) {
+    let has = |k: EventKind| records.iter().any(|x| x.kind == k);
+    if has(EventKind::Bounce) || has(EventKind::Deferred) {
+        r.bounces += 1;
+    } else if has(EventKind::Complaint) {
+        r.complaints += 1;
+    } else if has(EventKind::AutoReply) {
+        r.auto_replies += 1;
+    } else {
+        r.other += 1;
+    }
+    r.unmatched += unmatched;
+}
+
+/// How many of a message's records the trust setting will not apply.
+async fn count_unmatched(
+    store: &DynStore,
+    records: &[BounceRecord],
+    verp: Option<&Address>,
+    trust: events::Trust,
+) -> usize {
+    let m = events::to_events(b"", records, verp, trust, 0);
+    let mut n = m.unmatched.len();
+    if trust == events::Trust::KnownContact && verp.is_none() {
+        let keys: Vec<String> = m
+            .events
+            .iter()
+            .filter_map(|e| match &e.recipient {
+                rebound_core::Recipient::Email(a) => Some(a.key().to_string()),
+                rebound_core::Recipient::ContactUuid(_) => None,
+            })
+            .collect();
+        if let Ok(found) = store.get_contacts(keys).await {
+            n += found.iter().filter(|c| c.is_none()).count();
+        }
+    }
+    n
+}
+
+/// Normalizes a stored mailbox message into events (called by the workers).
+pub fn normalize(
+    headers: &[(String, String)],
+    body: &[u8],
+    received_at: i64,
+) -> Vec<rebound_core::Event> {
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let trust = get(H_TRUST)
+        .and_then(events::Trust::parse)
+        .unwrap_or_default();
+    let verp = get(H_VERP).and_then(|v| Address::parse(v).ok());
+    let records = bounces::parse(body);
+    events::to_events(body, &records, verp.as_ref(), trust, received_at).events
+}
+
+/// Runs the passes of every mailbox source that has an `interval`, inside `serve`. Sources
+/// are re-read every `tick`, so one added through the API is picked up.
+pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: std::time::Duration) {
+    let mut due: HashMap<i64, i64> = HashMap::new();
+    let running: Arc<std::sync::Mutex<HashSet<i64>>> = Arc::default();
+    loop {
+        if let Ok(sources) = store.list_sources().await {
+            let now = now_ms();
+            for s in sources
+                .into_iter()
+                .filter(|s| s.provider == PROVIDER && s.status != "disabled")
+            {
+                let Ok(url) = source_url(&s) else { continue };
+                let Some(every) = url.interval else { continue };
+                let next = *due.entry(s.id).or_insert(now);
+                let busy = running.lock().map(|r| r.contains(&s.id)).unwrap_or(true);
+                if now < next || busy {
+                    continue;
+                }
+                due.insert(s.id, now + every.as_millis() as i64);
+                if let Ok(mut r) = running.lock() {
+                    r.insert(s.id);
+                }
+                let (store, wake, running) = (store.clone(), wake.clone(), running.clone());
+                tokio::spawn(async move {
+                    match scan(&store, Some(&s), &url, None).await {
+                        Ok(r) => {
+                            tracing::info!(
+                                source = s.id,
+                                fetched = r.fetched,
+                                bounces = r.bounces,
+                                deleted = r.deleted,
+                                errors = r.errors,
+                                "mailbox scanned"
+                            );
+                            let _ = store.set_source_status(s.id, "active", None).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(source = s.id, error = %e, "mailbox scan failed");
+                            let _ = store
+                                .set_source_status(s.id, "error", Some(&e.to_string()))
+                                .await;
+                        }
+                    }
+                    wake.notify_one();
+                    if let Ok(mut r) = running.lock() {
+                        r.remove(&s.id);
+                    }
+                });
+            }
+        }
+        tokio::time::sleep(tick).await;
+    }
+}

@@ -1,0 +1,368 @@
+//! Bounce mailboxes end to end against a real Dovecot (one per test, see the harness in
+//! `crates/rebound-mailbox/tests/common`): sources through the API, scans over IMAP and
+//! POP3, events equal to `rebound parse`, delete / move / keep, a scan killed between
+//! storing and deleting, and the trust rules (forged DSN, signed VERP).
+
+#[path = "../../../rebound-mailbox/tests/common/mod.rs"]
+#[allow(dead_code, clippy::all)]
+mod dovecot;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use dovecot::{corpus, percent, Dovecot, CORPUS_BOUNCES, USER};
+use rebound_core::bounces;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn url(d: &Dovecot, scheme: &str, port: u16, rest: &str) -> String {
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    format!(
+        "{scheme}://{USER}:{}@127.0.0.1:{port}{rest}{sep}ca={}",
+        percent(&d.password),
+        percent(&d.ca().display().to_string())
+    )
+}
+
+/// (recipient, reason) of every record `rebound parse` finds in the corpus bounces.
+fn parsed(files: &[&str]) -> BTreeSet<(String, String)> {
+    files
+        .iter()
+        .flat_map(|f| bounces::parse(&corpus(f)))
+        .filter_map(|r| Some((r.recipient?.to_lowercase(), r.reason.as_str().to_string())))
+        .collect()
+}
+
+async fn events(app: &TestApp) -> BTreeSet<(String, String)> {
+    let (_, v) = app.get("/api/v1/events?limit=1000").await;
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            (
+                e["email"]
+                    .as_str()
+                    .or(e["recipient"].as_str())
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                e["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn scan(app: &TestApp, id: &Value) -> (u16, Value) {
+    app.api(
+        reqwest::Method::POST,
+        &format!("/api/v1/sources/{id}/scan"),
+        None,
+    )
+    .await
+}
+
+async fn mailbox_source(app: &TestApp, url: &str, trust: &str) -> Value {
+    app.create_source(json!({"provider": "mailbox", "name": "bounces", "url": url, "trust": trust}))
+        .await
+}
+
+async fn scan_gives_the_events_of_parse(scheme: &str) {
+    let Some(d) = Dovecot::start() else { return };
+    for f in CORPUS_BOUNCES {
+        d.deliver(&corpus(f));
+    }
+    d.deliver(&dovecot::reply(1));
+    let app = spawn_app().await;
+    let port = if scheme == "imaps" { d.imaps } else { d.pop3s };
+    let rest = if scheme == "imaps" {
+        "/INBOX?after=delete"
+    } else {
+        "?after=delete"
+    };
+    let src = mailbox_source(&app, &url(&d, scheme, port, rest), "any").await;
+    let (status, report) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{report}");
+    let n = CORPUS_BOUNCES.len() as u64;
+    assert_eq!(report["fetched"], n + 1, "{report}");
+    assert_eq!(report["deleted"], n, "{report}");
+    assert_eq!(report["kept"], 1, "{report}");
+    app.drain().await;
+    let want = parsed(CORPUS_BOUNCES);
+    assert!(want.len() >= CORPUS_BOUNCES.len(), "{want:?}");
+    assert_eq!(events(&app).await, want);
+    // Only the human reply is left on the server.
+    let left = d.messages("INBOX");
+    assert_eq!(left.len(), 1);
+    assert!(String::from_utf8_lossy(&left[0]).contains("X-Test-Kind: reply"));
+}
+
+#[tokio::test]
+async fn imap_scan_gives_the_events_of_parse_and_deletes_only_bounces() {
+    scan_gives_the_events_of_parse("imaps").await;
+}
+
+#[tokio::test]
+async fn pop3_scan_gives_the_events_of_parse_and_deletes_only_bounces() {
+    scan_gives_the_events_of_parse("pop3s").await;
+}
+
+#[tokio::test]
+async fn keep_scans_each_message_once_and_move_files_them() {
+    let Some(d) = Dovecot::start() else { return };
+    d.deliver(&corpus("lhost-postfix-01.eml"));
+    d.deliver(&dovecot::reply(2));
+    let app = spawn_app().await;
+    let keep = mailbox_source(&app, &url(&d, "imaps", d.imaps, "/INBOX?after=keep"), "any").await;
+    let (_, first) = scan(&app, &keep["id"]).await;
+    assert_eq!(first["fetched"], 2, "{first}");
+    assert_eq!(first["kept"], 2, "{first}");
+    let (_, second) = scan(&app, &keep["id"]).await;
+    assert_eq!(second["fetched"], 0, "{second}");
+    app.drain().await;
+    let once = app.event_count().await;
+    assert!(once > 0);
+    assert_eq!(d.messages("INBOX").len(), 2);
+
+    let moving = mailbox_source(
+        &app,
+        &url(&d, "imaps", d.imaps, "/INBOX?after=move:Processed"),
+        "any",
+    )
+    .await;
+    let (status, r) = scan(&app, &moving["id"]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["moved"], 2, "{r}");
+    assert_eq!(
+        r["already_stored"], 0,
+        "another source has its own ids: {r}"
+    );
+    assert!(d.messages("INBOX").is_empty());
+    assert_eq!(d.messages("Processed").len(), 2);
+    app.drain().await;
+    // The same bytes through another source: the events are not counted twice.
+    assert_eq!(app.event_count().await, once);
+}
+
+#[tokio::test]
+async fn the_password_is_never_shown_and_a_bad_one_is_a_clear_error() {
+    let Some(d) = Dovecot::start() else { return };
+    let app = spawn_app().await;
+    let good = url(&d, "imaps", d.imaps, "/INBOX?after=keep");
+    let src = mailbox_source(&app, &good, "known-contact").await;
+    let (_, list) = app.get("/api/v1/sources").await;
+    let text = list.to_string();
+    assert!(!text.contains(&percent(&d.password)) && !text.contains(&d.password));
+    assert!(
+        src["url"].as_str().unwrap_or_default().contains("***"),
+        "{src}"
+    );
+    assert!(src.get("secret").is_none());
+
+    let bad = good.replace(&percent(&d.password), "wrong-password");
+    let bad_src = mailbox_source(&app, &bad, "any").await;
+    let (status, v) = scan(&app, &bad_src["id"]).await;
+    assert_eq!(status, 502, "{v}");
+    assert!(v.to_string().to_lowercase().contains("auth"), "{v}");
+    let (_, list) = app.get("/api/v1/sources").await;
+    let s = list["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == bad_src["id"]).cloned())
+        .expect("source");
+    assert_eq!(s["status"], "error");
+
+    let (status, v) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/sources",
+            Some(json!({"provider": "mailbox", "name": "x", "url": "imap://u:p@host/INBOX?tls=none"})),
+        )
+        .await;
+    assert_eq!(status, 400, "plaintext without insecure=true: {v}");
+}
+
+fn dsn(to: &str, rcpt: &str, n: u32) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.example.net\nTo: {to}\nSubject: Undelivered Mail Returned to Sender\n\
+Message-ID: <dsn-{n}@mx.example.net>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B{n}\"\n\n\
+--B{n}\nContent-Type: text/plain\n\n<{rcpt}>: host mx.example.net[192.0.2.1] said: 550 5.1.1 user unknown (in reply to RCPT TO command)\n\
+--B{n}\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+Final-Recipient: rfc822; {rcpt}\nAction: failed\nStatus: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: user unknown (in reply to RCPT TO command)\n\n--B{n}--\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_forged_dsn_changes_nothing_and_a_signed_verp_suppresses_the_right_contact() {
+    let Some(d) = Dovecot::start() else { return };
+    let app = spawn_app().await;
+    for email in ["known@example.org", "other@example.org"] {
+        let (s, v) = app
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/contacts",
+                Some(json!({"email": email})),
+            )
+            .await;
+        assert!(s == 201 || s == 200, "{v}");
+    }
+    let (s, v) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/verp",
+            Some(json!({"address": "other@example.org", "return_path": "bounces@example.com"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let verp = v["return_path"].as_str().expect("return path").to_string();
+    assert!(
+        verp.starts_with("bounces+") && verp.ends_with("@example.com"),
+        "{verp}"
+    );
+    // A forged signature: the same token with another tag.
+    let forged = format!(
+        "{}-0000000000000000@example.com",
+        verp.rsplit_once('-').map_or("", |x| x.0)
+    );
+
+    d.deliver(&dsn("bounces@example.com", "stranger@example.org", 1));
+    d.deliver(&dsn("bounces@example.com", "known@example.org", 2));
+    // Sent to the VERP address of other@: the report itself names an alias.
+    d.deliver(&dsn(&verp, "alias@elsewhere.example", 3));
+    d.deliver(&dsn(&forged, "alias2@elsewhere.example", 4));
+    let src = mailbox_source(
+        &app,
+        &url(&d, "imaps", d.imaps, "/INBOX?after=delete"),
+        "known-contact",
+    )
+    .await;
+    let (status, r) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["fetched"], 4, "{r}");
+    assert_eq!(
+        r["unmatched"], 2,
+        "stranger and alias2 are not contacts: {r}"
+    );
+    let report = app.drain().await;
+    assert_eq!(report.unmatched, 2, "{report:?}");
+
+    let (status, _) = app.contact("stranger@example.org").await;
+    assert_eq!(
+        status, 404,
+        "a forged DSN must not create or change a contact"
+    );
+    let (status, _) = app.contact("alias2@elsewhere.example").await;
+    assert_eq!(status, 404);
+    let (_, known) = app.contact("known@example.org").await;
+    assert_eq!(known["status"], "bounced", "{known}");
+    let (_, other) = app.contact("other@example.org").await;
+    assert_eq!(
+        other["status"], "bounced",
+        "the VERP address names other@: {other}"
+    );
+    // The unmatched recipients are visible in the log.
+    let log = app.log().await;
+    assert!(
+        log.iter().any(|l| l.to_string().contains("unmatched")
+            && l.to_string().contains("stranger@example.org")),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn verp_only_trust_ignores_the_reports_own_recipients() {
+    let Some(d) = Dovecot::start() else { return };
+    let app = spawn_app().await;
+    let (s, _) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/contacts",
+            Some(json!({"email": "known@example.org"})),
+        )
+        .await;
+    assert!(s == 201 || s == 200);
+    d.deliver(&dsn("bounces@example.com", "known@example.org", 5));
+    let src = mailbox_source(
+        &app,
+        &url(&d, "imaps", d.imaps, "/INBOX?after=keep"),
+        "verp",
+    )
+    .await;
+    let (_, r) = scan(&app, &src["id"]).await;
+    assert_eq!(r["unmatched"], 1, "{r}");
+    app.drain().await;
+    let (_, known) = app.contact("known@example.org").await;
+    assert_eq!(known["status"], "subscribed", "{known}");
+}
+
+fn rebound(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    c.arg("--data-dir").arg(dir).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run rebound")
+}
+
+#[test]
+fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
+    let Some(d) = Dovecot::start() else { return };
+    for f in CORPUS_BOUNCES {
+        d.deliver(&corpus(f));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let u = url(&d, "imaps", d.imaps, "/INBOX?after=delete");
+    let args = [
+        "mailbox",
+        "scan",
+        "--url",
+        u.as_str(),
+        "--trust",
+        "any",
+        "--json",
+    ];
+    // The first message is stored (fsync'd), then the process dies before deleting it.
+    let killed = rebound(
+        dir.path(),
+        &args,
+        &[("REBOUND_TEST_ABORT_AFTER_STORE", "1")],
+    );
+    assert!(!killed.status.success(), "the hook must kill the scan");
+    assert_eq!(
+        d.messages("INBOX").len(),
+        CORPUS_BOUNCES.len(),
+        "nothing deleted yet"
+    );
+
+    let out = rebound(dir.path(), &args, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    let n = CORPUS_BOUNCES.len() as u64;
+    assert_eq!(v["fetched"], n, "{v}");
+    assert_eq!(
+        v["already_stored"], 1,
+        "the message stored before the kill: {v}"
+    );
+    assert_eq!(v["deleted"], n, "{v}");
+    assert!(d.messages("INBOX").is_empty());
+
+    // Every message is in the inbox exactly once, and its events were counted once.
+    let db = rusqlite::Connection::open(dir.path().join("rebound.db")).expect("db");
+    let rows: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM inbox WHERE provider = 'mailbox'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(rows, n as i64);
+    let events: i64 = db
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(events as usize, parsed(CORPUS_BOUNCES).len());
+}

@@ -7,6 +7,7 @@
 pub mod amazonses;
 pub mod aol;
 pub mod common;
+pub mod domino;
 pub mod dragonfly;
 pub mod exim;
 pub mod gmail;
@@ -48,6 +49,7 @@ pub const ENGINES: &[Engine] = &[
     sendmail::parse,
     exim::parse,
     qmail::parse,
+    domino::parse,
     rfc3464::parse,
 ];
 

@@ -139,3 +139,32 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     Some(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::bounces::parse;
+    use crate::Reason;
+
+    fn qmail(words: &str) -> Vec<crate::bounces::BounceRecord> {
+        let msg = format!(
+            "From: MAILER-DAEMON@mx.example.org\nSubject: failure notice\n\n\
+Hi. This is the qmail-send program at mx.example.org.\n\
+I'm afraid I wasn't able to deliver your message to the following addresses.\n\n\
+<someone@example.net>:\n{words}\n\n--- Below this line is a copy of the message.\n"
+        );
+        parse(msg.as_bytes())
+    }
+
+    #[test]
+    fn stages_and_words() {
+        let r = qmail(
+            "Connected to 192.0.2.1 but my name was rejected.\nRemote host said: 501 bad name",
+        );
+        assert_eq!(r[0].reason, Reason::Blocked);
+        let r = qmail("Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)");
+        assert_eq!(r[0].reason, Reason::NotAccept);
+        let r = qmail("Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\nI'm not going to try again; this message has been in the queue too long.");
+        assert_eq!(r[0].reason, Reason::NetworkError);
+        assert_eq!(r[0].mta, "qmail");
+    }
+}

@@ -730,5 +730,23 @@ mod tests {
         );
         apply(&mut r, "");
         assert_eq!(r.reason, None);
+        let mut r = raw(
+            "a@example.org",
+            "",
+            "550 5.4.312 Message expired, DNS query failed",
+        );
+        r.status = Some("5.4.312".into());
+        apply(&mut r, "AB1PR01MB0001.eurprd01.prod.outlook.com");
+        assert_eq!(r.reason, Some(Reason::NetworkError));
+        let mut r = raw("a@cox.net", "", "550 5.1.0 sender rejected. AUP#CXBL");
+        apply(&mut r, "");
+        assert_eq!(r.reason, Some(Reason::Blocked));
+        let mut r = raw(
+            "a@example.org",
+            "mx.ezweb.ne.jp",
+            "550 <a@example.org>: User unknown",
+        );
+        apply(&mut r, "");
+        assert_eq!(r.reason, Some(Reason::UserUnknown));
     }
 }

@@ -174,20 +174,24 @@ impl Imap {
             self.note_untagged(&r);
         }
         let deadline = Instant::now() + max.min(Duration::from_secs(25 * 60));
-        while self.exists <= before {
+        // Another session may expunge while we idle (a scan deleting what it stored): growth
+        // is measured from the lowest count seen, not from the count at the start.
+        let mut low = before.min(self.exists);
+        while self.exists <= low {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() || !self.conn.wait_readable(left).await? {
                 break;
             }
             let r = self.read_response(MAX_LINE as u64).await?;
             self.note_untagged(&r);
+            low = low.min(self.exists);
         }
         self.conn.write_all(b"DONE\r\n").await?;
         let done = self.finish_command(&tag, MAX_LINE as u64).await?;
         if !done.ok {
             return Err(Error::Server(format!("IDLE: {}", done.status)));
         }
-        Ok(self.exists > before)
+        Ok(self.exists > low)
     }
 
     /// Keeps track of the message count (`* N EXISTS`, `* N EXPUNGE`).

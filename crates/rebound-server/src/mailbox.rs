@@ -348,10 +348,13 @@ pub fn normalize(
 }
 
 /// Runs the passes of every mailbox source that has an `interval`, inside `serve`. Sources
-/// are re-read every `tick`, so one added through the API is picked up.
+/// are re-read every `tick`, so one added through the API is picked up. An IMAP source whose
+/// server offers IDLE is also watched: a new message starts a pass at the next tick instead
+/// of waiting for the interval.
 pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: std::time::Duration) {
-    let mut due: HashMap<i64, i64> = HashMap::new();
+    let due: Arc<std::sync::Mutex<HashMap<i64, i64>>> = Arc::default();
     let running: Arc<std::sync::Mutex<HashSet<i64>>> = Arc::default();
+    let mut watched: HashSet<i64> = HashSet::new();
     loop {
         if let Ok(sources) = store.list_sources().await {
             let now = now_ms();
@@ -361,12 +364,20 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
             {
                 let Ok(url) = source_url(&s) else { continue };
                 let Some(every) = url.interval else { continue };
-                let next = *due.entry(s.id).or_insert(now);
+                if url.protocol == rebound_mailbox::Protocol::Imap && watched.insert(s.id) {
+                    tokio::spawn(watch(url.clone(), s.id, due.clone()));
+                }
+                let next = due
+                    .lock()
+                    .map(|mut d| *d.entry(s.id).or_insert(now))
+                    .unwrap_or(i64::MAX);
                 let busy = running.lock().map(|r| r.contains(&s.id)).unwrap_or(true);
                 if now < next || busy {
                     continue;
                 }
-                due.insert(s.id, now + every.as_millis() as i64);
+                if let Ok(mut d) = due.lock() {
+                    d.insert(s.id, now + every.as_millis() as i64);
+                }
                 if let Ok(mut r) = running.lock() {
                     r.insert(s.id);
                 }
@@ -399,5 +410,43 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
             }
         }
         tokio::time::sleep(tick).await;
+    }
+}
+
+/// Keeps an IMAP connection in IDLE and makes the source due when its folder grows.
+/// Returns (leaving the interval alone) when the server does not offer IDLE; reconnects
+/// after errors, waiting a minute.
+async fn watch(url: MailboxUrl, id: i64, due: Arc<std::sync::Mutex<HashMap<i64, i64>>>) {
+    loop {
+        let mut imap = match rebound_mailbox::imap::Imap::connect(&url).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::debug!(source = id, error = %e, "IDLE watcher cannot connect");
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                continue;
+            }
+        };
+        if !imap.supports_idle() {
+            tracing::debug!(source = id, "server offers no IDLE: interval scans only");
+            return;
+        }
+        // What arrived while the watcher was not idling is picked up by a pass now.
+        let make_due = || {
+            if let Ok(mut d) = due.lock() {
+                d.insert(id, 0);
+            }
+        };
+        make_due();
+        loop {
+            match imap.idle(std::time::Duration::from_secs(25 * 60)).await {
+                Ok(true) => make_due(),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!(source = id, error = %e, "IDLE ended");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     }
 }

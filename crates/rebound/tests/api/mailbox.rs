@@ -366,3 +366,47 @@ fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
         .expect("count");
     assert_eq!(events as usize, parsed(CORPUS_BOUNCES).len());
 }
+
+/// Waits (without blocking the runtime) for the INBOX to be emptied by a scan.
+async fn inbox_empties(d: &Dovecot) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !d.messages("INBOX").is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    d.messages("INBOX").is_empty()
+}
+
+/// `serve`'s scheduler: a source with an interval is scanned at once, and a message that
+/// arrives later is picked up through IMAP IDLE long before the (one-hour) interval.
+#[tokio::test]
+async fn the_scheduler_scans_at_start_and_idle_brings_new_mail_at_once() {
+    let Some(d) = Dovecot::start() else { return };
+    let app = spawn_app().await;
+    d.deliver(&dsn("bounces@example.com", "first@example.org", 11));
+    mailbox_source(
+        &app,
+        &url(&d, "imaps", d.imaps, "/INBOX?after=delete&interval=1h"),
+        "any",
+    )
+    .await;
+    tokio::spawn(rebound_server::mailbox::scheduler(
+        app.store.clone(),
+        app.state.wake.clone(),
+        std::time::Duration::from_millis(200),
+    ));
+    let first = inbox_empties(&d).await;
+    let (_, sources) = app.get("/api/v1/sources").await;
+    assert!(first, "the first pass did not run: {sources}");
+    // Give the IDLE watcher time to connect, then deliver.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    d.deliver(&dsn("bounces@example.com", "second@example.org", 12));
+    assert!(
+        inbox_empties(&d).await,
+        "the new message was not scanned (IDLE)"
+    );
+    app.drain().await;
+    for who in ["first@example.org", "second@example.org"] {
+        let (_, c) = app.contact(who).await;
+        assert_eq!(c["status"], "bounced", "{who}: {c}");
+    }
+}

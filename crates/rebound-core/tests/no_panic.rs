@@ -12,6 +12,9 @@ const SEEDS: &[&str] = &[
     r#"{"id":"evt_1","type":"bounced.soft","created_at":"2026-05-13T10:24:31Z","data":{"message_id":"m","email":"a@x.io","timestamp":"2026-05-13T10:24:28Z","bounce_code":"452","bounce_reason":"4.2.2 mailbox full"}}"#,
     r#"{"email":"user1@mail.com","campaign_uuid":"9f86b50d","source":"api","type":"hard","meta":"{\"a\":1}"}"#,
     r#"{"subscriber_uuid":"u","type":"soft","meta":{"x":[1,2,3]}}"#,
+    r#"{"auth":"0123456789abcdef0123456789abcdef","events_by_user":[{"user_id":1,"events":[{"event_name":"transactional_email_status","event_data":{"job_id":"j","email":"a@example.com","status":"hard_bounced","event_time":"2024-09-06 23:22:40","delivery_info":{"delivery_status":"err_user_unknown","destination_response":"550 5.1.1 no"}}}]}]}"#,
+    "event=bounce&bounce=soft&rcpt=a%40example.com&email_id=e&time=2026-01-02+03%3A04%3A05&message=452+4.2.2+full",
+    r#"{"id":"d","event":"message.hard_bounced","timestamp":"2026-01-15T10:30:00Z","data":{"message_id":"m","recipient":"a@example.com","response":{"status_code":550,"enhanced_status_code":"5.1.1","content":"550 no"}}}"#,
 ];
 
 struct Rng(u64);

@@ -8,20 +8,24 @@ use crate::{Event, EventKind, Millis, Reason, WebhookRequest};
 mod brevo;
 mod forwardemail;
 mod generic;
+mod lettermint;
 mod listmonk;
 mod mailersend;
 pub mod mailgun;
 mod mailjet;
 mod mailtrap;
 pub mod mandrill;
+mod md5;
 pub mod postal;
 mod postmark;
 mod resend;
 pub mod sendgrid;
 mod ses;
+mod smtp2go;
 pub mod sns;
 mod sparkpost;
 mod tosend;
+mod unisender_go;
 
 /// A body that is authentic but cannot be understood. Answers 400 at ingest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,11 +134,17 @@ pub enum Provider {
     ForwardEmail,
     /// Mailtrap webhooks (hex HMAC-SHA256 in `Mailtrap-Signature`).
     Mailtrap,
+    /// Unisender Go / UniOne webhooks (MD5 of the body with the API key, in `auth`).
+    UnisenderGo,
+    /// SMTP2GO webhooks (basic auth; form-encoded or JSON).
+    Smtp2go,
+    /// Lettermint webhooks (HMAC-SHA256 of `t.body` in `X-Lettermint-Signature`).
+    Lettermint,
 }
 
 impl Provider {
     /// Every provider.
-    pub const ALL: [Provider; 16] = [
+    pub const ALL: [Provider; 19] = [
         Provider::Ses,
         Provider::SendGrid,
         Provider::Postmark,
@@ -148,6 +158,9 @@ impl Provider {
         Provider::MailerSend,
         Provider::ForwardEmail,
         Provider::Mailtrap,
+        Provider::UnisenderGo,
+        Provider::Smtp2go,
+        Provider::Lettermint,
         Provider::ToSend,
         Provider::Generic,
         Provider::Listmonk,
@@ -172,6 +185,9 @@ impl Provider {
             Provider::MailerSend => "mailersend",
             Provider::ForwardEmail => "forwardemail",
             Provider::Mailtrap => "mailtrap",
+            Provider::UnisenderGo => "unisender-go",
+            Provider::Smtp2go => "smtp2go",
+            Provider::Lettermint => "lettermint",
         }
     }
 
@@ -191,10 +207,14 @@ impl Provider {
             Provider::Mandrill
             | Provider::MailerSend
             | Provider::ForwardEmail
-            | Provider::Mailtrap => Auth::ProviderSecret,
-            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
-                Auth::Basic
-            }
+            | Provider::Mailtrap
+            | Provider::UnisenderGo
+            | Provider::Lettermint => Auth::ProviderSecret,
+            Provider::Postmark
+            | Provider::SparkPost
+            | Provider::Mailjet
+            | Provider::Brevo
+            | Provider::Smtp2go => Auth::Basic,
             Provider::Mailgun | Provider::Resend => Auth::ProviderSecret,
         }
     }
@@ -223,7 +243,11 @@ impl Provider {
     pub fn basic_in_url(self) -> bool {
         matches!(
             self,
-            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo
+            Provider::Postmark
+                | Provider::SparkPost
+                | Provider::Mailjet
+                | Provider::Brevo
+                | Provider::Smtp2go
         )
     }
 
@@ -247,9 +271,13 @@ impl Provider {
             Provider::MailerSend => mailersend::verify(req, auth),
             Provider::ForwardEmail => forwardemail::verify(req, auth),
             Provider::Mailtrap => mailtrap::verify(req, auth),
-            Provider::Postmark | Provider::SparkPost | Provider::Mailjet | Provider::Brevo => {
-                verify_basic(req, auth.basic)
-            }
+            Provider::UnisenderGo => unisender_go::verify(req, auth),
+            Provider::Lettermint => lettermint::verify(req, auth, now),
+            Provider::Postmark
+            | Provider::SparkPost
+            | Provider::Mailjet
+            | Provider::Brevo
+            | Provider::Smtp2go => verify_basic(req, auth.basic),
             Provider::Mailgun => mailgun::verify(req, auth, now),
             Provider::Resend => resend::verify(req, auth, now),
         }
@@ -274,6 +302,9 @@ impl Provider {
             Provider::MailerSend => mailersend::parse(req),
             Provider::ForwardEmail => forwardemail::parse(req),
             Provider::Mailtrap => mailtrap::parse(req),
+            Provider::UnisenderGo => unisender_go::parse(req),
+            Provider::Smtp2go => smtp2go::parse(req),
+            Provider::Lettermint => lettermint::parse(req),
         }
     }
 }

@@ -92,6 +92,8 @@ pub struct Flat {
     pub feedback: Vec<String>,
     /// The returned message (`message/rfc822`, `text/rfc822-headers`): header and body as text.
     pub original: Option<String>,
+    /// The returned message's header, parsed (empty without `original`).
+    pub original_headers: Headers,
     /// Whether a limit cut the parse short.
     pub truncated: bool,
 }
@@ -138,16 +140,20 @@ pub fn split_entity(buf: &[u8]) -> (&[u8], &[u8]) {
 /// Parses a header block (LF line endings). Lines that are neither a field nor a
 /// continuation end the block's useful part but are skipped, not fatal.
 pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
+    // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
+    // lossily, as a whole.
+    let text = String::from_utf8_lossy(block);
     let mut out: Vec<Header> = Vec::new();
-    for line in block.split(|&c| c == b'\n') {
+    for line in text.split('\n') {
         if line.is_empty() {
             continue;
         }
-        if line[0] == b' ' || line[0] == b'\t' {
+        if line.starts_with([' ', '\t']) {
             if let Some(last) = out.last_mut() {
                 if last.value.len() < limits.max_header_value {
                     last.value.push(' ');
-                    last.value.push_str(lossy(line).trim());
+                    last.value.push_str(line.trim());
+                    truncate_at_char(&mut last.value, limits.max_header_value);
                 }
             }
             continue;
@@ -155,17 +161,17 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
         if out.len() >= limits.max_headers {
             continue;
         }
-        let Some(colon) = line.iter().position(|&c| c == b':') else {
+        let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        let name = &line[..colon];
-        if name.is_empty() || name.iter().any(|c| !c.is_ascii_graphic()) {
+        if name.is_empty() || name.bytes().any(|c| !c.is_ascii_graphic()) {
             continue;
         }
-        let mut value = lossy(&line[colon + 1..]).trim().to_string();
+        let value = value.trim();
+        let mut value = value[..floor_char(value, limits.max_header_value)].to_string();
         truncate_at_char(&mut value, limits.max_header_value);
         out.push(Header {
-            name: String::from_utf8_lossy(name).to_ascii_lowercase(),
+            name: name.to_ascii_lowercase(),
             value,
         });
     }
@@ -177,6 +183,15 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
     Headers(out)
 }
 
+/// The largest char boundary of `s` not past `max`.
+fn floor_char(s: &str, max: usize) -> usize {
+    let mut cut = max.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
 fn truncate_at_char(s: &mut String, max: usize) {
     if s.len() > max {
         let mut cut = max;
@@ -185,10 +200,6 @@ fn truncate_at_char(s: &mut String, max: usize) {
         }
         s.truncate(cut);
     }
-}
-
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
 }
 
 /// Finds a needle in a haystack.
@@ -550,6 +561,7 @@ fn walk(
                 let ib = decode_transfer(&b[..b.len().min(ORIGINAL_BODY_KEPT)], icte);
                 text.push_str(&to_utf8(&ib, ict.param("charset")));
                 flat.original = Some(text);
+                flat.original_headers = inner;
             }
         }
         m if m.starts_with("text/html") => {

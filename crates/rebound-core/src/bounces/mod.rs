@@ -112,13 +112,12 @@ pub fn parse(raw: &[u8]) -> Vec<BounceRecord> {
 
 /// Parses a bounce email. Never panics; time and memory are bounded by `limits`.
 pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
-    let flat = mime::flatten(raw, limits);
-    let original = flat
-        .original
-        .as_deref()
-        .map(|o| mime::parse_headers(mime::split_entity(o.as_bytes()).0, limits))
-        .or_else(|| text::embedded_original(&flat, limits))
-        .unwrap_or_default();
+    let mut flat = mime::flatten(raw, limits);
+    let original = if flat.original.is_some() {
+        std::mem::take(&mut flat.original_headers)
+    } else {
+        text::embedded_original(&flat, limits).unwrap_or_default()
+    };
     let found = detect(&flat, &original);
     let Some(found) = found else {
         return Vec::new();
@@ -135,7 +134,12 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .take(32)
         .map(|h| (h.name.clone(), h.value.chars().take(512).collect()))
         .collect();
-    let text_command = classify::command_of(&flat.text);
+    // The text's command cue is looked for only when some record has none of its own.
+    let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
+        classify::command_of(&flat.text)
+    } else {
+        None
+    };
     let mut out: Vec<BounceRecord> = Vec::new();
     for r in found.records.into_iter().take(MAX_RECORDS) {
         let recipient = text::clean_address(&r.recipient);

@@ -95,7 +95,6 @@ static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(
     }
     let automaton = aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(&words)
         .ok()?;
     Some(Matcher { automaton, entries })

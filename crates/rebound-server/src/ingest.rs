@@ -85,8 +85,9 @@ fn ctx_of(req: &Request, path: String, provider: Option<String>) -> Ctx {
     }
 }
 
-/// `HEAD /webhooks/{provider}/{key}`: providers (Mandrill) check that the URL answers before
-/// saving it. Says nothing about whether the key exists.
+/// `HEAD` or `GET /webhooks/{provider}/{key}`: providers check that the URL answers before
+/// saving it (Mandrill with HEAD, Unisender Go with GET). Empty 200; says nothing about
+/// whether the key exists.
 pub async fn probe() -> StatusCode {
     StatusCode::OK
 }

@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/bounce", post(ingest::listmonk_bounce))
         .route(
             "/webhooks/{provider}/{key}",
-            post(ingest::webhook).head(ingest::probe),
+            post(ingest::webhook).head(ingest::probe).get(ingest::probe),
         )
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

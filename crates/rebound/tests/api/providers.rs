@@ -524,6 +524,13 @@ async fn unisender_go_md5_auth_field() {
         )
         .await;
     let path = app.path_of(&src);
+    // Unisender Go checks the URL with GET when the webhook is set up.
+    let get = app.client.get(app.url(&path)).send().await.expect("get");
+    assert_eq!(
+        get.status().as_u16(),
+        200,
+        "the set-up GET must be answered"
+    );
     // Two events in one delivery; `auth` = MD5 of this body with the API key in place
     // of the hash (computed outside rebound, with Python's hashlib).
     let template = r#"{"auth":"__AUTH__","events_by_user":[{"user_id":1,"events":[{"event_name":"transactional_email_status","event_data":{"job_id":"J1","email":"gone@example.com","status":"hard_bounced","event_time":"2024-09-06 23:22:40","delivery_info":{"delivery_status":"err_user_unknown","destination_response":"550 5.1.1 no such user"}}},{"event_name":"transactional_email_status","event_data":{"job_id":"J1","email":"spam@example.com","status":"spam","event_time":"2024-09-06 23:22:41"}}]}]}"#;

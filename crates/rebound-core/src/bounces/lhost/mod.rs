@@ -4,17 +4,24 @@
 //! format (by sender, subject, headers or wording). They are tried in [`ENGINES`] order,
 //! before the generic engines.
 
+pub mod activehunter;
 pub mod amazonses;
 pub mod aol;
+pub mod apachejames;
 pub mod common;
 pub mod domino;
 pub mod dragonfly;
+pub mod einsundeins;
+pub mod exchange2003;
 pub mod exim;
+pub mod fml;
 pub mod gmail;
 pub mod googlegroups;
 pub mod gsuite;
 pub mod imailserver;
+pub mod interscanmss;
 pub mod kddi;
+pub mod mailfoundry;
 pub mod messagelabs;
 pub mod postfix;
 pub mod qmail;
@@ -23,7 +30,9 @@ pub mod rfc3464;
 pub mod rhost;
 pub mod sendmail;
 pub mod v5sendmail;
+pub mod x1;
 pub mod x3;
+pub mod x5;
 
 use super::mime::{Flat, Headers};
 use super::Found;
@@ -45,6 +54,15 @@ pub const ENGINES: &[Engine] = &[
     imailserver::parse,
     x3::parse,
     messagelabs::parse,
+    activehunter::parse,
+    apachejames::parse,
+    einsundeins::parse,
+    exchange2003::parse,
+    fml::parse,
+    interscanmss::parse,
+    mailfoundry::parse,
+    x1::parse,
+    x5::parse,
     postfix::parse,
     sendmail::parse,
     exim::parse,

@@ -29,8 +29,9 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     for line in report_part(&flat.text).lines().take(2000) {
         let t = line.trim();
         let unable = t
-            .strip_prefix("Reason: ")
+            .strip_prefix("Reason:")
             .unwrap_or(t)
+            .trim_start()
             .starts_with("Unable to deliver message to <");
         let arrows = t.contains("<<<") || t.contains(">>>");
         if unable || (arrows && t.contains('<') && t.contains('@')) {

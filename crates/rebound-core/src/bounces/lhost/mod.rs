@@ -14,6 +14,7 @@ pub mod dragonfly;
 pub mod einsundeins;
 pub mod exchange2003;
 pub mod exim;
+pub mod ezweb;
 pub mod fml;
 pub mod gmail;
 pub mod googlegroups;
@@ -55,6 +56,7 @@ pub const ENGINES: &[Engine] = &[
     x3::parse,
     messagelabs::parse,
     activehunter::parse,
+    ezweb::parse,
     apachejames::parse,
     einsundeins::parse,
     exchange2003::parse,

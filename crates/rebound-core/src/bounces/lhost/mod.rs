@@ -25,6 +25,7 @@ pub mod kddi;
 pub mod mailfoundry;
 pub mod messagelabs;
 pub mod postfix;
+pub mod powermta;
 pub mod qmail;
 pub mod receivingses;
 pub mod rfc3464;
@@ -56,6 +57,7 @@ pub const ENGINES: &[Engine] = &[
     x3::parse,
     messagelabs::parse,
     activehunter::parse,
+    powermta::parse,
     ezweb::parse,
     apachejames::parse,
     einsundeins::parse,

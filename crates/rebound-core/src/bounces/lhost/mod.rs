@@ -18,6 +18,7 @@ pub mod ezweb;
 pub mod fml;
 pub mod gmail;
 pub mod googlegroups;
+pub mod googleworkspace;
 pub mod gsuite;
 pub mod imailserver;
 pub mod interscanmss;
@@ -48,6 +49,7 @@ pub const ENGINES: &[Engine] = &[
     v5sendmail::parse,
     googlegroups::parse,
     gmail::parse,
+    googleworkspace::parse,
     gsuite::parse,
     receivingses::parse,
     amazonses::parse,

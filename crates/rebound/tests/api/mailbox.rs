@@ -410,3 +410,50 @@ async fn the_scheduler_scans_at_start_and_idle_brings_new_mail_at_once() {
         assert_eq!(c["status"], "bounced", "{who}: {c}");
     }
 }
+
+/// Benchmark (ignored; run by `bench/mailbox.sh`): messages/s of the whole pass rebound
+/// makes — fetch, parse, durable inbox row + message id (fsync'd group commits) — over a
+/// 10,000-message mailbox, IMAPS and POP3S, `after=keep`. A new source per pass, so every
+/// message is stored again.
+#[tokio::test]
+#[ignore = "benchmark: run bench/mailbox.sh"]
+async fn bench_full_scan_10k_messages() {
+    let count: usize = std::env::var("MAILBOX_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let Some(d) = Dovecot::start() else { return };
+    let dir = dovecot::shared_dir().join("corpus/bounces/maildir/bsd");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let corpus: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
+    for i in 0..count {
+        d.deliver(&corpus[i % corpus.len()]);
+    }
+    let app = spawn_app().await;
+    for round in 1..=2 {
+        for (scheme, port, rest) in [
+            ("imaps", d.imaps, "/INBOX?after=keep"),
+            ("pop3s", d.pop3s, "?after=keep"),
+        ] {
+            let src = mailbox_source(&app, &url(&d, scheme, port, rest), "any").await;
+            let started = std::time::Instant::now();
+            let (status, r) = scan(&app, &src["id"]).await;
+            let secs = started.elapsed().as_secs_f64();
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(r["fetched"], count as u64, "{r}");
+            println!(
+                "{scheme} pass {round}: {count} messages fetched, parsed and stored in {secs:.2} s: {:.0} messages/s (bounces {}, other {})",
+                count as f64 / secs,
+                r["bounces"],
+                r["other"]
+            );
+        }
+    }
+}

@@ -348,7 +348,6 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         return None;
     }
     let report = report_part(&flat.text);
-    let mut records: Vec<Raw> = Vec::new();
     let own_addrs: Vec<String> = [
         "from",
         "to",
@@ -380,48 +379,11 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         .collect();
 
     let lines: Vec<&str> = report.lines().collect();
-    let mut current: Option<usize> = None;
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for raw_line in &lines {
-        let line = raw_line.trim();
-        if line.is_empty() {
-            if let Some(c) = current {
-                if !records[c].diagnostic.is_empty() {
-                    current = None;
-                }
-            }
-            continue;
-        }
-        if let Some((addr, rest)) = recipient_line(line, raw_line) {
-            let lower = addr.to_ascii_lowercase();
-            let is_sender = own_addrs.contains(&lower) || original_from.contains(&lower);
-            if !is_sender {
-                match index.get(&lower).copied() {
-                    Some(p) => {
-                        current = Some(p);
-                        if !rest.is_empty() {
-                            push_sp(&mut records[p].diagnostic, rest);
-                        }
-                    }
-                    None if records.len() >= super::MAX_RECORDS => {}
-                    None => {
-                        index.insert(lower, records.len());
-                        records.push(Raw {
-                            recipient: addr,
-                            diagnostic: rest.to_string(),
-                            ..Raw::default()
-                        });
-                        current = Some(records.len() - 1);
-                    }
-                }
-                continue;
-            }
-        }
-        if let Some(c) = current {
-            if records[c].diagnostic.len() < 2000 {
-                push_sp(&mut records[c].diagnostic, line);
-            }
-        }
+    let mut records = collect(&lines, &own_addrs, &original_from, true);
+    if records.is_empty() {
+        // A report about the sender's own address (a bounce of a message sent to oneself,
+        // or a forward): read again without setting those addresses aside.
+        records = collect(&lines, &own_addrs, &original_from, false);
     }
     if records.is_empty() {
         for v in flat.headers.all("x-failed-recipients") {
@@ -454,6 +416,62 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         mta: "text",
         records,
     })
+}
+
+/// The records named by the report's lines; with `skip_own`, the addresses of this
+/// message's own fields and of the original's sender are not recipients.
+fn collect(
+    lines: &[&str],
+    own_addrs: &[String],
+    original_from: &[String],
+    skip_own: bool,
+) -> Vec<Raw> {
+    let mut records: Vec<Raw> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for raw_line in lines {
+        let line = raw_line.trim();
+        if line.is_empty() {
+            if let Some(c) = current {
+                if !records[c].diagnostic.is_empty() {
+                    current = None;
+                }
+            }
+            continue;
+        }
+        if let Some((addr, rest)) = recipient_line(line, raw_line) {
+            let lower = addr.to_ascii_lowercase();
+            let is_sender =
+                skip_own && (own_addrs.contains(&lower) || original_from.contains(&lower));
+            if !is_sender {
+                match index.get(&lower).copied() {
+                    Some(p) => {
+                        current = Some(p);
+                        if !rest.is_empty() {
+                            push_sp(&mut records[p].diagnostic, rest);
+                        }
+                    }
+                    None if records.len() >= super::MAX_RECORDS => {}
+                    None => {
+                        index.insert(lower, records.len());
+                        records.push(Raw {
+                            recipient: addr,
+                            diagnostic: rest.to_string(),
+                            ..Raw::default()
+                        });
+                        current = Some(records.len() - 1);
+                    }
+                }
+                continue;
+            }
+        }
+        if let Some(c) = current {
+            if records[c].diagnostic.len() < 2000 {
+                push_sp(&mut records[c].diagnostic, line);
+            }
+        }
+    }
+    records
 }
 
 /// A line that names a failed recipient: `<addr>:`, `<addr>... words`, `  addr`,

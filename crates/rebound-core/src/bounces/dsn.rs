@@ -118,6 +118,19 @@ fn parse_block(block: &str, fields: &mut Fields) {
     }
 }
 
+/// The text with one level of `>` quoting removed from each line.
+fn unquote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let l = line
+            .strip_prefix('>')
+            .map_or(line, |l| l.strip_prefix(' ').unwrap_or(l));
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
 /// Parses the delivery-status blocks of a message, if it has any.
 pub fn parse(flat: &Flat) -> Option<Found> {
     let mut fields = Fields::default();
@@ -132,6 +145,14 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         if let Some(at) = lower.find("\nfinal-recipient:") {
             let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
             parse_block(report.get(from..).unwrap_or(""), &mut fields);
+        } else if lower.contains("\n> final-recipient:") {
+            // A forwarded report, quoted with `> `.
+            let unquoted = unquote(report);
+            let lower = unquoted.to_ascii_lowercase();
+            if let Some(at) = lower.find("\nfinal-recipient:") {
+                let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
+                parse_block(unquoted.get(from..).unwrap_or(""), &mut fields);
+            }
         }
     }
     if fields.records.is_empty() {

@@ -204,3 +204,89 @@ fn source_add_prints_the_webhook_url_and_secret() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not use a signing secret"));
 }
+
+#[test]
+fn parse_prints_one_json_object_per_record_and_fails_on_unreadable_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corpus = shared_dir().join("corpus/bounces/maildir/bsd");
+    let file = corpus.join("lhost-postfix-01.eml");
+    assert!(
+        file.is_file(),
+        "bounce corpus missing at {}",
+        corpus.display()
+    );
+    let out = rebound(dir.path(), &["parse", file.to_str().expect("utf-8")], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert!(!lines.is_empty());
+    for v in &lines {
+        for field in [
+            "file",
+            "recipient",
+            "kind",
+            "class",
+            "reason",
+            "status",
+            "reply_code",
+            "diagnostic",
+            "remote_mta",
+            "message_id",
+            "mta",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing in {v}");
+        }
+        assert!(v["recipient"].as_str().is_some_and(|r| r.contains('@')));
+    }
+    // The library and the CLI agree.
+    let lib = rebound_core::bounces::parse(&std::fs::read(&file).expect("read"));
+    assert_eq!(lines.len(), lib.len());
+    assert_eq!(lines[0]["reason"], lib[0].reason.as_str());
+
+    // Standard input, and a directory with a summary.
+    let stdin = std::fs::read(&file).expect("read");
+    let out = rebound(dir.path(), &["parse", "-"], Some(&stdin));
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        lines.len()
+    );
+    let out = rebound(
+        dir.path(),
+        &["parse", "--summary", corpus.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    assert!(
+        summary["messages"].as_u64().unwrap_or(0) >= 600,
+        "{summary}"
+    );
+    assert!(
+        summary["reasons"]["userunknown"].as_u64().unwrap_or(0) > 50,
+        "{summary}"
+    );
+
+    // An unreadable file: a clear message, exit code 1, the other files still parsed.
+    let out = rebound(
+        dir.path(),
+        &[
+            "parse",
+            "/nonexistent/bounce.eml",
+            file.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/bounce.eml"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        lines.len()
+    );
+}

@@ -9,6 +9,7 @@ pub mod amazonses;
 pub mod aol;
 pub mod apachejames;
 pub mod common;
+pub mod courier;
 pub mod domino;
 pub mod dragonfly;
 pub mod einsundeins;
@@ -25,6 +26,7 @@ pub mod interscanmss;
 pub mod kddi;
 pub mod mailfoundry;
 pub mod messagelabs;
+pub mod notes;
 pub mod postfix;
 pub mod powermta;
 pub mod qmail;
@@ -59,6 +61,8 @@ pub const ENGINES: &[Engine] = &[
     x3::parse,
     messagelabs::parse,
     activehunter::parse,
+    courier::parse,
+    notes::parse,
     powermta::parse,
     ezweb::parse,
     apachejames::parse,

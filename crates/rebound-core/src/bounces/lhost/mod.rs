@@ -27,6 +27,7 @@ pub mod kddi;
 pub mod mailfoundry;
 pub mod messagelabs;
 pub mod notes;
+pub mod office365;
 pub mod postfix;
 pub mod powermta;
 pub mod qmail;
@@ -63,6 +64,7 @@ pub const ENGINES: &[Engine] = &[
     activehunter::parse,
     courier::parse,
     notes::parse,
+    office365::parse,
     powermta::parse,
     ezweb::parse,
     apachejames::parse,

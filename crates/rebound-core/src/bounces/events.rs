@@ -1,8 +1,9 @@
 //! Bounce records → events, with the recipient-matching rules of mailbox sources.
 //!
 //! In order: a signed VERP return path (verified when the message was fetched) names the
-//! recipient and is always trusted; otherwise the report's own recipients are used as the
-//! source's trust setting allows: `verp` (nothing but VERP may change a contact),
+//! recipient and is always trusted; then the store matches the returned Message-ID to a send
+//! it has seen (an event of a webhook source) and applies the bounce to that contact;
+//! otherwise the report's own recipients are used as the source's trust setting allows: `verp` (nothing but VERP may change a contact),
 //! `known-contact` (the default: the recipient must already be a contact, so a forged DSN
 //! about an arbitrary address changes nothing — the store enforces it), or `any`.
 

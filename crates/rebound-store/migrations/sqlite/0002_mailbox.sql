@@ -10,3 +10,6 @@ CREATE TABLE mailbox_messages (
     fetched_at BIGINT  NOT NULL,
     PRIMARY KEY (scope, uid)
 );
+
+-- A bounce email's returned Message-ID is matched to the send it belongs to.
+CREATE INDEX events_message_id ON events (message_id) WHERE message_id IS NOT NULL;

@@ -282,6 +282,29 @@ fn resolve(c: &Connection, r: &Recipient, now: Millis) -> Result<ContactRow> {
     }
 }
 
+/// The contact of the send a Message-ID belongs to: an event of a webhook source with that
+/// Message-ID (with or without its angle brackets).
+fn contact_of_send(c: &Connection, message_id: &str) -> Result<Option<ContactRow>> {
+    let bare = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    if bare.is_empty() {
+        return Ok(None);
+    }
+    let id: Option<i64> = c
+        .prepare_cached(
+            "SELECT contact_id FROM events WHERE message_id IN (?1, ?2) AND provider <> 'mailbox'
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![bare, format!("<{bare}>")], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => load_contact_state(c, "id", &id.to_string()),
+        None => Ok(None),
+    }
+}
+
 struct Applied {
     stored: bool,
     status_changed: bool,
@@ -296,20 +319,33 @@ fn apply_event(
     policy_: &Policy,
     now: Millis,
 ) -> Result<Applied> {
-    let known_only = e
-        .details
-        .get(rebound_core::bounces::events::KNOWN_CONTACTS_ONLY)
-        == Some(&serde_json::Value::Bool(true));
-    if let (true, Recipient::Email(addr)) = (known_only, &e.recipient) {
-        if load_contact_state(c, "email_key", addr.key())?.is_none() {
-            return Ok(Applied {
-                stored: false,
-                status_changed: false,
-                unmatched: true,
-            });
+    // A bounce email names its recipient; when its returned message is a send rebound has
+    // seen (an event of another source with the same Message-ID), that send's contact is
+    // the one it is about, whatever address the report names.
+    let by_recipient = e.details.get("matched_by").and_then(|v| v.as_str()) == Some("recipient");
+    let sent_to = match (&e.message_id, by_recipient) {
+        (Some(mid), true) => contact_of_send(c, mid)?,
+        _ => None,
+    };
+    let contact = match sent_to {
+        Some(row) => row,
+        None => {
+            let known_only = e
+                .details
+                .get(rebound_core::bounces::events::KNOWN_CONTACTS_ONLY)
+                == Some(&serde_json::Value::Bool(true));
+            if let (true, Recipient::Email(addr)) = (known_only, &e.recipient) {
+                if load_contact_state(c, "email_key", addr.key())?.is_none() {
+                    return Ok(Applied {
+                        stored: false,
+                        status_changed: false,
+                        unmatched: true,
+                    });
+                }
+            }
+            resolve(c, &e.recipient, now)?
         }
-    }
-    let contact = resolve(c, &e.recipient, now)?;
+    };
     let outcome = policy::apply(policy_, &contact.state, e);
     let inserted = c
         .prepare_cached(

@@ -457,3 +457,53 @@ async fn bench_full_scan_10k_messages() {
         }
     }
 }
+
+/// The returned message's Message-ID is a send rebound has seen through a webhook source:
+/// the bounce is about that send's contact, even when the report names another address.
+#[tokio::test]
+async fn a_bounce_is_matched_to_the_send_by_its_message_id() {
+    let Some(d) = Dovecot::start() else { return };
+    let app = spawn_app().await;
+    let generic = app
+        .create_source(json!({"provider": "generic", "name": "app events"}))
+        .await;
+    let (status, v) = post_generic(
+        &app,
+        &generic,
+        generic_event(
+            "e1",
+            "delivered",
+            "sent-to@example.org",
+            "2026-11-22T10:00:00Z",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    app.drain().await;
+    // The report names the forwarding target, the returned header the send's Message-ID.
+    let mut raw = String::from_utf8(dsn(
+        "bounces@example.com",
+        "forwarded@elsewhere.example",
+        21,
+    ))
+    .expect("utf-8");
+    raw = raw.replace(
+        "--B21--\n",
+        "--B21\nContent-Type: text/rfc822-headers\n\nMessage-ID: <msg-e1>\nTo: sent-to@example.org\n\n--B21--\n",
+    );
+    d.deliver(raw.as_bytes());
+    let src = mailbox_source(
+        &app,
+        &url(&d, "imaps", d.imaps, "/INBOX?after=delete"),
+        "known-contact",
+    )
+    .await;
+    let (status, r) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{r}");
+    let report = app.drain().await;
+    assert_eq!(report.unmatched, 0, "{report:?}");
+    let (_, c) = app.contact("sent-to@example.org").await;
+    assert_eq!(c["status"], "bounced", "{c}");
+    let (status, _) = app.contact("forwarded@elsewhere.example").await;
+    assert_eq!(status, 404, "the forwarding target is not made a contact");
+}

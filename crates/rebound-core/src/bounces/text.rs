@@ -204,7 +204,19 @@ pub fn clean_address(s: &str) -> Option<String> {
 }
 
 fn line_is_marker(lower: &str) -> bool {
-    ORIGINAL_MARKERS.iter().any(|m| lower.starts_with(m))
+    if ORIGINAL_MARKERS.iter().any(|m| lower.starts_with(m)) {
+        return true;
+    }
+    // The dashed markers with another number of dashes (`----- This is a copy…`).
+    if !lower.starts_with("--") {
+        return false;
+    }
+    let core = lower.trim_start_matches(['-', ' ']);
+    !core.is_empty()
+        && ORIGINAL_MARKERS
+            .iter()
+            .filter(|m| m.starts_with('-'))
+            .any(|m| core.starts_with(m.trim_start_matches(['-', ' '])))
 }
 
 /// The report part of a plain-text bounce: the text before the returned message.

@@ -207,16 +207,17 @@ fn line_is_marker(lower: &str) -> bool {
     if ORIGINAL_MARKERS.iter().any(|m| lower.starts_with(m)) {
         return true;
     }
-    // The dashed markers with another number of dashes (`----- This is a copy…`).
+    // A marker set between dashes other than the listed ones (`----- This is a copy…`,
+    // `--- Original message follows.`).
     if !lower.starts_with("--") {
         return false;
     }
     let core = lower.trim_start_matches(['-', ' ']);
     !core.is_empty()
-        && ORIGINAL_MARKERS
-            .iter()
-            .filter(|m| m.starts_with('-'))
-            .any(|m| core.starts_with(m.trim_start_matches(['-', ' '])))
+        && ORIGINAL_MARKERS.iter().any(|m| {
+            let m = m.trim_matches(['-', ' ']);
+            m.len() > 8 && core.starts_with(m)
+        })
 }
 
 /// The report part of a plain-text bounce: the text before the returned message.

@@ -514,10 +514,11 @@ fn walk(
             push_text(flat, &to_utf8(body, None));
             return;
         };
+        let mut children = Vec::new();
         for part in split_multipart(body, boundary, limits.max_parts) {
-            if *parts > limits.max_parts {
+            if *parts + children.len() > limits.max_parts {
                 flat.truncated = true;
-                return;
+                break;
             }
             let (h, b) = split_entity(part);
             let headers = parse_headers(h, limits);
@@ -530,6 +531,15 @@ fn walk(
                 .get("content-transfer-encoding")
                 .unwrap_or("")
                 .to_string();
+            children.push((pct, pcte, b));
+        }
+        // Alternatives say the same thing twice: read the plain text when there is one.
+        let has_plain = mime == "multipart/alternative"
+            && children.iter().any(|(ct, _, _)| ct.mime == "text/plain");
+        for (pct, pcte, b) in children {
+            if has_plain && pct.mime == "text/html" {
+                continue;
+            }
             walk(&pct, &pcte, b, depth + 1, limits, parts, flat);
         }
         return;

@@ -317,12 +317,12 @@ fn decide(f: &Facts, action: Option<&str>) -> Reason {
             return *r;
         }
         if reason.is_none() {
-            reason = if f.command.is_some_and(|c| c == "EHLO" || c == "HELO") {
+            reason = if matches!(action, Some("delayed" | "expired")) {
+                Some(Reason::Expired)
+            } else if f.command.is_some_and(|c| c == "EHLO" || c == "HELO") {
                 Some(Reason::Blocked)
             } else if m(Reason::SyntaxError, f) {
                 Some(Reason::SyntaxError)
-            } else if matches!(action, Some("delayed" | "expired")) {
-                Some(Reason::Expired)
             } else {
                 None
             };

@@ -357,11 +357,19 @@ pub fn class_of(reason: Reason, status: Option<&str>, reply: Option<&str>) -> Bo
 /// Classifies one record.
 pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
     let diag = raw.diagnostic.as_str();
+    let stated = find_status(diag);
+    // A generic code in the status field gives way to the server's own: `5.0.0`, and the
+    // queue's `4.4.7` (gave up) when the server's last word was another temporary code.
+    let generic = |s: &str| {
+        s == "5.0.0"
+            || s == "4.0.0"
+            || (s == "4.4.7" && stated.as_deref().is_some_and(|d| d.starts_with("4.")))
+    };
     let status = raw
         .status
         .clone()
-        .filter(|s| s != "5.0.0" && s != "4.0.0" || find_status(diag).is_none())
-        .or_else(|| find_status(diag));
+        .filter(|s| !generic(s) || stated.is_none())
+        .or(stated);
     let reply_code = raw
         .reply_code
         .clone()

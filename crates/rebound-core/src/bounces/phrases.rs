@@ -324,6 +324,7 @@ const AUTH_FAILURE: Patterns = Patterns {
         "//spf.pobox.com",
         "bad spf records for",
         "dmarc policy",
+        "does not have authentication information",
         "doesn't meet the required authentication level",
         "please inspect your spf settings",
         "sender policy framework (spf) fail",

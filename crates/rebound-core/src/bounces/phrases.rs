@@ -971,6 +971,7 @@ const NOT_ACCEPT: Patterns = Patterns {
         "indicated no smtp service",
         "mail receiving disabled",
         "name server: .: host not found",
+        "no mx found for domain",
         "no mx record found for domain=",
         "no route for current request",
         "smtp protocol returned a permanent error",

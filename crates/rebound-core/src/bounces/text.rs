@@ -333,6 +333,7 @@ pub fn has_error_words(s: &str) -> bool {
             "denied",
             "not ",
             "no such",
+            "no mx ",
             "invalid",
             "full",
             "quota",

@@ -39,6 +39,7 @@ pub mod v5sendmail;
 pub mod x1;
 pub mod x3;
 pub mod x5;
+pub mod zoho;
 
 use super::mime::{Flat, Headers};
 use super::Found;
@@ -64,6 +65,7 @@ pub const ENGINES: &[Engine] = &[
     activehunter::parse,
     courier::parse,
     notes::parse,
+    zoho::parse,
     office365::parse,
     powermta::parse,
     ezweb::parse,

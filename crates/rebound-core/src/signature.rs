@@ -68,11 +68,17 @@ pub fn verify_hex_hmac(secret: &[u8], header: &str, body: &[u8]) -> Result<(), V
     }
 }
 
-/// The key bytes of a Standard Webhooks secret: `whsec_<base64>` decodes; anything else is
-/// used as it is.
+/// The key bytes of a Standard Webhooks secret: `whsec_<base64>` decodes, with or without
+/// its `=` padding (the official `standardwebhooks` and `svix` packages take both as the
+/// same key); anything else is used as it is.
 pub fn standard_webhooks_key(secret: &str) -> Vec<u8> {
+    use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
+    const B64: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        general_purpose::PAD.with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
     match secret.strip_prefix("whsec_") {
-        Some(b64) => base64::engine::general_purpose::STANDARD
+        Some(b64) => B64
             .decode(b64)
             .unwrap_or_else(|_| secret.as_bytes().to_vec()),
         None => secret.as_bytes().to_vec(),

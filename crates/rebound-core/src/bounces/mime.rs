@@ -514,8 +514,20 @@ fn walk(
             push_text(flat, &to_utf8(body, None));
             return;
         };
+        let mut found = split_multipart(body, boundary, limits.max_parts);
+        if found.is_empty() {
+            // The declared boundary is not in the body: some MTAs rewrite one of the two.
+            // Use the first delimiter-looking line that recurs, else read it all as text.
+            if let Some(other) = guess_boundary(body) {
+                found = split_multipart(body, &other, limits.max_parts);
+            }
+        }
+        if found.is_empty() {
+            push_text(flat, &to_utf8(body, None));
+            return;
+        }
         let mut children = Vec::new();
-        for part in split_multipart(body, boundary, limits.max_parts) {
+        for part in found {
             if *parts + children.len() > limits.max_parts {
                 flat.truncated = true;
                 break;
@@ -587,6 +599,30 @@ fn push_text(flat: &mut Flat, s: &str) {
         flat.text.push('\n');
     }
     flat.text.push_str(s);
+}
+
+/// A boundary the body actually uses: the first `--token` line whose token recurs as a
+/// delimiter later on (looked for among the first few such lines only).
+fn guess_boundary(body: &[u8]) -> Option<String> {
+    let mut tried = 0;
+    let mut pos = 0;
+    while pos < body.len() && tried < 20 {
+        let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+        let line = &body[pos..end];
+        if line.len() > 3 && line.len() < 200 && line.starts_with(b"--") {
+            let token = line[2..].strip_suffix(b"--").unwrap_or(&line[2..]);
+            if !token.is_empty() && !token.iter().any(|c| c.is_ascii_whitespace()) {
+                tried += 1;
+                let mut needle = b"\n--".to_vec();
+                needle.extend_from_slice(token);
+                if memfind(body.get(end..).unwrap_or(&[]), &needle).is_some() {
+                    return std::str::from_utf8(token).ok().map(str::to_string);
+                }
+            }
+        }
+        pos = end + 1;
+    }
+    None
 }
 
 /// Splits a multipart body into its parts (between `--boundary` lines, up to the closing one).
@@ -680,6 +716,17 @@ Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\n
         assert_eq!(decode_base64(b"!!"), b"");
         let text = to_utf8(b"\x1b$B$3$s$K$A$O\x1b(B", None);
         assert_eq!(text, "こんにちは");
+    }
+
+    #[test]
+    fn a_boundary_the_body_does_not_use() {
+        let raw = b"Content-Type: multipart/report; boundary=\"declared\"\n\n\
+--used\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; u@example.org\n\n--used--\n";
+        let f = flatten(raw, &Limits::default());
+        assert_eq!(f.status.len(), 1, "{f:?}");
+        let none = b"Content-Type: multipart/report; boundary=\"declared\"\n\nFinal-Recipient: rfc822; u@example.org\n";
+        let f = flatten(none, &Limits::default());
+        assert!(f.text.contains("Final-Recipient"), "{f:?}");
     }
 
     #[test]

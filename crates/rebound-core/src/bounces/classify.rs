@@ -31,6 +31,13 @@ pub struct Classified {
 
 /// The SMTP command an error answered, from the words around it.
 pub fn command_of(text: &str) -> Option<&'static str> {
+    let cues = COMMAND_CUES.as_ref()?;
+    if let Some(m) = cues.find(text) {
+        return CUES.get(m.pattern().as_usize()).map(|(_, c)| *c);
+    }
+    if !text.contains(['\n', '\t']) && !text.contains("  ") {
+        return None;
+    }
     // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): search a copy with
     // every run of white space made one space.
     let mut flat = String::with_capacity(text.len());

@@ -556,6 +556,12 @@ fn walk(
         }
         return;
     }
+    // Attachments (images, application/*) are never decoded: nothing in them is read.
+    let wanted =
+        mime.starts_with("text/") || mime.starts_with("message/") || mime == "text/rfc822-headers";
+    if !wanted {
+        return;
+    }
     let decoded = decode_transfer(body, cte);
     let charset = ct.param("charset");
     match mime {
@@ -631,24 +637,24 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u
     let delim = delim.as_bytes();
     let mut out = Vec::new();
     let mut starts: Vec<(usize, usize, bool)> = Vec::new(); // (line start, line end, closing)
-    let mut pos = 0;
-    while pos < body.len() {
-        let end = body[pos..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(body.len(), |e| pos + e);
-        let line = &body[pos..end];
-        if line.starts_with(delim) {
-            let tail = &line[delim.len()..];
-            let closing = tail.starts_with(b"--");
-            if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
-                starts.push((pos, end, closing));
-                if closing || starts.len() > max {
-                    break;
-                }
+                                                            // Delimiters stand at the start of a line: find them directly rather than line by line.
+    let finder = memchr::memmem::Finder::new(delim);
+    let mut from = 0;
+    while let Some(p) = finder.find(&body[from..]) {
+        let pos = from + p;
+        from = pos + delim.len();
+        if pos > 0 && body[pos - 1] != b'\n' {
+            continue;
+        }
+        let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+        let tail = &body[pos + delim.len()..end];
+        let closing = tail.starts_with(b"--");
+        if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
+            starts.push((pos, end, closing));
+            if closing || starts.len() > max {
+                break;
             }
         }
-        pos = end + 1;
     }
     for w in starts.windows(2) {
         let (_, end, closing) = w[0];

@@ -136,7 +136,13 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .collect();
     // The text's command cue is looked for only when some record has none of its own.
     let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
-        classify::command_of(&flat.text)
+        // The report, not the returned message; its first 64 KiB say all there is to say.
+        let report = text::report_part(&flat.text);
+        let mut cut = report.len().min(64 << 10);
+        while !report.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        classify::command_of(&report[..cut])
     } else {
         None
     };

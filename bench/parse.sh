@@ -11,7 +11,8 @@
 #    in the corpus's ground truth), records written as JSON lines.
 # 2. rebound, single-threaded (`--jobs 1`) and on every core (`--jobs N`), same files.
 # 3. Reading only: `cat` of the same file list to /dev/null, the floor for "bound by
-#    reading the files".
+#    reading the files"; and the parser alone, without file IO (the `parse_speed` example:
+#    every message in memory, parsed REPEAT times on one thread).
 # 4. Agreement: for each file, record i of rebound against record i of Sisimai (reason,
 #    and recipient), over the files either parser returns records for.
 # Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, KEEP=0. CARGO_TARGET_DIR is honoured.
@@ -29,6 +30,7 @@ perl -MSisimai -e 1 2>/dev/null || {
 }
 
 cargo build --release -q -p rebound
+cargo build --release -q -p rebound-core --example parse_speed
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
 TMP=$(mktemp -d)
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TMP"' EXIT
@@ -77,6 +79,7 @@ CAT=$(rate "$NR" "$t0" "$t1")
 echo "rebound --jobs 1:          $ONE messages/s  ($(python3 -c "print(f'{$ONE/$SIS:.0f}')")x sisimai)"
 echo "rebound --jobs $CORES:          $ALL messages/s"
 echo "cat (reading only):        $CAT messages/s"
+ROUNDS="$REPEAT" "${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/parse_speed" "$CORPUS" | sed 's/^/parser alone (no file IO): /'
 
 # 4. Agreement.
 python3 - "$TMP/rebound.jsonl" "$TMP/sisimai.jsonl" <<'PY'

@@ -85,11 +85,24 @@ fn ctx_of(req: &Request, path: String, provider: Option<String>) -> Ctx {
     }
 }
 
-/// `HEAD` or `GET /webhooks/{provider}/{key}`: providers check that the URL answers before
-/// saving it (Mandrill with HEAD, Unisender Go with GET). Empty 200; says nothing about
-/// whether the key exists.
+/// `HEAD /webhooks/{provider}/{key}`: providers (Mandrill) check that the URL answers before
+/// saving it. Empty 200; says nothing about whether the key exists.
 pub async fn probe() -> StatusCode {
     StatusCode::OK
+}
+
+/// `GET /webhooks/{provider}/{key}`: Unisender Go checks its webhook URL with a GET when it
+/// is set up. Other providers deliver events with POST only, so a GET there is answered 405:
+/// a sender that delivered events by GET would otherwise get 200 for events never stored.
+pub async fn get_probe(Path((provider, _key)): Path<(String, String)>) -> Response {
+    if provider == Provider::UnisenderGo.name() {
+        return StatusCode::OK.into_response();
+    }
+    crate::error::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "webhook events are delivered with POST",
+    )
+    .into_response()
 }
 
 /// `POST /webhooks/{provider}/{key}`.

@@ -531,6 +531,17 @@ async fn unisender_go_md5_auth_field() {
         200,
         "the set-up GET must be answered"
     );
+    // Elsewhere events come by POST only: a GET is not acknowledged as if stored.
+    let generic = app
+        .create_source(json!({"provider": "generic", "name": "G"}))
+        .await;
+    let other = app
+        .client
+        .get(app.url(&app.path_of(&generic)))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(other.status().as_u16(), 405);
     // Two events in one delivery; `auth` = MD5 of this body with the API key in place
     // of the hash (computed outside rebound, with Python's hashlib).
     let template = r#"{"auth":"__AUTH__","events_by_user":[{"user_id":1,"events":[{"event_name":"transactional_email_status","event_data":{"job_id":"J1","email":"gone@example.com","status":"hard_bounced","event_time":"2024-09-06 23:22:40","delivery_info":{"delivery_status":"err_user_unknown","destination_response":"550 5.1.1 no such user"}}},{"event_name":"transactional_email_status","event_data":{"job_id":"J1","email":"spam@example.com","status":"spam","event_time":"2024-09-06 23:22:41"}}]}]}"#;

@@ -36,7 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/bounce", post(ingest::listmonk_bounce))
         .route(
             "/webhooks/{provider}/{key}",
-            post(ingest::webhook).head(ingest::probe).get(ingest::probe),
+            post(ingest::webhook)
+                .head(ingest::probe)
+                .get(ingest::get_probe),
         )
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

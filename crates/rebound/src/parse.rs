@@ -62,6 +62,11 @@ pub fn record_json(file: &str, r: &BounceRecord) -> Value {
         "remote_mta": r.remote_mta,
         "smtp_command": r.smtp_command,
         "message_id": r.message_id,
+        "original_headers": r
+            .original_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<serde_json::Map<String, Value>>(),
         "feedback_type": r.feedback_type,
         "mta": r.mta,
     })

@@ -238,6 +238,7 @@ fn parse_prints_one_json_object_per_record_and_fails_on_unreadable_files() {
             "diagnostic",
             "remote_mta",
             "message_id",
+            "original_headers",
             "mta",
         ] {
             assert!(v.get(field).is_some(), "{field} missing in {v}");

@@ -129,3 +129,16 @@ fn a_hundred_thousand_recipients() {
     // Not a speed claim: a guard against quadratic behaviour (minutes, not seconds).
     assert!(started.elapsed().as_secs() < 60);
 }
+
+/// Fuzzer finding (cargo fuzz, target `bounces`, 2026-11-22): an HTML part whose last tag
+/// has no `>` and ends in a multi-byte character made `html_to_text` slice inside it.
+#[test]
+fn fuzz_html_tag_without_end_at_a_multibyte_character() {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode("RnJvbUZyb206IE1BSUxFUi1EZGVlcgpYLUZhaWxlZC1SZWNpcGllVHlwZjogdGWLi4uLi4uLi4sKZXR1cm5pbmcgbWVzc2FnZXRvIHNlbmRlcgpYLUZhaWxlZC1SZWNpcGllbnRzYWlsZWQtUmVjaXBpZW50czogLkBleGFtcGwtLS3c0iBvcmlncgpYLUZhaWxlZC1SZXBsLS0tLS0gb3JpZXNzYWdldG8gc2VuZGVyClgtRmFpbGVkLVJlAQAAAAAAAABmOiB0ZYuLi4uLi4uLiwpldHVybmluZyBtZXNzYWdldG8gc2VuZGVyClgtRmFpbGVkLVJlY2lwaWVudHNhaWxlZC1SZWNpcCNlbnRzOiAuQGUqeGFtcGwtLS0tLUZyb206IE1BSUxFnVItREFFTU9OQGV4YW1wbGUub3JnClN1YmplY3Q6IFVuZGVsaXZlcmVkIE1haV0gUmV0dXJuZWQgc210cCBzZXJ2ZXI6IGVycm9yIHNmcm9tdG8gUyBvcmlnPGluYWwgbWVzc2FnZSAtLS0tLWUuSQBhbSBhd2GLi4uLi4uLi4tzZW5kZXIKQ29udGVudC1UeXBlOiBtdWx0aXBhcnQvcmVwb3J0OyByZXBvcrN0LXR5cGU9ZGVsaXZmcnktc3RhdHVzOyBib3VuZGFyeT0iQiIKCi0tQgpDb250ZW50LVR5cGU6IHRleHQvaHRtbHRleHQvcGxhaW4KCjx1QGV4YcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHB")
+        .expect("base64");
+    let _ = bounces::parse(&raw);
+    assert!(bounces::mime::html_to_text("<u@exa\u{c1}\u{c1}").is_empty());
+    assert_eq!(bounces::mime::html_to_text("a<b>c<d"), "ac");
+}

@@ -80,6 +80,8 @@ impl Headers {
 pub struct Flat {
     /// The top-level header.
     pub headers: Headers,
+    /// The top-level header with its values lower-cased (for the engines' cues).
+    pub lower: Headers,
     /// The top-level content type (`type/subtype`, lower case).
     pub content_type: String,
     /// The top-level `report-type` parameter, if any.
@@ -428,8 +430,11 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         out.push_str(&decode_entities(&rest[..lt]));
         let after = &rest[lt..];
-        let gt = after.find('>').unwrap_or(after.len() - 1);
-        let tag = after[1..gt.max(1)]
+        // `after` starts with the one-byte '<'; without a '>' the tag runs to the end.
+        let gt = after.find('>').unwrap_or(after.len());
+        let tag = after
+            .get(1..gt.max(1))
+            .unwrap_or("")
             .trim_start_matches('/')
             .to_ascii_lowercase();
         let name: String = tag
@@ -481,6 +486,16 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     let buf = normalise(&raw[..cut]);
     let (head, body) = split_entity(&buf);
     flat.headers = parse_headers(head, limits);
+    flat.lower = Headers(
+        flat.headers
+            .0
+            .iter()
+            .map(|h| Header {
+                name: h.name.clone(),
+                value: h.value.to_lowercase(),
+            })
+            .collect(),
+    );
     let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
     flat.content_type = ct.mime.clone();
     flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());

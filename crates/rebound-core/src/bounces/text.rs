@@ -203,39 +203,89 @@ pub fn clean_address(s: &str) -> Option<String> {
     Some(a)
 }
 
-fn line_is_marker(lower: &str) -> bool {
-    if ORIGINAL_MARKERS.iter().any(|m| lower.starts_with(m)) {
-        return true;
-    }
-    // A marker set between dashes other than the listed ones (`----- This is a copy…`,
-    // `--- Original message follows.`).
-    if !lower.starts_with("--") {
-        return false;
-    }
-    let core = lower.trim_start_matches(['-', ' ']);
-    !core.is_empty()
-        && ORIGINAL_MARKERS.iter().any(|m| {
-            let m = m.trim_matches(['-', ' ']);
-            m.len() > 8 && core.starts_with(m)
-        })
-}
-
 /// The report part of a plain-text bounce: the text before the returned message.
 pub fn report_part(text: &str) -> &str {
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let t = line
-            .trim()
-            .trim_start_matches('>')
-            .trim()
-            .to_ascii_lowercase();
-        if line_is_marker(&t) {
-            return &text[..pos];
+    let Some(m) = MARKERS.as_ref() else {
+        return text;
+    };
+    // Overlapping: at one position a shorter marker may be wrong where a longer one is right.
+    let mut best: Option<usize> = None;
+    for found in m.automaton.find_overlapping_iter(text) {
+        // Matches come in order of their end: none starting before `best` is still to come.
+        if best.is_some_and(|b| found.end() > b + m.longest) {
+            break;
         }
-        pos += line.len();
+        if best.is_some_and(|b| found.start() >= b) {
+            continue;
+        }
+        let at = found.start();
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = &text[line_start..at];
+        if !prefix
+            .chars()
+            .all(|c| c.is_whitespace() || c == '>' || c == '-')
+        {
+            continue;
+        }
+        let dashed = prefix.contains("--");
+        if prefix.contains('-') && !dashed {
+            continue;
+        }
+        let (bare_ok, dashed_ok) = m
+            .kinds
+            .get(found.pattern().as_usize())
+            .copied()
+            .unwrap_or_default();
+        if (dashed && dashed_ok) || (!dashed && bare_ok) {
+            best = Some(best.map_or(line_start, |b| b.min(line_start)));
+        }
     }
-    text
+    best.map_or(text, |b| &text[..b])
 }
+
+/// The marker lines' wording without their dashes, searched in one pass.
+struct Markers {
+    automaton: aho_corasick::AhoCorasick,
+    /// Per pattern: (may stand alone on its line, may stand between dashes).
+    kinds: Vec<(bool, bool)>,
+    /// The longest pattern, in bytes.
+    longest: usize,
+}
+
+static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(|| {
+    let mut cores: Vec<&'static str> = Vec::new();
+    let mut kinds: Vec<(bool, bool)> = Vec::new();
+    for m in ORIGINAL_MARKERS {
+        let core = m.trim_matches(['-', ' ']);
+        if core.is_empty() {
+            continue;
+        }
+        let bare = !m.starts_with('-');
+        // A listed marker with its own dashes; any marker long enough between other dashes.
+        let dashed = m.starts_with("--") || core.len() > 8;
+        match cores.iter().position(|c| *c == core) {
+            Some(i) => {
+                kinds[i].0 |= bare;
+                kinds[i].1 |= dashed;
+            }
+            None => {
+                cores.push(core);
+                kinds.push((bare, dashed));
+            }
+        }
+    }
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(&cores)
+        .ok()?;
+    let longest = cores.iter().map(|c| c.len()).max().unwrap_or(0);
+    Some(Markers {
+        automaton,
+        kinds,
+        longest,
+    })
+});
 
 /// The returned message's header when it is pasted into the text (no message/rfc822 part).
 pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {

@@ -142,15 +142,24 @@ pub fn split_entity(buf: &[u8]) -> (&[u8], &[u8]) {
 /// Parses a header block (LF line endings). Lines that are neither a field nor a
 /// continuation end the block's useful part but are skipped, not fatal.
 pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
+    parse_headers_keeping(block, limits, None)
+}
+
+/// [`parse_headers`] keeping only the fields named in `keep` (lower case), when given.
+pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]>) -> Headers {
     // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
     // lossily, as a whole.
     let text = String::from_utf8_lossy(block);
     let mut out: Vec<Header> = Vec::new();
+    let mut skipping = false;
     for line in text.split('\n') {
         if line.is_empty() {
             continue;
         }
         if line.starts_with([' ', '\t']) {
+            if skipping {
+                continue;
+            }
             if let Some(last) = out.last_mut() {
                 if last.value.len() < limits.max_header_value {
                     last.value.push(' ');
@@ -167,6 +176,10 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
             continue;
         };
         if name.is_empty() || name.bytes().any(|c| !c.is_ascii_graphic()) {
+            continue;
+        }
+        skipping = keep.is_some_and(|k| !k.iter().any(|n| name.eq_ignore_ascii_case(n)));
+        if skipping {
             continue;
         }
         let value = value.trim();
@@ -548,7 +561,11 @@ fn walk(
                 break;
             }
             let (h, b) = split_entity(part);
-            let headers = parse_headers(h, limits);
+            let headers = parse_headers_keeping(
+                h,
+                limits,
+                Some(&["content-type", "content-transfer-encoding"]),
+            );
             let pct = match headers.get("content-type") {
                 Some(v) => ContentType::parse(v),
                 None if mime == "multipart/digest" => ContentType::parse("message/rfc822"),

@@ -39,13 +39,13 @@ pub fn command_of(text: &str) -> Option<&'static str> {
         return None;
     }
     // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): search a copy with
-    // every run of white space made one space.
-    let mut flat = String::with_capacity(text.len());
+    // every run of ASCII white space made one space (bytes: UTF-8 stays intact).
+    let mut flat: Vec<u8> = Vec::with_capacity(text.len());
     let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
+    for &c in text.as_bytes() {
+        if c.is_ascii_whitespace() {
             if !space {
-                flat.push(' ');
+                flat.push(b' ');
             }
             space = true;
         } else {
@@ -53,7 +53,7 @@ pub fn command_of(text: &str) -> Option<&'static str> {
             space = false;
         }
     }
-    let m = COMMAND_CUES.as_ref()?.find(&flat)?;
+    let m = cues.find(&flat[..])?;
     CUES.get(m.pattern().as_usize()).map(|(_, c)| *c)
 }
 

@@ -140,7 +140,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
     if fields.records.is_empty() {
         // Status fields pasted into the text (a report whose MIME structure is broken, or an
         // MTA that writes them inline).
-        let report = text::report_part(&flat.text);
+        let report = flat.report();
         let lower = report.to_ascii_lowercase();
         if let Some(at) = lower.find("\nfinal-recipient:") {
             let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
@@ -159,7 +159,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         return None;
     }
     let mut records = Vec::new();
-    let report = text::report_part(&flat.text);
+    let report = flat.report();
     let lower = report.to_ascii_lowercase();
     for mut r in fields.records.into_iter().take(super::MAX_RECORDS) {
         if text::clean_address(&r.recipient).is_none() {

@@ -98,6 +98,19 @@ pub struct Flat {
     pub original_headers: Headers,
     /// Whether a limit cut the parse short.
     pub truncated: bool,
+    /// Length of [`Flat::report`], found once.
+    report_len: std::cell::OnceCell<usize>,
+}
+
+impl Flat {
+    /// The report part of the text: what precedes the returned message pasted into it
+    /// ([`super::text::report_part`]), found once per message.
+    pub fn report(&self) -> &str {
+        let n = *self
+            .report_len
+            .get_or_init(|| super::text::report_part(&self.text).len());
+        self.text.get(..n).unwrap_or(&self.text)
+    }
 }
 
 /// Normalises line endings to LF: CRLF → LF, then any lone CR → LF. Input without a CR is

@@ -137,7 +137,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     // The text's command cue is looked for only when some record has none of its own.
     let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
         // The report, not the returned message; its first 64 KiB say all there is to say.
-        let report = text::report_part(&flat.text);
+        let report = flat.report();
         let mut cut = report.len().min(64 << 10);
         while !report.is_char_boundary(cut) {
             cut -= 1;

@@ -289,7 +289,7 @@ static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(
 
 /// The returned message's header when it is pasted into the text (no message/rfc822 part).
 pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let rest = &flat.text[report.len()..];
     let after = rest.split_once('\n').map(|x| x.1).unwrap_or("");
     // Skip blank lines, then read header lines.
@@ -411,7 +411,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if !looks_like_bounce(flat) {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let own_addrs: Vec<String> = [
         "from",
         "to",

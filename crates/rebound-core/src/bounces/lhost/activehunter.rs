@@ -3,7 +3,7 @@
 //! under the fatal-errors heading; the server's words follow the transcript heading.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{first_address, report_part};
+use super::super::text::first_address;
 use super::super::Found;
 use super::common;
 
@@ -15,7 +15,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut recipients: Vec<String> = Vec::new();
     let mut words = String::new();
     let mut in_transcript = false;
-    for line in report_part(&flat.text).lines() {
+    for line in flat.report().lines() {
         let t = line.trim();
         if t.starts_with("-----") {
             in_transcript = t.contains("Transcript of session");

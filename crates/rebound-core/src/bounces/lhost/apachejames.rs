@@ -4,7 +4,7 @@
 //! the recipient in the original's `To:` line.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{first_address, report_part};
+use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -46,7 +46,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let text = if kind == Kind::VerizonMms {
         flat.text.as_str()
     } else {
-        report_part(&flat.text)
+        flat.report()
     };
     for line in text.lines().take(2000) {
         let t = line.trim();

@@ -9,20 +9,18 @@ use crate::reason::{find_reply_code, find_status};
 use crate::Reason;
 
 /// The top-level `From` field, lower case.
-pub fn from(flat: &Flat) -> String {
-    flat.headers.get("from").unwrap_or("").to_ascii_lowercase()
+pub fn from(flat: &Flat) -> &str {
+    flat.lower.get("from").unwrap_or("")
 }
 
 /// The top-level `Subject` field, lower case.
-pub fn subject(flat: &Flat) -> String {
-    flat.headers.get("subject").unwrap_or("").to_lowercase()
+pub fn subject(flat: &Flat) -> &str {
+    flat.lower.get("subject").unwrap_or("")
 }
 
 /// Whether any value of a header field contains `needle` (lower case).
 pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
-    flat.headers
-        .all(name)
-        .any(|v| v.to_ascii_lowercase().contains(needle))
+    flat.lower.all(name).any(|v| v.contains(needle))
 }
 
 /// Collapses runs of whitespace to one space and trims.

@@ -3,7 +3,7 @@
 //! `For the following reason:`, or an SMTP error on the line after the address.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, report_part};
+use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 use crate::Reason;
@@ -19,7 +19,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let start = report.find("This message was created automatically by mail delivery software")?;
     let mut records: Vec<super::super::Raw> = Vec::new();
     for line in report.get(start..).unwrap_or("").lines().skip(1).take(2000) {

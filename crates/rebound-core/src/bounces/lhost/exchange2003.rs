@@ -3,7 +3,7 @@
 //! `MSEXCH:…(XXXXXXXX)` line whose hexadecimal code names the failure.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, report_part};
+use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -42,7 +42,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty() || !is_exchange(flat) {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let at = report.find("did not reach the following recipient")?;
     let mut records: Vec<Raw> = Vec::new();
     for line in report.get(at..).unwrap_or("").lines().skip(1).take(2000) {

@@ -6,7 +6,7 @@
 //! what Exim's own words mean.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{self, report_part};
+use super::super::text;
 use super::super::{dsn, Found};
 use super::common;
 use crate::Reason;
@@ -30,7 +30,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 
 /// Parses an Exim bounce.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let head: String = report.chars().take(2000).collect();
     let own = head.contains("This message was created automatically by mail delivery software")
         || (head.contains("recipient addresses that were")

@@ -5,7 +5,7 @@
 //! `(state N)` suffix names the SMTP stage that failed.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{first_address, report_part};
+use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -45,7 +45,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let start = report
         .lines()
         .position(|l| l.starts_with("Delivery to the following recipient"))?;

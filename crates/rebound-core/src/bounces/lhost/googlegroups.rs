@@ -4,7 +4,7 @@
 //! `*` bullets, in the sender's language.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, report_part};
+use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -17,7 +17,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let groups = report.contains("groups.google.com")
         || report.contains("Google Groups")
         || report.contains("Google グループ");

@@ -4,7 +4,7 @@
 //! recipient comes from `X-Failed-Recipients` or the returned message's `To`.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, report_part};
+use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 use crate::Reason;
@@ -20,7 +20,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if flat.status.iter().any(|b| has_fields(b)) || has_fields(&flat.text) {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let start = report.lines().position(|l| l.starts_with("** "))?;
     let mut words = String::new();
     for line in report.lines().skip(start).take(200) {

@@ -4,7 +4,6 @@
 //! Google's DNS failures (`… responded with code NXDOMAIN`, `Null MX`) are its own words.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::report_part;
 use super::super::Found;
 use super::common;
 use crate::Reason;
@@ -33,7 +32,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     {
         return None;
     }
-    let text = report_part(&flat.text);
+    let text = flat.report();
     let titled = text.lines().any(|l| {
         let t = l.trim();
         t.len() > 6 && t.starts_with("** ") && t.ends_with(" **")

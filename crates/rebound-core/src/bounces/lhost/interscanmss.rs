@@ -3,7 +3,7 @@
 //! <addr>` when the address was refused outright.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{first_address, report_part};
+use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -26,7 +26,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let mut records: Vec<Raw> = Vec::new();
-    for line in report_part(&flat.text).lines().take(2000) {
+    for line in flat.report().lines().take(2000) {
         let t = line.trim();
         let unable = t
             .strip_prefix("Reason:")

@@ -4,7 +4,7 @@
 //! the remote server's reply.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{first_address, report_part};
+use super::super::text::first_address;
 use super::super::Found;
 use super::common;
 
@@ -19,7 +19,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     let mut records = Vec::new();
     let mut reading = false;
-    for line in report_part(&flat.text).lines().take(2000) {
+    for line in flat.report().lines().take(2000) {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("Unable to deliver message to:") {
             reading = false;

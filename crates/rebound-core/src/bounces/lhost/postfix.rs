@@ -7,7 +7,7 @@
 
 use super::super::classify::classify;
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, first_address, report_part};
+use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -34,7 +34,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if subject.contains("smtp server: errors from") {
         return transcript(flat);
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let marked = subject.trim() == "undelivered mail returned to sender"
         || report.lines().take(40).any(|l| {
             let t = l.trim();

@@ -2,7 +2,7 @@
 //! with one `address [reason]` line per recipient.
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, report_part};
+use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 
@@ -14,7 +14,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let mut records = Vec::new();
-    for line in report_part(&flat.text).lines().take(2000) {
+    for line in flat.report().lines().take(2000) {
         let t = line.trim();
         let Some(words) = t.strip_suffix(']') else {
             continue;

@@ -3,7 +3,7 @@
 //! automatically by mail delivery software.`
 
 use super::super::mime::{Flat, Headers};
-use super::super::text::{addresses, first_address, report_part};
+use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
 use crate::Reason;
@@ -13,7 +13,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-zohomail") || !flat.status.is_empty() {
         return None;
     }
-    let report = report_part(&flat.text);
+    let report = flat.report();
     let start = report.find("This message was created automatically by mail delivery")?;
     let mut records: Vec<Raw> = Vec::new();
     for line in report.get(start..).unwrap_or("").lines().skip(1).take(2000) {

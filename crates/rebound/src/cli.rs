@@ -61,11 +61,12 @@ pub enum Command {
 pub enum MailboxCommand {
     /// One pass over a mailbox: fetch, store, delete / move / keep, then process.
     Scan {
-        /// A mailbox source's id.
-        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        /// A mailbox source's id (wins over --url / REBOUND_MAILBOX_URL).
+        #[arg(long, required_unless_present = "url")]
         source: Option<i64>,
         /// A mailbox URL (imaps://USER:PASSWORD@HOST/FOLDER?after=…), for a one-off scan.
-        #[arg(long)]
+        /// The environment variable keeps the password out of the process list.
+        #[arg(long, env = "REBOUND_MAILBOX_URL", hide_env_values = true)]
         url: Option<String>,
         /// Which recipients this pass may change: verp, known-contact or any (default: the
         /// source's setting, else the mailbox_trust setting, else known-contact).

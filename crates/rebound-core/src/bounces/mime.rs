@@ -162,7 +162,10 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
 pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]>) -> Headers {
     // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
     // lossily, as a whole.
-    let text = String::from_utf8_lossy(block);
+    let text = match std::str::from_utf8(block) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(block),
+    };
     let mut out: Vec<Header> = Vec::new();
     let mut skipping = false;
     for line in text.split('\n') {

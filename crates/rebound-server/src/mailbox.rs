@@ -235,6 +235,17 @@ pub async fn scan(
                 headers.push((H_VERP.to_string(), v.as_str().to_string()));
             }
             let unmatched = count_unmatched(&store, &records, verp.as_ref(), trust).await;
+            // Recipients the trust setting rules out now are noted in the log at once; the
+            // known-contact check is the store's, at apply time (it notes its own).
+            let ruled_out = events::to_events(b"", &records, verp.as_ref(), trust, 0).unmatched;
+            let note = (!ruled_out.is_empty()).then(|| {
+                let why = if trust == events::Trust::Verp {
+                    "trust is verp and the message was not sent to a signed VERP address"
+                } else {
+                    "no recipient named"
+                };
+                format!("unmatched ({why}): {}", ruled_out.join(", "))
+            });
             let item = NewInbox {
                 source_id,
                 provider: PROVIDER.into(),
@@ -250,6 +261,7 @@ pub async fn scan(
                 path: format!("{shown}#{id}"),
                 http_status: 200,
                 outcome: "accepted".into(),
+                error: note,
                 ..NewLogEntry::default()
             };
             let stored = store

@@ -92,8 +92,8 @@ pub(crate) fn ingest(
     log: &NewLogEntry,
 ) -> Result<i64> {
     c.prepare_cached(
-        "INSERT INTO inbox (source_id, provider, received_at, headers, body, method, path, remote_addr, http_status, outcome)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO inbox (source_id, provider, received_at, headers, body, method, path, remote_addr, http_status, outcome, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         item.source_id,
@@ -106,6 +106,7 @@ pub(crate) fn ingest(
         log.remote_addr,
         log.http_status,
         log.outcome,
+        log.error,
     ])?;
     Ok(c.last_insert_rowid())
 }
@@ -469,7 +470,8 @@ pub(crate) fn apply(
             .then(|| format!("unmatched (not a known contact): {}", unmatched.join(", ")));
         c.prepare_cached(
             "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, attempts = ?4,
-                    error = COALESCE(?5, error) WHERE id = ?3",
+                    error = CASE WHEN ?5 IS NULL THEN error WHEN error IS NULL THEN ?5
+                                 ELSE error || '; ' || ?5 END WHERE id = ?3",
         )?
         .execute(params![now, stored, p.inbox_id, p.attempts, note])?;
         report.done += 1;

@@ -294,6 +294,14 @@ async fn verp_only_trust_ignores_the_reports_own_recipients() {
     app.drain().await;
     let (_, known) = app.contact("known@example.org").await;
     assert_eq!(known["status"], "subscribed", "{known}");
+    let log = app.log().await;
+    assert!(
+        log.iter().any(|l| {
+            let t = l.to_string();
+            t.contains("unmatched") && t.contains("verp") && t.contains("known@example.org")
+        }),
+        "{log:?}"
+    );
 }
 
 fn rebound(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {

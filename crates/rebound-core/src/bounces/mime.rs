@@ -36,6 +36,11 @@ impl Default for Limits {
     }
 }
 
+/// The top-level fields [`Flat::lower`] holds.
+pub const LOWERED: &[&str] = &[
+    "from", "subject", "to", "received", "reply-to", "sender", "x-mailer",
+];
+
 /// Bytes of the returned message's body that are decoded and kept.
 const ORIGINAL_BODY_KEPT: usize = 64 << 10;
 
@@ -80,7 +85,8 @@ impl Headers {
 pub struct Flat {
     /// The top-level header.
     pub headers: Headers,
-    /// The top-level header with its values lower-cased (for the engines' cues).
+    /// The fields of the top-level header the engines look for cues in ([`LOWERED`]), with
+    /// their values lower-cased.
     pub lower: Headers,
     /// The top-level content type (`type/subtype`, lower case).
     pub content_type: String,
@@ -299,11 +305,14 @@ fn split_params(v: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Undoes a Content-Transfer-Encoding.
-pub fn decode_transfer(body: &[u8], encoding: &str) -> Vec<u8> {
-    match encoding.trim().to_ascii_lowercase().as_str() {
-        "base64" => decode_base64(body),
-        "quoted-printable" => decode_qp(body),
-        _ => body.to_vec(),
+pub fn decode_transfer<'a>(body: &'a [u8], encoding: &str) -> std::borrow::Cow<'a, [u8]> {
+    let e = encoding.trim();
+    if e.eq_ignore_ascii_case("base64") {
+        std::borrow::Cow::Owned(decode_base64(body))
+    } else if e.eq_ignore_ascii_case("quoted-printable") {
+        std::borrow::Cow::Owned(decode_qp(body))
+    } else {
+        std::borrow::Cow::Borrowed(body)
     }
 }
 
@@ -374,23 +383,25 @@ fn decode_qp(body: &[u8]) -> Vec<u8> {
 
 /// Converts bytes in a charset to a string (unknown charsets and invalid bytes are lossy).
 pub fn to_utf8(bytes: &[u8], charset: Option<&str>) -> String {
+    to_utf8_cow(bytes, charset).into_owned()
+}
+
+/// [`to_utf8`], borrowing text that is already UTF-8.
+pub fn to_utf8_cow<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow::Cow<'a, str> {
     // ISO-2022-JP is 7-bit: it passes as UTF-8 unless its escapes are looked for.
-    if memfind(bytes, b"\x1b$B").is_some() || memfind(bytes, b"\x1b$@").is_some() {
+    let escapes = memchr::memchr(0x1b, bytes).is_some();
+    if escapes && (memfind(bytes, b"\x1b$B").is_some() || memfind(bytes, b"\x1b$@").is_some()) {
         let (s, _, _) = encoding_rs::ISO_2022_JP.decode(bytes);
-        return s.into_owned();
+        return std::borrow::Cow::Owned(s.into_owned());
     }
     if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
     }
     let label = charset.unwrap_or("").trim();
-    let enc = encoding_rs::Encoding::for_label(label.as_bytes())
-        .or_else(|| {
-            // ISO-2022-JP escapes in undeclared text are common in Japanese bounces.
-            (memfind(bytes, b"\x1b$B").is_some()).then_some(encoding_rs::ISO_2022_JP)
-        })
-        .unwrap_or(encoding_rs::WINDOWS_1252);
+    let enc =
+        encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(encoding_rs::WINDOWS_1252);
     let (s, _, _) = enc.decode(bytes);
-    s.into_owned()
+    std::borrow::Cow::Owned(s.into_owned())
 }
 
 /// Decodes RFC 2047 encoded words in a header value.
@@ -519,6 +530,7 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
         flat.headers
             .0
             .iter()
+            .filter(|h| LOWERED.contains(&h.name.as_str()))
             .map(|h| Header {
                 name: h.name.clone(),
                 value: h.value.to_lowercase(),
@@ -555,7 +567,7 @@ fn walk(
     let mime = ct.mime.as_str();
     if mime.starts_with("multipart/") {
         let Some(boundary) = ct.param("boundary").filter(|b| !b.is_empty()) else {
-            push_text(flat, &to_utf8(body, None));
+            push_text(flat, &to_utf8_cow(body, None));
             return;
         };
         let mut found = split_multipart(body, boundary, limits.max_parts);
@@ -567,7 +579,7 @@ fn walk(
             }
         }
         if found.is_empty() {
-            push_text(flat, &to_utf8(body, None));
+            push_text(flat, &to_utf8_cow(body, None));
             return;
         }
         let mut children = Vec::new();
@@ -635,15 +647,15 @@ fn walk(
                 let icte = inner.get("content-transfer-encoding").unwrap_or("");
                 // Only the start of the returned body is ever looked at.
                 let ib = decode_transfer(&b[..b.len().min(ORIGINAL_BODY_KEPT)], icte);
-                text.push_str(&to_utf8(&ib, ict.param("charset")));
+                text.push_str(&to_utf8_cow(&ib, ict.param("charset")));
                 flat.original = Some(text);
                 flat.original_headers = inner;
             }
         }
         m if m.starts_with("text/html") => {
-            push_text(flat, &html_to_text(&to_utf8(&decoded, charset)));
+            push_text(flat, &html_to_text(&to_utf8_cow(&decoded, charset)));
         }
-        m if m.starts_with("text/") => push_text(flat, &to_utf8(&decoded, charset)),
+        m if m.starts_with("text/") => push_text(flat, &to_utf8_cow(&decoded, charset)),
         _ => {}
     }
 }

@@ -351,31 +351,35 @@ fn decode_qp(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
-        let c = body[i];
-        if c == b'=' {
-            if body.get(i + 1) == Some(&b'\n') {
-                i += 2;
-                continue;
-            }
-            if let (Some(h), Some(l)) = (
-                body.get(i + 1).copied().and_then(hex_val),
-                body.get(i + 2).copied().and_then(hex_val),
-            ) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-            // Soft line break with trailing blanks before the newline.
-            let mut j = i + 1;
-            while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
-                j += 1;
-            }
-            if body.get(j) == Some(&b'\n') {
-                i = j + 1;
-                continue;
-            }
+        // Copy up to the next '=' in one go.
+        let Some(p) = memchr::memchr(b'=', &body[i..]) else {
+            out.extend_from_slice(&body[i..]);
+            break;
+        };
+        out.extend_from_slice(&body[i..i + p]);
+        i += p;
+        if body.get(i + 1) == Some(&b'\n') {
+            i += 2;
+            continue;
         }
-        out.push(c);
+        if let (Some(h), Some(l)) = (
+            body.get(i + 1).copied().and_then(hex_val),
+            body.get(i + 2).copied().and_then(hex_val),
+        ) {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        // Soft line break with trailing blanks before the newline.
+        let mut j = i + 1;
+        while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
+            j += 1;
+        }
+        if body.get(j) == Some(&b'\n') {
+            i = j + 1;
+            continue;
+        }
+        out.push(b'=');
         i += 1;
     }
     out
@@ -777,6 +781,8 @@ Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\n
     #[test]
     fn transfer_encodings() {
         assert_eq!(decode_qp(b"a=3Db=\nc"), b"a=bc");
+        assert_eq!(decode_qp(b"x= \t\ny=zz=4"), b"xy=zz=4");
+        assert_eq!(decode_qp(b"=E9t=C3=A9"), b"\xe9t\xc3\xa9");
         assert_eq!(decode_base64(b"aGVs\nbG8="), b"hello");
         assert_eq!(decode_base64(b"aGVsbG8"), b"hello");
         assert_eq!(decode_base64(b"!!"), b"");

@@ -69,10 +69,10 @@ SIS=$(rate $((N * SISIMAI_REPEAT)) "$t0" "$t1")
 echo "sisimai (perl, 1 thread):  $SIS messages/s"
 
 # 2. rebound.
-xargs -a "$TMP/files" "$BIN" parse --jobs 1 > "$TMP/rebound.jsonl" 2>/dev/null || true
-t0=$(now); xargs -a "$TMP/files.rep" "$BIN" parse --jobs 1 > /dev/null 2>&1 || true; t1=$(now)
+"$BIN" parse --jobs 1 --files-from "$TMP/files" > "$TMP/rebound.jsonl" 2>/dev/null || true
+t0=$(now); "$BIN" parse --jobs 1 --files-from "$TMP/files.rep" > /dev/null 2>&1 || true; t1=$(now)
 ONE=$(rate "$NR" "$t0" "$t1")
-t0=$(now); xargs -a "$TMP/files.rep" "$BIN" parse --jobs "$CORES" > /dev/null 2>&1 || true; t1=$(now)
+t0=$(now); "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep" > /dev/null 2>&1 || true; t1=$(now)
 ALL=$(rate "$NR" "$t0" "$t1")
 t0=$(now); xargs -a "$TMP/files.rep" cat > /dev/null; t1=$(now)
 CAT=$(rate "$NR" "$t0" "$t1")

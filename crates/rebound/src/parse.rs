@@ -16,8 +16,12 @@ use serde_json::{json, Value};
 #[derive(Debug, clap::Args)]
 pub struct ParseArgs {
     /// Files, directories (walked recursively) or `-` for standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "files_from")]
     pub paths: Vec<PathBuf>,
+    /// Read the paths to parse from this file, one per line (`-`: standard input): for
+    /// more files than a command line holds.
+    #[arg(long)]
+    pub files_from: Option<PathBuf>,
     /// Print only a summary (messages, records per kind and reason, messages per second).
     #[arg(long)]
     pub summary: bool,
@@ -100,6 +104,18 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let mut errors = Vec::new();
     for p in &args.paths {
         walk(p, &mut files, &mut errors);
+    }
+    if let Some(list) = &args.files_from {
+        let text = if list == Path::new("-") {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map(|_| s)
+        } else {
+            std::fs::read_to_string(list)
+        }
+        .map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            walk(Path::new(line), &mut files, &mut errors);
+        }
     }
     let jobs = args
         .jobs

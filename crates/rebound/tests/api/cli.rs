@@ -274,6 +274,20 @@ fn parse_prints_one_json_object_per_record_and_fails_on_unreadable_files() {
         "{summary}"
     );
 
+    // A list of paths in a file.
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{}\n\n{}\n", file.display(), file.display())).expect("write");
+    let out = rebound(
+        dir.path(),
+        &["parse", "--files-from", list.to_str().expect("utf-8")],
+        None,
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        2 * lines.len()
+    );
+
     // An unreadable file: a clear message, exit code 1, the other files still parsed.
     let out = rebound(
         dir.path(),

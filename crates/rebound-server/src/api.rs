@@ -406,6 +406,9 @@ async fn scan_source(State(state): State<AppState>, Path(id): Path<i64>) -> ApiR
             Ok(Json(json!(report)).into_response())
         }
         Err(crate::mailbox::ScanError::Store(e)) => Err(e.into()),
+        Err(e @ crate::mailbox::ScanError::Busy) => {
+            Err(ApiError::new(StatusCode::CONFLICT, e.to_string()))
+        }
         Err(e) => {
             let msg = e.to_string();
             state

@@ -76,6 +76,33 @@ pub enum ScanError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] rebound_store::StoreError),
+    /// A pass over the same mailbox is already running in this process.
+    #[error("a scan of this mailbox is already running")]
+    Busy,
+}
+
+/// Mailboxes (by scope) with a pass running in this process: two passes over one mailbox
+/// would fight over it (POP3 locks the maildrop; both would try the same deletes).
+static RUNNING: std::sync::LazyLock<std::sync::Mutex<HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Holds a mailbox's place in [`RUNNING`] for the length of a pass.
+struct Running(String);
+
+impl Running {
+    fn claim(scope: &str) -> Option<Running> {
+        let mut r = RUNNING.lock().ok()?;
+        r.insert(scope.to_string())
+            .then(|| Running(scope.to_string()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(mut r) = RUNNING.lock() {
+            r.remove(&self.0);
+        }
+    }
 }
 
 /// Splits a mailbox URL into what a source keeps: the URL with its password masked (shown
@@ -199,6 +226,7 @@ pub async fn scan(
     trust: Option<events::Trust>,
 ) -> Result<ScanReport, ScanError> {
     let scope = scope(source, url);
+    let _running = Running::claim(&scope).ok_or(ScanError::Busy)?;
     let trust = match trust {
         Some(t) => t,
         None => trust_of(store, source).await,
@@ -407,6 +435,8 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
                             );
                             let _ = store.set_source_status(s.id, "active", None).await;
                         }
+                        // A pass started through the API or the CLI is running: it does this one's work.
+                        Err(ScanError::Busy) => {}
                         Err(e) => {
                             tracing::warn!(source = s.id, error = %e, "mailbox scan failed");
                             let _ = store

@@ -515,3 +515,30 @@ async fn a_bounce_is_matched_to_the_send_by_its_message_id() {
     let (status, _) = app.contact("forwarded@elsewhere.example").await;
     assert_eq!(status, 404, "the forwarding target is not made a contact");
 }
+
+/// Two passes over one mailbox at once would fight over it: the second is refused (409).
+#[tokio::test]
+async fn a_second_concurrent_scan_of_a_mailbox_is_refused() {
+    let Some(d) = Dovecot::start() else { return };
+    // Enough messages that the first pass is still running when the second asks.
+    for i in 0..1500 {
+        d.deliver(&dsn(
+            "bounces@example.com",
+            &format!("u{i}@example.org"),
+            100 + i,
+        ));
+    }
+    let app = spawn_app().await;
+    let src = mailbox_source(&app, &url(&d, "imaps", d.imaps, "/INBOX?after=keep"), "any").await;
+    let (a, b) = tokio::join!(scan(&app, &src["id"]), async {
+        // Let the first pass start.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        scan(&app, &src["id"]).await
+    });
+    let codes = [a.0, b.0];
+    assert!(codes.contains(&200), "{a:?} {b:?}");
+    assert!(codes.contains(&409), "{a:?} {b:?}");
+    // Once the first is over, a new pass runs (and finds everything already stored).
+    let (status, r) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{r}");
+}

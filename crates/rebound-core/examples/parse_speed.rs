@@ -5,6 +5,9 @@
 //!     cargo run --release -p rebound-core --example parse_speed -- DIR…
 
 use std::path::{Path, PathBuf};
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 fn walk(p: &Path, out: &mut Vec<PathBuf>) {

@@ -81,7 +81,7 @@ pub enum ScanError {
     Busy,
 }
 
-/// Mailboxes (by scope) with a pass running in this process: two passes over one mailbox
+/// Mailboxes (user@host:port/folder) with a pass running in this process: two passes over one mailbox
 /// would fight over it (POP3 locks the maildrop; both would try the same deletes).
 static RUNNING: std::sync::LazyLock<std::sync::Mutex<HashSet<String>>> =
     std::sync::LazyLock::new(Default::default);
@@ -226,7 +226,13 @@ pub async fn scan(
     trust: Option<events::Trust>,
 ) -> Result<ScanReport, ScanError> {
     let scope = scope(source, url);
-    let _running = Running::claim(&scope).ok_or(ScanError::Busy)?;
+    // The mailbox itself (server, port, user, folder), not the source: two sources may
+    // name one mailbox, and ids repeat across stores.
+    let _running = Running::claim(&format!(
+        "{}@{}:{}/{}",
+        url.user, url.host, url.port, url.folder
+    ))
+    .ok_or(ScanError::Busy)?;
     let trust = match trust {
         Some(t) => t,
         None => trust_of(store, source).await,

@@ -11,6 +11,11 @@ mod serve;
 
 use clap::Parser;
 
+/// mimalloc: the bounce parser and the workers allocate many small strings; it is about a
+/// tenth faster than the system allocator there (BENCHMARKS.md, bounce parser).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let default_level = if matches!(cli.command, cli::Command::Serve(_)) {

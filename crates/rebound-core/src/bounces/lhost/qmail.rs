@@ -114,7 +114,13 @@ fn reason_in(s: &str) -> Option<Reason> {
 
 /// Parses a qmail report.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
-    OPENER.as_ref()?.find(flat.text.as_str())?;
+    // The opening words stand at the top of the report.
+    let report = flat.report();
+    let mut cut = report.len().min(4096);
+    while !report.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    OPENER.as_ref()?.find(&report[..cut])?;
     let mut found = text::parse(flat, original)?;
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {

@@ -229,6 +229,11 @@ fn floor_char(s: &str, max: usize) -> usize {
     cut
 }
 
+/// The first `max` bytes of `s`, or fewer so as not to cut a character.
+pub fn head(s: &str, max: usize) -> &str {
+    &s[..floor_char(s, max)]
+}
+
 fn truncate_at_char(s: &mut String, max: usize) {
     if s.len() > max {
         let mut cut = max;

@@ -138,11 +138,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
         // The report, not the returned message; its first 64 KiB say all there is to say.
         let report = flat.report();
-        let mut cut = report.len().min(64 << 10);
-        while !report.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        classify::command_of(&report[..cut])
+        classify::command_of(mime::head(report, 64 << 10))
     } else {
         None
     };

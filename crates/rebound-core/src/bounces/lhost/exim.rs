@@ -31,11 +31,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 /// Parses an Exim bounce.
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let report = flat.report();
-    let mut cut = report.len().min(2000);
-    while !report.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let head = &report[..cut];
+    let head = super::super::mime::head(report, 2000);
     let own = head.contains("This message was created automatically by mail delivery software")
         || (head.contains("recipient addresses that were")
             && head.contains("incorrectly constructed"));

@@ -116,11 +116,9 @@ fn reason_in(s: &str) -> Option<Reason> {
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     // The opening words stand at the top of the report.
     let report = flat.report();
-    let mut cut = report.len().min(4096);
-    while !report.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    OPENER.as_ref()?.find(&report[..cut])?;
+    OPENER
+        .as_ref()?
+        .find(super::super::mime::head(report, 4096))?;
     let mut found = text::parse(flat, original)?;
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {

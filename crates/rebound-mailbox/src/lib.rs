@@ -299,7 +299,7 @@ where
 
 /// [`scan`] over a session already connected (for callers that keep their own).
 pub async fn scan_session<F, Fut, E>(
-    mut mailbox: Box<dyn Mailbox + Send>,
+    mailbox: Box<dyn Mailbox + Send>,
     after: &After,
     seen: &HashSet<String>,
     mut handle: F,
@@ -309,54 +309,148 @@ where
     Fut: Future<Output = std::result::Result<Verdict, E>>,
     E: fmt::Display,
 {
-    let mut out = ScanOutcome::default();
-    let fail = |out: &mut ScanOutcome, id: &str, error: String| {
-        tracing::warn!(id, %error, "mailbox message left untouched");
-        out.summary.errors += 1;
-        out.errors.push(MessageError {
-            id: id.to_string(),
-            error,
-        });
+    scan_session_batched(mailbox, after, seen, Batch::ONE, |mut items| {
+        let one = items.pop().map(|(id, bytes)| handle(id, bytes));
+        async move {
+            match one {
+                Some(f) => f.await.map(|v| vec![v]),
+                None => Ok(Vec::new()),
+            }
+        }
+    })
+    .await
+}
+
+/// How many fetched messages (and bytes) a batch handler receives at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Messages per batch (at least 1).
+    pub messages: usize,
+    /// Bytes per batch: a batch closes once it holds this much (a larger message still
+    /// makes a batch of one).
+    pub bytes: usize,
+}
+
+impl Batch {
+    /// One message at a time.
+    pub const ONE: Batch = Batch {
+        messages: 1,
+        bytes: 0,
     };
-    for m in mailbox.list().await? {
-        if seen.contains(&m.id) {
+}
+
+/// [`scan`], handing messages to `handle` in batches: the handler stores a whole batch at
+/// once (one durable write) and returns one verdict per message, in order; only then is
+/// anything deleted or moved. A handler error leaves the whole batch untouched.
+pub async fn scan_batched<F, Fut, E>(
+    url: &MailboxUrl,
+    seen: &HashSet<String>,
+    batch: Batch,
+    handle: F,
+) -> Result<ScanOutcome>
+where
+    F: FnMut(Vec<(String, Vec<u8>)>) -> Fut,
+    Fut: Future<Output = std::result::Result<Vec<Verdict>, E>>,
+    E: fmt::Display,
+{
+    let mailbox = connect(url).await?;
+    scan_session_batched(mailbox, &url.after, seen, batch, handle).await
+}
+
+/// [`scan_batched`] over a session already connected.
+pub async fn scan_session_batched<F, Fut, E>(
+    mut mailbox: Box<dyn Mailbox + Send>,
+    after: &After,
+    seen: &HashSet<String>,
+    batch: Batch,
+    mut handle: F,
+) -> Result<ScanOutcome>
+where
+    F: FnMut(Vec<(String, Vec<u8>)>) -> Fut,
+    Fut: Future<Output = std::result::Result<Vec<Verdict>, E>>,
+    E: fmt::Display,
+{
+    let mut out = ScanOutcome::default();
+    let todo: Vec<MessageRef> = mailbox
+        .list()
+        .await?
+        .into_iter()
+        .filter(|m| !seen.contains(&m.id))
+        .collect();
+    let mut next = 0;
+    while next < todo.len() {
+        // Fetch a batch.
+        let mut refs: Vec<&MessageRef> = Vec::new();
+        let mut items: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut bytes = 0usize;
+        while next < todo.len()
+            && items.len() < batch.messages.max(1)
+            && (items.is_empty() || bytes < batch.bytes)
+        {
+            let m = &todo[next];
+            next += 1;
+            match mailbox.fetch(m).await {
+                Ok(b) => {
+                    out.summary.fetched += 1;
+                    bytes += b.len();
+                    refs.push(m);
+                    items.push((m.id.clone(), b));
+                }
+                Err(e) if e.is_per_message() => fail(&mut out, &m.id, e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        if items.is_empty() {
             continue;
         }
-        let bytes = match mailbox.fetch(&m).await {
-            Ok(bytes) => bytes,
-            Err(e) if e.is_per_message() => {
-                fail(&mut out, &m.id, e.to_string());
+        let count = items.len();
+        let verdicts = match handle(items).await {
+            Ok(v) if v.len() == count => v,
+            Ok(v) => {
+                let error = format!("not stored: {} verdicts for {count} messages", v.len());
+                for m in &refs {
+                    fail(&mut out, &m.id, error.clone());
+                }
                 continue;
             }
-            Err(e) => return Err(e),
-        };
-        out.summary.fetched += 1;
-        let verdict = match handle(m.id.clone(), bytes).await {
-            Ok(v) => v,
             Err(e) => {
-                fail(&mut out, &m.id, format!("not stored: {e}"));
+                let error = format!("not stored: {e}");
+                for m in &refs {
+                    fail(&mut out, &m.id, error.clone());
+                }
                 continue;
             }
         };
-        if verdict.is_bounce {
-            out.summary.bounces += 1;
-        } else {
-            out.summary.non_bounces += 1;
-        }
-        out.processed.push(m.id.clone());
-        let action = decide(after, verdict);
-        match mailbox.apply(&m, &action).await {
-            Ok(()) => match action {
-                Action::Keep => out.summary.kept += 1,
-                Action::Delete => out.summary.deleted += 1,
-                Action::Move(_) => out.summary.moved += 1,
-            },
-            Err(e) if e.is_per_message() => fail(&mut out, &m.id, e.to_string()),
-            Err(e) => return Err(e),
+        for (m, verdict) in refs.into_iter().zip(verdicts) {
+            if verdict.is_bounce {
+                out.summary.bounces += 1;
+            } else {
+                out.summary.non_bounces += 1;
+            }
+            out.processed.push(m.id.clone());
+            let action = decide(after, verdict);
+            match mailbox.apply(m, &action).await {
+                Ok(()) => match action {
+                    Action::Keep => out.summary.kept += 1,
+                    Action::Delete => out.summary.deleted += 1,
+                    Action::Move(_) => out.summary.moved += 1,
+                },
+                Err(e) if e.is_per_message() => fail(&mut out, &m.id, e.to_string()),
+                Err(e) => return Err(e),
+            }
         }
     }
     mailbox.finish().await?;
     Ok(out)
+}
+
+fn fail(out: &mut ScanOutcome, id: &str, error: String) {
+    tracing::warn!(id, %error, "mailbox message left untouched");
+    out.summary.errors += 1;
+    out.errors.push(MessageError {
+        id: id.to_string(),
+        error,
+    });
 }
 
 #[cfg(test)]

@@ -425,3 +425,69 @@ fn plaintext_without_insecure_is_refused_at_parse_time() {
         );
     }
 }
+
+/// Batches: a handler error leaves the whole batch on the server, a wrong number of
+/// verdicts too; a good batch is acted on message by message (bounces deleted, the reply
+/// kept), and batches close at the byte limit.
+#[tokio::test]
+async fn batched_scans_act_only_on_batches_the_handler_stored() {
+    use rebound_mailbox::{scan_batched, Batch};
+    let Some(d) = Dovecot::start() else { return };
+    for f in CORPUS_BOUNCES.iter().take(4) {
+        d.deliver(&corpus(f));
+    }
+    d.deliver(&reply(9));
+    let url = d.imaps_url("/INBOX?after=delete");
+    let batch = Batch {
+        messages: 3,
+        bytes: 1 << 20,
+    };
+    let failed = scan_batched(&url, &HashSet::new(), batch, |_items| async {
+        Err::<Vec<Verdict>, _>("disk full")
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed.summary.errors, 5);
+    assert_eq!(d.messages("INBOX").len(), 5);
+    let short = scan_batched(&url, &HashSet::new(), batch, |_items| async {
+        Ok::<_, String>(vec![Verdict { is_bounce: true }])
+    })
+    .await
+    .unwrap();
+    assert_eq!(short.summary.deleted, 0, "{:?}", short.errors);
+    assert_eq!(d.messages("INBOX").len(), 5);
+    let mut sizes = Vec::new();
+    let good = scan_batched(
+        &url,
+        &HashSet::new(),
+        Batch {
+            messages: 3,
+            bytes: 1,
+        },
+        |items: Vec<(String, Vec<u8>)>| {
+            sizes.push(items.len());
+            let verdicts = items
+                .iter()
+                .map(|(_, m)| Verdict {
+                    is_bounce: !is_reply(m),
+                })
+                .collect();
+            async move { Ok::<_, String>(verdicts) }
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sizes,
+        vec![1; 5],
+        "a 1-byte limit closes every batch at one message"
+    );
+    assert_eq!(good.summary.deleted, 4);
+    assert_eq!(good.summary.kept, 1);
+    let left = d.messages("INBOX");
+    assert_eq!(left.len(), 1);
+    assert!(
+        is_reply(&as_served(&left[0]))
+            || String::from_utf8_lossy(&left[0]).contains("X-Test-Kind: reply")
+    );
+}

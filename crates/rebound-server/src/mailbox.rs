@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rebound_core::bounces::{self, events, mime, BounceRecord};
 use rebound_core::{verp, Address, EventKind};
 use rebound_mailbox::{After, MailboxUrl};
-use rebound_store::{DynStore, NewInbox, NewLogEntry, Source};
+use rebound_store::{DynStore, MailItem, NewInbox, NewLogEntry, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -29,6 +29,12 @@ pub const TRUST_KEY: &str = "mailbox_trust";
 pub const VERP_SECRET_KEY: &str = "verp_secret";
 /// Setting: the return path VERP addresses are built on (`bounces@example.com`).
 pub const VERP_RETURN_PATH_KEY: &str = "verp_return_path";
+
+/// Messages (and bytes) fetched before they are stored together: one durable write each.
+const BATCH: rebound_mailbox::Batch = rebound_mailbox::Batch {
+    messages: 32,
+    bytes: 8 << 20,
+};
 
 /// Inbox headers of a stored message (internal: mailbox rows have no HTTP headers).
 const H_TRUST: &str = "x-rebound-trust";
@@ -251,73 +257,91 @@ pub async fn scan(
     let report = Arc::new(std::sync::Mutex::new(ScanReport::default()));
     let counted = report.clone();
     let store2 = store.clone();
-    let outcome = rebound_mailbox::scan(url, &seen, move |id: String, raw: Vec<u8>| {
+    // Messages are stored a batch at a time (one durable write for up to BATCH messages),
+    // and only then deleted or moved.
+    let outcome = rebound_mailbox::scan_batched(url, &seen, BATCH, move |batch| {
         let store = store2.clone();
         let scope = scope.clone();
         let secret = secret.clone();
         let shown = shown.clone();
         let report = counted.clone();
         async move {
-            let records = bounces::parse(&raw);
-            let is_bounce = events::is_bounce(&records);
-            let verp = verp_recipient(&secret, &raw, &records);
-            let mut headers = vec![
-                (H_UID.to_string(), id.clone()),
-                (H_TRUST.to_string(), trust.as_str().to_string()),
-            ];
-            if let Some(v) = &verp {
-                headers.push((H_VERP.to_string(), v.as_str().to_string()));
+            let mut items = Vec::with_capacity(batch.len());
+            let mut looked = Vec::with_capacity(batch.len());
+            for (id, raw) in batch {
+                let records = bounces::parse(&raw);
+                let is_bounce = events::is_bounce(&records);
+                let verp = verp_recipient(&secret, &raw, &records);
+                let mut headers = vec![
+                    (H_UID.to_string(), id.clone()),
+                    (H_TRUST.to_string(), trust.as_str().to_string()),
+                ];
+                if let Some(v) = &verp {
+                    headers.push((H_VERP.to_string(), v.as_str().to_string()));
+                }
+                let unmatched = count_unmatched(&store, &records, verp.as_ref(), trust).await;
+                // Recipients the trust setting rules out now are noted in the log at once;
+                // the known-contact check is the store's, at apply time (it notes its own).
+                let ruled_out = events::to_events(b"", &records, verp.as_ref(), trust, 0).unmatched;
+                let note = (!ruled_out.is_empty()).then(|| {
+                    let why = if trust == events::Trust::Verp {
+                        "trust is verp and the message was not sent to a signed VERP address"
+                    } else {
+                        "no recipient named"
+                    };
+                    format!("unmatched ({why}): {}", ruled_out.join(", "))
+                });
+                items.push(MailItem {
+                    uid: id.clone(),
+                    is_bounce,
+                    item: NewInbox {
+                        source_id,
+                        provider: PROVIDER.into(),
+                        received_at: now_ms(),
+                        headers,
+                        body: raw,
+                    },
+                    log: NewLogEntry {
+                        received_at: now_ms(),
+                        source_id: (source_id != 0).then_some(source_id),
+                        provider: Some(PROVIDER.into()),
+                        method: "FETCH".into(),
+                        path: format!("{shown}#{id}"),
+                        http_status: 200,
+                        outcome: "accepted".into(),
+                        error: note,
+                        ..NewLogEntry::default()
+                    },
+                });
+                looked.push((records, unmatched));
             }
-            let unmatched = count_unmatched(&store, &records, verp.as_ref(), trust).await;
-            // Recipients the trust setting rules out now are noted in the log at once; the
-            // known-contact check is the store's, at apply time (it notes its own).
-            let ruled_out = events::to_events(b"", &records, verp.as_ref(), trust, 0).unmatched;
-            let note = (!ruled_out.is_empty()).then(|| {
-                let why = if trust == events::Trust::Verp {
-                    "trust is verp and the message was not sent to a signed VERP address"
-                } else {
-                    "no recipient named"
-                };
-                format!("unmatched ({why}): {}", ruled_out.join(", "))
-            });
-            let item = NewInbox {
-                source_id,
-                provider: PROVIDER.into(),
-                received_at: now_ms(),
-                headers,
-                body: raw,
-            };
-            let log = NewLogEntry {
-                received_at: now_ms(),
-                source_id: (source_id != 0).then_some(source_id),
-                provider: Some(PROVIDER.into()),
-                method: "FETCH".into(),
-                path: format!("{shown}#{id}"),
-                http_status: 200,
-                outcome: "accepted".into(),
-                error: note,
-                ..NewLogEntry::default()
-            };
             let stored = store
-                .mailbox_store(&scope, &id, is_bounce, item, log)
+                .mailbox_store_batch(&scope, items)
                 .await
                 .map_err(|e| e.to_string())?;
-            // Test hook: die like `kill -9` after the message is durable and before the
-            // server is told to delete it (the crash test sets it on the real binary).
+            // Test hook: die like `kill -9` after the batch is durable and before the
+            // server is told to delete anything (the crash test sets it on the real binary).
             if std::env::var_os("REBOUND_TEST_ABORT_AFTER_STORE").is_some() {
                 std::process::abort();
             }
             if let Ok(mut r) = report.lock() {
-                r.fetched += 1;
-                if !stored.new {
-                    r.already_stored += 1;
-                } else {
-                    tally(&mut r, &records, unmatched);
+                for (s, (records, unmatched)) in stored.iter().zip(&looked) {
+                    r.fetched += 1;
+                    if !s.new {
+                        r.already_stored += 1;
+                    } else {
+                        tally(&mut r, records, *unmatched);
+                    }
                 }
             }
-            Ok::<_, String>(rebound_mailbox::Verdict {
-                is_bounce: stored.is_bounce,
-            })
+            Ok::<_, String>(
+                stored
+                    .iter()
+                    .map(|s| rebound_mailbox::Verdict {
+                        is_bounce: s.is_bounce,
+                    })
+                    .collect(),
+            )
         }
     })
     .await?;

@@ -81,6 +81,13 @@ pub trait Store: Send + Sync {
         item: NewInbox,
         log: NewLogEntry,
     ) -> Result<MailStored>;
+    /// [`Store::mailbox_store`] for several messages in one transaction (one durable
+    /// write); the results are in the order given.
+    async fn mailbox_store_batch(
+        &self,
+        scope: &str,
+        items: Vec<MailItem>,
+    ) -> Result<Vec<MailStored>>;
     /// Leases up to `limit` inbox rows due for processing until `lease_until`; each claim
     /// counts as an attempt.
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;

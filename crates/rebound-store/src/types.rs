@@ -76,6 +76,19 @@ pub struct ApplyReport {
     pub unmatched: u64,
 }
 
+/// A fetched mailbox message to store.
+#[derive(Debug, Clone)]
+pub struct MailItem {
+    /// Its id on the server (POP3 UIDL, IMAP `UIDVALIDITY:UID`).
+    pub uid: String,
+    /// The parser's verdict.
+    pub is_bounce: bool,
+    /// The inbox row.
+    pub item: NewInbox,
+    /// Its request-log fields.
+    pub log: NewLogEntry,
+}
+
 /// What storing a fetched mailbox message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailStored {

@@ -362,6 +362,28 @@ impl Store for SqliteStore {
         let scope = scope.to_string();
         self.read(move |c| ops::mailbox_seen(c, &scope)).await
     }
+    async fn mailbox_store_batch(
+        &self,
+        scope: &str,
+        items: Vec<MailItem>,
+    ) -> Result<Vec<MailStored>> {
+        let mut prepared = Vec::with_capacity(items.len());
+        for m in items {
+            let headers = serde_json::to_string(&m.item.headers)
+                .map_err(|e| StoreError::Db(e.to_string()))?;
+            prepared.push((m, headers));
+        }
+        let scope = scope.to_string();
+        self.write(move |c| {
+            prepared
+                .iter()
+                .map(|(m, headers)| {
+                    ops::mailbox_store(c, &scope, &m.uid, m.is_bounce, &m.item, headers, &m.log)
+                })
+                .collect()
+        })
+        .await
+    }
     async fn mailbox_store(
         &self,
         scope: &str,

@@ -330,7 +330,7 @@ fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
         "any",
         "--json",
     ];
-    // The first message is stored (fsync'd), then the process dies before deleting it.
+    // The first batch is stored (fsync'd), then the process dies before deleting anything.
     let killed = rebound(
         dir.path(),
         &args,
@@ -352,9 +352,11 @@ fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
     let n = CORPUS_BOUNCES.len() as u64;
     assert_eq!(v["fetched"], n, "{v}");
-    assert_eq!(
-        v["already_stored"], 1,
-        "the message stored before the kill: {v}"
+    // The first batch was stored (fsync'd) before the kill: recognised, not stored again.
+    let again = v["already_stored"].as_u64().unwrap_or(0);
+    assert!(
+        again >= 1 && again <= n,
+        "the batch stored before the kill: {v}"
     );
     assert_eq!(v["deleted"], n, "{v}");
     assert!(d.messages("INBOX").is_empty());

@@ -205,11 +205,9 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
             continue;
         }
         let value = value.trim();
-        let mut value = value[..floor_char(value, limits.max_header_value)].to_string();
-        truncate_at_char(&mut value, limits.max_header_value);
         out.push(Header {
             name: name.to_ascii_lowercase(),
-            value,
+            value: head(value, limits.max_header_value).to_string(),
         });
     }
     for h in &mut out {
@@ -235,13 +233,8 @@ pub fn head(s: &str, max: usize) -> &str {
 }
 
 fn truncate_at_char(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    let cut = floor_char(s, max);
+    s.truncate(cut);
 }
 
 /// Finds a needle in a haystack.

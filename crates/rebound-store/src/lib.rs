@@ -70,19 +70,10 @@ pub trait Store: Send + Sync {
     async fn log_request(&self, log: NewLogEntry) -> Result<i64>;
     /// Message ids already stored from a mailbox (`scope`: `source:ID` or `url:HASH`).
     async fn mailbox_seen(&self, scope: &str) -> Result<std::collections::HashSet<String>>;
-    /// Stores a message fetched from a mailbox: its inbox row and its id in one transaction,
-    /// durable when it returns. An id already stored is not stored again; the verdict it was
-    /// stored with is returned, so a message fetched twice counts once.
-    async fn mailbox_store(
-        &self,
-        scope: &str,
-        uid: &str,
-        is_bounce: bool,
-        item: NewInbox,
-        log: NewLogEntry,
-    ) -> Result<MailStored>;
-    /// [`Store::mailbox_store`] for several messages in one transaction (one durable
-    /// write); the results are in the order given.
+    /// Stores messages fetched from a mailbox: their inbox rows and their ids in one
+    /// transaction, durable when it returns; the results are in the order given. An id
+    /// already stored is not stored again and the verdict it was stored with is returned,
+    /// so a message fetched twice counts once.
     async fn mailbox_store_batch(
         &self,
         scope: &str,

@@ -384,20 +384,6 @@ impl Store for SqliteStore {
         })
         .await
     }
-    async fn mailbox_store(
-        &self,
-        scope: &str,
-        uid: &str,
-        is_bounce: bool,
-        item: NewInbox,
-        log: NewLogEntry,
-    ) -> Result<MailStored> {
-        let headers =
-            serde_json::to_string(&item.headers).map_err(|e| StoreError::Db(e.to_string()))?;
-        let (scope, uid) = (scope.to_string(), uid.to_string());
-        self.write(move |c| ops::mailbox_store(c, &scope, &uid, is_bounce, &item, &headers, &log))
-            .await
-    }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
         // Only one claim reads at a time, so two workers never get the same rows.
         let leases = self.leases.clone();

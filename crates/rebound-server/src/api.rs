@@ -387,18 +387,15 @@ fn new_mailbox_source(req: CreateSource) -> Result<NewSource, String> {
 }
 
 async fn scan_source(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
-    let all = state.store.list_sources().await?;
-    let source = all
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no source {id}")))?;
-    if source.provider != crate::mailbox::PROVIDER {
-        return Err(ApiError::bad_request(format!(
-            "source {id} is a {} source, not a mailbox",
-            source.provider
-        )));
-    }
-    let url = crate::mailbox::source_url(&source).map_err(ApiError::bad_request)?;
+    use crate::mailbox::SourceError;
+    let (source, url) = match crate::mailbox::source_by_id(&state.store, id).await {
+        Ok(found) => found,
+        Err(e @ SourceError::NotFound(_)) => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, e.to_string()))
+        }
+        Err(SourceError::Invalid(msg)) => return Err(ApiError::bad_request(msg)),
+        Err(SourceError::Store(e)) => return Err(e.into()),
+    };
     match crate::mailbox::scan(&state.store, Some(&source), &url, None).await {
         Ok(report) => {
             state.store.set_source_status(id, "active", None).await?;

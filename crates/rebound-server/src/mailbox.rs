@@ -130,6 +130,38 @@ pub fn source_url(source: &Source) -> Result<MailboxUrl, String> {
     Ok(url)
 }
 
+/// Why a source id does not name a usable mailbox source.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// No source has this id.
+    #[error("no source {0}")]
+    NotFound(i64),
+    /// The source is not a mailbox, or its URL does not parse.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] rebound_store::StoreError),
+}
+
+/// The mailbox source with this id and its full URL.
+pub async fn source_by_id(store: &DynStore, id: i64) -> Result<(Source, MailboxUrl), SourceError> {
+    let source = store
+        .list_sources()
+        .await?
+        .into_iter()
+        .find(|s| s.id == id)
+        .ok_or(SourceError::NotFound(id))?;
+    if source.provider != PROVIDER {
+        return Err(SourceError::Invalid(format!(
+            "source {id} is a {} source, not a mailbox",
+            source.provider
+        )));
+    }
+    let url = source_url(&source).map_err(SourceError::Invalid)?;
+    Ok((source, url))
+}
+
 /// The trust of a source: its own setting, else the global one, else `known-contact`.
 pub async fn trust_of(store: &DynStore, source: Option<&Source>) -> events::Trust {
     if let Some(t) = source
@@ -279,10 +311,11 @@ pub async fn scan(
                 if let Some(v) = &verp {
                     headers.push((H_VERP.to_string(), v.as_str().to_string()));
                 }
-                let unmatched = count_unmatched(&store, &records, verp.as_ref(), trust).await;
+                let matched = events::to_events(b"", &records, verp.as_ref(), trust, 0);
+                let unmatched = count_unmatched(&store, &matched, verp.is_some(), trust).await;
                 // Recipients the trust setting rules out now are noted in the log at once;
                 // the known-contact check is the store's, at apply time (it notes its own).
-                let ruled_out = events::to_events(b"", &records, verp.as_ref(), trust, 0).unmatched;
+                let ruled_out = matched.unmatched;
                 let note = (!ruled_out.is_empty()).then(|| {
                     let why = if trust == events::Trust::Verp {
                         "trust is verp and the message was not sent to a signed VERP address"
@@ -375,13 +408,12 @@ fn tally(r: &mut ScanReport, records: &[BounceRecord], unmatched: usize) {
 /// How many of a message's records the trust setting will not apply.
 async fn count_unmatched(
     store: &DynStore,
-    records: &[BounceRecord],
-    verp: Option<&Address>,
+    m: &events::Matched,
+    by_verp: bool,
     trust: events::Trust,
 ) -> usize {
-    let m = events::to_events(b"", records, verp, trust, 0);
     let mut n = m.unmatched.len();
-    if trust == events::Trust::KnownContact && verp.is_none() {
+    if trust == events::Trust::KnownContact && !by_verp {
         let keys: Vec<String> = m
             .events
             .iter()

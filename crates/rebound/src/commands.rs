@@ -418,16 +418,7 @@ async fn mailbox_scan(
     use rebound_server::mailbox;
     let (source, url) = match (source, url) {
         (Some(id), _) => {
-            let s = store
-                .list_sources()
-                .await?
-                .into_iter()
-                .find(|s| s.id == id)
-                .ok_or_else(|| anyhow::anyhow!("no source {id}"))?;
-            if s.provider != mailbox::PROVIDER {
-                bail!("source {id} is a {} source, not a mailbox", s.provider);
-            }
-            let u = mailbox::source_url(&s).map_err(anyhow::Error::msg)?;
+            let (s, u) = mailbox::source_by_id(store, id).await?;
             (Some(s), u)
         }
         (None, Some(u)) => (None, mailbox::split_url(&u).map_err(anyhow::Error::msg)?.0),

@@ -35,11 +35,6 @@ fn aligned(hay: &str, pieces: &[&str]) -> bool {
     true
 }
 
-/// Whether the lower-cased text holds the wording of a reason.
-pub fn matches(reason: Reason, lower: &str) -> bool {
-    scan(lower).has(reason)
-}
-
 /// Which reasons' wording a text holds: every table is searched in one pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hits {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use rebound_core::bounces::{self, BounceRecord};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Arguments of `rebound parse`.
 #[derive(Debug, clap::Args)]
@@ -52,28 +52,50 @@ fn walk(path: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
     }
 }
 
-/// One record as `rebound parse` prints it.
-pub fn record_json(file: &str, r: &BounceRecord) -> Value {
-    json!({
-        "file": file,
-        "recipient": r.recipient,
-        "kind": r.kind.as_str(),
-        "class": r.class.map(|c| c.as_str()),
-        "reason": r.reason.as_str(),
-        "status": r.status,
-        "reply_code": r.reply_code,
-        "diagnostic": r.diagnostic,
-        "remote_mta": r.remote_mta,
-        "smtp_command": r.smtp_command,
-        "message_id": r.message_id,
-        "original_headers": r
-            .original_headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect::<serde_json::Map<String, Value>>(),
-        "feedback_type": r.feedback_type,
-        "mta": r.mta,
-    })
+/// One record as `rebound parse` prints it: keys in alphabetical order, `original_headers`
+/// as an object (sorted by name; of a repeated field, the last value).
+#[derive(serde::Serialize)]
+pub struct RecordLine<'a> {
+    class: Option<&'static str>,
+    diagnostic: &'a Option<String>,
+    feedback_type: &'a Option<String>,
+    file: &'a str,
+    kind: &'static str,
+    message_id: &'a Option<String>,
+    mta: &'static str,
+    original_headers: std::collections::BTreeMap<&'a str, &'a str>,
+    reason: &'static str,
+    recipient: &'a Option<String>,
+    remote_mta: &'a Option<String>,
+    reply_code: &'a Option<String>,
+    smtp_command: &'a Option<String>,
+    status: &'a Option<String>,
+}
+
+impl<'a> RecordLine<'a> {
+    /// The printed form of `r`, found in `file`.
+    pub fn new(file: &'a str, r: &'a BounceRecord) -> Self {
+        RecordLine {
+            class: r.class.map(|c| c.as_str()),
+            diagnostic: &r.diagnostic,
+            feedback_type: &r.feedback_type,
+            file,
+            kind: r.kind.as_str(),
+            message_id: &r.message_id,
+            mta: r.mta,
+            original_headers: r
+                .original_headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            reason: r.reason.as_str(),
+            recipient: &r.recipient,
+            remote_mta: &r.remote_mta,
+            reply_code: &r.reply_code,
+            smtp_command: &r.smtp_command,
+            status: &r.status,
+        }
+    }
 }
 
 struct FileResult {
@@ -81,19 +103,46 @@ struct FileResult {
     records: Result<Vec<BounceRecord>, String>,
 }
 
-fn parse_file(path: &Path) -> FileResult {
+/// Reads one file into `buf` (cleared first) and parses it.
+fn parse_file(path: &Path, buf: &mut Vec<u8>) -> FileResult {
     let name = path.display().to_string();
-    let raw = if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    buf.clear();
+    if buf.capacity() > 16 << 20 {
+        *buf = Vec::new();
+    }
+    let read = if path == Path::new("-") {
+        std::io::stdin().read_to_end(buf)
     } else {
-        std::fs::read(path)
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(buf))
     };
     FileResult {
-        records: raw
-            .map(|r| bounces::parse(&r))
+        records: read
+            .map(|_| bounces::parse(buf))
             .map_err(|e| format!("{name}: {e}")),
         name,
+    }
+}
+
+/// Parses a path of a `--files-from` list (or a file found by walking): a directory there
+/// (its read fails with "is a directory") is walked in name order.
+fn parse_listed(path: &Path, buf: &mut Vec<u8>, out: &mut Vec<FileResult>) {
+    let first = parse_file(path, buf);
+    let is_dir =
+        matches!(&first.records, Err(_)) && std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        out.push(first);
+        return;
+    }
+    let (mut files, mut errors) = (Vec::new(), Vec::new());
+    walk(path, &mut files, &mut errors);
+    for e in errors {
+        out.push(FileResult {
+            name: path.display().to_string(),
+            records: Err(e),
+        });
+    }
+    for f in files {
+        out.push(parse_file(&f, buf));
     }
 }
 
@@ -113,9 +162,14 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
             std::fs::read_to_string(list)
         }
         .map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            walk(Path::new(line), &mut files, &mut errors);
-        }
+        // Listed paths are not looked at here (one system call fewer per file): a
+        // directory among them is walked when its turn comes.
+        files.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from),
+        );
     }
     let jobs = args
         .jobs
@@ -125,7 +179,15 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let results: Vec<FileResult> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|p| parse_file(p)).collect::<Vec<_>>()))
+            .map(|c| {
+                s.spawn(move || {
+                    let (mut buf, mut out) = (Vec::new(), Vec::with_capacity(c.len()));
+                    for p in c {
+                        parse_listed(p, &mut buf, &mut out);
+                    }
+                    out
+                })
+            })
             .collect();
         handles
             .into_iter()
@@ -146,7 +208,8 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
                     *by_kind.entry(rec.kind.as_str()).or_default() += 1;
                     *by_reason.entry(rec.reason.as_str()).or_default() += 1;
                     if !args.summary {
-                        writeln!(out, "{}", record_json(&r.name, rec))?;
+                        serde_json::to_writer(&mut out, &RecordLine::new(&r.name, rec))?;
+                        out.write_all(b"\n")?;
                     }
                 }
             }

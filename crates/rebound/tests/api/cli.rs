@@ -288,6 +288,41 @@ fn parse_prints_one_json_object_per_record_and_fails_on_unreadable_files() {
         2 * lines.len()
     );
 
+    // A directory in the list is walked in its turn; a missing file is named, exit code 1.
+    let sub = dir.path().join("listed");
+    std::fs::create_dir_all(sub.join("inner")).expect("mkdir");
+    std::fs::copy(&file, sub.join("a.eml")).expect("copy");
+    std::fs::copy(&file, sub.join("inner/b.eml")).expect("copy");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\n/nonexistent/listed.eml\n{}\n",
+            sub.display(),
+            file.display()
+        ),
+    )
+    .expect("write");
+    let out = rebound(
+        dir.path(),
+        &["parse", "--files-from", list.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/listed.eml"));
+    let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON line");
+            v["file"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(files.len(), 3 * lines.len(), "{files:?}");
+    assert!(files[0].ends_with("listed/a.eml"), "{files:?}");
+    assert!(
+        files[lines.len()].ends_with("listed/inner/b.eml"),
+        "{files:?}"
+    );
+
     // An unreadable file: a clear message, exit code 1, the other files still parsed.
     let out = rebound(
         dir.path(),

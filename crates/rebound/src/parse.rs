@@ -127,8 +127,7 @@ fn parse_file(path: &Path, buf: &mut Vec<u8>) -> FileResult {
 /// (its read fails with "is a directory") is walked in name order.
 fn parse_listed(path: &Path, buf: &mut Vec<u8>, out: &mut Vec<FileResult>) {
     let first = parse_file(path, buf);
-    let is_dir =
-        matches!(&first.records, Err(_)) && std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    let is_dir = first.records.is_err() && std::fs::metadata(path).is_ok_and(|m| m.is_dir());
     if !is_dir {
         out.push(first);
         return;

@@ -3,6 +3,8 @@
 //! `bench/parse.sh` runs it beside `rebound parse`, which reads files as it goes.
 //!
 //!     cargo run --release -p rebound-core --example parse_speed -- DIR…
+//!
+//! With `DUMP=1` it prints every record instead (file, tab, record), to compare builds.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,15 @@ fn main() {
     if messages.is_empty() {
         eprintln!("usage: parse_speed DIR|FILE…");
         std::process::exit(2);
+    }
+    if std::env::var_os("DUMP").is_some() {
+        // Every record of every file, for comparing two builds' results byte for byte.
+        for (f, m) in files.iter().zip(&messages) {
+            for r in rebound_core::bounces::parse(m) {
+                println!("{}\t{r:?}", f.display());
+            }
+        }
+        return;
     }
     let rounds: usize = std::env::var("ROUNDS")
         .ok()

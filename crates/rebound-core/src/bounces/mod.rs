@@ -132,7 +132,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .filter(|h| KEPT_HEADERS.contains(&h.name.as_str()) || h.name.starts_with("x-"))
         .filter(|h| !h.name.starts_with("x-ms-") && !h.name.starts_with("x-spam"))
         .take(32)
-        .map(|h| (h.name.clone(), h.value.chars().take(512).collect()))
+        .map(|h| (h.name.clone(), first_chars(&h.value, 512).to_string()))
         .collect();
     // The text's command cue is looked for only when some record has none of its own.
     let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
@@ -176,6 +176,17 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         });
     }
     out
+}
+
+/// The first `n` characters of `s`.
+fn first_chars(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 const KEPT_HEADERS: &[&str] = &[

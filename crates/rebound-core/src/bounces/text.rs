@@ -208,39 +208,53 @@ pub fn report_part(text: &str) -> &str {
     let Some(m) = MARKERS.as_ref() else {
         return text;
     };
-    // Overlapping: at one position a shorter marker may be wrong where a longer one is right.
-    let mut best: Option<usize> = None;
-    for found in m.automaton.find_overlapping_iter(text) {
-        // Matches come in order of their end: none starting before `best` is still to come.
-        if best.is_some_and(|b| found.end() > b + m.longest) {
-            break;
-        }
-        if best.is_some_and(|b| found.start() >= b) {
-            continue;
-        }
-        let at = found.start();
-        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let prefix = &text[line_start..at];
-        if !prefix
-            .chars()
-            .all(|c| c.is_whitespace() || c == '>' || c == '-')
+    // A marker opens its line, after blanks, quote marks and dashes (no marker's wording
+    // starts with one of those): each line is tried once, anchored where its words begin,
+    // and the first line with a marker of the right kind ends the report.
+    let bytes = text.as_bytes();
+    let mut line_start = 0;
+    while line_start < bytes.len() {
+        let line_end =
+            memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |e| line_start + e);
+        let line = &text[line_start..line_end];
+        let words = line
+            .find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
+            .unwrap_or(line.len());
+        if words < line.len()
+            && m.first
+                .contains(&bytes[line_start + words].to_ascii_lowercase())
         {
-            continue;
+            let prefix = &line[..words];
+            let dashed = prefix.contains("--");
+            if !prefix.contains('-') || dashed {
+                let input = aho_corasick::Input::new(text)
+                    .span(line_start + words..text.len())
+                    .anchored(aho_corasick::Anchored::Yes);
+                let mut state = aho_corasick::automaton::OverlappingState::start();
+                loop {
+                    if m.automaton
+                        .try_find_overlapping(input.clone(), &mut state)
+                        .is_err()
+                    {
+                        break;
+                    }
+                    let Some(found) = state.get_match() else {
+                        break;
+                    };
+                    let (bare_ok, dashed_ok) = m
+                        .kinds
+                        .get(found.pattern().as_usize())
+                        .copied()
+                        .unwrap_or_default();
+                    if (dashed && dashed_ok) || (!dashed && bare_ok) {
+                        return &text[..line_start];
+                    }
+                }
+            }
         }
-        let dashed = prefix.contains("--");
-        if prefix.contains('-') && !dashed {
-            continue;
-        }
-        let (bare_ok, dashed_ok) = m
-            .kinds
-            .get(found.pattern().as_usize())
-            .copied()
-            .unwrap_or_default();
-        if (dashed && dashed_ok) || (!dashed && bare_ok) {
-            best = Some(best.map_or(line_start, |b| b.min(line_start)));
-        }
+        line_start = line_end + 1;
     }
-    best.map_or(text, |b| &text[..b])
+    text
 }
 
 /// The marker lines' wording without their dashes, searched in one pass.
@@ -248,8 +262,8 @@ struct Markers {
     automaton: aho_corasick::AhoCorasick,
     /// Per pattern: (may stand alone on its line, may stand between dashes).
     kinds: Vec<(bool, bool)>,
-    /// The longest pattern, in bytes.
-    longest: usize,
+    /// The first bytes of the patterns, lower case.
+    first: Vec<u8>,
 }
 
 static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(|| {
@@ -277,13 +291,19 @@ static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(
     let automaton = aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
+        .start_kind(aho_corasick::StartKind::Anchored)
         .build(&cores)
         .ok()?;
-    let longest = cores.iter().map(|c| c.len()).max().unwrap_or(0);
+    let mut first: Vec<u8> = cores
+        .iter()
+        .filter_map(|c| c.bytes().next().map(|b| b.to_ascii_lowercase()))
+        .collect();
+    first.sort_unstable();
+    first.dedup();
     Some(Markers {
         automaton,
         kinds,
-        longest,
+        first,
     })
 });
 

@@ -24,17 +24,6 @@ const NONE: Patterns = Patterns {
     not: &[],
 };
 
-fn aligned(hay: &str, pieces: &[&str]) -> bool {
-    let mut rest = hay;
-    for p in pieces {
-        match rest.find(p) {
-            Some(i) => rest = &rest[i + p.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 /// Which reasons' wording a text holds: every table is searched in one pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Hits {
@@ -58,41 +47,77 @@ fn bit(reason: Reason) -> u64 {
 enum Entry {
     Index(u64),
     Not(u64),
-    /// The first piece of a pair: (reason bit, the pair's pieces).
-    PairStart(u64, &'static [&'static str]),
+    /// The first piece of pair number `.0` of [`Matcher::pairs`].
+    PairStart(usize),
 }
 
 struct Matcher {
+    /// Every distinct word (table entries and every piece of every pair) once; its value
+    /// indexes `entries`.
     automaton: aho_corasick::AhoCorasick,
-    entries: Vec<Entry>,
+    /// Per distinct word: what it means (a word may stand in several tables).
+    entries: Vec<Vec<Entry>>,
+    /// Per distinct word: whether it is a piece of some pair (its places are noted).
+    piece: Vec<bool>,
+    /// Pairs: the reason's bit and the pieces (word number, length in bytes).
+    pairs: Vec<(u64, Vec<(u32, usize)>)>,
 }
 
 static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(|| {
     let mut words: Vec<&'static str> = Vec::new();
-    let mut entries = Vec::new();
+    let word = |w: &'static str, words: &mut Vec<&'static str>| -> usize {
+        match words.iter().position(|x| *x == w) {
+            Some(i) => i,
+            None => {
+                words.push(w);
+                words.len() - 1
+            }
+        }
+    };
+    let mut meaning: Vec<(usize, Entry)> = Vec::new();
+    let mut pairs: Vec<(u64, Vec<(u32, usize)>)> = Vec::new();
     for r in Reason::ALL {
         let p = patterns(*r);
         let b = bit(*r);
-        for i in p.index {
-            words.push(i);
-            entries.push(Entry::Index(b));
+        for i in p.index.iter().filter(|w| !w.is_empty()) {
+            meaning.push((word(i, &mut words), Entry::Index(b)));
         }
-        for n in p.not {
-            words.push(n);
-            entries.push(Entry::Not(b));
+        for n in p.not.iter().filter(|w| !w.is_empty()) {
+            meaning.push((word(n, &mut words), Entry::Not(b)));
         }
         for pair in p.pairs {
-            if let Some(first) = pair.first() {
-                words.push(first);
-                entries.push(Entry::PairStart(b, pair));
+            // An empty piece is found anywhere: it is left out.
+            let pieces: Vec<(u32, usize)> = pair
+                .iter()
+                .filter(|w| !w.is_empty())
+                .map(|w| (word(w, &mut words) as u32, w.len()))
+                .collect();
+            if let Some(&(first, _)) = pieces.first() {
+                meaning.push((first as usize, Entry::PairStart(pairs.len())));
+                pairs.push((b, pieces));
             }
+        }
+    }
+    let mut entries: Vec<Vec<Entry>> = (0..words.len()).map(|_| Vec::new()).collect();
+    for (w, e) in meaning {
+        entries[w].push(e);
+    }
+    let mut piece = vec![false; words.len()];
+    for (_, pieces) in &pairs {
+        for &(w, _) in pieces {
+            piece[w as usize] = true;
         }
     }
     let automaton = aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::Standard)
         .build(&words)
         .ok()?;
-    Some(Matcher { automaton, entries })
+    Some(Matcher {
+        automaton,
+        entries,
+        piece,
+        pairs,
+    })
 });
 
 /// Searches every reason's wording in a lower-cased text at once.
@@ -104,16 +129,48 @@ pub fn scan(lower: &str) -> Hits {
     let Some(m) = MATCHER.as_ref() else {
         return hits;
     };
+    // One pass notes the table words and where each pair piece stands; a pair then holds
+    // when its pieces follow one another, each the first of its kind after the one before
+    // (what searching the text piece after piece would find).
+    let mut places: Vec<(u32, usize)> = Vec::new();
+    let mut started: Vec<(usize, usize)> = Vec::new(); // (pair, start of its first piece)
     for found in m.automaton.find_overlapping_iter(lower) {
-        match m.entries.get(found.pattern().as_usize()) {
-            Some(Entry::Index(b)) => hits.found |= b,
-            Some(Entry::Not(b)) => hits.vetoed |= b,
-            Some(Entry::PairStart(b, pair))
-                if hits.found & b == 0 && aligned(&lower[found.start()..], pair) =>
-            {
-                hits.found |= b;
+        let w = found.pattern().as_u32();
+        if m.piece.get(w as usize).copied().unwrap_or(false) {
+            places.push((w, found.start()));
+        }
+        for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
+            match entry {
+                Entry::Index(b) => hits.found |= b,
+                Entry::Not(b) => hits.vetoed |= b,
+                Entry::PairStart(p) => {
+                    // From a later start the pieces are found only if from the first.
+                    if !started.iter().any(|(q, _)| q == p) {
+                        started.push((*p, found.start()));
+                    }
+                }
             }
-            _ => {}
+        }
+    }
+    for (p, start) in started {
+        let Some((b, pieces)) = m.pairs.get(p) else {
+            continue;
+        };
+        if hits.found & b != 0 {
+            continue;
+        }
+        let mut cursor = start + pieces.first().map_or(0, |x| x.1);
+        let aligned = pieces.iter().skip(1).all(|&(w, len)| {
+            match places.iter().find(|&&(x, at)| x == w && at >= cursor) {
+                Some(&(_, at)) => {
+                    cursor = at + len;
+                    true
+                }
+                None => false,
+            }
+        });
+        if aligned {
+            hits.found |= b;
         }
     }
     hits
@@ -1085,3 +1142,67 @@ const VACATION: Patterns = Patterns {
     pairs: &[],
     not: &[],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_need_their_pieces_in_order() {
+        // `&["mailbox ", "exceeded", " limit"]` (mailbox full).
+        assert!(scan("your mailbox has exceeded its limit").has(Reason::MailboxFull));
+        assert!(!scan("limit exceeded for mailbox x").has(Reason::MailboxFull));
+        // A first piece that fails where it first stands, then a later one that succeeds:
+        // the pieces after the later one also follow the first.
+        assert!(scan("mailbox a; mailbox b exceeded the limit").has(Reason::MailboxFull));
+        assert!(scan("disk quota").has(Reason::MailboxFull));
+    }
+
+    /// The tables searched one word at a time, as the scan's definition says.
+    fn reference(text: &str, reason: Reason) -> bool {
+        let p = patterns(reason);
+        let aligned = |pieces: &[&str]| {
+            let mut rest = text;
+            pieces.iter().all(|piece| match rest.find(piece) {
+                Some(i) => {
+                    rest = &rest[i + piece.len()..];
+                    true
+                }
+                None => false,
+            })
+        };
+        let found = p.index.iter().any(|w| text.contains(w)) || p.pairs.iter().any(|x| aligned(x));
+        found && !p.not.iter().any(|w| text.contains(w))
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_tables_word_by_word() {
+        // Texts made of the tables' own words, whole and in pieces, in both orders.
+        let mut texts: Vec<String> = Vec::new();
+        for r in Reason::ALL {
+            let p = patterns(*r);
+            for pair in p.pairs {
+                texts.push(pair.join(""));
+                // Pieces sharing a space: one cannot start before the other ends.
+                texts.push(pair.join("").replace("  ", " "));
+                texts.push(pair.join(" x "));
+                texts.push(pair.iter().rev().copied().collect::<Vec<_>>().join(" "));
+                texts.push(format!("{} {}", pair[0], pair.join("")));
+            }
+            for (i, w) in p.index.iter().enumerate() {
+                texts.push(format!(
+                    "550 {w} {}",
+                    p.not.get(i % p.not.len().max(1)).unwrap_or(&"")
+                ));
+            }
+        }
+        let mut checked = 0;
+        for t in &texts {
+            for r in Reason::ALL {
+                assert_eq!(scan(t).has(*r), reference(t, *r), "{r:?} in {t:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000);
+    }
+}

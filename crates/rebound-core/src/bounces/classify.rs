@@ -32,14 +32,15 @@ pub struct Classified {
 /// The SMTP command an error answered, from the words around it.
 pub fn command_of(text: &str) -> Option<&'static str> {
     let cues = COMMAND_CUES.as_ref()?;
-    if let Some(m) = cues.find(text) {
-        return CUES.get(m.pattern().as_usize()).map(|(_, c)| *c);
-    }
+    let cue = |m: aho_corasick::Match| CUES.get(m.pattern().as_usize()).map(|(_, c)| *c);
     if !text.contains(['\n', '\t']) && !text.contains("  ") {
-        return None;
+        return cues.find(text).and_then(cue);
     }
-    // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): search a copy with
-    // every run of ASCII white space made one space (bytes: UTF-8 stays intact).
+    // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): a copy with every
+    // run of ASCII white space made one space (bytes: UTF-8 stays intact) is searched too.
+    // A cue has single spaces between words and none at its ends, so one found as it
+    // stands is found in the copy as well: a copy without any means none anywhere, and
+    // only then is the text itself searched, its own cue coming first.
     let mut flat: Vec<u8> = Vec::with_capacity(text.len());
     let mut space = false;
     for &c in text.as_bytes() {
@@ -53,8 +54,8 @@ pub fn command_of(text: &str) -> Option<&'static str> {
             space = false;
         }
     }
-    let m = cues.find(&flat[..])?;
-    CUES.get(m.pattern().as_usize()).map(|(_, c)| *c)
+    let in_copy = cues.find(&flat[..])?;
+    cues.find(text).or(Some(in_copy)).and_then(cue)
 }
 
 /// Words that tell which SMTP command an error answered, and the command.
@@ -506,5 +507,27 @@ mod tests {
             Some("DATA")
         );
         assert_eq!(command_of("nothing"), None);
+        // Wrapped cues are found; a cue as it stands comes before an earlier wrapped one.
+        assert_eq!(
+            command_of("x (in reply to\n    MAIL FROM command)\ny"),
+            Some("MAIL")
+        );
+        assert_eq!(
+            command_of("in reply to\n MAIL FROM\nthen in reply to RCPT TO"),
+            Some("RCPT")
+        );
+        assert_eq!(command_of("in  reply\tto\n\nend of data"), Some("DATA"));
+        assert_eq!(command_of("mail\n\nnothing  here"), None);
+    }
+
+    #[test]
+    fn cues_have_single_inner_spaces() {
+        // `command_of` relies on it: a cue found as it stands is found in the copy whose
+        // white space runs are made single spaces.
+        for (cue, _) in CUES {
+            assert_eq!(cue.trim(), *cue, "{cue:?}");
+            assert!(!cue.contains("  "), "{cue:?}");
+            assert!(!cue.contains(|c: char| c.is_whitespace() && c != ' '), "{cue:?}");
+        }
     }
 }

@@ -363,7 +363,10 @@ pub fn class_of(reason: Reason, status: Option<&str>, reply: Option<&str>) -> Bo
 }
 
 /// Classifies one record.
-pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
+///
+/// `text_command` gives the SMTP command the message's text names, asked for only when the
+/// record's own fields and words name none.
+pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) -> Classified {
     let diag = raw.diagnostic.as_str();
     let stated = find_status(diag);
     // A generic code in the status field gives way to the server's own: `5.0.0`, and the
@@ -407,7 +410,7 @@ pub fn classify(raw: &Raw, text_command: Option<&'static str>) -> Classified {
         .smtp_command
         .as_deref()
         .or_else(|| command_of(diag))
-        .or(text_command);
+        .or_else(|| text_command());
     let smtp = match raw.diagnostic_type.as_deref() {
         Some(t) => t == "smtp",
         None => true,
@@ -456,7 +459,7 @@ mod tests {
             diagnostic: diag.into(),
             ..Raw::default()
         };
-        classify(&raw, None).reason
+        classify(&raw, || None).reason
     }
 
     #[test]
@@ -527,7 +530,10 @@ mod tests {
         for (cue, _) in CUES {
             assert_eq!(cue.trim(), *cue, "{cue:?}");
             assert!(!cue.contains("  "), "{cue:?}");
-            assert!(!cue.contains(|c: char| c.is_whitespace() && c != ' '), "{cue:?}");
+            assert!(
+                !cue.contains(|c: char| c.is_whitespace() && c != ' '),
+                "{cue:?}"
+            );
         }
     }
 }

@@ -134,14 +134,12 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .take(32)
         .map(|h| (h.name.clone(), first_chars(&h.value, 512).to_string()))
         .collect();
-    // The text's command cue is looked for only when some record has none of its own.
-    let text_command = if found.records.iter().any(|r| r.smtp_command.is_none()) {
-        // The report, not the returned message; its first 64 KiB say all there is to say.
-        let report = flat.report();
-        classify::command_of(mime::head(report, 64 << 10))
-    } else {
-        None
-    };
+    // The text's command cue is looked for only when a record's own fields and words name
+    // none, once per message. The report, not the returned message; its first 64 KiB say
+    // all there is to say.
+    let text_command = std::cell::OnceCell::new();
+    let text_command =
+        || *text_command.get_or_init(|| classify::command_of(mime::head(flat.report(), 64 << 10)));
     let mut out: Vec<BounceRecord> = Vec::new();
     for r in found.records.into_iter().take(MAX_RECORDS) {
         let recipient = text::clean_address(&r.recipient);

@@ -320,12 +320,12 @@ pub fn settle(r: &mut Raw) {
     // Without the action: a delayed record is `expired` only when nothing else fits.
     let mut probe = r.clone();
     probe.action = None;
-    if !undecided(classify(&probe, None).reason) {
+    if !undecided(classify(&probe, || None).reason) {
         return;
     }
     // An engine-stated `Undefined` makes the classifier run its second round.
     probe.reason = Some(Reason::Undefined);
-    let second = classify(&probe, None).reason;
+    let second = classify(&probe, || None).reason;
     if !undecided(second) {
         r.reason = Some(second);
         return;

@@ -63,7 +63,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
                 Some("x-postfix") => r.diagnostic_type = Some("smtp".to_string()),
                 // A local delivery agent (pipe, maildrop) failed.
                 Some(t) if t.starts_with("x-unix") && r.reason.is_none() => {
-                    let vague = classify(r, None).reason;
+                    let vague = classify(r, || None).reason;
                     if matches!(
                         vague,
                         Reason::SystemError | Reason::OnHold | Reason::Undefined

@@ -8,6 +8,7 @@ use super::super::Found;
 use super::common;
 
 /// Parses an Active!Hunter bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-ahmailid") {
         return None;

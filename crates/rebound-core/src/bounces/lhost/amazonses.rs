@@ -12,6 +12,7 @@ use super::common;
 use crate::{EventKind, Reason};
 
 /// Parses an Amazon SES bounce or notification.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = common::from(flat);
     let sns = from.contains("no-reply@sns.amazonaws.com");

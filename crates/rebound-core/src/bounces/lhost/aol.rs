@@ -18,6 +18,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses an AOL bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-aol-ip") {
         return None;

@@ -35,6 +35,7 @@ fn kind(flat: &Flat) -> Option<Kind> {
 }
 
 /// Parses an Apache James (or Verizon) bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty() {
         return None;

@@ -15,6 +15,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Courier report.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let subject = flat.headers.get("subject").unwrap_or("");
     let marked = subject.contains("NOTICE: mail delivery status.")

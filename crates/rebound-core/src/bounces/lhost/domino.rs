@@ -23,6 +23,7 @@ const WORDS: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Domino delivery failure report.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     // A report with delivery-status fields is read by the DSN engine.
     if !flat.status.is_empty() {

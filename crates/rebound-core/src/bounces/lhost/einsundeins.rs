@@ -9,6 +9,7 @@ use super::common;
 use crate::Reason;
 
 /// Parses a 1&1 bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if common::subject(flat) != "mail delivery failed: returning message to sender"
         || !flat

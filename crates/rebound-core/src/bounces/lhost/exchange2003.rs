@@ -38,6 +38,7 @@ fn is_exchange(flat: &Flat) -> bool {
 }
 
 /// Parses an Exchange 2003 report.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty() || !is_exchange(flat) {
         return None;

@@ -29,6 +29,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 ];
 
 /// Parses an Exim bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let report = flat.report();
     let head = super::super::mime::head(report, 2000);

@@ -50,6 +50,7 @@ fn cues(flat: &Flat) -> usize {
 }
 
 /// Parses an EZweb bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if cues(flat) < 2 {
         return None;

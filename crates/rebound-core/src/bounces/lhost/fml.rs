@@ -36,6 +36,7 @@ const TITLES: &[(&str, Reason)] = &[
 ];
 
 /// Parses an fml notice.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-mlserver") || !common::from(flat).contains("-admin@") {
         return None;

@@ -39,6 +39,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Gmail plain-text bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
         || !common::subject(flat).contains("delivery status notification")

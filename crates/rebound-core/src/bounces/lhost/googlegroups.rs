@@ -10,6 +10,7 @@ use super::common;
 use crate::Reason;
 
 /// Parses a Google Groups rejection.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
         || !flat.headers.has("x-failed-recipients")

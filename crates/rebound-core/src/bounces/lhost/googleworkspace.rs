@@ -10,6 +10,7 @@ use super::common;
 use crate::Reason;
 
 /// Parses a Google Workspace report.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
         || !common::subject(flat).contains("delivery status notification")

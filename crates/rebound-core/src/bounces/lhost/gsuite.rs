@@ -24,6 +24,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Google Workspace bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
         || !common::subject(flat).contains("delivery status notification")

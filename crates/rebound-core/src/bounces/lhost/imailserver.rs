@@ -32,6 +32,7 @@ const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// Parses an IMail Server bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let subject = flat.headers.get("subject").unwrap_or("").trim();
     let mailer = flat.headers.get("x-mailer").unwrap_or("");

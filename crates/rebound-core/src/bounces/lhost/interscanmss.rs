@@ -15,6 +15,7 @@ const SUBJECTS: &[&str] = &[
 ];
 
 /// Parses an InterScan MSS bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = flat.headers.get("from").unwrap_or("");
     let subject = flat.headers.get("subject").unwrap_or("").trim();

@@ -16,6 +16,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses a KDDI bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = common::from(flat);
     let own = (from.contains("no-reply@") && from.contains(".dion.ne.jp"))

@@ -9,6 +9,7 @@ use super::super::Found;
 use super::common;
 
 /// Parses a MailFoundry bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if common::subject(flat) != "message delivery has failed" {
         return None;

@@ -8,6 +8,7 @@ use super::{common, rhost};
 use crate::Reason;
 
 /// Parses a MessageLabs bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::from(flat).contains("@messagelabs.com") {
         return None;

@@ -86,6 +86,7 @@ pub const ENGINES: &[Engine] = &[
 ];
 
 /// The first vendor engine that recognises the message.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut found = ENGINES.iter().find_map(|e| e(flat, original))?;
     let lhost = reporting_mta(flat);

@@ -20,6 +20,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Lotus Notes report.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if !flat
         .headers

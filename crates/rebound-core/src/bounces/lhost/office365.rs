@@ -70,6 +70,7 @@ fn cues(flat: &Flat) -> usize {
 }
 
 /// Parses an Office 365 report without a delivery-status part.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if !flat.status.is_empty() || cues(flat) < 2 {
         return None;

@@ -26,6 +26,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 ];
 
 /// Parses a Postfix bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if flat.headers.has("x-aol-ip") {
         return None;

@@ -51,6 +51,7 @@ fn extras(flat: &Flat) -> Vec<(String, String, String)> {
 }
 
 /// Parses a PowerMTA report.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if flat.status.is_empty() || !common::subject(flat).contains("delivery report") {
         return None;

@@ -113,6 +113,7 @@ fn reason_in(s: &str) -> Option<Reason> {
 }
 
 /// Parses a qmail report.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     // The opening words stand at the top of the report.
     let report = flat.report();

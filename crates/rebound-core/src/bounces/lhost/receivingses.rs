@@ -7,6 +7,7 @@ use super::super::Found;
 use super::common;
 
 /// Parses an Amazon SES inbound bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-ses-outgoing") {
         return None;

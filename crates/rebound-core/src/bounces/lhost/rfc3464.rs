@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::Found;
 
 /// Parses a standard delivery status notification.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     dsn::parse(flat)
 }

@@ -30,6 +30,7 @@ struct Notes {
 }
 
 /// Parses a Sendmail bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     // Not `report_part`: sendmail's text opens with `The original message was received at`,
     // which other formats use to introduce the returned message.

@@ -12,6 +12,7 @@ use crate::Reason;
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
 
 /// Parses a Sendmail V5 bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let subject = flat.headers.get("subject").unwrap_or("");
     let starts_upper = subject

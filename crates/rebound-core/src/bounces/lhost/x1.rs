@@ -7,6 +7,7 @@ use super::super::Found;
 use super::common;
 
 /// Parses an X1 bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::subject(flat).starts_with("returned mail: ")
         || !common::from(flat).contains("mail deliver system")

@@ -10,6 +10,7 @@ use super::common;
 use crate::Reason;
 
 /// Parses an X3 bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::from(flat).starts_with("mail delivery system")
         || common::subject(flat) != "delivery status notification"

@@ -7,6 +7,7 @@ use super::super::{dsn, Found};
 use super::common;
 
 /// Parses an X5 bounce.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty()
         || !common::header_contains(flat, "to", "notificationrecipients")

@@ -9,6 +9,7 @@ use super::common;
 use crate::Reason;
 
 /// Parses a Zoho Mail report.
+#[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.headers.has("x-zohomail") || !flat.status.is_empty() {
         return None;

@@ -487,43 +487,57 @@ fn parse_word(s: &str) -> Option<(String, usize)> {
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&decode_entities(&rest[..lt]));
+    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
+        push_decoded(&mut out, &rest[..lt]);
         let after = &rest[lt..];
         // `after` starts with the one-byte '<'; without a '>' the tag runs to the end.
-        let gt = after.find('>').unwrap_or(after.len());
+        let gt = memchr::memchr(b'>', after.as_bytes()).unwrap_or(after.len());
         let tag = after
             .get(1..gt.max(1))
             .unwrap_or("")
-            .trim_start_matches('/')
-            .to_ascii_lowercase();
-        let name: String = tag
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if matches!(name.as_str(), "style" | "script") && !after[1..].starts_with('/') {
-            let close = format!("</{name}");
-            let lower = after.to_ascii_lowercase();
-            match lower.find(&close) {
+            .trim_start_matches('/');
+        let name = &tag[..tag.bytes().take_while(u8::is_ascii_alphanumeric).count()];
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if (is("style") || is("script")) && !after[1..].starts_with('/') {
+            // Skip to the closing tag (any case), or drop the rest when there is none.
+            let close = memchr::memchr_iter(b'<', after.as_bytes()).find(|&p| {
+                after.as_bytes().get(p + 1) == Some(&b'/')
+                    && after
+                        .as_bytes()
+                        .get(p + 2..p + 2 + name.len())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+            });
+            match close {
                 Some(c) => {
                     rest = &after[c..];
                     continue;
                 }
-                None => break,
+                None => {
+                    rest = "";
+                    break;
+                }
             }
         }
-        if matches!(
-            name.as_str(),
-            "br" | "p" | "div" | "tr" | "li" | "table" | "h1" | "h2" | "h3" | "h4" | "pre"
-        ) {
+        const BLOCK: &[&str] = &[
+            "br", "p", "div", "tr", "li", "table", "h1", "h2", "h3", "h4", "pre",
+        ];
+        if BLOCK.iter().any(|b| is(b)) {
             out.push('\n');
-        } else if matches!(name.as_str(), "td" | "th") {
+        } else if is("td") || is("th") {
             out.push(' ');
         }
         rest = &after[(gt + 1).min(after.len())..];
     }
-    out.push_str(&decode_entities(rest));
+    push_decoded(&mut out, rest);
     out
+}
+
+fn push_decoded(out: &mut String, s: &str) {
+    if s.contains('&') {
+        out.push_str(&decode_entities(s));
+    } else {
+        out.push_str(s);
+    }
 }
 
 fn decode_entities(s: &str) -> String {
@@ -839,6 +853,12 @@ Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\n
         assert!(t.contains("User unknown"));
         assert!(t.contains("5.1.1"));
         assert!(!t.contains("x{}"));
+        assert_eq!(
+            html_to_text("a<BR>b<Td>c<STYLE>p{}</style>d<script>x</SCRIPT >e&amp;lt;"),
+            "a\nb cde&lt;"
+        );
+        assert_eq!(html_to_text("x<style>never closed"), "x");
+        assert_eq!(html_to_text("x</style>y<p"), "xy\n");
     }
 
     #[test]

@@ -406,11 +406,10 @@ pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) 
         };
     }
     let lower = diag.to_lowercase();
-    let command = raw
-        .smtp_command
-        .as_deref()
-        .or_else(|| command_of(diag))
-        .or_else(|| text_command());
+    let command = match raw.smtp_command.as_deref().or_else(|| command_of(diag)) {
+        Some(own) => Some(own),
+        None => text_command(),
+    };
     let smtp = match raw.diagnostic_type.as_deref() {
         Some(t) => t == "smtp",
         None => true,

@@ -145,6 +145,9 @@ fn parse_listed(path: &Path, buf: &mut Vec<u8>, out: &mut Vec<FileResult>) {
     }
 }
 
+/// Files parsed per thread before their records are printed.
+const BATCH_PER_JOB: usize = 256;
+
 /// Runs `rebound parse`.
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -174,45 +177,58 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 64);
-    let chunk = files.len().div_ceil(jobs).max(1);
-    let results: Vec<FileResult> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    let (mut buf, mut out) = (Vec::new(), Vec::with_capacity(c.len()));
-                    for p in c {
-                        parse_listed(p, &mut buf, &mut out);
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
     let mut by_reason = std::collections::BTreeMap::<&str, u64>::new();
     let (mut messages, mut with_records, mut records) = (0u64, 0u64, 0u64);
-    for r in &results {
-        match &r.records {
-            Ok(recs) => {
-                messages += 1;
-                with_records += u64::from(!recs.is_empty());
-                for rec in recs {
-                    records += 1;
-                    *by_kind.entry(rec.kind.as_str()).or_default() += 1;
-                    *by_reason.entry(rec.reason.as_str()).or_default() += 1;
-                    if !args.summary {
-                        serde_json::to_writer(&mut out, &RecordLine::new(&r.name, rec))?;
-                        out.write_all(b"\n")?;
+    // Files go in batches: each is parsed (on `jobs` threads), printed in order and dropped,
+    // so memory stays flat however many files there are.
+    let mut buf = Vec::new();
+    for batch in files.chunks(BATCH_PER_JOB * jobs) {
+        let results: Vec<FileResult> = if jobs == 1 {
+            let mut found = Vec::with_capacity(batch.len());
+            for p in batch {
+                parse_listed(p, &mut buf, &mut found);
+            }
+            found
+        } else {
+            let chunk = batch.len().div_ceil(jobs).max(1);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .chunks(chunk)
+                    .map(|c| {
+                        s.spawn(move || {
+                            let (mut buf, mut found) = (Vec::new(), Vec::with_capacity(c.len()));
+                            for p in c {
+                                parse_listed(p, &mut buf, &mut found);
+                            }
+                            found
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        for r in results {
+            match &r.records {
+                Ok(recs) => {
+                    messages += 1;
+                    with_records += u64::from(!recs.is_empty());
+                    for rec in recs {
+                        records += 1;
+                        *by_kind.entry(rec.kind.as_str()).or_default() += 1;
+                        *by_reason.entry(rec.reason.as_str()).or_default() += 1;
+                        if !args.summary {
+                            serde_json::to_writer(&mut out, &RecordLine::new(&r.name, rec))?;
+                            out.write_all(b"\n")?;
+                        }
                     }
                 }
+                Err(e) => errors.push(e.clone()),
             }
-            Err(e) => errors.push(e.clone()),
         }
     }
     if args.summary {

@@ -44,39 +44,82 @@ pub const LOWERED: &[&str] = &[
 /// Bytes of the returned message's body that are decoded and kept.
 const ORIGINAL_BODY_KEPT: usize = 64 << 10;
 
-/// One header field: lower-cased name, unfolded value (RFC 2047 decoded).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// Field name, lower case.
-    pub name: String,
-    /// Unfolded, decoded value, trimmed.
-    pub value: String,
+/// An ordered list of header fields: lower-cased names, unfolded values (RFC 2047
+/// decoded, trimmed). Names and values live in one buffer (two allocations per header
+/// block, not two per field).
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    buf: String,
+    /// Per field: name start, name end (= value start), value end, in `buf`; a value
+    /// decoded after the parse lives further on (`value_at`).
+    fields: Vec<Field>,
 }
 
-/// An ordered list of header fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<Header>);
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
+    fn name_of(&self, f: &Field) -> &str {
+        self.buf.get(f.name.0..f.name.1).unwrap_or("")
+    }
+
+    fn value_of(&self, f: &Field) -> &str {
+        self.buf.get(f.value.0..f.value.1).unwrap_or("")
+    }
+
+    /// Adds a field (`name` given in lower case).
+    pub fn push(&mut self, name: &str, value: &str) {
+        let n = self.buf.len();
+        self.buf.push_str(name);
+        let v = self.buf.len();
+        self.buf.push_str(value);
+        self.fields.push(Field {
+            name: (n, v),
+            value: (v, self.buf.len()),
+        });
+    }
+
+    /// The fields, in order: (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|f| (self.name_of(f), self.value_of(f)))
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
     /// The first value of a field (name in lower case).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| h.value.as_str())
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every value of a field.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |h| h.name == name)
-            .map(|h| h.value.as_str())
+        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Whether the field is present.
     pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|h| h.name == name)
+        self.iter().any(|(n, _)| n == name)
     }
 }
 
@@ -172,7 +215,10 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(block),
     };
-    let mut out: Vec<Header> = Vec::new();
+    let mut out = Headers {
+        buf: String::with_capacity(text.len()),
+        fields: Vec::new(),
+    };
     let mut skipping = false;
     let bytes = text.as_bytes();
     let mut start = 0;
@@ -188,16 +234,20 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
             if skipping {
                 continue;
             }
-            if let Some(last) = out.last_mut() {
-                if last.value.len() < limits.max_header_value {
-                    last.value.push(' ');
-                    last.value.push_str(trim(line));
-                    truncate_at_char(&mut last.value, limits.max_header_value);
+            // The last field's value is the end of the buffer until the parse is over.
+            if let Some(last) = out.fields.last_mut() {
+                let from = last.value.0;
+                if out.buf.len() - from < limits.max_header_value {
+                    out.buf.push(' ');
+                    out.buf.push_str(trim(line));
+                    let cut = floor_char(&out.buf[from..], limits.max_header_value);
+                    out.buf.truncate(from + cut);
+                    last.value.1 = out.buf.len();
                 }
             }
             continue;
         }
-        if out.len() >= limits.max_headers {
+        if out.fields.len() >= limits.max_headers {
             continue;
         }
         let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
@@ -211,17 +261,28 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         if skipping {
             continue;
         }
-        out.push(Header {
-            name: name.to_ascii_lowercase(),
-            value: head(trim(value), limits.max_header_value).to_string(),
+        let n = out.buf.len();
+        out.buf.push_str(name);
+        out.buf[n..].make_ascii_lowercase();
+        let v = out.buf.len();
+        out.buf.push_str(head(trim(value), limits.max_header_value));
+        out.fields.push(Field {
+            name: (n, v),
+            value: (v, out.buf.len()),
         });
     }
-    for h in &mut out {
-        if h.value.contains("=?") {
-            h.value = decode_words(&h.value);
+    // Encoded words: the decoded value is added after the rest.
+    for i in 0..out.fields.len() {
+        let f = out.fields[i];
+        let value = out.value_of(&f);
+        if value.contains("=?") {
+            let decoded = decode_words(value);
+            let from = out.buf.len();
+            out.buf.push_str(&decoded);
+            out.fields[i].value = (from, out.buf.len());
         }
     }
-    Headers(out)
+    out
 }
 
 /// `str::trim`, quicker on the usual ASCII ends.
@@ -248,11 +309,6 @@ fn floor_char(s: &str, max: usize) -> usize {
 /// The first `max` bytes of `s`, or fewer so as not to cut a character.
 pub fn head(s: &str, max: usize) -> &str {
     &s[..floor_char(s, max)]
-}
-
-fn truncate_at_char(s: &mut String, max: usize) {
-    let cut = floor_char(s, max);
-    s.truncate(cut);
 }
 
 /// Finds a needle in a haystack.
@@ -560,17 +616,11 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     let buf = normalise(&raw[..cut]);
     let (head, body) = split_entity(&buf);
     flat.headers = parse_headers(head, limits);
-    flat.lower = Headers(
-        flat.headers
-            .0
-            .iter()
-            .filter(|h| LOWERED.contains(&h.name.as_str()))
-            .map(|h| Header {
-                name: h.name.clone(),
-                value: h.value.to_lowercase(),
-            })
-            .collect(),
-    );
+    for (name, value) in flat.headers.iter() {
+        if LOWERED.contains(&name) {
+            flat.lower.push(name, &value.to_lowercase());
+        }
+    }
     let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
     flat.content_type = ct.mime.clone();
     flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());

@@ -127,12 +127,11 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty());
     let original_headers: Vec<(String, String)> = original
-        .0
         .iter()
-        .filter(|h| KEPT_HEADERS.contains(&h.name.as_str()) || h.name.starts_with("x-"))
-        .filter(|h| !h.name.starts_with("x-ms-") && !h.name.starts_with("x-spam"))
+        .filter(|(n, _)| KEPT_HEADERS.contains(n) || n.starts_with("x-"))
+        .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
         .take(32)
-        .map(|h| (h.name.clone(), first_chars(&h.value, 512).to_string()))
+        .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string()))
         .collect();
     // The text's command cue is looked for only when a record's own fields and words name
     // none, once per message. The report, not the returned message; its first 64 KiB say

@@ -315,7 +315,7 @@ pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
     // Skip blank lines, then read header lines.
     let start = after.trim_start_matches(['\n', ' ', '\t']);
     let h = mime::parse_headers(mime::split_entity(start.as_bytes()).0, limits);
-    (!h.0.is_empty()).then_some(h)
+    (!h.is_empty()).then_some(h)
 }
 
 /// Whether the message looks like a bounce from its header.

@@ -107,19 +107,27 @@ impl Headers {
         self.fields.is_empty()
     }
 
+    /// The fields named `name` (lower case): lengths compared first, then bytes.
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
+        let (buf, want) = (self.buf.as_bytes(), name.as_bytes());
+        self.fields.iter().filter(move |f| {
+            f.name.1 - f.name.0 == want.len() && buf.get(f.name.0..f.name.1) == Some(want)
+        })
+    }
+
     /// The first value of a field (name in lower case).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.named(name).next().map(|f| self.value_of(f))
     }
 
     /// Every value of a field.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
+        self.named(name).map(|f| self.value_of(f))
     }
 
     /// Whether the field is present.
     pub fn has(&self, name: &str) -> bool {
-        self.iter().any(|(n, _)| n == name)
+        self.named(name).next().is_some()
     }
 }
 
@@ -195,7 +203,10 @@ pub fn split_entity(buf: &[u8]) -> (&[u8], &[u8]) {
     if buf.first() == Some(&b'\n') {
         return (&[], &buf[1..]);
     }
-    match memfind(buf, b"\n\n") {
+    // The searcher for the blank line is built once, not per entity.
+    static BLANK_LINE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    match BLANK_LINE.find(buf) {
         Some(i) => (&buf[..i + 1], &buf[i + 2..]),
         None => (buf, &[]),
     }
@@ -616,6 +627,7 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     let buf = normalise(&raw[..cut]);
     let (head, body) = split_entity(&buf);
     flat.headers = parse_headers(head, limits);
+    flat.text.reserve(body.len().min(1 << 20));
     for (name, value) in flat.headers.iter() {
         if LOWERED.contains(&name) {
             flat.lower.push(name, &value.to_lowercase());

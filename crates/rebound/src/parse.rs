@@ -63,7 +63,7 @@ pub struct RecordLine<'a> {
     kind: &'static str,
     message_id: &'a Option<String>,
     mta: &'static str,
-    original_headers: std::collections::BTreeMap<&'a str, &'a str>,
+    original_headers: SortedHeaders<'a>,
     reason: &'static str,
     recipient: &'a Option<String>,
     remote_mta: &'a Option<String>,
@@ -83,11 +83,7 @@ impl<'a> RecordLine<'a> {
             kind: r.kind.as_str(),
             message_id: &r.message_id,
             mta: r.mta,
-            original_headers: r
-                .original_headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
+            original_headers: SortedHeaders::new(&r.original_headers),
             reason: r.reason.as_str(),
             recipient: &r.recipient,
             remote_mta: &r.remote_mta,
@@ -95,6 +91,40 @@ impl<'a> RecordLine<'a> {
             smtp_command: &r.smtp_command,
             status: &r.status,
         }
+    }
+}
+
+/// Header fields as a JSON object: sorted by name, a repeated name once with its last
+/// value (what a map built from them holds), without building a map.
+pub struct SortedHeaders<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> SortedHeaders<'a> {
+    fn new(fields: &'a [(String, String)]) -> Self {
+        let mut v: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        // Stable: of equal names the last stays last, and is the one kept.
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        let mut kept: Vec<(&str, &str)> = Vec::with_capacity(v.len());
+        for f in v {
+            match kept.last_mut() {
+                Some(last) if last.0 == f.0 => *last = f,
+                _ => kept.push(f),
+            }
+        }
+        SortedHeaders(kept)
+    }
+}
+
+impl serde::Serialize for SortedHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
     }
 }
 

@@ -66,10 +66,9 @@ impl Reason {
 /// Finds the first enhanced status code (`X.Y.Z`, X in 2/4/5) in a text.
 pub fn find_status(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if matches!(b[i], b'2' | b'4' | b'5')
-            && (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.'))
+    // Only a 2, 4 or 5 can start a code: jump from one to the next.
+    for i in memchr::memchr3_iter(b'2', b'4', b'5', b) {
+        if (i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b'.'))
             && b.get(i + 1) == Some(&b'.')
         {
             let mut j = i + 2;
@@ -89,7 +88,6 @@ pub fn find_status(text: &str) -> Option<String> {
                 }
             }
         }
-        i += 1;
     }
     None
 }
@@ -97,7 +95,9 @@ pub fn find_status(text: &str) -> Option<String> {
 /// Finds the first SMTP reply code (a 3-digit number starting 2, 4 or 5, standing alone).
 pub fn find_reply_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
-    (0..b.len().saturating_sub(2)).find_map(|i| {
+    // Only a 2, 4 or 5 can start a code: jump from one to the next.
+    let end = b.len().saturating_sub(2);
+    memchr::memchr3_iter(b'2', b'4', b'5', &b[..end]).find_map(|i| {
         let alone_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
         let alone_after = b
             .get(i + 3)
@@ -231,6 +231,14 @@ mod tests {
         assert_eq!(find_status("version 10.5.1.2 here"), None);
         assert_eq!(find_status("4.2.2"), Some("4.2.2".into()));
         assert_eq!(find_reply_code("no code"), None);
+        // Edges: a code at either end, next to letters or dots, cut short.
+        assert_eq!(find_reply_code("550"), Some(550));
+        assert_eq!(find_reply_code("55"), None);
+        assert_eq!(find_reply_code("x550 a5500 1.550 421"), Some(421));
+        assert_eq!(find_reply_code("250-ok 4 5"), Some(250));
+        assert_eq!(find_status("25.1.1 then 4.4.7."), None);
+        assert_eq!(find_status("x5.2.2 then (2.0.0)"), Some("5.2.2".into()));
+        assert_eq!(find_status("5.1.1234 5.1.12"), Some("5.1.12".into()));
     }
 
     #[test]

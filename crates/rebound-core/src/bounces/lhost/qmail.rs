@@ -100,16 +100,30 @@ const LDAP_WORDS: &[(&str, Reason)] = &[
 
 const EXPIRED: &str = "this message has been in the queue too long";
 
+/// [`WORDS`], [`LDAP_WORDS`] and [`EXPIRED`], in that order.
+static REASON_WORDS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        let words = WORDS.iter().chain(LDAP_WORDS).map(|(w, _)| *w);
+        aho_corasick::AhoCorasick::new(words.chain([EXPIRED])).ok()
+    });
+
 fn reason_in(s: &str) -> Option<Reason> {
     if s.is_empty() {
         return None;
     }
-    WORDS
-        .iter()
-        .chain(LDAP_WORDS)
-        .find(|(w, _)| s.contains(w))
-        .map(|(_, r)| *r)
-        .or_else(|| s.contains(EXPIRED).then_some(Reason::Expired))
+    // The first word of the tables (in their order) that the text holds: all of them looked
+    // for in one pass, the lowest numbered found wins.
+    let words = REASON_WORDS.as_ref()?;
+    let first = words
+        .find_overlapping_iter(s)
+        .map(|m| m.pattern().as_usize())
+        .min()?;
+    let all = WORDS.len() + LDAP_WORDS.len();
+    if first < all {
+        WORDS.iter().chain(LDAP_WORDS).nth(first).map(|(_, r)| *r)
+    } else {
+        Some(Reason::Expired)
+    }
 }
 
 /// Parses a qmail report.

@@ -164,6 +164,19 @@ mod tests {
     use crate::bounces::parse;
     use crate::Reason;
 
+    #[test]
+    fn the_first_listed_word_wins() {
+        use super::{reason_in, EXPIRED};
+        // Listed first, found second.
+        assert_eq!(
+            reason_in("disk quota exceeded; Sorry, I couldn't find any host x"),
+            Some(Reason::HostUnknown)
+        );
+        assert_eq!(reason_in("disk quota exceeded"), Some(Reason::MailboxFull));
+        assert_eq!(reason_in(EXPIRED), Some(Reason::Expired));
+        assert_eq!(reason_in("nothing known"), None);
+    }
+
     fn qmail(words: &str) -> Vec<crate::bounces::BounceRecord> {
         let msg = format!(
             "From: MAILER-DAEMON@mx.example.org\nSubject: failure notice\n\n\

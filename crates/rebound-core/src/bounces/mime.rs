@@ -793,13 +793,15 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u
     let delim = delim.as_bytes();
     let mut out = Vec::new();
     let mut starts: Vec<(usize, usize, bool)> = Vec::new(); // (line start, line end, closing)
-                                                            // Delimiters stand at the start of a line: find them directly rather than line by line.
-    let finder = memchr::memmem::Finder::new(delim);
-    let mut from = 0;
-    while let Some(p) = finder.find(&body[from..]) {
-        let pos = from + p;
-        from = pos + delim.len();
-        if pos > 0 && body[pos - 1] != b'\n' {
+                                                            // Delimiters stand at the start of a line: the line starts (found with one prebuilt
+                                                            // searcher for `\n--`) are checked for the delimiter, rather than building a searcher
+                                                            // for each boundary.
+    static LINE_DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n--"));
+    let first = body.starts_with(delim).then_some(0);
+    let later = LINE_DASHES.find_iter(body).map(|p| p + 1);
+    for pos in first.into_iter().chain(later) {
+        if !body[pos..].starts_with(delim) {
             continue;
         }
         let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);

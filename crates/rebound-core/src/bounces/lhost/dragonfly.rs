@@ -11,7 +11,7 @@ use crate::Reason;
 /// Parses a DragonFly Mail Agent bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    let own = common::has(&flat.text, "This is the DragonFly Mail Agent")
+    let own = has_literal!(&flat.text, "This is the DragonFly Mail Agent")
         || common::header_contains(flat, "received", "(dragonfly mail agent");
     if !own {
         return None;

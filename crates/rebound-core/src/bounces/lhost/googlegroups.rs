@@ -19,9 +19,9 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let report = flat.report();
-    let groups = report.contains("groups.google.com")
-        || report.contains("Google Groups")
-        || report.contains("Google グループ");
+    let groups = has_literal!(report, "groups.google.com")
+        || has_literal!(report, "Google Groups")
+        || has_literal!(report, "Google グループ");
     if !groups {
         return None;
     }

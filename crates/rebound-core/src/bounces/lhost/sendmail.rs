@@ -35,7 +35,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     // Not `report_part`: sendmail's text opens with `The original message was received at`,
     // which other formats use to introduce the returned message.
     let report = flat.text.as_str();
-    if !common::has(report, TRANSCRIPT) && !common::has(report, FATAL) {
+    if !has_literal!(report, TRANSCRIPT) && !has_literal!(report, FATAL) {
         return None;
     }
     let notes = read_notes(report);

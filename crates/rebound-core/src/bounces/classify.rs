@@ -33,10 +33,10 @@ pub struct Classified {
 pub fn command_of(text: &str) -> Option<&'static str> {
     let cues = COMMAND_CUES.as_ref()?;
     let cue = |m: aho_corasick::Match| CUES.get(m.pattern().as_usize()).map(|(_, c)| *c);
+    static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
     let bytes = text.as_bytes();
-    if memchr::memchr2(b'\n', b'\t', bytes).is_none()
-        && memchr::memmem::find(bytes, b"  ").is_none()
-    {
+    if memchr::memchr2(b'\n', b'\t', bytes).is_none() && TWO_SPACES.find(bytes).is_none() {
         return cues.find(text).and_then(cue);
     }
     // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): a copy with every

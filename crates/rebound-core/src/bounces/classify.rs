@@ -32,33 +32,22 @@ pub struct Classified {
 /// The SMTP command an error answered, from the words around it.
 pub fn command_of(text: &str) -> Option<&'static str> {
     let cues = COMMAND_CUES.as_ref()?;
-    let cue = |m: aho_corasick::Match| CUES.get(m.pattern().as_usize()).map(|(_, c)| *c);
-    static TWO_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"  "));
-    let bytes = text.as_bytes();
-    if memchr::memchr2(b'\n', b'\t', bytes).is_none() && TWO_SPACES.find(bytes).is_none() {
-        return cues.find(text).and_then(cue);
+    thread_local! {
+        static CACHE: std::cell::RefCell<Option<regex_automata::hybrid::dfa::Cache>> =
+            const { std::cell::RefCell::new(None) };
     }
-    // Wrapped lines split the cues ("in reply to\n    RCPT TO command"): a copy with every
-    // run of ASCII white space made one space (bytes: UTF-8 stays intact) is searched too.
-    // A cue has single spaces between words and none at its ends, so one found as it
-    // stands is found in the copy as well: a copy without any means none anywhere, and
-    // only then is the text itself searched, its own cue coming first.
-    let mut flat: Vec<u8> = Vec::with_capacity(text.len());
-    let mut space = false;
-    for &c in text.as_bytes() {
-        if c.is_ascii_whitespace() {
-            if !space {
-                flat.push(b' ');
-            }
-            space = true;
-        } else {
-            flat.push(c);
-            space = false;
-        }
-    }
-    let in_copy = cues.find(&flat[..])?;
-    cues.find(text).or(Some(in_copy)).and_then(cue)
+    // One pass over the text as it stands: a cue's spaces match any run of white space,
+    // so cues split over wrapped lines ("in reply to\n    RCPT TO command") are found
+    // too; the first cue in reading order wins (of two starting together, the one listed
+    // first).
+    let found = CACHE.with(|c| {
+        let mut c = c.try_borrow_mut().ok()?;
+        let cache = c.get_or_insert_with(|| cues.create_cache());
+        cues.try_search_fwd(cache, &regex_automata::Input::new(text))
+            .ok()
+            .flatten()
+    })?;
+    CUES.get(found.pattern().as_usize()).map(|(_, c)| *c)
 }
 
 /// Words that tell which SMTP command an error answered, and the command.
@@ -102,12 +91,35 @@ const CUES: &[(&str, &str)] = &[
     ("mail from:<", "MAIL"),
 ];
 
-static COMMAND_CUES: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+/// [`CUES`] as one lazily built DFA (states made as texts need them, kept per thread):
+/// ASCII case ignored, each space a run of ASCII white space.
+static COMMAND_CUES: std::sync::LazyLock<Option<regex_automata::hybrid::dfa::DFA>> =
     std::sync::LazyLock::new(|| {
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(CUES.iter().map(|(cue, _)| cue))
+        let patterns: Vec<String> = CUES
+            .iter()
+            .map(|(cue, _)| {
+                cue.split(' ')
+                    .map(|word| {
+                        word.chars().fold(String::new(), |mut out, c| {
+                            if "\\.+*?()|[]{}^$#&-~".contains(c) {
+                                out.push('\\');
+                            }
+                            out.push(c);
+                            out
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .join("[\\t\\n\\x0C\\r ]+")
+            })
+            .collect();
+        regex_automata::hybrid::dfa::DFA::builder()
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false)
+                    .case_insensitive(true),
+            )
+            .build_many(&patterns)
             .ok()
     });
 
@@ -512,23 +524,33 @@ mod tests {
             Some("DATA")
         );
         assert_eq!(command_of("nothing"), None);
-        // Wrapped cues are found; a cue as it stands comes before an earlier wrapped one.
+        // Wrapped cues are found; the first in reading order wins.
         assert_eq!(
             command_of("x (in reply to\n    MAIL FROM command)\ny"),
             Some("MAIL")
         );
         assert_eq!(
             command_of("in reply to\n MAIL FROM\nthen in reply to RCPT TO"),
-            Some("RCPT")
+            Some("MAIL")
         );
         assert_eq!(command_of("in  reply\tto\n\nend of data"), Some("DATA"));
         assert_eq!(command_of("mail\n\nnothing  here"), None);
+        // ASCII case only, every listed cue, regex characters taken literally.
+        assert_eq!(command_of("[RCPT_TO] x"), Some("RCPT"));
+        assert_eq!(command_of("rcpt to:<a@b>"), Some("RCPT"));
+        assert_eq!(command_of("rcpt to:a"), None);
+        for (cue, cmd) in CUES {
+            assert_eq!(
+                command_of(&format!("x {} y", cue.to_uppercase())),
+                Some(*cmd),
+                "{cue}"
+            );
+        }
     }
 
     #[test]
     fn cues_have_single_inner_spaces() {
-        // `command_of` relies on it: a cue found as it stands is found in the copy whose
-        // white space runs are made single spaces.
+        // `command_of` relies on it: each space of a cue stands for a run of white space.
         for (cue, _) in CUES {
             assert_eq!(cue.trim(), *cue, "{cue:?}");
             assert!(!cue.contains("  "), "{cue:?}");

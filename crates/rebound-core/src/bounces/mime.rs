@@ -368,23 +368,33 @@ impl ContentType {
     }
 }
 
-/// Splits on `;` outside double quotes.
+/// Splits on `;` outside double quotes (on bytes: both are ASCII).
 fn split_params(v: &str) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut quoted = false;
-    let mut cuts = Vec::new();
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                cuts.push(&v[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+    let mut done = false;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
         }
-    }
-    cuts.push(&v[start..]);
-    cuts.into_iter()
+        let b = v.as_bytes();
+        while i < b.len() {
+            let c = b[i];
+            i += 1;
+            match c {
+                b'"' => quoted = !quoted,
+                b';' if !quoted => {
+                    let part = &v[start..i - 1];
+                    start = i;
+                    return Some(part);
+                }
+                _ => {}
+            }
+        }
+        done = true;
+        Some(&v[start..])
+    })
 }
 
 /// Undoes a Content-Transfer-Encoding.
@@ -833,6 +843,20 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_type_parameters() {
+        let ct = ContentType::parse(
+            " Multipart/Report ; Report-Type=delivery-status;boundary=\"a;b=c\" ; x",
+        );
+        assert_eq!(ct.mime, "multipart/report");
+        assert_eq!(ct.param("report-type"), Some("delivery-status"));
+        assert_eq!(ct.param("boundary"), Some("a;b=c"));
+        assert_eq!(ct.params.len(), 2);
+        assert_eq!(ContentType::parse("").mime, "text/plain");
+        assert_eq!(ContentType::parse(";charset=x").param("charset"), Some("x"));
+        assert_eq!(ContentType::parse("text/plain;").params.len(), 0);
+    }
 
     #[test]
     fn trim_is_str_trim() {

@@ -41,7 +41,8 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         return None;
     }
     let mut found = dsn::parse(flat).or_else(|| text::parse(flat, original))?;
-    let report_lower = common::one_line(report).to_ascii_lowercase();
+    // The whole report's words, lower case: made only for a record that needs them.
+    let report_lower = std::cell::OnceCell::new();
     for r in &mut found.records {
         if r.reason.is_some() {
             continue;
@@ -63,7 +64,11 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         };
         r.reason = words(&lower).or_else(|| {
             (common::reply_code(&diag).is_none())
-                .then(|| words(&report_lower))
+                .then(|| {
+                    words(
+                        report_lower.get_or_init(|| common::one_line(report).to_ascii_lowercase()),
+                    )
+                })
                 .flatten()
         });
     }

@@ -56,21 +56,25 @@ fn parse_block(block: &str, fields: &mut Fields) {
     // Groups are separated by blank lines; a group holding several Final-Recipient fields
     // (an MTA that omits the blank lines) is split at each of them.
     let mut groups: Vec<Vec<String>> = vec![Vec::new()];
+    // Whether the last group holds a Final-Recipient line.
+    let mut has_final = false;
     for line in unfold(block) {
         if line.trim().is_empty() {
             if groups.last().is_some_and(|g| !g.is_empty()) {
                 groups.push(Vec::new());
+                has_final = false;
             }
             continue;
         }
-        let starts_recipient = line.to_ascii_lowercase().starts_with("final-recipient:");
-        let has_final = groups.last().is_some_and(|g| {
-            g.iter()
-                .any(|l| l.to_ascii_lowercase().starts_with("final-recipient:"))
-        });
+        let starts_recipient = line
+            .as_bytes()
+            .get(..16)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"final-recipient:"));
         if starts_recipient && has_final {
             groups.push(Vec::new());
+            has_final = false;
         }
+        has_final |= starts_recipient;
         if let Some(g) = groups.last_mut() {
             g.push(line);
         }

@@ -286,7 +286,9 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
     for i in 0..out.fields.len() {
         let f = out.fields[i];
         let value = out.value_of(&f);
-        if value.contains("=?") {
+        let encoded = memchr::memchr_iter(b'=', value.as_bytes())
+            .any(|p| value.as_bytes().get(p + 1) == Some(&b'?'));
+        if encoded {
             let decoded = decode_words(value);
             let from = out.buf.len();
             out.buf.push_str(&decoded);

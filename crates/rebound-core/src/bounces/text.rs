@@ -152,9 +152,10 @@ pub fn addresses(s: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'@' {
-            i += 1;
-            continue;
+        // Jump to the next `@`.
+        match memchr::memchr(b'@', &b[i..]) {
+            Some(p) => i += p,
+            None => break,
         }
         let mut l = i;
         while l > 0 && is_local_char(b[l - 1]) {
@@ -485,14 +486,19 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         return None;
     }
     // Records without words of their own get the report's error lines.
-    let general = error_lines(report);
-    let lower = report.to_ascii_lowercase();
+    // Made once, and only when a record needs them.
+    let general = std::cell::OnceCell::new();
+    let lower = std::cell::OnceCell::new();
     for r in records.iter_mut().take(100) {
         if !has_error_words(&r.diagnostic) {
-            if let Some(d) = diagnostic_in(report, &lower, &r.recipient) {
+            let lower = lower.get_or_init(|| report.to_ascii_lowercase());
+            if let Some(d) = diagnostic_in(report, lower, &r.recipient) {
                 r.diagnostic = d;
-            } else if !general.is_empty() {
-                r.diagnostic = general.clone();
+            } else {
+                let general: &String = general.get_or_init(|| error_lines(report));
+                if !general.is_empty() {
+                    r.diagnostic = general.clone();
+                }
             }
         }
     }

@@ -23,6 +23,20 @@ pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
     flat.lower.all(name).any(|v| v.contains(needle))
 }
 
+/// Whether `needle` occurs in `hay`, for a short `hay`: each place its first byte stands is
+/// compared, with no searcher to build (`str::contains` and `memmem` spend more setting up
+/// than searching a few hundred bytes).
+pub fn contains_short(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    if h.len() < n.len() {
+        return false;
+    }
+    memchr::memchr_iter(first, &h[..h.len() - rest.len()]).any(|i| h[i + 1..].starts_with(rest))
+}
+
 /// Collapses runs of whitespace to one space and trims.
 pub fn one_line(s: &str) -> String {
     if s.is_ascii() {
@@ -384,6 +398,17 @@ mod tests {
             assert_eq!(one_line(t), want, "{t:?}");
         }
         assert!(has_literal!("a long report text", "report"));
+        for (h, n) in [
+            ("abc", ""),
+            ("abc", "c"),
+            ("abc", "abc"),
+            ("abc", "abcd"),
+            ("aab", "ab"),
+            ("", "a"),
+            ("ééx", "éx"),
+        ] {
+            assert_eq!(contains_short(h, n), h.contains(n), "{h:?} {n:?}");
+        }
         assert!(!has_literal!("short", "shorter"));
     }
 

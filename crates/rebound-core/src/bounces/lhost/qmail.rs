@@ -4,6 +4,7 @@
 
 use super::super::mime::{Flat, Headers};
 use super::super::{text, Found};
+use super::common;
 use crate::Reason;
 
 /// Phrases that open a qmail (or qmail clone) report.
@@ -100,30 +101,18 @@ const LDAP_WORDS: &[(&str, Reason)] = &[
 
 const EXPIRED: &str = "this message has been in the queue too long";
 
-/// [`WORDS`], [`LDAP_WORDS`] and [`EXPIRED`], in that order.
-static REASON_WORDS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| {
-        let words = WORDS.iter().chain(LDAP_WORDS).map(|(w, _)| *w);
-        aho_corasick::AhoCorasick::new(words.chain([EXPIRED])).ok()
-    });
-
 fn reason_in(s: &str) -> Option<Reason> {
     if s.is_empty() {
         return None;
     }
-    // The first word of the tables (in their order) that the text holds: all of them looked
-    // for in one pass, the lowest numbered found wins.
-    let words = REASON_WORDS.as_ref()?;
-    let first = words
-        .find_overlapping_iter(s)
-        .map(|m| m.pattern().as_usize())
-        .min()?;
-    let all = WORDS.len() + LDAP_WORDS.len();
-    if first < all {
-        WORDS.iter().chain(LDAP_WORDS).nth(first).map(|(_, r)| *r)
-    } else {
-        Some(Reason::Expired)
-    }
+    // A server's reply is short: each word is looked for where its first byte stands.
+    let has = |w: &str| common::contains_short(s, w);
+    WORDS
+        .iter()
+        .chain(LDAP_WORDS)
+        .find(|(w, _)| has(w))
+        .map(|(_, r)| *r)
+        .or_else(|| has(EXPIRED).then_some(Reason::Expired))
 }
 
 /// Parses a qmail report.

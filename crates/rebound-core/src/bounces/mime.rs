@@ -149,8 +149,14 @@ pub struct Flat {
     pub status: Vec<String>,
     /// `message/feedback-report` blocks.
     pub feedback: Vec<String>,
-    /// The returned message (`message/rfc822`, `text/rfc822-headers`): header and body as text.
-    pub original: Option<String>,
+    /// The returned message (`message/rfc822`, `text/rfc822-headers`) as it came, its
+    /// transfer encoding undone and its body cut to the part ever looked at; read it as
+    /// text with [`Flat::original`].
+    pub original_part: Option<Vec<u8>>,
+    /// [`Flat::original`], made once, when first asked for.
+    original_text: std::cell::OnceCell<Option<String>>,
+    /// The limits the message was read with.
+    limits: Limits,
     /// The returned message's header, parsed (empty without `original`).
     pub original_headers: Headers,
     /// Whether a limit cut the parse short.
@@ -160,6 +166,18 @@ pub struct Flat {
 }
 
 impl Flat {
+    /// The returned message as text (header, blank line, start of the body decoded), if the
+    /// message holds one.
+    pub fn original(&self) -> Option<&str> {
+        self.original_text
+            .get_or_init(|| {
+                self.original_part
+                    .as_deref()
+                    .map(|p| original_text(p, &self.limits))
+            })
+            .as_deref()
+    }
+
     /// The report part of the text: what precedes the returned message pasted into it
     /// ([`super::text::report_part`]), found once per message.
     pub fn report(&self) -> &str {
@@ -633,7 +651,10 @@ fn decode_entities(s: &str) -> String {
 
 /// Flattens a raw message. Never panics; bounded by `limits`.
 pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
-    let mut flat = Flat::default();
+    let mut flat = Flat {
+        limits: *limits,
+        ..Flat::default()
+    };
     let cut = raw.len().min(limits.max_input);
     flat.truncated = cut < raw.len();
     let buf = normalise(&raw[..cut]);
@@ -743,22 +764,14 @@ fn walk(
         | "message/rfc822-headers"
         | "message/global-headers"
         | "message/partial"
-            if flat.original.is_none() =>
+            if flat.original_part.is_none() =>
         {
-            {
-                let (h, b) = split_entity(&decoded);
-                let inner = parse_headers(h, limits);
-                let mut text = to_utf8(h, None);
-                // A returned message that is itself a bounce may hold the status block.
-                let ict = ContentType::parse(inner.get("content-type").unwrap_or(""));
-                text.push('\n');
-                let icte = inner.get("content-transfer-encoding").unwrap_or("");
-                // Only the start of the returned body is ever looked at.
-                let ib = decode_transfer(&b[..b.len().min(ORIGINAL_BODY_KEPT)], icte);
-                text.push_str(&to_utf8_cow(&ib, ict.param("charset")));
-                flat.original = Some(text);
-                flat.original_headers = inner;
-            }
+            let (h, b) = split_entity(&decoded);
+            flat.original_headers = parse_headers(h, limits);
+            // Only the start of the returned body is ever looked at; it is decoded when
+            // asked for (`Flat::original`).
+            let kept = decoded.len() - b.len() + b.len().min(ORIGINAL_BODY_KEPT);
+            flat.original_part = Some(decoded[..kept].to_vec());
         }
         m if m.starts_with("text/html") => {
             push_text(flat, &html_to_text(&to_utf8_cow(&decoded, charset)));
@@ -766,6 +779,20 @@ fn walk(
         m if m.starts_with("text/") => push_text(flat, &to_utf8_cow(&decoded, charset)),
         _ => {}
     }
+}
+
+/// A returned message as text: its header, a line break, the start of its body decoded.
+fn original_text(part: &[u8], limits: &Limits) -> String {
+    let (h, b) = split_entity(part);
+    let inner = parse_headers(h, limits);
+    let mut text = to_utf8(h, None);
+    // A returned message that is itself a bounce may hold the status block.
+    let ict = ContentType::parse(inner.get("content-type").unwrap_or(""));
+    text.push('\n');
+    let icte = inner.get("content-transfer-encoding").unwrap_or("");
+    let ib = decode_transfer(b, icte);
+    text.push_str(&to_utf8_cow(&ib, ict.param("charset")));
+    text
 }
 
 fn push_text(flat: &mut Flat, s: &str) {
@@ -907,11 +934,9 @@ Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\n
         assert!(!f.text.contains("epilogue"));
         assert_eq!(f.status.len(), 1);
         assert!(f.status[0].contains("Final-Recipient: rfc822; u@example.org"));
-        assert!(f
-            .original
-            .as_deref()
-            .unwrap_or("")
-            .contains("Message-ID: <m@x>"));
+        assert!(f.original().unwrap_or("").contains("Message-ID: <m@x>"));
+        assert!(f.original().unwrap_or("").ends_with("\nbody"));
+        assert_eq!(f.original_headers.get("subject"), Some("hi"));
     }
 
     #[test]

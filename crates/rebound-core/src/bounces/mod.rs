@@ -113,7 +113,7 @@ pub fn parse(raw: &[u8]) -> Vec<BounceRecord> {
 /// Parses a bounce email. Never panics; time and memory are bounded by `limits`.
 pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     let mut flat = mime::flatten(raw, limits);
-    let original = if flat.original.is_some() {
+    let original = if flat.original_part.is_some() {
         std::mem::take(&mut flat.original_headers)
     } else {
         text::embedded_original(&flat, limits).unwrap_or_default()

@@ -15,7 +15,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     {
         return None;
     }
-    let inner = flat.original.as_deref()?;
+    let inner = flat.original()?;
     let nested = mime::flatten(inner.as_bytes(), &Limits::default());
     let mut found = dsn::parse(&nested)?;
     found.mta = "x5";

@@ -424,7 +424,7 @@ pub fn has_error_words(s: &str) -> bool {
             "spam",
         ]
         .iter()
-        .any(|w| l.contains(w))
+        .any(|w| super::lhost::common::contains_short(&l, w))
 }
 
 /// The generic plain-text engine.

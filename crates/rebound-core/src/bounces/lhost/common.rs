@@ -27,14 +27,20 @@ pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
 /// compared, with no searcher to build (`str::contains` and `memmem` spend more setting up
 /// than searching a few hundred bytes).
 pub fn contains_short(hay: &str, needle: &str) -> bool {
+    find_short(hay, needle).is_some()
+}
+
+/// Where `needle` first occurs in a short `hay` (as `str::find`), found like
+/// [`contains_short`].
+pub fn find_short(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
     let Some((&first, rest)) = n.split_first() else {
-        return true;
+        return Some(0);
     };
     if h.len() < n.len() {
-        return false;
+        return None;
     }
-    memchr::memchr_iter(first, &h[..h.len() - rest.len()]).any(|i| h[i + 1..].starts_with(rest))
+    memchr::memchr_iter(first, &h[..h.len() - rest.len()]).find(|&i| h[i + 1..].starts_with(rest))
 }
 
 /// Collapses runs of whitespace to one space and trims.
@@ -91,7 +97,7 @@ pub fn smtp_command(s: &str) -> Option<String> {
     ];
     table
         .iter()
-        .filter_map(|(k, v)| l.find(k).map(|p| (p, *v)))
+        .filter_map(|(k, v)| find_short(&l, k).map(|p| (p, *v)))
         .min_by_key(|(p, _)| *p)
         .map(|(_, v)| v.to_string())
 }
@@ -408,6 +414,7 @@ mod tests {
             ("ééx", "éx"),
         ] {
             assert_eq!(contains_short(h, n), h.contains(n), "{h:?} {n:?}");
+            assert_eq!(find_short(h, n), h.find(n), "{h:?} {n:?}");
         }
         assert!(!has_literal!("short", "shorter"));
     }

@@ -33,9 +33,11 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let report = flat.report();
     let head = super::super::mime::head(report, 2000);
-    let own = head.contains("This message was created automatically by mail delivery software")
-        || (head.contains("recipient addresses that were")
-            && head.contains("incorrectly constructed"));
+    let own = has_literal!(
+        head,
+        "This message was created automatically by mail delivery software"
+    ) || (has_literal!(head, "recipient addresses that were")
+        && has_literal!(head, "incorrectly constructed"));
     let from_daemon = common::from(flat).contains("mail delivery system");
     if !own || !(from_daemon || flat.headers.has("x-failed-recipients")) {
         return None;
@@ -59,7 +61,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         let words = |s: &str| {
             OWN_WORDS
                 .iter()
-                .find(|(w, _)| s.contains(w))
+                .find(|(w, _)| common::contains_short(s, w))
                 .map(|(_, x)| *x)
         };
         r.reason = words(&lower).or_else(|| {

@@ -123,7 +123,7 @@ impl Entry {
         }
         OWN_WORDS
             .iter()
-            .find(|(w, _)| l.contains(w))
+            .find(|(w, _)| common::contains_short(&l, w))
             .map(|(_, r)| *r)
     }
 

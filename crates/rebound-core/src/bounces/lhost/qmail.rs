@@ -127,7 +127,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {
         let d = r.diagnostic.as_str();
-        let stage = STAGES.iter().find(|(w, _)| d.contains(w)).map(|(_, c)| *c);
+        let stage = STAGES
+            .iter()
+            .find(|(w, _)| common::contains_short(d, w))
+            .map(|(_, c)| *c);
         if let Some(c) = stage {
             r.smtp_command = Some(c.to_string());
         }

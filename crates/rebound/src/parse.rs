@@ -207,7 +207,7 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .clamp(1, 64);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
     let mut by_reason = std::collections::BTreeMap::<&str, u64>::new();
     let (mut messages, mut with_records, mut records) = (0u64, 0u64, 0u64);

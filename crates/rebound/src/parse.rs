@@ -136,20 +136,37 @@ struct FileResult {
 /// Reads one file into `buf` (cleared first) and parses it.
 fn parse_file(path: &Path, buf: &mut Vec<u8>) -> FileResult {
     let name = path.display().to_string();
-    buf.clear();
-    if buf.capacity() > 16 << 20 {
+    if buf.len() > 16 << 20 {
         *buf = Vec::new();
     }
     let read = if path == Path::new("-") {
-        std::io::stdin().read_to_end(buf)
+        read_all(&mut std::io::stdin().lock(), buf)
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(buf))
+        std::fs::File::open(path).and_then(|mut f| read_all(&mut f, buf))
     };
     FileResult {
         records: read
-            .map(|_| bounces::parse(buf))
+            .map(|n| bounces::parse(&buf[..n]))
             .map_err(|e| format!("{name}: {e}")),
         name,
+    }
+}
+
+/// Reads everything into `buf` (kept initialised and reused from file to file, grown when
+/// a file fills it) and returns the length read. Unlike `read_to_end` on a `File`, no
+/// `statx` for a size hint: a small file is one read, plus the one that finds its end.
+fn read_all(r: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize((buf.len() * 2).max(64 << 10), 0);
+        }
+        match r.read(&mut buf[n..]) {
+            Ok(0) => return Ok(n),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 

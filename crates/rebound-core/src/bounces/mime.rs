@@ -279,11 +279,17 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         if out.fields.len() >= limits.max_headers {
             continue;
         }
-        let Some(colon) = memchr::memchr(b':', line.as_bytes()) else {
+        // The name runs to the first `:`; a line without one, or with a blank or control
+        // character before it, is no field. (One pass: `:` is itself graphic.)
+        let Some(colon) = line
+            .bytes()
+            .position(|c| c == b':' || !c.is_ascii_graphic())
+            .filter(|&i| line.as_bytes()[i] == b':')
+        else {
             continue;
         };
         let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if name.is_empty() || name.bytes().any(|c| !c.is_ascii_graphic()) {
+        if name.is_empty() {
             continue;
         }
         skipping = keep.is_some_and(|k| !k.iter().any(|n| name.eq_ignore_ascii_case(n)));
@@ -300,8 +306,11 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
             value: (v, out.buf.len()),
         });
     }
-    // Encoded words: the decoded value is added after the rest.
-    for i in 0..out.fields.len() {
+    // Encoded words: the decoded value is added after the rest (nothing to do, the usual
+    // case, when no `=?` stands anywhere in the block).
+    let any_encoded = memchr::memchr_iter(b'=', out.buf.as_bytes())
+        .any(|p| out.buf.as_bytes().get(p + 1) == Some(&b'?'));
+    for i in 0..out.fields.len() * usize::from(any_encoded) {
         let f = out.fields[i];
         let value = out.value_of(&f);
         let encoded = memchr::memchr_iter(b'=', value.as_bytes())

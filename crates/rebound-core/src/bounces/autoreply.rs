@@ -3,6 +3,7 @@
 
 use super::mime::Flat;
 use super::{text, Found, Raw};
+use crate::bounces::mime::LinesExt;
 use crate::{EventKind, Reason};
 
 const SUBJECTS: &[&str] = &[
@@ -52,7 +53,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
     let from = text::first_address(flat.headers.get("from").unwrap_or(""))?;
     let diagnostic: String = flat
         .text
-        .lines()
+        .lines_fast()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .take(5)

@@ -7,6 +7,7 @@
 
 use super::mime::Flat;
 use super::{text, Found, Raw};
+use crate::bounces::mime::LinesExt;
 
 /// Fields of one DSN block, split into per-recipient records.
 #[derive(Debug, Default)]
@@ -18,7 +19,7 @@ struct Fields {
 /// Unfolds continuation lines of a field block.
 pub fn unfold(block: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for line in block.lines() {
+    for line in block.lines_fast() {
         if (line.starts_with(' ') || line.starts_with('\t')) && !out.is_empty() {
             if let Some(last) = out.last_mut() {
                 if !last.is_empty() {
@@ -125,7 +126,7 @@ fn parse_block(block: &str, fields: &mut Fields) {
 /// The text with one level of `>` quoting removed from each line.
 fn unquote(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
+    for line in text.lines_fast() {
         let l = line
             .strip_prefix('>')
             .map_or(line, |l| l.strip_prefix(' ').unwrap_or(l));

@@ -6,6 +6,7 @@
 
 use super::mime::{self, Flat, Headers, Limits};
 use super::{Found, Raw};
+use crate::bounces::mime::LinesExt;
 
 /// Lines (lower case, trimmed, prefix match) after which the returned message begins.
 const ORIGINAL_MARKERS: &[&str] = &[
@@ -360,7 +361,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         from = at + needle.len();
         let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
         let mut diag = String::new();
-        let mut lines = report.get(start..).unwrap_or("").lines();
+        let mut lines = report.get(start..).unwrap_or("").lines_fast();
         let own = lines.next().unwrap_or("").trim();
         if own.len() > recipient.len() + 8 {
             diag.push_str(own);
@@ -463,7 +464,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         })
         .collect();
 
-    let lines: Vec<&str> = report.lines().collect();
+    let lines: Vec<&str> = report.lines_fast().collect();
     let mut records = collect(&lines, &own_addrs, &original_from, true);
     if records.is_empty() {
         // A report about the sender's own address (a bounce of a message sent to oneself,
@@ -636,7 +637,7 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
 
 fn error_lines(report: &str) -> String {
     let mut out = String::new();
-    for line in report.lines() {
+    for line in report.lines_fast() {
         let t = line.trim();
         if t.is_empty() || t.len() < 8 {
             continue;

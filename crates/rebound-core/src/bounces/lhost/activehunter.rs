@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 
 /// Parses an Active!Hunter bounce.
 #[inline(never)]
@@ -16,7 +17,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut recipients: Vec<String> = Vec::new();
     let mut words = String::new();
     let mut in_transcript = false;
-    for line in flat.report().lines() {
+    for line in flat.report().lines_fast() {
         let t = line.trim();
         if t.starts_with("-----") {
             in_transcript = t.contains("Transcript of session");

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Which variant a message is.
@@ -49,7 +50,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     } else {
         flat.report()
     };
-    for line in text.lines().take(2000) {
+    for line in text.lines_fast().take(2000) {
         let t = line.trim();
         if t.is_empty() {
             continue;

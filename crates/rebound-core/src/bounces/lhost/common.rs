@@ -5,6 +5,7 @@ use super::super::classify::{classify, command_of, status_name};
 use super::super::dsn::{field, typed, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
+use crate::bounces::mime::LinesExt;
 use crate::reason::{find_reply_code, find_status};
 use crate::Reason;
 
@@ -263,7 +264,7 @@ pub fn transcript(text: &str, client: &str, server: &str) -> Vec<Step> {
     let mut replies: Vec<Vec<String>> = Vec::new();
     // Where a continuation line goes: 1 = the command, 2 = the reply, 0 = nowhere.
     let mut open = 0u8;
-    for line in text.lines() {
+    for line in text.lines_fast() {
         let t = line.trim();
         if let Some(c) = t.strip_prefix(client) {
             if steps.len() >= 1000 {

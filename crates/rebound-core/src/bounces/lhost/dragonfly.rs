@@ -6,6 +6,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses a DragonFly Mail Agent bounce.
@@ -17,7 +18,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let mut records: Vec<Raw> = Vec::new();
-    let mut lines = flat.text.lines();
+    let mut lines = flat.text.lines_fast();
     while let Some(line) = lines.next() {
         let Some(rest) = line
             .trim()

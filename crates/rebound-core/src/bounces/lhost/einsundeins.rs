@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses a 1&1 bounce.
@@ -23,7 +24,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let report = flat.report();
     let start = report.find("This message was created automatically by mail delivery software")?;
     let mut records: Vec<super::super::Raw> = Vec::new();
-    for line in report.get(start..).unwrap_or("").lines().skip(1).take(2000) {
+    for line in report
+        .get(start..)
+        .unwrap_or("")
+        .lines_fast()
+        .skip(1)
+        .take(2000)
+    {
         let t = line.trim();
         if t.is_empty() {
             continue;

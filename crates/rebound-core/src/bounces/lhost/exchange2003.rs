@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Exchange's failure codes and their meaning.
@@ -46,7 +47,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let report = flat.report();
     let at = report.find("did not reach the following recipient")?;
     let mut records: Vec<Raw> = Vec::new();
-    for line in report.get(at..).unwrap_or("").lines().skip(1).take(2000) {
+    for line in report
+        .get(at..)
+        .unwrap_or("")
+        .lines_fast()
+        .skip(1)
+        .take(2000)
+    {
         let t = line.trim();
         if let Some(code_line) = t.strip_prefix("MSEXCH:") {
             let Some(r) = records.last_mut() else {

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// EZweb's sentences and the reason each states.
@@ -58,7 +59,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut records: Vec<Raw> = Vec::new();
     let mut preface = String::new();
     let mut reading = false;
-    for line in flat.text.lines().take(2000) {
+    for line in flat.text.lines_fast().take(2000) {
         if line.starts_with("--------------------------------------------------")
             || line.starts_with("Content-Type: message/rfc822")
         {

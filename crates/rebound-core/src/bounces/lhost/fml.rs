@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Words of the notice (case-sensitive) and the reason they state.
@@ -47,7 +48,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .next()
         .unwrap_or("");
     let mut recipient = None;
-    for line in body.lines().take(500) {
+    for line in body.lines_fast().take(500) {
         let t = line.trim_end();
         if let Some(head) = t.strip_suffix(">.") {
             if let Some((_, a)) = head.rsplit_once('<') {

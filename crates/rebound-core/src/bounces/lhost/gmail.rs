@@ -8,6 +8,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// `(state N)`: the SMTP stage and the reason Google's documentation gives for it.
@@ -48,9 +49,9 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     }
     let report = flat.report();
     let start = report
-        .lines()
+        .lines_fast()
         .position(|l| l.starts_with("Delivery to the following recipient"))?;
-    let lines: Vec<&str> = report.lines().skip(start).collect();
+    let lines: Vec<&str> = report.lines_fast().skip(start).collect();
     let delayed = lines
         .first()
         .is_some_and(|l| l.contains("has been delayed"));

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses a Google Groups rejection.
@@ -26,7 +27,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let bullets = report
-        .lines()
+        .lines_fast()
         .filter(|l| l.trim_start().starts_with('*'))
         .count();
     // The notice's first paragraphs (greeting, cause, bullets) are the diagnostic.

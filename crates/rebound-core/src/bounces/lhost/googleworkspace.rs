@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses a Google Workspace report.
@@ -22,9 +23,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         return None;
     }
     let report = flat.report();
-    let start = report.lines().position(|l| l.starts_with("** "))?;
+    let start = report.lines_fast().position(|l| l.starts_with("** "))?;
     let mut words = String::new();
-    for line in report.lines().skip(start).take(200) {
+    for line in report.lines_fast().skip(start).take(200) {
         let t = line.trim();
         if !t.is_empty() && !t.starts_with("Content-Type:") {
             common::push(&mut words, t);

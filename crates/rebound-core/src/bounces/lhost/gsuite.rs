@@ -6,6 +6,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Google's wording and the reason it states.
@@ -34,7 +35,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let text = flat.report();
-    let titled = text.lines().any(|l| {
+    let titled = text.lines_fast().any(|l| {
         let t = l.trim();
         t.len() > 6 && t.starts_with("** ") && t.ends_with(" **")
     });
@@ -76,7 +77,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
 /// The lines after `The response was:` (or `The response from the remote server was:`),
 /// up to the next blank line.
 fn quoted_response(text: &str) -> Option<String> {
-    let mut lines = text.lines();
+    let mut lines = text.lines_fast();
     lines.find(|l| {
         let t = l.trim();
         t == "The response was:" || t == "The response from the remote server was:"

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// IMail's causes (line starts) and the reason each states.
@@ -45,7 +46,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .map_or(flat.text.as_str(), |(a, _)| a);
     let mut records: Vec<Raw> = Vec::new();
     let mut extra = String::new();
-    for line in report.lines() {
+    for line in report.lines_fast() {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("undeliverable to ") {
             if let Some(a) = first_address(rest) {

@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 const SUBJECTS: &[&str] = &[
@@ -27,7 +28,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let mut records: Vec<Raw> = Vec::new();
-    for line in flat.report().lines().take(2000) {
+    for line in flat.report().lines_fast().take(2000) {
         let t = line.trim();
         let unable = t
             .strip_prefix("Reason:")

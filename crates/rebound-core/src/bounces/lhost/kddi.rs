@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// KDDI's causes and the reason each states.
@@ -28,7 +29,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     }
     let mut records: Vec<Raw> = Vec::new();
     let mut started = false;
-    for line in flat.text.lines() {
+    for line in flat.text.lines_fast() {
         let t = line.trim();
         if !started {
             started = t.starts_with("Your mail sent on")

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 
 /// Parses a MailFoundry bounce.
 #[inline(never)]
@@ -20,7 +21,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     let mut records = Vec::new();
     let mut reading = false;
-    for line in flat.report().lines().take(2000) {
+    for line in flat.report().lines_fast().take(2000) {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("Unable to deliver message to:") {
             reading = false;

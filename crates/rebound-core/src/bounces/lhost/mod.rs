@@ -53,6 +53,7 @@ pub mod zoho;
 
 use super::mime::{Flat, Headers};
 use super::Found;
+use crate::bounces::mime::LinesExt;
 
 /// An engine: recognises one format and reads its records.
 pub type Engine = fn(&Flat, &Headers) -> Option<Found>;
@@ -110,7 +111,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
 /// The `Reporting-MTA` of the delivery-status blocks (its name only), or `""`.
 fn reporting_mta(flat: &Flat) -> &str {
     for block in &flat.status {
-        for line in block.lines().take(64) {
+        for line in block.lines_fast().take(64) {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
             };

@@ -5,6 +5,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Notes' messages (spaces collapsed) and the reason each states.
@@ -38,7 +39,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         .unwrap_or(part);
     let mut records: Vec<Raw> = Vec::new();
     let mut words = String::new();
-    for line in part.lines().skip(1).take(2000) {
+    for line in part.lines_fast().skip(1).take(2000) {
         let t = line.trim();
         if t.is_empty() || t.starts_with('-') {
             continue;

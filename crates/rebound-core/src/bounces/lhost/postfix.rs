@@ -10,6 +10,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Postfix's own wording (not a remote server's) and the reason it states.
@@ -37,7 +38,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     let report = flat.report();
     let marked = subject.trim() == "undelivered mail returned to sender"
-        || report.lines().take(40).any(|l| {
+        || report.lines_fast().take(40).any(|l| {
             let t = l.trim();
             t.starts_with("This is the mail system at host")
                 || t.starts_with("This is the Postfix program")
@@ -164,7 +165,7 @@ impl Entry {
 fn text_entries(report: &str) -> Vec<Entry> {
     let mut paragraphs: Vec<String> = Vec::new();
     let mut open = false;
-    for line in report.lines() {
+    for line in report.lines_fast() {
         let t = line.trim();
         if t.is_empty() {
             open = false;

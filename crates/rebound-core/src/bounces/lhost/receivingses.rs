@@ -5,6 +5,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 
 /// Parses an Amazon SES inbound bounce.
 #[inline(never)]
@@ -13,7 +14,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let inbound = flat.status.iter().any(|b| {
-        b.lines().any(|l| {
+        b.lines_fast().any(|l| {
             let l = l.to_ascii_lowercase();
             l.starts_with("reporting-mta:")
                 && l.contains("inbound-smtp.")

@@ -8,6 +8,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
 const FATAL: &str = "----- The following addresses had permanent fatal errors -----";
@@ -97,7 +98,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
 }
 
 fn status_field(block: &str) -> Option<String> {
-    block.lines().find_map(|l| {
+    block.lines_fast().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.trim()
             .eq_ignore_ascii_case("status")
@@ -110,7 +111,7 @@ fn read_notes(report: &str) -> Notes {
     let mut in_fatal = false;
     let mut in_transcript = false;
     let mut session = false;
-    for line in report.lines() {
+    for line in report.lines_fast() {
         let t = line.trim();
         if t.starts_with(FATAL) {
             in_fatal = true;

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::{first_address, report_part};
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
@@ -42,7 +43,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut command: Option<String> = None;
     let mut response: Option<String> = None;
     let mut general = String::new();
-    for line in transcript.lines() {
+    for line in transcript.lines_fast() {
         let t = line.trim();
         if t.is_empty() {
             continue;

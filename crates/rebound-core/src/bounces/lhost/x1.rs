@@ -5,6 +5,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::addresses;
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::LinesExt;
 
 /// Parses an X1 bounce.
 #[inline(never)]
@@ -15,7 +16,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     let mut records = Vec::new();
-    for line in flat.report().lines().take(2000) {
+    for line in flat.report().lines_fast().take(2000) {
         let t = line.trim();
         let Some(words) = t.strip_suffix(']') else {
             continue;

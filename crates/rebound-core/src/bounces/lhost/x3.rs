@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses an X3 bounce.
@@ -24,7 +25,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut details = String::new();
     let mut in_details = false;
     let mut aborted = false;
-    for line in flat.text.lines() {
+    for line in flat.text.lines_fast() {
         let t = line.trim();
         if t.starts_with("====") {
             if in_details && !details.is_empty() {

@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
+use crate::bounces::mime::LinesExt;
 use crate::Reason;
 
 /// Parses a Zoho Mail report.
@@ -17,7 +18,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let report = flat.report();
     let start = report.find("This message was created automatically by mail delivery")?;
     let mut records: Vec<Raw> = Vec::new();
-    for line in report.get(start..).unwrap_or("").lines().skip(1).take(2000) {
+    for line in report
+        .get(start..)
+        .unwrap_or("")
+        .lines_fast()
+        .skip(1)
+        .take(2000)
+    {
         let t = line.trim();
         if t.starts_with("Received:") {
             break;

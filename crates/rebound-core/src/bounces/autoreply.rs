@@ -4,6 +4,7 @@
 use super::mime::Flat;
 use super::{text, Found, Raw};
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::{EventKind, Reason};
 
 const SUBJECTS: &[&str] = &[
@@ -32,13 +33,13 @@ pub fn is_auto(flat: &Flat) -> bool {
     let h = &flat.headers;
     let auto_submitted = h
         .get("auto-submitted")
-        .map(|v| v.trim().to_ascii_lowercase())
+        .map(|v| v.trim_fast().to_ascii_lowercase())
         .is_some_and(|v| v.starts_with("auto-replied") || v.starts_with("auto-generated"));
     auto_submitted
         || h.has("x-autoreply")
         || h.has("x-autorespond")
         || h.get("x-auto-response-suppress")
-            .is_some_and(|v| v.contains("All"))
+            .is_some_and(|v| v.has("All"))
         || h.get("precedence")
             .is_some_and(|v| v.eq_ignore_ascii_case("auto_reply"))
 }

@@ -8,6 +8,7 @@
 use super::mime::Flat;
 use super::{text, Found, Raw};
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// Fields of one DSN block, split into per-recipient records.
 #[derive(Debug, Default)]
@@ -24,7 +25,7 @@ pub fn unfold(block: &str) -> Vec<String> {
             if let Some(last) = out.last_mut() {
                 if !last.is_empty() {
                     last.push(' ');
-                    last.push_str(line.trim());
+                    last.push_str(line.trim_fast());
                     continue;
                 }
             }
@@ -40,16 +41,17 @@ pub fn field(line: &str) -> Option<(String, &str)> {
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;
     }
-    Some((k.trim().to_ascii_lowercase(), v.trim()))
+    Some((k.trim_fast().to_ascii_lowercase(), v.trim_fast()))
 }
 
 /// `rfc822; user@example.org` → `user@example.org`; `smtp; 550 …` → (`smtp`, `550 …`).
 pub fn typed(v: &str) -> (Option<String>, String) {
     match v.split_once(';') {
-        Some((t, rest)) if !t.trim().is_empty() && !t.contains(' ') && t.len() < 20 => {
-            (Some(t.trim().to_ascii_lowercase()), rest.trim().to_string())
-        }
-        _ => (None, v.trim().to_string()),
+        Some((t, rest)) if !t.trim_fast().is_empty() && !t.contains(' ') && t.len() < 20 => (
+            Some(t.trim_fast().to_ascii_lowercase()),
+            rest.trim_fast().to_string(),
+        ),
+        _ => (None, v.trim_fast().to_string()),
     }
 }
 
@@ -60,7 +62,7 @@ fn parse_block(block: &str, fields: &mut Fields) {
     // Whether the last group holds a Final-Recipient line.
     let mut has_final = false;
     for line in unfold(block) {
-        if line.trim().is_empty() {
+        if line.trim_fast().is_empty() {
             if groups.last().is_some_and(|g| !g.is_empty()) {
                 groups.push(Vec::new());
                 has_final = false;
@@ -150,7 +152,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         if let Some(at) = lower.find("\nfinal-recipient:") {
             let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
             parse_block(report.get(from..).unwrap_or(""), &mut fields);
-        } else if lower.contains("\n> final-recipient:") {
+        } else if lower.has("\n> final-recipient:") {
             // A forwarded report, quoted with `> `.
             let unquoted = unquote(report);
             let lower = unquoted.to_ascii_lowercase();
@@ -173,7 +175,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         if matches!(r.action.as_deref(), Some("relayed" | "expanded")) && r.status.is_none() {
             continue;
         }
-        if r.diagnostic.trim().is_empty() {
+        if r.diagnostic.trim_fast().is_empty() {
             // The DSN states no diagnostic: the text part often has the server's words.
             if let Some(d) = text::diagnostic_in(report, &lower, &r.recipient) {
                 r.diagnostic = d;

@@ -188,6 +188,35 @@ impl Flat {
     }
 }
 
+/// `str::trim` and `str::contains(&str)`, quicker on the texts a bounce holds.
+pub trait StrExt {
+    /// [`trim`]: `str::trim`, quicker on the usual ASCII ends.
+    fn trim_fast(&self) -> &str;
+    /// Whether `needle` occurs: a short text is searched where the needle's first byte
+    /// stands (no searcher to build), a long one with `memmem`.
+    fn has(&self, needle: &str) -> bool;
+}
+
+impl StrExt for str {
+    fn trim_fast(&self) -> &str {
+        trim(self)
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        if self.len() > 256 {
+            memchr::memmem::find(self.as_bytes(), needle.as_bytes()).is_some()
+        } else {
+            let (h, n) = (self.as_bytes(), needle.as_bytes());
+            let Some((&first, rest)) = n.split_first() else {
+                return true;
+            };
+            h.len() >= n.len()
+                && memchr::memchr_iter(first, &h[..h.len() - rest.len()])
+                    .any(|i| h[i + 1..].starts_with(rest))
+        }
+    }
+}
+
 /// `str::lines` with the `memchr` crate's search for the line ends (the same lines: split
 /// at `\n`, a `\r` before it dropped, no empty last line).
 pub trait LinesExt {
@@ -933,6 +962,23 @@ mod tests {
         assert_eq!(ContentType::parse("").mime, "text/plain");
         assert_eq!(ContentType::parse(";charset=x").param("charset"), Some("x"));
         assert_eq!(ContentType::parse("text/plain;").params.len(), 0);
+    }
+
+    #[test]
+    fn has_is_str_contains() {
+        let long = "x".repeat(300) + "needle";
+        for (h, n) in [
+            ("abc", ""),
+            ("abc", "c"),
+            ("abc", "abcd"),
+            ("aab", "ab"),
+            ("", "a"),
+            ("ééx", "éx"),
+            (long.as_str(), "needle"),
+            (long.as_str(), "needles"),
+        ] {
+            assert_eq!(h.has(n), h.contains(n), "{h:?} {n:?}");
+        }
     }
 
     #[test]

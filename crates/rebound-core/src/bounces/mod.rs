@@ -29,6 +29,7 @@ pub mod mime;
 pub mod phrases;
 pub mod text;
 
+use crate::bounces::mime::StrExt;
 use serde::Serialize;
 
 use crate::{BounceClass, EventKind, Reason};
@@ -124,7 +125,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     };
     let message_id = original
         .get("message-id")
-        .map(|m| m.trim().to_string())
+        .map(|m| m.trim_fast().to_string())
         .filter(|m| !m.is_empty());
     let original_headers: Vec<(String, String)> = original
         .iter()
@@ -163,7 +164,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
             reason: c.reason,
             status: c.status,
             reply_code: c.reply_code,
-            diagnostic: Some(r.diagnostic.trim().to_string()).filter(|d| !d.is_empty()),
+            diagnostic: Some(r.diagnostic.trim_fast().to_string()).filter(|d| !d.is_empty()),
             remote_mta: r.remote_mta.filter(|m| !m.is_empty()),
             smtp_command: r.smtp_command,
             message_id: message_id.clone(),

@@ -7,6 +7,7 @@ use super::super::text::first_address;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// Parses an Active!Hunter bounce.
 #[inline(never)]
@@ -18,9 +19,9 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut words = String::new();
     let mut in_transcript = false;
     for line in flat.report().lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.starts_with("-----") {
-            in_transcript = t.contains("Transcript of session");
+            in_transcript = t.has("Transcript of session");
             continue;
         }
         if let Some(rest) = t.strip_prefix(">>>") {

@@ -4,6 +4,7 @@
 //! and the JSON notifications SES posts through SNS to an email subscription
 //! (`notificationType` Bounce, Complaint or Delivery).
 
+use crate::bounces::mime::StrExt;
 use serde_json::Value;
 
 use super::super::mime::{Flat, Headers};
@@ -15,14 +16,14 @@ use crate::{EventKind, Reason};
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = common::from(flat);
-    let sns = from.contains("no-reply@sns.amazonaws.com");
-    let ses = from.contains("amazonses.com")
+    let sns = from.has("no-reply@sns.amazonaws.com");
+    let ses = from.has("amazonses.com")
         || flat.headers.has("x-ses-outgoing")
         || flat.headers.has("x-aws-outgoing");
     if sns || (ses && flat.text.trim_start().starts_with('{')) {
         return notification(flat);
     }
-    if !ses || !from.contains("amazonses.com") {
+    if !ses || !from.has("amazonses.com") {
         return None;
     }
     let mut records = common::dsn_records(flat);
@@ -45,7 +46,10 @@ fn unwrap_diagnostic(r: &mut Raw) {
     if let Some((head, rest)) = d.split_once(" - ") {
         if common::status(head).is_some() && head.len() < 12 {
             if let Some((words, quoted)) = rest.split_once("-'") {
-                let inner = quoted.rsplit_once('\'').map_or(quoted, |(i, _)| i).trim();
+                let inner = quoted
+                    .rsplit_once('\'')
+                    .map_or(quoted, |(i, _)| i)
+                    .trim_fast();
                 let code = words
                     .trim_end()
                     .rsplit(' ')
@@ -61,7 +65,7 @@ fn unwrap_diagnostic(r: &mut Raw) {
         }
     }
     // `554 4.4.7 Message expired: unable to deliver in 840 minutes.<421 4.4.2 Connection timed out>`
-    if d.contains("Message expired") {
+    if d.has("Message expired") {
         r.reason = Some(Reason::Expired);
         if let Some((_, last)) = d.rsplit_once('<') {
             let last = last.trim_end_matches('>');

@@ -8,6 +8,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Which variant a message is.
@@ -20,18 +21,19 @@ enum Kind {
 
 fn kind(flat: &Flat) -> Option<Kind> {
     let from = common::from(flat);
-    let from = from.trim();
+    let from = from.trim_fast();
     if from == "post_master@vtext.com" {
         return Some(Kind::VerizonText);
     }
-    if from.contains("sysadmin@") && from.trim_end_matches('>').ends_with(".vzwpix.com") {
+    if from.has("sysadmin@") && from.trim_end_matches('>').ends_with(".vzwpix.com") {
         return Some(Kind::VerizonMms);
     }
     let h = &flat.headers;
-    let james = h.get("subject").is_some_and(|s| s.trim() == "[BOUNCE]")
-        || h.get("message-id")
-            .is_some_and(|m| m.contains(".JavaMail."))
-        || h.all("received").any(|r| r.contains("JAMES SMTP Server"));
+    let james = h
+        .get("subject")
+        .is_some_and(|s| s.trim_fast() == "[BOUNCE]")
+        || h.get("message-id").is_some_and(|m| m.has(".JavaMail."))
+        || h.all("received").any(|r| r.has("JAMES SMTP Server"));
     james.then_some(Kind::James)
 }
 
@@ -51,7 +53,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         flat.report()
     };
     for line in text.lines_fast().take(2000) {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.is_empty() {
             continue;
         }
@@ -86,8 +88,8 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         *r = common::record(&r.recipient, &words);
         let unknown = match kind {
             Kind::James => false,
-            Kind::VerizonText => words.contains("Requested action not taken: no such user here"),
-            Kind::VerizonMms => words.contains("No valid recipients for this MM"),
+            Kind::VerizonText => words.has("Requested action not taken: no such user here"),
+            Kind::VerizonMms => words.has("No valid recipients for this MM"),
         };
         if unknown {
             r.reason = Some(Reason::UserUnknown);

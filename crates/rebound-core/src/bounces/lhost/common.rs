@@ -6,6 +6,7 @@ use super::super::dsn::{field, typed, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::reason::{find_reply_code, find_status};
 use crate::Reason;
 
@@ -72,7 +73,7 @@ pub fn one_line(s: &str) -> String {
 
 /// Appends `t` to `s` with one space between.
 pub fn push(s: &mut String, t: &str) {
-    let t = t.trim();
+    let t = t.trim_fast();
     if t.is_empty() || s.len() > 4000 {
         return;
     }
@@ -117,7 +118,7 @@ pub fn reply_code(s: &str) -> Option<String> {
 pub fn record(recipient: &str, diagnostic: &str) -> Raw {
     let diagnostic = one_line(diagnostic);
     Raw {
-        recipient: recipient.trim().to_string(),
+        recipient: recipient.trim_fast().to_string(),
         status: status(&diagnostic),
         reply_code: reply_code(&diagnostic),
         diagnostic,
@@ -129,7 +130,7 @@ pub fn record(recipient: &str, diagnostic: &str) -> Raw {
 /// Strips the `550-` / `550 ` / `550-5.1.1 ` prefix of a multi-line SMTP reply line,
 /// keeping the words.
 pub fn strip_reply_prefix(line: &str) -> &str {
-    let t = line.trim();
+    let t = line.trim_fast();
     let b = t.as_bytes();
     if b.len() >= 4
         && b.first().is_some_and(|c| matches!(c, b'2' | b'4' | b'5'))
@@ -140,10 +141,10 @@ pub fn strip_reply_prefix(line: &str) -> &str {
         let rest = t.get(4..).unwrap_or("");
         if let Some(st) = find_status(rest) {
             if let Some(after) = rest.trim_start().strip_prefix(st.as_str()) {
-                return after.trim();
+                return after.trim_fast();
             }
         }
-        return rest.trim();
+        return rest.trim_fast();
     }
     t
 }
@@ -154,7 +155,7 @@ pub fn join_reply(lines: &[&str]) -> String {
     let mut head = String::new();
     let mut words = String::new();
     for l in lines {
-        let t = l.trim();
+        let t = l.trim_fast();
         if t.is_empty() {
             continue;
         }
@@ -191,7 +192,7 @@ pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
         let mut r = Raw::default();
         let mut original = String::new();
         for line in unfold(block) {
-            if line.trim().is_empty() {
+            if line.trim_fast().is_empty() {
                 finish(&mut r, &mut original, &mut out);
                 continue;
             }
@@ -210,7 +211,7 @@ pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
                     }
                 }
                 "original-recipient" if original.is_empty() => original = typed(value).1,
-                "action" => r.action = Some(value.trim().to_ascii_lowercase()),
+                "action" => r.action = Some(value.trim_fast().to_ascii_lowercase()),
                 "status" => r.status = find_status(value),
                 "remote-mta" => r.remote_mta = Some(typed(value).1),
                 "diagnostic-code" => {
@@ -265,16 +266,16 @@ pub fn transcript(text: &str, client: &str, server: &str) -> Vec<Step> {
     // Where a continuation line goes: 1 = the command, 2 = the reply, 0 = nowhere.
     let mut open = 0u8;
     for line in text.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if let Some(c) = t.strip_prefix(client) {
             if steps.len() >= 1000 {
                 break;
             }
-            let c = c.trim();
+            let c = c.trim_fast();
             let (verb, arg) = c.split_once(' ').unwrap_or((c, ""));
             steps.push(Step {
                 command: verb.to_ascii_uppercase(),
-                argument: arg.trim().to_string(),
+                argument: arg.trim_fast().to_string(),
                 reply: String::new(),
             });
             replies.push(Vec::new());
@@ -289,7 +290,7 @@ pub fn transcript(text: &str, client: &str, server: &str) -> Vec<Step> {
             }
             if let Some(v) = replies.last_mut() {
                 if v.len() < 64 {
-                    v.push(r.trim().to_string());
+                    v.push(r.trim_fast().to_string());
                 }
             }
             open = 2;

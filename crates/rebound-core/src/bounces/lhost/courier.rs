@@ -5,6 +5,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::{text, Found};
 use super::common;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Courier's own messages and the reason each states.
@@ -18,9 +19,9 @@ const MESSAGES: &[(&str, Reason)] = &[
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let subject = flat.headers.get("subject").unwrap_or("");
-    let marked = subject.contains("NOTICE: mail delivery status.")
-        || subject.contains("WARNING: delayed mail.")
-        || common::from(flat).contains("courier mail server at ");
+    let marked = subject.has("NOTICE: mail delivery status.")
+        || subject.has("WARNING: delayed mail.")
+        || common::from(flat).has("courier mail server at ");
     if !marked || flat.status.is_empty() {
         return None;
     }
@@ -29,7 +30,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         return None;
     }
     for r in &mut records {
-        if r.diagnostic.trim().is_empty() {
+        if r.diagnostic.trim_fast().is_empty() {
             if let Some(d) = text::diagnostic_for(&flat.text, &r.recipient) {
                 r.diagnostic = common::one_line(&d);
             }

@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a DragonFly Mail Agent bounce.
@@ -21,7 +22,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut lines = flat.text.lines_fast();
     while let Some(line) = lines.next() {
         let Some(rest) = line
-            .trim()
+            .trim_fast()
             .strip_prefix("There was an error delivering your mail to")
         else {
             continue;
@@ -31,7 +32,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         };
         let mut block: Vec<&str> = Vec::new();
         for l in lines.by_ref() {
-            let t = l.trim();
+            let t = l.trim_fast();
             if t.starts_with("Message headers follow")
                 || t.starts_with("Original message follows")
                 || t.starts_with("There was an error delivering")
@@ -80,7 +81,7 @@ fn read_block(rcpt: &str, block: &[&str]) -> Raw {
         let l = r.diagnostic.to_ascii_lowercase();
         if l.starts_with("could not deliver for the last") {
             r.reason = Some(Reason::Expired);
-        } else if l.starts_with("dns lookup failure") && l.contains("not found") {
+        } else if l.starts_with("dns lookup failure") && l.has("not found") {
             r.reason = Some(Reason::HostUnknown);
         }
     }

@@ -7,6 +7,7 @@ use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a 1&1 bounce.
@@ -31,7 +32,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .skip(1)
         .take(2000)
     {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.is_empty() {
             continue;
         }
@@ -53,10 +54,10 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     for r in &mut records {
         let d = common::one_line(&r.diagnostic);
         *r = common::record(&r.recipient, &d);
-        if d.contains("for TEXT command") {
+        if d.has("for TEXT command") {
             r.smtp_command = Some("DATA".to_string());
         }
-        if d.contains("Mail size limit exceeded") {
+        if d.has("Mail size limit exceeded") {
             r.reason = Some(Reason::MesgTooBig);
         }
     }

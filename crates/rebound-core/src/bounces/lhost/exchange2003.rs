@@ -7,6 +7,7 @@ use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Exchange's failure codes and their meaning.
@@ -35,7 +36,7 @@ fn is_exchange(flat: &Flat) -> bool {
         || h.get("x-mimeole")
             .is_some_and(|v| v.trim_start().starts_with("Produced By Microsoft Exchange"))
         || h.all("received")
-            .any(|v| v.contains(" with Internet Mail Service ("))
+            .any(|v| v.has(" with Internet Mail Service ("))
 }
 
 /// Parses an Exchange 2003 report.
@@ -54,7 +55,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .skip(1)
         .take(2000)
     {
-        let t = line.trim();
+        let t = line.trim_fast();
         if let Some(code_line) = t.strip_prefix("MSEXCH:") {
             let Some(r) = records.last_mut() else {
                 continue;

@@ -9,6 +9,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::text;
 use super::super::{dsn, Found};
 use super::common;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Exim's own wording and the reason it states, most specific first.
@@ -38,7 +39,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         "This message was created automatically by mail delivery software"
     ) || (has_literal!(head, "recipient addresses that were")
         && has_literal!(head, "incorrectly constructed"));
-    let from_daemon = common::from(flat).contains("mail delivery system");
+    let from_daemon = common::from(flat).has("mail delivery system");
     if !own || !(from_daemon || flat.headers.has("x-failed-recipients")) {
         return None;
     }
@@ -54,7 +55,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             r.smtp_command = super::super::classify::command_of(&diag).map(str::to_string);
         }
         // A remote server's reply speaks for itself.
-        if common::reply_code(&diag).is_some() && diag.to_ascii_lowercase().contains("smtp error") {
+        if common::reply_code(&diag).is_some() && diag.to_ascii_lowercase().has("smtp error") {
             continue;
         }
         let lower = diag.to_ascii_lowercase();

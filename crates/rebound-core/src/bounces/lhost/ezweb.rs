@@ -8,6 +8,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// EZweb's sentences and the reason each states.
@@ -39,15 +40,15 @@ fn cues(flat: &Flat) -> usize {
     let h = &flat.headers;
     let from = h.get("from").unwrap_or("");
     let mid = h.get("message-id").unwrap_or("");
-    usize::from(from.contains("Postmaster@ezweb.ne.jp"))
-        + usize::from(from.contains("Postmaster@au.com"))
+    usize::from(from.has("Postmaster@ezweb.ne.jp"))
+        + usize::from(from.has("Postmaster@au.com"))
         + usize::from(h.get("subject").map(str::trim) == Some("Mail System Error - Returned Mail"))
         + usize::from(
             h.all("received")
-                .any(|r| r.contains("ezweb.ne.jp (EZweb Mail) with") || r.contains(".au.com (")),
+                .any(|r| r.has("ezweb.ne.jp (EZweb Mail) with") || r.has(".au.com (")),
         )
-        + usize::from(mid.contains(".ezweb.ne.jp>"))
-        + usize::from(mid.contains(".au.com>"))
+        + usize::from(mid.has(".ezweb.ne.jp>"))
+        + usize::from(mid.has(".au.com>"))
 }
 
 /// Parses an EZweb bounce.
@@ -68,7 +69,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         if !reading {
             reading = STARTS.iter().any(|s| line.starts_with(s));
         }
-        let t = line.trim();
+        let t = line.trim_fast();
         if !reading || t.is_empty() || !t.is_ascii() {
             continue;
         }

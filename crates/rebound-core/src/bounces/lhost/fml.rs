@@ -7,6 +7,7 @@ use super::super::text::first_address;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Words of the notice (case-sensitive) and the reason they state.
@@ -39,7 +40,7 @@ const TITLES: &[(&str, Reason)] = &[
 /// Parses an fml notice.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if !flat.headers.has("x-mlserver") || !common::from(flat).contains("-admin@") {
+    if !flat.headers.has("x-mlserver") || !common::from(flat).has("-admin@") {
         return None;
     }
     let body = flat

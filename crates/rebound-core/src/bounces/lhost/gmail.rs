@@ -9,6 +9,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// `(state N)`: the SMTP stage and the reason Google's documentation gives for it.
@@ -42,8 +43,8 @@ const MESSAGES: &[(&str, Reason)] = &[
 /// Parses a Gmail plain-text bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
-        || !common::subject(flat).contains("delivery status notification")
+    if !common::from(flat).has("<mailer-daemon@googlemail.com>")
+        || !common::subject(flat).has("delivery status notification")
     {
         return None;
     }
@@ -52,14 +53,12 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .lines_fast()
         .position(|l| l.starts_with("Delivery to the following recipient"))?;
     let lines: Vec<&str> = report.lines_fast().skip(start).collect();
-    let delayed = lines
-        .first()
-        .is_some_and(|l| l.contains("has been delayed"));
+    let delayed = lines.first().is_some_and(|l| l.has("has been delayed"));
     let mut rcpts: Vec<String> = Vec::new();
     let mut details = String::new();
     let mut in_details = false;
     for l in lines.iter().skip(1) {
-        let t = l.trim();
+        let t = l.trim_fast();
         if t.is_empty() {
             continue;
         }
@@ -83,10 +82,10 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let details = common::one_line(&details);
     let returned = "The error that the other server returned was:";
     let diag = match details.split_once(returned) {
-        Some((_, r)) => r.trim(),
+        Some((_, r)) => r.trim_fast(),
         // Connection failures end with `[host address: socket error]` lines: addresses,
         // not codes.
-        None if details.contains("socket error") => details
+        None if details.has("socket error") => details
             .split_once(" [")
             .map_or(details.as_str(), |(d, _)| d),
         None => details.as_str(),
@@ -95,7 +94,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let state = details
         .split_once("(state ")
         .and_then(|(_, r)| r.split_once(')'))
-        .map(|(n, _)| n.trim());
+        .map(|(n, _)| n.trim_fast());
     let mut records = Vec::new();
     for a in rcpts {
         let mut r: Raw = common::record(&a, diag);

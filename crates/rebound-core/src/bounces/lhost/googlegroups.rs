@@ -8,12 +8,13 @@ use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a Google Groups rejection.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
+    if !common::from(flat).has("<mailer-daemon@googlemail.com>")
         || !flat.headers.has("x-failed-recipients")
         || !flat.headers.has("x-google-smtp-source")
     {
@@ -34,7 +35,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut diag = String::new();
     for para in report
         .split("\n\n")
-        .filter(|p| !p.trim().is_empty())
+        .filter(|p| !p.trim_fast().is_empty())
         .take(3)
     {
         common::push(&mut diag, para);

@@ -8,17 +8,18 @@ use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a Google Workspace report.
 #[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
-    if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
-        || !common::subject(flat).contains("delivery status notification")
+    if !common::from(flat).has("<mailer-daemon@googlemail.com>")
+        || !common::subject(flat).has("delivery status notification")
     {
         return None;
     }
-    let has_fields = |s: &str| s.contains("Final-Recipient:") || s.contains("Diagnostic-Code:");
+    let has_fields = |s: &str| s.has("Final-Recipient:") || s.has("Diagnostic-Code:");
     if flat.status.iter().any(|b| has_fields(b)) || has_fields(&flat.text) {
         return None;
     }
@@ -26,7 +27,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let start = report.lines_fast().position(|l| l.starts_with("** "))?;
     let mut words = String::new();
     for line in report.lines_fast().skip(start).take(200) {
-        let t = line.trim();
+        let t = line.trim_fast();
         if !t.is_empty() && !t.starts_with("Content-Type:") {
             common::push(&mut words, t);
         }
@@ -37,7 +38,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         .chain(original.all("to"))
         .find_map(|v| addresses(v).into_iter().next().map(|(_, a)| a))?;
     let mut r = common::record(&recipient, &words);
-    if words.contains("because the address couldn't be found. Check for typos") {
+    if words.has("because the address couldn't be found. Check for typos") {
         r.reason = Some(Reason::UserUnknown);
     }
     Some(Found {

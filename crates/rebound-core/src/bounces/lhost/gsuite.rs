@@ -7,6 +7,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Google's wording and the reason it states.
@@ -27,8 +28,8 @@ const MESSAGES: &[(&str, Reason)] = &[
 /// Parses a Google Workspace bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if !common::from(flat).contains("<mailer-daemon@googlemail.com>")
-        || !common::subject(flat).contains("delivery status notification")
+    if !common::from(flat).has("<mailer-daemon@googlemail.com>")
+        || !common::subject(flat).has("delivery status notification")
         || !flat.headers.has("x-gm-message-state")
         || flat.status.is_empty()
     {
@@ -36,7 +37,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     }
     let text = flat.report();
     let titled = text.lines_fast().any(|l| {
-        let t = l.trim();
+        let t = l.trim_fast();
         t.len() > 6 && t.starts_with("** ") && t.ends_with(" **")
     });
     if !titled {
@@ -79,13 +80,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
 fn quoted_response(text: &str) -> Option<String> {
     let mut lines = text.lines_fast();
     lines.find(|l| {
-        let t = l.trim();
+        let t = l.trim_fast();
         t == "The response was:" || t == "The response from the remote server was:"
     })?;
     let mut out = String::new();
     let mut started = false;
     for l in lines.take(40) {
-        let t = l.trim();
+        let t = l.trim_fast();
         if t.is_empty() {
             if started {
                 break;

@@ -8,6 +8,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// IMail's causes (line starts) and the reason each states.
@@ -35,7 +36,7 @@ const COMMANDS: &[(&str, &str)] = &[
 /// Parses an IMail Server bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    let subject = flat.headers.get("subject").unwrap_or("").trim();
+    let subject = flat.headers.get("subject").unwrap_or("").trim_fast();
     let mailer = flat.headers.get("x-mailer").unwrap_or("");
     if subject != "Undeliverable Mail" && !mailer.starts_with("<SMTP32 v") {
         return None;
@@ -47,7 +48,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut records: Vec<Raw> = Vec::new();
     let mut extra = String::new();
     for line in report.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if let Some(rest) = t.strip_prefix("undeliverable to ") {
             if let Some(a) = first_address(rest) {
                 records.push(common::record(&a, ""));
@@ -55,7 +56,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
             continue;
         }
         if let Some((cause, addr)) = t.rsplit_once(':') {
-            let addr = addr.trim();
+            let addr = addr.trim_fast();
             if !addr.contains(' ') && cause.contains(' ') && !cause.contains(':') {
                 if let Some(a) = first_address(addr) {
                     let mut r = common::record(&a, cause);
@@ -83,7 +84,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         if !extra.is_empty() {
             let words = extra
                 .split_once("response:")
-                .map_or(extra.as_str(), |(_, w)| w.trim());
+                .map_or(extra.as_str(), |(_, w)| w.trim_fast());
             let joined = format!("{} {}", words, r.diagnostic);
             let fresh = common::record(&r.recipient, &joined);
             r.diagnostic = fresh.diagnostic;

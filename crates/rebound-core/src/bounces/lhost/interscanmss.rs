@@ -7,6 +7,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 const SUBJECTS: &[&str] = &[
@@ -19,9 +20,9 @@ const SUBJECTS: &[&str] = &[
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = flat.headers.get("from").unwrap_or("");
-    let subject = flat.headers.get("subject").unwrap_or("").trim();
-    if !(from.contains("\"InterScan MSS\"")
-        || from.contains("\"InterScan Notification\"")
+    let subject = flat.headers.get("subject").unwrap_or("").trim_fast();
+    if !(from.has("\"InterScan MSS\"")
+        || from.has("\"InterScan Notification\"")
         || SUBJECTS.contains(&subject))
         || !flat.status.is_empty()
     {
@@ -29,13 +30,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     }
     let mut records: Vec<Raw> = Vec::new();
     for line in flat.report().lines_fast().take(2000) {
-        let t = line.trim();
+        let t = line.trim_fast();
         let unable = t
             .strip_prefix("Reason:")
             .unwrap_or(t)
             .trim_start()
             .starts_with("Unable to deliver message to <");
-        let arrows = t.contains("<<<") || t.contains(">>>");
+        let arrows = t.has("<<<") || t.has(">>>");
         if unable || (arrows && t.contains('<') && t.contains('@')) {
             let candidate = t.rsplit(['<', ' ']).find(|s| s.contains('@'));
             if let Some(a) = candidate.and_then(first_address) {

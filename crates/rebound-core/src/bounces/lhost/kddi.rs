@@ -7,6 +7,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// KDDI's causes and the reason each states.
@@ -20,7 +21,7 @@ const MESSAGES: &[(&str, Reason)] = &[
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = common::from(flat);
-    let own = (from.contains("no-reply@") && from.contains(".dion.ne.jp"))
+    let own = (from.has("no-reply@") && from.has(".dion.ne.jp"))
         || flat.headers.get("reply-to") == Some("no-reply@app.auone-net.jp")
         || common::header_contains(flat, "received", "ezweb.ne.jp (")
         || common::header_contains(flat, "received", ".au.com (");
@@ -30,7 +31,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut records: Vec<Raw> = Vec::new();
     let mut started = false;
     for line in flat.text.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if !started {
             started = t.starts_with("Your mail sent on")
                 || t.starts_with("Your mail attempted to be delivered on");

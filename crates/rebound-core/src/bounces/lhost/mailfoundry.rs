@@ -8,6 +8,7 @@ use super::super::text::first_address;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// Parses a MailFoundry bounce.
 #[inline(never)]
@@ -15,14 +16,14 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     if common::subject(flat) != "message delivery has failed" {
         return None;
     }
-    let stamped = |h: &Headers| h.all("received").any(|v| v.contains("(MAILFOUNDRY) id"));
+    let stamped = |h: &Headers| h.all("received").any(|v| v.has("(MAILFOUNDRY) id"));
     if !stamped(&flat.headers) && !stamped(original) {
         return None;
     }
     let mut records = Vec::new();
     let mut reading = false;
     for line in flat.report().lines_fast().take(2000) {
-        let t = line.trim();
+        let t = line.trim_fast();
         if let Some(rest) = t.strip_prefix("Unable to deliver message to:") {
             reading = false;
             if let Some(a) = first_address(rest) {

@@ -5,12 +5,13 @@
 use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::{common, rhost};
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a MessageLabs bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if !common::from(flat).contains("@messagelabs.com") {
+    if !common::from(flat).has("@messagelabs.com") {
         return None;
     }
     let mut records = common::dsn_records(flat);

@@ -54,6 +54,7 @@ pub mod zoho;
 use super::mime::{Flat, Headers};
 use super::Found;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// An engine: recognises one format and reads its records.
 pub type Engine = fn(&Flat, &Headers) -> Option<Found>;
@@ -115,9 +116,9 @@ fn reporting_mta(flat: &Flat) -> &str {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
             };
-            if name.trim().eq_ignore_ascii_case("reporting-mta") {
-                let v = value.trim();
-                let v = v.split_once(';').map_or(v, |(_, h)| h.trim());
+            if name.trim_fast().eq_ignore_ascii_case("reporting-mta") {
+                let v = value.trim_fast();
+                let v = v.split_once(';').map_or(v, |(_, h)| h.trim_fast());
                 return v.split_whitespace().next().unwrap_or("");
             }
         }

@@ -6,6 +6,7 @@ use super::super::text::addresses;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Notes' messages (spaces collapsed) and the reason each states.
@@ -40,7 +41,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut records: Vec<Raw> = Vec::new();
     let mut words = String::new();
     for line in part.lines_fast().skip(1).take(2000) {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.is_empty() || t.starts_with('-') {
             continue;
         }

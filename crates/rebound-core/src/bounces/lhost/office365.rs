@@ -5,6 +5,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::{text, Found};
 use super::common;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Exchange Online's status codes: (class, subject, detail range, reason).
@@ -50,8 +51,7 @@ fn reason_of(status: &str) -> Option<Reason> {
 
 fn cues(flat: &Flat) -> usize {
     let h = &flat.headers;
-    let outlook =
-        |v: &str| v.contains(".outbound.protection.outlook.com") || v.contains(".prod.outlook.com");
+    let outlook = |v: &str| v.has(".outbound.protection.outlook.com") || v.has(".prod.outlook.com");
     [
         "x-ms-exchange-message-is-ndr",
         "x-microsoft-antispam-prvs",
@@ -64,7 +64,7 @@ fn cues(flat: &Flat) -> usize {
     .iter()
     .filter(|n| h.has(n))
     .count()
-        + usize::from(common::subject(flat).contains("undeliverable:"))
+        + usize::from(common::subject(flat).has("undeliverable:"))
         + usize::from(h.all("received").any(outlook))
         + usize::from(h.get("message-id").is_some_and(outlook))
 }

@@ -11,6 +11,7 @@ use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Postfix's own wording (not a remote server's) and the reason it states.
@@ -33,13 +34,13 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         return None;
     }
     let subject = common::subject(flat);
-    if subject.contains("smtp server: errors from") {
+    if subject.has("smtp server: errors from") {
         return transcript(flat);
     }
     let report = flat.report();
-    let marked = subject.trim() == "undelivered mail returned to sender"
+    let marked = subject.trim_fast() == "undelivered mail returned to sender"
         || report.lines_fast().take(40).any(|l| {
-            let t = l.trim();
+            let t = l.trim_fast();
             t.starts_with("This is the mail system at host")
                 || t.starts_with("This is the Postfix program")
                 || t.starts_with("The Postfix program")
@@ -77,7 +78,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             }
         }
     }
-    if records.is_empty() && report.contains("--- Delivery report unavailable ---") {
+    if records.is_empty() && report.has("--- Delivery report unavailable ---") {
         if let Some(a) = original.get("to").and_then(first_address) {
             records.push(Raw {
                 recipient: a,
@@ -109,17 +110,17 @@ impl Entry {
     fn server_words(&self) -> &str {
         // `host mx.example.org[192.0.2.1] said: 550 …` → `550 …`.
         match self.words.split_once(" said: ") {
-            Some((h, w)) if h.starts_with("host ") => w.trim(),
-            _ => self.words.trim(),
+            Some((h, w)) if h.starts_with("host ") => w.trim_fast(),
+            _ => self.words.trim_fast(),
         }
     }
 
     fn own_reason(&self) -> Option<Reason> {
-        if self.words.contains(" said: ") {
+        if self.words.has(" said: ") {
             return None;
         }
         let l = self.words.to_ascii_lowercase();
-        if l.contains("refused to talk to me") {
+        if l.has("refused to talk to me") {
             return None;
         }
         OWN_WORDS
@@ -166,7 +167,7 @@ fn text_entries(report: &str) -> Vec<Entry> {
     let mut paragraphs: Vec<String> = Vec::new();
     let mut open = false;
     for line in report.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.is_empty() {
             open = false;
             continue;
@@ -203,7 +204,7 @@ fn entry(p: &str) -> Option<Entry> {
     if let Some(at) = words.find("(in reply to ") {
         command = words.get(at..).and_then(common::smtp_command);
     }
-    if command.is_none() && words.contains("refused to talk to me") {
+    if command.is_none() && words.has("refused to talk to me") {
         command = Some("HELO".to_string());
     }
     let remote = words.strip_prefix("host ").and_then(|h| {

@@ -6,6 +6,7 @@ use super::super::dsn::{field, unfold};
 use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::common;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// PowerMTA's bounce categories and the reason each names.
@@ -35,12 +36,12 @@ fn extras(flat: &Flat) -> Vec<(String, String, String)> {
                 }
                 "x-powermta-bouncecategory" => {
                     if let Some(last) = out.last_mut() {
-                        last.1 = value.trim().to_ascii_lowercase();
+                        last.1 = value.trim_fast().to_ascii_lowercase();
                     }
                 }
                 "status" => {
                     if let (Some(last), Some((_, c))) = (out.last_mut(), value.split_once('(')) {
-                        last.2 = c.trim_end_matches(')').trim().to_string();
+                        last.2 = c.trim_end_matches(')').trim_fast().to_string();
                     }
                 }
                 _ => {}
@@ -53,13 +54,13 @@ fn extras(flat: &Flat) -> Vec<(String, String, String)> {
 /// Parses a PowerMTA report.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
-    if flat.status.is_empty() || !common::subject(flat).contains("delivery report") {
+    if flat.status.is_empty() || !common::subject(flat).has("delivery report") {
         return None;
     }
     if !flat
         .status
         .iter()
-        .any(|b| b.contains("X-PowerMTA-BounceCategory:"))
+        .any(|b| b.has("X-PowerMTA-BounceCategory:"))
     {
         return None;
     }

@@ -5,6 +5,7 @@
 use super::super::mime::{Flat, Headers};
 use super::super::{text, Found};
 use super::common;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Phrases that open a qmail (or qmail clone) report.
@@ -139,7 +140,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             continue;
         }
         // Refused at RCPT and then expired: the words decide.
-        if d.contains(" does not like recipient") && d.contains(EXPIRED) {
+        if d.has(" does not like recipient") && d.contains(EXPIRED) {
             continue;
         }
         let said = d

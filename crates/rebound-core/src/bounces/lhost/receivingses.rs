@@ -6,6 +6,7 @@ use super::super::mime::{Flat, Headers};
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// Parses an Amazon SES inbound bounce.
 #[inline(never)]
@@ -16,9 +17,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let inbound = flat.status.iter().any(|b| {
         b.lines_fast().any(|l| {
             let l = l.to_ascii_lowercase();
-            l.starts_with("reporting-mta:")
-                && l.contains("inbound-smtp.")
-                && l.contains("amazonaws.com")
+            l.starts_with("reporting-mta:") && l.has("inbound-smtp.") && l.has("amazonaws.com")
         })
     });
     if !inbound {

@@ -4,6 +4,7 @@
 //! engine left open.
 
 use super::super::Raw;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// A provider: host name suffixes and the reader of its replies.
@@ -86,7 +87,7 @@ pub fn apply(r: &mut Raw, lhost: &str) {
         .unwrap_or_default();
     let remote = r.remote_mta.as_deref().unwrap_or("").to_ascii_lowercase();
     let remote = remote.trim_end_matches('.');
-    let lhost = lhost.trim().trim_end_matches('.').to_ascii_lowercase();
+    let lhost = lhost.trim_fast().trim_end_matches('.').to_ascii_lowercase();
     let by_host = |name: &str| -> Option<&Provider> {
         if name.is_empty() {
             return None;
@@ -160,7 +161,7 @@ fn orange(_r: &Raw, lower: &str) -> Option<Reason> {
         return Some(*r);
     }
     lower
-        .contains("spf/dns de votre nom de domaine")
+        .has("spf/dns de votre nom de domaine")
         .then_some(Reason::AuthFailure)
 }
 
@@ -303,9 +304,7 @@ fn docomo(r: &Raw, lower: &str) -> Option<Reason> {
         .or(match command {
             Some("DATA") => Some(Reason::Rejected),
             Some("RCPT") => Some(Reason::UserUnknown),
-            _ => lower
-                .contains("550 unknown user")
-                .then_some(Reason::UserUnknown),
+            _ => lower.has("550 unknown user").then_some(Reason::UserUnknown),
         }),
         _ => None,
     }

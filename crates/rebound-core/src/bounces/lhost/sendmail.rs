@@ -9,6 +9,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
 const FATAL: &str = "----- The following addresses had permanent fatal errors -----";
@@ -100,7 +101,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
 fn status_field(block: &str) -> Option<String> {
     block.lines_fast().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.trim()
+        k.trim_fast()
             .eq_ignore_ascii_case("status")
             .then(|| common::status(v))?
     })
@@ -112,7 +113,7 @@ fn read_notes(report: &str) -> Notes {
     let mut in_transcript = false;
     let mut session = false;
     for line in report.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.starts_with(FATAL) {
             in_fatal = true;
             in_transcript = false;
@@ -151,10 +152,10 @@ fn read_notes(report: &str) -> Notes {
             session = true;
             let host = host.trim_end_matches(':').trim_end_matches('.');
             n.remote = Some(host.to_string()).filter(|h| !h.is_empty());
-        } else if t.starts_with('<') && t.contains("@") && t.contains(">...") {
+        } else if t.starts_with('<') && t.has("@") && t.has(">...") {
             // `<addr>... Deferred: Name server: example.org.: host name lookup failure`
             if let Some((_, w)) = t.split_once(' ') {
-                n.words = w.trim().to_string();
+                n.words = w.trim_fast().to_string();
             }
         } else if common::reply_code(t).is_some() && common::status(t).is_some() {
             n.status = common::status(t);

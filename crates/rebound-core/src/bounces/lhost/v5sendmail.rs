@@ -8,6 +8,7 @@ use super::super::text::{first_address, report_part};
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 const TRANSCRIPT: &str = "----- Transcript of session follows -----";
@@ -25,12 +26,12 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     }
     let (_, transcript) = flat.text.split_once(TRANSCRIPT)?;
     let lower = transcript.to_ascii_lowercase();
-    if !(lower.contains("----- unsent message follows -----")
-        || lower.contains("----- no message was collected -----"))
+    if !(lower.has("----- unsent message follows -----")
+        || lower.has("----- no message was collected -----"))
     {
         return None;
     }
-    if lower.contains("following addresses had permanent fatal errors") {
+    if lower.has("following addresses had permanent fatal errors") {
         return None;
     }
     let transcript = report_part(transcript);
@@ -44,7 +45,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     let mut response: Option<String> = None;
     let mut general = String::new();
     for line in transcript.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.is_empty() {
             continue;
         }
@@ -52,7 +53,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             .strip_prefix("While talking to ")
             .or_else(|| t.strip_prefix("... while talking to "))
         {
-            host = Some(h.trim_end_matches(':').trim().to_string());
+            host = Some(h.trim_end_matches(':').trim_fast().to_string());
             command = None;
             response = None;
         } else if let Some(c) = t.strip_prefix(">>>") {
@@ -62,7 +63,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
                 .map(|w| w.to_ascii_uppercase())
                 .and_then(|w| common::smtp_command(&w).or(Some(w)));
         } else if let Some(r) = t.strip_prefix("<<<") {
-            response = Some(r.trim().to_string());
+            response = Some(r.trim_fast().to_string());
         } else if let Some((head, words)) = t.split_once("... ") {
             let code = common::reply_code(head.get(..3).unwrap_or(""));
             let addr = head
@@ -72,7 +73,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
                 .and_then(first_address);
             match addr {
                 Some(a) if code.is_some() => {
-                    let mut diag = words.trim().to_string();
+                    let mut diag = words.trim_fast().to_string();
                     if let Some(resp) = response.take() {
                         diag.push_str(": ");
                         diag.push_str(&resp);
@@ -86,7 +87,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
                     records.push(r);
                 }
                 _ if code.is_some() && general.is_empty() => {
-                    general = format!("{} {}", head.get(..3).unwrap_or(""), words.trim());
+                    general = format!("{} {}", head.get(..3).unwrap_or(""), words.trim_fast());
                 }
                 _ => {}
             }

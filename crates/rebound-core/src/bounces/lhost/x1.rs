@@ -6,25 +6,26 @@ use super::super::text::addresses;
 use super::super::Found;
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 
 /// Parses an X1 bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !common::subject(flat).starts_with("returned mail: ")
-        || !common::from(flat).contains("mail deliver system")
+        || !common::from(flat).has("mail deliver system")
     {
         return None;
     }
     let mut records = Vec::new();
     for line in flat.report().lines_fast().take(2000) {
-        let t = line.trim();
+        let t = line.trim_fast();
         let Some(words) = t.strip_suffix(']') else {
             continue;
         };
         let Some((addr, reason)) = words.split_once(" [") else {
             continue;
         };
-        let addr = addr.trim();
+        let addr = addr.trim_fast();
         if addr.contains(' ') || addresses(addr).len() != 1 || records.len() >= 100 {
             continue;
         }

@@ -8,6 +8,7 @@ use super::super::text::first_address;
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses an X3 bounce.
@@ -17,7 +18,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         || common::subject(flat) != "delivery status notification"
         || !flat
             .text
-            .contains("This is an automatically generated Delivery Status Notification.")
+            .has("This is an automatically generated Delivery Status Notification.")
     {
         return None;
     }
@@ -26,14 +27,14 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let mut in_details = false;
     let mut aborted = false;
     for line in flat.text.lines_fast() {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.starts_with("====") {
             if in_details && !details.is_empty() {
                 break;
             }
             continue;
         }
-        if t.contains("following recipients was aborted after") {
+        if t.has("following recipients was aborted after") {
             aborted = true;
         }
         if t == "Technical details:" {
@@ -61,7 +62,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
             let host = rest
                 .split_once(" host ")
                 .and_then(|(_, h)| h.split_once(':'))
-                .map(|(h, w)| (h.trim().to_string(), w.trim()));
+                .map(|(h, w)| (h.trim_fast().to_string(), w.trim_fast()));
             match host {
                 Some((h, w)) => (cmd, Some(h), w.to_string()),
                 None => (cmd, None, rest.to_string()),

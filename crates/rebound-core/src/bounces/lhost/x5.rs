@@ -5,13 +5,14 @@
 use super::super::mime::{self, Flat, Headers, Limits};
 use super::super::{dsn, Found};
 use super::common;
+use crate::bounces::mime::StrExt;
 
 /// Parses an X5 bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty()
         || !common::header_contains(flat, "to", "notificationrecipients")
-        || !common::from(flat).contains("mail delivery subsystem")
+        || !common::from(flat).has("mail delivery subsystem")
     {
         return None;
     }

@@ -7,6 +7,7 @@ use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
 use crate::bounces::mime::LinesExt;
+use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Parses a Zoho Mail report.
@@ -25,13 +26,13 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         .skip(1)
         .take(2000)
     {
-        let t = line.trim();
+        let t = line.trim_fast();
         if t.starts_with("Received:") {
             break;
         }
         let named = if let Some((addr, words)) = t.split_once([' ', '\t']) {
             (addresses(addr).len() == 1 && addr.contains('@') && !addr.starts_with('['))
-                .then(|| (addr.to_string(), words.trim()))
+                .then(|| (addr.to_string(), words.trim_fast()))
         } else {
             None
         };
@@ -44,7 +45,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
         if let Some((addr, words)) = named {
             if records.len() < 100 {
                 let mut r = common::record(&addr, words);
-                if words.contains("Host not reachable") {
+                if words.has("Host not reachable") {
                     r.reason = Some(Reason::Expired);
                 }
                 records.push(r);

@@ -51,15 +51,15 @@ pub fn one_line(s: &str) -> String {
         // The same on bytes: ASCII white space as `char::is_whitespace` has it (with the
         // vertical tab).
         let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-        let mut out = String::with_capacity(s.len());
+        let mut out: Vec<u8> = Vec::with_capacity(s.len());
         for w in s.as_bytes().split(ws).filter(|w| !w.is_empty()) {
             if !out.is_empty() {
-                out.push(' ');
+                out.push(b' ');
             }
-            // ASCII throughout.
-            out.push_str(std::str::from_utf8(w).unwrap_or(""));
+            out.extend_from_slice(w);
         }
-        return out;
+        // ASCII throughout: always valid.
+        return String::from_utf8(out).unwrap_or_default();
     }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {

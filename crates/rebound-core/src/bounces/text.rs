@@ -220,12 +220,18 @@ pub fn report_part(text: &str) -> &str {
         let line_end =
             memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |e| line_start + e);
         let line = &text[line_start..line_end];
-        let words = line
-            .find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
-            .unwrap_or(line.len());
+        // Most lines start with a letter no marker starts with: passed over at once.
+        let lead = bytes.get(line_start).copied().unwrap_or(b'\n');
+        let plain =
+            lead.is_ascii_alphanumeric() && !m.first[usize::from(lead.to_ascii_lowercase())];
+        let words = if plain {
+            line.len()
+        } else {
+            line.find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
+                .unwrap_or(line.len())
+        };
         if words < line.len()
-            && m.first
-                .contains(&bytes[line_start + words].to_ascii_lowercase())
+            && m.first[usize::from(bytes[line_start + words].to_ascii_lowercase())]
         {
             let prefix = &line[..words];
             let dashed = prefix.has("--");
@@ -265,8 +271,8 @@ struct Markers {
     automaton: aho_corasick::AhoCorasick,
     /// Per pattern: (may stand alone on its line, may stand between dashes).
     kinds: Vec<(bool, bool)>,
-    /// The first bytes of the patterns, lower case.
-    first: Vec<u8>,
+    /// Whether a pattern starts with the byte (lower case).
+    first: [bool; 256],
 }
 
 static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(|| {
@@ -297,12 +303,12 @@ static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(
         .start_kind(aho_corasick::StartKind::Anchored)
         .build(&cores)
         .ok()?;
-    let mut first: Vec<u8> = cores
-        .iter()
-        .filter_map(|c| c.bytes().next().map(|b| b.to_ascii_lowercase()))
-        .collect();
-    first.sort_unstable();
-    first.dedup();
+    let mut first = [false; 256];
+    for c in &cores {
+        if let Some(b) = c.bytes().next() {
+            first[usize::from(b.to_ascii_lowercase())] = true;
+        }
+    }
     Some(Markers {
         automaton,
         kinds,

@@ -192,8 +192,8 @@ impl Flat {
 pub trait StrExt {
     /// [`trim`]: `str::trim`, quicker on the usual ASCII ends.
     fn trim_fast(&self) -> &str;
-    /// Whether `needle` occurs: a short text is searched where the needle's first byte
-    /// stands (no searcher to build), a long one with `memmem`.
+    /// Whether `needle` occurs: a text of up to 4 KiB is searched where the needle's first
+    /// byte stands (no searcher to build), a longer one with `memmem`.
     fn has(&self, needle: &str) -> bool;
 }
 
@@ -203,7 +203,8 @@ impl StrExt for str {
     }
 
     fn has(&self, needle: &str) -> bool {
-        if self.len() > 256 {
+        // Building a `memmem` searcher costs as much as comparing a few kilobytes.
+        if self.len() > 4096 {
             memchr::memmem::find(self.as_bytes(), needle.as_bytes()).is_some()
         } else {
             let (h, n) = (self.as_bytes(), needle.as_bytes());
@@ -966,7 +967,7 @@ mod tests {
 
     #[test]
     fn has_is_str_contains() {
-        let long = "x".repeat(300) + "needle";
+        let long = "x".repeat(5000) + "needle";
         for (h, n) in [
             ("abc", ""),
             ("abc", "c"),

@@ -40,15 +40,20 @@ fn cues(flat: &Flat) -> usize {
     let h = &flat.headers;
     let from = h.get("from").unwrap_or("");
     let mid = h.get("message-id").unwrap_or("");
-    usize::from(from.has("Postmaster@ezweb.ne.jp"))
+    let cheap = usize::from(from.has("Postmaster@ezweb.ne.jp"))
         + usize::from(from.has("Postmaster@au.com"))
         + usize::from(h.get("subject").map(str::trim) == Some("Mail System Error - Returned Mail"))
+        + usize::from(mid.has(".ezweb.ne.jp>"))
+        + usize::from(mid.has(".au.com>"));
+    // The Received fields count once at most: without another cue they cannot make two.
+    if cheap == 0 {
+        return 0;
+    }
+    cheap
         + usize::from(
             h.all("received")
                 .any(|r| r.has("ezweb.ne.jp (EZweb Mail) with") || r.has(".au.com (")),
         )
-        + usize::from(mid.has(".ezweb.ne.jp>"))
-        + usize::from(mid.has(".au.com>"))
 }
 
 /// Parses an EZweb bounce.

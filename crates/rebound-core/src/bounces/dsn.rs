@@ -18,30 +18,56 @@ struct Fields {
 }
 
 /// Unfolds continuation lines of a field block.
-pub fn unfold(block: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    // A line is borrowed as it stands; only one continued by the next is copied.
+    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::new();
     for line in block.lines_fast() {
         if (line.starts_with(' ') || line.starts_with('\t')) && !out.is_empty() {
             if let Some(last) = out.last_mut() {
                 if !last.is_empty() {
+                    let last = last.to_mut();
                     last.push(' ');
                     last.push_str(line.trim_fast());
                     continue;
                 }
             }
         }
-        out.push(line.trim_end().to_string());
+        out.push(std::borrow::Cow::Borrowed(line.trim_end()));
     }
     out
 }
 
 /// Splits `Name: value`; the name lower case.
-pub fn field(line: &str) -> Option<(String, &str)> {
+pub fn field(line: &str) -> Option<(FieldName, &str)> {
     let (k, v) = line.split_once(':')?;
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;
     }
-    Some((k.trim_fast().to_ascii_lowercase(), v.trim_fast()))
+    Some((FieldName::new(k.trim_fast()), v.trim_fast()))
+}
+
+/// A field name in lower case, kept without an allocation (names are at most 40 bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldName {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl FieldName {
+    fn new(name: &str) -> FieldName {
+        let mut bytes = [0u8; 40];
+        let len = name.len().min(40);
+        bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+        bytes[..len].make_ascii_lowercase();
+        FieldName { bytes, len }
+    }
+
+    /// The name, lower case.
+    pub fn as_str(&self) -> &str {
+        // Lower-casing ASCII keeps UTF-8 valid; a cut inside a character cannot happen
+        // (the name is at most 40 bytes, checked by `field`), but is read as empty.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
 }
 
 /// `rfc822; user@example.org` → `user@example.org`; `smtp; 550 …` → (`smtp`, `550 …`).
@@ -58,7 +84,7 @@ pub fn typed(v: &str) -> (Option<String>, String) {
 fn parse_block(block: &str, fields: &mut Fields) {
     // Groups are separated by blank lines; a group holding several Final-Recipient fields
     // (an MTA that omits the blank lines) is split at each of them.
-    let mut groups: Vec<Vec<String>> = vec![Vec::new()];
+    let mut groups: Vec<Vec<std::borrow::Cow<'_, str>>> = vec![Vec::new()];
     // Whether the last group holds a Final-Recipient line.
     let mut has_final = false;
     for line in unfold(block) {

@@ -50,8 +50,8 @@ const ORIGINAL_BODY_KEPT: usize = 64 << 10;
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     buf: String,
-    /// Per field: name start, name end (= value start), value end, in `buf`; a value
-    /// decoded after the parse lives further on (`value_at`).
+    /// Per field: where its name and its value stand in `buf` (a value with encoded words
+    /// is decoded after the parse and added at the end of `buf`).
     fields: Vec<Field>,
 }
 
@@ -207,15 +207,23 @@ impl StrExt for str {
         if self.len() > 4096 {
             memchr::memmem::find(self.as_bytes(), needle.as_bytes()).is_some()
         } else {
-            let (h, n) = (self.as_bytes(), needle.as_bytes());
-            let Some((&first, rest)) = n.split_first() else {
-                return true;
-            };
-            h.len() >= n.len()
-                && memchr::memchr_iter(first, &h[..h.len() - rest.len()])
-                    .any(|i| h[i + 1..].starts_with(rest))
+            find_short(self, needle).is_some()
         }
     }
+}
+
+/// Where `needle` first occurs in `hay` (as `str::find`), for a short `hay`: each place its
+/// first byte stands is compared, with no searcher to build (`str::find` and `memmem` spend
+/// more setting up than searching a few hundred bytes).
+pub fn find_short(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return Some(0);
+    };
+    if h.len() < n.len() {
+        return None;
+    }
+    memchr::memchr_iter(first, &h[..h.len() - rest.len()]).find(|&i| h[i + 1..].starts_with(rest))
 }
 
 /// `str::lines` with the `memchr` crate's search for the line ends (the same lines: split
@@ -377,14 +385,11 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
     }
     // Encoded words: the decoded value is added after the rest (nothing to do, the usual
     // case, when no `=?` stands anywhere in the block).
-    let any_encoded = memchr::memchr_iter(b'=', out.buf.as_bytes())
-        .any(|p| out.buf.as_bytes().get(p + 1) == Some(&b'?'));
+    let any_encoded = has_encoded_word(&out.buf);
     for i in 0..out.fields.len() * usize::from(any_encoded) {
         let f = out.fields[i];
         let value = out.value_of(&f);
-        let encoded = memchr::memchr_iter(b'=', value.as_bytes())
-            .any(|p| value.as_bytes().get(p + 1) == Some(&b'?'));
-        if encoded {
+        if has_encoded_word(value) {
             let decoded = decode_words(value);
             let from = out.buf.len();
             out.buf.push_str(&decoded);
@@ -392,6 +397,11 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         }
     }
     out
+}
+
+/// Whether `s` holds `=?`, the start of an RFC 2047 encoded word.
+fn has_encoded_word(s: &str) -> bool {
+    memchr::memchr_iter(b'=', s.as_bytes()).any(|p| s.as_bytes().get(p + 1) == Some(&b'?'))
 }
 
 /// `str::trim`, quicker on the usual ASCII ends.
@@ -979,6 +989,7 @@ mod tests {
             (long.as_str(), "needles"),
         ] {
             assert_eq!(h.has(n), h.contains(n), "{h:?} {n:?}");
+            assert_eq!(find_short(h, n), h.find(n), "{h:?} {n:?}");
         }
     }
 

@@ -432,7 +432,7 @@ pub fn has_error_words(s: &str) -> bool {
             "spam",
         ]
         .iter()
-        .any(|w| super::lhost::common::contains_short(&l, w))
+        .any(|w| l.has(w))
 }
 
 /// The generic plain-text engine.

@@ -59,12 +59,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             continue;
         }
         let lower = diag.to_ascii_lowercase();
-        let words = |s: &str| {
-            OWN_WORDS
-                .iter()
-                .find(|(w, _)| common::contains_short(s, w))
-                .map(|(_, x)| *x)
-        };
+        let words = |s: &str| OWN_WORDS.iter().find(|(w, _)| s.has(w)).map(|(_, x)| *x);
         r.reason = words(&lower).or_else(|| {
             (common::reply_code(&diag).is_none())
                 .then(|| {

@@ -123,10 +123,7 @@ impl Entry {
         if l.has("refused to talk to me") {
             return None;
         }
-        OWN_WORDS
-            .iter()
-            .find(|(w, _)| common::contains_short(&l, w))
-            .map(|(_, r)| *r)
+        OWN_WORDS.iter().find(|(w, _)| l.has(w)).map(|(_, r)| *r)
     }
 
     fn raw(&self) -> Raw {

@@ -4,7 +4,6 @@
 
 use super::super::mime::{Flat, Headers};
 use super::super::{text, Found};
-use super::common;
 use crate::bounces::mime::StrExt;
 use crate::Reason;
 
@@ -107,7 +106,7 @@ fn reason_in(s: &str) -> Option<Reason> {
         return None;
     }
     // A server's reply is short: each word is looked for where its first byte stands.
-    let has = |w: &str| common::contains_short(s, w);
+    let has = |w: &str| s.has(w);
     WORDS
         .iter()
         .chain(LDAP_WORDS)
@@ -128,10 +127,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {
         let d = r.diagnostic.as_str();
-        let stage = STAGES
-            .iter()
-            .find(|(w, _)| common::contains_short(d, w))
-            .map(|(_, c)| *c);
+        let stage = STAGES.iter().find(|(w, _)| d.has(w)).map(|(_, c)| *c);
         if let Some(c) = stage {
             r.smtp_command = Some(c.to_string());
         }

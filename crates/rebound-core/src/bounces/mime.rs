@@ -299,9 +299,7 @@ pub fn split_entity(buf: &[u8]) -> (&[u8], &[u8]) {
         return (&[], &buf[1..]);
     }
     // The searcher for the blank line is built once, not per entity.
-    static BLANK_LINE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
-    match BLANK_LINE.find(buf) {
+    match finder!(b"\n\n").find(buf) {
         Some(i) => (&buf[..i + 1], &buf[i + 2..]),
         None => (buf, &[]),
     }
@@ -923,10 +921,8 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u
                                                             // Delimiters stand at the start of a line: the line starts (found with one prebuilt
                                                             // searcher for `\n--`) are checked for the delimiter, rather than building a searcher
                                                             // for each boundary.
-    static LINE_DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n--"));
     let first = body.starts_with(delim).then_some(0);
-    let later = LINE_DASHES.find_iter(body).map(|p| p + 1);
+    let later = finder!(b"\n--").find_iter(body).map(|p| p + 1);
     for pos in first.into_iter().chain(later) {
         if !body[pos..].starts_with(delim) {
             continue;

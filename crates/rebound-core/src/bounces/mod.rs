@@ -19,6 +19,23 @@
 //! - [`phrases`]: what servers say, per reason.
 //! - [`classify`]: reason, status and hard/soft from codes and text.
 
+/// A `memmem` searcher for a constant needle, built once per call site (`&'static`).
+macro_rules! finder {
+    ($needle:expr) => {{
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new($needle));
+        &*FINDER
+    }};
+}
+
+/// Whether the literal `needle` occurs in `hay` (a `&str`): a vectorised search whose
+/// searcher is built once per call site, quicker than `str::contains` on a whole report.
+macro_rules! has_literal {
+    ($hay:expr, $needle:expr) => {
+        finder!($needle).find(AsRef::<[u8]>::as_ref($hay)).is_some()
+    };
+}
+
 pub mod arf;
 pub mod autoreply;
 pub mod classify;

@@ -4,16 +4,6 @@
 //! format (by sender, subject, headers or wording). They are tried in [`ENGINES`] order,
 //! before the generic engines.
 
-/// Whether the literal `needle` occurs in `hay` (a `&str`): a vectorised search whose
-/// searcher is built once per call site, quicker than `str::contains` on a whole report.
-macro_rules! has_literal {
-    ($hay:expr, $needle:expr) => {{
-        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new($needle));
-        FINDER.find(AsRef::<[u8]>::as_ref($hay)).is_some()
-    }};
-}
-
 pub mod activehunter;
 pub mod amazonses;
 pub mod aol;

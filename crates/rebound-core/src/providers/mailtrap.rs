@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{address_field, reason_of, str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
 use crate::{BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
@@ -53,18 +53,18 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             .unwrap_or(req.received_at as Millis);
         let id = str_field(e, "event_id").map(str::to_string);
         let message_id = str_field(e, "message_id").map(str::to_string);
-        let dedup_key = match &id {
-            Some(id) => id_dedup_key("mailtrap", &format!("{id}:{}", addr.key())),
-            None => hashed_dedup_key(
-                "mailtrap",
-                &[
-                    event,
-                    addr.key(),
-                    message_id.as_deref().unwrap_or(""),
-                    &occurred_at.to_string(),
-                ],
-            ),
-        };
+        // The event id stands for the whole batch item: with the address, one recipient.
+        let own_id = id.as_ref().map(|id| format!("{id}:{}", addr.key()));
+        let dedup_key = dedup_key(
+            "mailtrap",
+            own_id.as_deref(),
+            &[
+                event,
+                addr.key(),
+                message_id.as_deref().unwrap_or(""),
+                &occurred_at.to_string(),
+            ],
+        );
         out.push(Event {
             recipient: Recipient::Email(addr),
             kind,

@@ -7,7 +7,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{classify_or, reason_of, str_field, ParseError, SourceAuth};
-use crate::event::{hashed_dedup_key, id_dedup_key};
+use crate::event::dedup_key;
 use crate::reason::find_status;
 use crate::signature::VerifyError;
 use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
@@ -151,10 +151,12 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             .unwrap_or(req.received_at as Millis);
         let message_id = str_field(&msg, "_id").map(str::to_string);
         let id = str_field(e, "_id").map(str::to_string);
-        let dedup_key = match &id {
-            Some(id) => id_dedup_key("mandrill", &format!("{id}:{event}:{occurred_at}")),
-            None => hashed_dedup_key("mandrill", &[event, addr.key(), &occurred_at.to_string()]),
-        };
+        let own_id = id.as_ref().map(|id| format!("{id}:{event}:{occurred_at}"));
+        let dedup_key = dedup_key(
+            "mandrill",
+            own_id.as_deref(),
+            &[event, addr.key(), &occurred_at.to_string()],
+        );
         out.push(Event {
             recipient: Recipient::Email(addr),
             kind,

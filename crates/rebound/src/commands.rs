@@ -20,9 +20,6 @@ use crate::config::{self, FileConfig};
 use crate::serve;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Parse(args) = &cli.command {
-        return crate::parse::run(args);
-    }
     let file = config::load_file(&cli.global)?;
     if let Command::Webhook(WebhookCommand::Parse {
         provider,

@@ -33,6 +33,16 @@ fn main() -> std::process::ExitCode {
     } else {
         builder.init();
     }
+    // `parse` is synchronous (its own threads): no async runtime to start for it.
+    if let cli::Command::Parse(args) = &cli.command {
+        return match parse::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,10 +15,12 @@
 #    every message in memory, parsed REPEAT times on one thread).
 # 4. Agreement: for each file, record i of rebound against record i of Sisimai (reason,
 #    and recipient), over the files either parser returns records for.
-# Every timed command runs RUNS times (each a new process) and the best rate is kept: the
-# VMs this runs on vary by 10-30% from one second to the next.
-# Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, RUNS=3, KEEP=0. CARGO_TARGET_DIR is
-# honoured.
+# Every timed command runs RUNS times (each a new process), the commands taking turns
+# round after round, and the best rate of each is kept: the VMs this runs on vary by
+# 10-30% from one second to the next.
+# Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, RUNS=3, KEEP=0; BASE_BIN=path/to/rebound
+# times an earlier build too, in the same rounds (before/after in one run). CARGO_TARGET_DIR
+# is honoured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -48,14 +50,13 @@ CORES=$(nproc)
 
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
-# best N CMD…: runs CMD RUNS times, prints the best messages/s for N messages.
-best() {
-  local n=$1 b=0 t0 t1 r
-  shift
-  for _ in $(seq "$RUNS"); do
-    t0=$(now); "$@" > /dev/null 2>&1 || true; t1=$(now)
-    r=$(rate "$n" "$t0" "$t1"); [ "$r" -gt "$b" ] && b=$r
-  done
+# keep BEST N CMD…: runs CMD once, prints the larger of BEST and its messages/s for N
+# messages.
+keep() {
+  local b=$1 n=$2 t0 t1 r
+  shift 2
+  t0=$(now); "$@" > /dev/null 2>&1 || true; t1=$(now)
+  r=$(rate "$n" "$t0" "$t1"); [ "$r" -gt "$b" ] && b=$r
   echo "$b"
 }
 
@@ -79,15 +80,23 @@ for my $round (1 .. $repeat) {
 }
 PERL
 perl "$TMP/sisimai.pl" 1 "$TMP/sisimai.jsonl" < "$TMP/files" 2>/dev/null
-SIS=$(best $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
-echo "sisimai (perl, 1 thread):  $SIS messages/s (best of $RUNS)"
-
 # 2. rebound.
 "$BIN" parse --jobs 1 --files-from "$TMP/files" > "$TMP/rebound.jsonl" 2>/dev/null || true
-ONE=$(best "$NR" "$BIN" parse --jobs 1 --files-from "$TMP/files.rep")
-ALL=$(best "$NR" "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep")
-CAT=$(best "$NR" xargs -a "$TMP/files.rep" cat)
+# The timed commands take turns, round after round, so that a slow spell of the VM
+# falls on all of them alike; each keeps its best round.
+SIS=0 ONE=0 ALL=0 CAT=0 BASE=0
+for _ in $(seq "$RUNS"); do
+  SIS=$(keep "$SIS" $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
+  ONE=$(keep "$ONE" "$NR" "$BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+  if [ -n "${BASE_BIN:-}" ]; then
+    BASE=$(keep "$BASE" "$NR" "$BASE_BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+  fi
+  ALL=$(keep "$ALL" "$NR" "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep")
+  CAT=$(keep "$CAT" "$NR" xargs -a "$TMP/files.rep" cat)
+done
+echo "sisimai (perl, 1 thread):  $SIS messages/s (best of $RUNS)"
 echo "rebound --jobs 1:          $ONE messages/s  ($(python3 -c "print(f'{$ONE/$SIS:.0f}')")x sisimai)"
+[ -z "${BASE_BIN:-}" ] || echo "baseline --jobs 1:         $BASE messages/s  ($(python3 -c "print(f'{$BASE/$SIS:.0f}')")x sisimai; BASE_BIN)"
 echo "rebound --jobs $CORES:          $ALL messages/s"
 echo "cat (reading only):        $CAT messages/s"
 for _ in $(seq "$RUNS"); do

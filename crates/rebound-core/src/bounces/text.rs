@@ -577,17 +577,21 @@ fn collect(
 fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)> {
     let found = addresses(line);
     let (off, addr) = found.first()?.clone();
-    let lower = line.to_ascii_lowercase();
     let before = line[..off].trim_fast();
     let after_addr = &line[off + addr.len()..];
     let after = after_addr.trim_start_matches(['>', '"', '\'']).trim_start();
     let before_clean = before.trim_end_matches(['<', '"', '\'', ' ', '(']);
     // Header-like lines of a pasted original or this message's own fields.
-    if lower.starts_with("from:")
-        || lower.starts_with("return-path:")
-        || lower.starts_with("sender:")
-        || lower.starts_with("message-id:")
-        || lower.starts_with("reply-to:")
+    let opens = |p: &str| {
+        line.as_bytes()
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    if opens("from:")
+        || opens("return-path:")
+        || opens("sender:")
+        || opens("message-id:")
+        || opens("reply-to:")
     {
         return None;
     }
@@ -614,13 +618,12 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
         "delivery to",
         "original recipient:",
     ];
-    let label_ok = before_clean.is_empty()
-        || labels.iter().any(|l| {
-            before_clean
-                .to_ascii_lowercase()
-                .ends_with(l.trim_end_matches(':'))
-                || before_clean.to_ascii_lowercase() == *l
-        });
+    let label_ok = before_clean.is_empty() || {
+        let before_lower = before_clean.to_ascii_lowercase();
+        labels
+            .iter()
+            .any(|l| before_lower.ends_with(l.trim_end_matches(':')) || before_lower == *l)
+    };
     if !label_ok {
         return None;
     }

@@ -94,6 +94,23 @@ impl Headers {
         });
     }
 
+    /// Adds a field (`name` given in lower case) with its value in lower case (as
+    /// `str::to_lowercase`; ASCII lower-cased in place).
+    pub fn push_lowercase(&mut self, name: &str, value: &str) {
+        if !value.is_ascii() {
+            return self.push(name, &value.to_lowercase());
+        }
+        let n = self.buf.len();
+        self.buf.push_str(name);
+        let v = self.buf.len();
+        self.buf.push_str(value);
+        self.buf[v..].make_ascii_lowercase();
+        self.fields.push(Field {
+            name: (n, v),
+            value: (v, self.buf.len()),
+        });
+    }
+
     /// The fields, in order: (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.fields
@@ -803,7 +820,7 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     flat.text.reserve(body.len().min(1 << 20));
     for (name, value) in flat.headers.iter() {
         if LOWERED.contains(&name) {
-            flat.lower.push(name, &value.to_lowercase());
+            flat.lower.push_lowercase(name, value);
         }
     }
     let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
@@ -1267,6 +1284,16 @@ mod tests {
             }
             assert_headers_as_reference(&block);
         }
+    }
+
+    #[test]
+    fn lowercase_values_as_to_lowercase() {
+        let mut h = Headers::default();
+        for v in ["", "MiXeD ASCII 123", "ÉTÉ", "ΣΑΣ Σ", "İ", "a\u{212a}"] {
+            h.push_lowercase("subject", v);
+            assert_eq!(h.all("subject").last(), Some(v.to_lowercase().as_str()));
+        }
+        assert_eq!(h.len(), 6);
     }
 
     #[test]

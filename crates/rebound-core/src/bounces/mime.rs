@@ -406,10 +406,7 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         }
         // The name runs to the first `:`; a line without one, or with a blank or control
         // character before it, is no field. (One pass: `:` is itself graphic.)
-        let colon = bytes[start..]
-            .iter()
-            .position(|&c| !NAME_BYTE[usize::from(c)])
-            .map_or(bytes.len(), |p| start + p);
+        let colon = name_end(bytes, start);
         if colon == start || bytes.get(colon) != Some(&b':') {
             start = line_end(bytes, start) + 1;
             continue;
@@ -457,6 +454,35 @@ const NAME_BYTE: [bool; 256] = {
     }
     t
 };
+
+/// Where the name that starts at `from` ends: the first byte from there that is no
+/// [`NAME_BYTE`], or the end of `bytes`. Eight bytes are looked at a time: a byte below
+/// `!`, above `~` or equal to `:` is flagged in one word (a flag can be wrong only above a
+/// right one, so the lowest is right).
+fn name_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let rest = bytes.get(from..).unwrap_or(&[]);
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let below = x.wrapping_sub(ONES * 0x21) & !x;
+        let above = x.wrapping_add(ONES) | x;
+        let c = x ^ (ONES * u64::from(b':'));
+        let colon = c.wrapping_sub(ONES) & !c;
+        let flags = (below | above | colon) & HIGH;
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    at + tail
+        .iter()
+        .position(|&c| !NAME_BYTE[usize::from(c)])
+        .unwrap_or(tail.len())
+}
 
 /// Where the line holding `from` ends: its `\n`, or the end of `bytes`.
 fn line_end(bytes: &[u8], from: usize) -> usize {
@@ -1284,6 +1310,37 @@ mod tests {
             }
             assert_headers_as_reference(&block);
         }
+    }
+
+    #[test]
+    fn name_end_is_the_first_non_name_byte() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Mostly name bytes, now and then any byte.
+                        match seed % 8 {
+                            0 => (seed >> 8) as u8,
+                            1 => [b':', b' ', 0x7f, 0x80, 0x20, 0x21, 0x7e, 0xff]
+                                [(seed >> 8) as usize % 8],
+                            _ => 0x21 + (seed >> 8) as u8 % 0x5e,
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let want = b[from..]
+                        .iter()
+                        .position(|&c| c == b':' || !c.is_ascii_graphic())
+                        .map_or(len, |p| from + p);
+                    assert_eq!(name_end(&b, from), want, "{b:?} {from}");
+                }
+            }
+        }
+        assert_eq!(name_end(b"abc", 7), 7);
     }
 
     #[test]

@@ -844,6 +844,9 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     let (head, body) = split_entity(&buf);
     flat.headers = parse_headers(head, limits);
     flat.text.reserve(body.len().min(1 << 20));
+    // The lowered fields are a part of the header: room for them taken at once.
+    flat.lower.buf.reserve(head.len());
+    flat.lower.fields.reserve(LOWERED.len());
     for (name, value) in flat.headers.iter() {
         if LOWERED.contains(&name) {
             flat.lower.push_lowercase(name, value);

@@ -49,9 +49,13 @@ const ORIGINAL_BODY_KEPT: usize = 64 << 10;
 /// block, not two per field).
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
+    /// A parsed block is copied here whole, its field names lower-cased in place; what
+    /// follows it is values that could not be pointed to in place (unfolded, decoded) and
+    /// the fields added with [`Headers::push`].
     buf: String,
-    /// Per field: where its name and its value stand in `buf` (a value with encoded words
-    /// is decoded after the parse and added at the end of `buf`).
+    /// Per field: where its name and its value stand in `buf` (a value folded over several
+    /// lines is unfolded at the end of `buf`; one with encoded words is decoded after the
+    /// parse and added at the end too).
     fields: Vec<Field>,
 }
 
@@ -84,6 +88,23 @@ impl Headers {
         self.buf.push_str(name);
         let v = self.buf.len();
         self.buf.push_str(value);
+        self.fields.push(Field {
+            name: (n, v),
+            value: (v, self.buf.len()),
+        });
+    }
+
+    /// Adds a field (`name` given in lower case) with its value in lower case (as
+    /// `str::to_lowercase`; ASCII lower-cased in place).
+    pub fn push_lowercase(&mut self, name: &str, value: &str) {
+        if !value.is_ascii() {
+            return self.push(name, &value.to_lowercase());
+        }
+        let n = self.buf.len();
+        self.buf.push_str(name);
+        let v = self.buf.len();
+        self.buf.push_str(value);
+        self.buf[v..].make_ascii_lowercase();
         self.fields.push(Field {
             name: (n, v),
             value: (v, self.buf.len()),
@@ -312,6 +333,10 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
 }
 
 /// [`parse_headers`] keeping only the fields named in `keep` (lower case), when given.
+///
+/// The block is copied into the buffer once, as a whole: a field on one line is its name
+/// (lower-cased in place) and its trimmed value where they stand; only a value folded over
+/// several lines is copied again, unfolded, to the end of the buffer.
 pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]>) -> Headers {
     // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
     // lossily, as a whole.
@@ -319,71 +344,93 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(block),
     };
+    let src: &str = &text;
+    let bytes = src.as_bytes();
+    let max = limits.max_header_value;
+    // Room for the unfolded values as well, so that the buffer seldom grows.
+    let mut buf = String::with_capacity(src.len() + src.len() / 2);
+    buf.push_str(src);
+    // About one field per 40 bytes of header, a few when only a few are kept: the list seldom
+    // grows.
+    let fields = if keep.is_some() {
+        2
+    } else {
+        4 + src.len() / 40
+    };
     let mut out = Headers {
-        buf: String::with_capacity(text.len()),
-        fields: Vec::new(),
+        buf,
+        fields: Vec::with_capacity(fields.min(limits.max_headers)),
     };
     let mut skipping = false;
-    let bytes = text.as_bytes();
+    // Whether the last field's value has been moved to the end of `buf` (it is unfolded
+    // there: it stays the end of the buffer until another field is added).
+    let mut moved = false;
     let mut start = 0;
-    while start <= bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |e| start + e);
-        // `\n` is ASCII: both ends are char boundaries.
-        let line = &text[start..end];
-        start = end + 1;
-        let Some(&first) = line.as_bytes().first() else {
+    while let Some(&first) = bytes.get(start) {
+        if first == b'\n' {
+            start += 1;
             continue;
-        };
+        }
         if first == b' ' || first == b'\t' {
+            let end = line_end(bytes, start);
+            let line = &src[start..end];
+            start = end + 1;
             if skipping {
                 continue;
             }
-            // The last field's value is the end of the buffer until the parse is over.
-            if let Some(last) = out.fields.last_mut() {
-                let from = last.value.0;
-                if out.buf.len() - from < limits.max_header_value {
-                    out.buf.push(' ');
-                    out.buf.push_str(trim(line));
-                    let cut = floor_char(&out.buf[from..], limits.max_header_value);
-                    out.buf.truncate(from + cut);
-                    last.value.1 = out.buf.len();
-                }
+            let Some(last) = out.fields.last_mut() else {
+                continue;
+            };
+            if last.value.1 - last.value.0 >= max {
+                continue;
             }
+            if !moved {
+                // Up to the parse's first append, `buf` is `src` (names aside).
+                let from = out.buf.len();
+                out.buf
+                    .push_str(src.get(last.value.0..last.value.1).unwrap_or(""));
+                last.value = (from, out.buf.len());
+                moved = true;
+            }
+            let from = last.value.0;
+            out.buf.push(' ');
+            out.buf.push_str(trim(line));
+            let cut = floor_char(&out.buf[from..], max);
+            out.buf.truncate(from + cut);
+            last.value.1 = out.buf.len();
             continue;
         }
         if out.fields.len() >= limits.max_headers {
+            start = line_end(bytes, start) + 1;
             continue;
         }
         // The name runs to the first `:`; a line without one, or with a blank or control
         // character before it, is no field. (One pass: `:` is itself graphic.)
-        let Some(colon) = line
-            .bytes()
-            .position(|c| c == b':' || !c.is_ascii_graphic())
-            .filter(|&i| line.as_bytes()[i] == b':')
-        else {
-            continue;
-        };
-        let (name, value) = (&line[..colon], &line[colon + 1..]);
-        if name.is_empty() {
+        let colon = name_end(bytes, start);
+        if colon == start || bytes.get(colon) != Some(&b':') {
+            start = line_end(bytes, start) + 1;
             continue;
         }
+        let name = &src[start..colon];
         skipping = keep.is_some_and(|k| !k.iter().any(|n| name.eq_ignore_ascii_case(n)));
-        if skipping {
-            continue;
+        let end = line_end(bytes, colon + 1);
+        if !skipping {
+            out.buf[start..colon].make_ascii_lowercase();
+            let raw = &src[colon + 1..end];
+            let value = head(trim_value(raw), max);
+            // Where the trimmed value starts within the line's value.
+            let v = colon + 1 + (value.as_ptr() as usize - raw.as_ptr() as usize);
+            out.fields.push(Field {
+                name: (start, colon),
+                value: (v, v + value.len()),
+            });
+            moved = false;
         }
-        let n = out.buf.len();
-        out.buf.push_str(name);
-        out.buf[n..].make_ascii_lowercase();
-        let v = out.buf.len();
-        out.buf.push_str(head(trim(value), limits.max_header_value));
-        out.fields.push(Field {
-            name: (n, v),
-            value: (v, out.buf.len()),
-        });
+        start = end + 1;
     }
     // Encoded words: the decoded value is added after the rest (nothing to do, the usual
-    // case, when no `=?` stands anywhere in the block).
-    let any_encoded = has_encoded_word(&out.buf);
+    // case, when no `=?` stands anywhere in the block: unfolding never makes one).
+    let any_encoded = has_encoded_word(src);
     for i in 0..out.fields.len() * usize::from(any_encoded) {
         let f = out.fields[i];
         let value = out.value_of(&f);
@@ -397,9 +444,68 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
     out
 }
 
-/// Whether `s` holds `=?`, the start of an RFC 2047 encoded word.
+/// The bytes a field name is made of: graphic ASCII but the `:` that ends it.
+const NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x21;
+    while c < 0x7f {
+        t[c] = c != b':' as usize;
+        c += 1;
+    }
+    t
+};
+
+/// [`trim`] for what follows a field's `:`, quicker on the usual `: value` (one space, then
+/// a value with no blank at either end).
+fn trim_value(raw: &str) -> &str {
+    match raw.as_bytes() {
+        [b' ', a, .., z] if a.is_ascii_graphic() && z.is_ascii_graphic() => &raw[1..],
+        _ => trim(raw),
+    }
+}
+
+/// Where the name that starts at `from` ends: the first byte from there that is no
+/// [`NAME_BYTE`], or the end of `bytes`. Eight bytes are looked at a time: a byte below
+/// `!`, above `~` or equal to `:` is flagged in one word (a flag can be wrong only above a
+/// right one, so the lowest is right).
+fn name_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES * 0x80;
+    let rest = bytes.get(from..).unwrap_or(&[]);
+    let mut words = rest.chunks_exact(8);
+    let mut at = from;
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let below = x.wrapping_sub(ONES * 0x21) & !x;
+        let above = x.wrapping_add(ONES) | x;
+        let c = x ^ (ONES * u64::from(b':'));
+        let colon = c.wrapping_sub(ONES) & !c;
+        let flags = (below | above | colon) & HIGH;
+        if flags != 0 {
+            return at + (flags.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    at + tail
+        .iter()
+        .position(|&c| !NAME_BYTE[usize::from(c)])
+        .unwrap_or(tail.len())
+}
+
+/// Where the line holding `from` ends: its `\n`, or the end of `bytes`.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'\n', rest))
+        .map_or(bytes.len(), |e| from + e)
+}
+
+/// Whether `s` holds `=?`, the start of an RFC 2047 encoded word (found by its `?`, the
+/// rarer of the two in a header).
 fn has_encoded_word(s: &str) -> bool {
-    memchr::memchr_iter(b'=', s.as_bytes()).any(|p| s.as_bytes().get(p + 1) == Some(&b'?'))
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'?', b).any(|p| p > 0 && b[p - 1] == b'=')
 }
 
 /// `str::trim`, quicker on the usual ASCII ends.
@@ -747,9 +853,12 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     let (head, body) = split_entity(&buf);
     flat.headers = parse_headers(head, limits);
     flat.text.reserve(body.len().min(1 << 20));
+    // The lowered fields are a part of the header: room for them taken at once.
+    flat.lower.buf.reserve(head.len());
+    flat.lower.fields.reserve(LOWERED.len());
     for (name, value) in flat.headers.iter() {
         if LOWERED.contains(&name) {
-            flat.lower.push(name, &value.to_lowercase());
+            flat.lower.push_lowercase(name, value);
         }
     }
     let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
@@ -1027,6 +1136,29 @@ mod tests {
     }
 
     #[test]
+    fn trim_value_is_str_trim() {
+        for s in [
+            "",
+            " ",
+            "  ",
+            " a",
+            " ab",
+            " a ",
+            "  ab",
+            " \u{3000}a",
+            " a\u{a0}",
+            " é",
+            " aé",
+            "ab",
+            " \x0ba",
+            " a\x0b",
+            "\ta",
+        ] {
+            assert_eq!(trim_value(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn line_endings_are_normalised() {
         assert_eq!(&*normalise(b"a\r\nb\rc\n"), b"a\nb\nc\n");
         assert_eq!(&*normalise(b"a\nb"), b"a\nb");
@@ -1042,6 +1174,218 @@ mod tests {
         assert_eq!(h.get("subject"), Some("é and café"));
         assert_eq!(h.get("from"), Some("a@b"));
         assert!(!h.has("x-bad line"));
+    }
+
+    /// The header parser as it was first written, line by line and value by value: what
+    /// [`parse_headers_keeping`] must agree with.
+    fn reference_headers(
+        block: &[u8],
+        limits: &Limits,
+        keep: Option<&[&str]>,
+    ) -> Vec<(String, String)> {
+        let text = String::from_utf8_lossy(block);
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut skipping = false;
+        for line in text.split('\n') {
+            let Some(first) = line.chars().next() else {
+                continue;
+            };
+            if first == ' ' || first == '\t' {
+                if skipping {
+                    continue;
+                }
+                if let Some((_, value)) = out.last_mut() {
+                    if value.len() < limits.max_header_value {
+                        value.push(' ');
+                        value.push_str(line.trim());
+                        let cut = floor_char(value, limits.max_header_value);
+                        value.truncate(cut);
+                    }
+                }
+                continue;
+            }
+            if out.len() >= limits.max_headers {
+                continue;
+            }
+            let Some(colon) = line.find(':') else {
+                continue;
+            };
+            let (name, value) = (&line[..colon], &line[colon + 1..]);
+            if name.is_empty() || !name.bytes().all(|c| c.is_ascii_graphic()) {
+                continue;
+            }
+            skipping = keep.is_some_and(|k| !k.iter().any(|n| name.eq_ignore_ascii_case(n)));
+            if skipping {
+                continue;
+            }
+            let value = value.trim();
+            let value = &value[..floor_char(value, limits.max_header_value)];
+            out.push((name.to_ascii_lowercase(), value.to_string()));
+        }
+        for (_, value) in &mut out {
+            if value.contains("=?") {
+                *value = decode_words(value);
+            }
+        }
+        out
+    }
+
+    fn assert_headers_as_reference(block: &[u8]) {
+        let tight = Limits {
+            max_headers: 3,
+            max_header_value: 7,
+            ..Limits::default()
+        };
+        let none = Limits {
+            max_headers: 0,
+            max_header_value: 0,
+            ..Limits::default()
+        };
+        for limits in [Limits::default(), tight, none] {
+            for keep in [
+                None,
+                Some(&["content-type", "content-transfer-encoding"][..]),
+                Some(&["subject"][..]),
+                Some(&[][..]),
+            ] {
+                let got: Vec<(String, String)> = parse_headers_keeping(block, &limits, keep)
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                let want = reference_headers(block, &limits, keep);
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} {keep:?} {:?}",
+                    String::from_utf8_lossy(block),
+                    (limits.max_headers, limits.max_header_value)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn headers_as_the_reference_parser() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\n",
+            b"\n\n\n",
+            b"Subject: hi",
+            b"Subject: hi\n",
+            b"Subject:\n",
+            b"Subject:",
+            b":\n",
+            b": value\n",
+            b"SUBJECT:   Hello World   \nFrom: a@b\n",
+            b"Received: from a\n\tby b\n  with c  \n\nX: y\n",
+            b"Received: from a\n \n \t \nX: y\n",
+            b"Received:\n continued\n",
+            b" leading continuation\nA: b\n",
+            b"A: 1\nno colon here\n continued after a non-field\n",
+            b"A: 1\n\n continued after an empty line\n",
+            b"A: 1\n: empty name\n continued\n",
+            b"A b: not a field\n x\n",
+            b"A\tb: not a field\n",
+            b"A\x7fb: not a field\nC\x01: no\n",
+            b"Content-Type: text/plain\nSubject: skipped\n folded\nContent-Transfer-Encoding: 7bit\n",
+            b"Subject: kept\n folded once\n and twice\nOther: x\n folded other\nSubject: two\n",
+            b"A: 1\nB: 2\nC: 3\nD: 4\n more\nE: 5\n",
+            b"A: 1\nB: 2\nC: 3\n more for c\nD: 4\n more after the limit\n",
+            b"Subject: =?UTF-8?B?w6k=?= and\n =?ISO-8859-1?Q?caf=E9?=\nX-Bad line\nFrom: a@b\n",
+            b"Subject: =?\nA=?b: x\nB: =\n ?q\n",
+            b"Subject: \xc3\xa9t\xc3\xa9 \xe2\x80\x83\n \xe2\x80\x83caf\xc3\xa9\xe2\x80\x83\n",
+            b"Subject: \xe2\x80\x83\xe2\x80\x83\nA: \x0bx\x0b\n \x0b\n",
+            b"Subject: 123456\xc3\xa9789\nB: \xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\n \xe2\x82\xac\n",
+            b"Subject: bad \xff\xfe bytes\n \xc3( more\nFrom: \xe9t\xe9\n",
+            b"\xff: x\nA\xc3\xa9: y\n",
+            b"Long: 0123456789abcdef\n more\nL2: 012345\n 6789\nL3: 0123456\n 7\n",
+            b"A: x\r\nB: y\r\n",
+            b"a: 1\nA: 2\nContent-TYPE: Text/Plain\n",
+        ];
+        for &case in cases {
+            assert_headers_as_reference(case);
+        }
+        // Pieces of headers strung together at random (a fixed seed: repeatable).
+        let pieces: &[&[u8]] = &[
+            b"Subject:",
+            b"Content-Type: ",
+            b"content-transfer-encoding:",
+            b"X-A:",
+            b":",
+            b" ",
+            b"\t",
+            b"\n",
+            b"\n ",
+            b"\n\t",
+            b"\n\n",
+            b"a",
+            b"Bcd",
+            b"=?",
+            b"=?UTF-8?Q?a=C3=A9?=",
+            b"=?utf-8?b?w6k=?=",
+            b"\xc3\xa9",
+            b"\xe2\x80\x83",
+            b"\x0b",
+            b"\xff",
+            b"\xc3",
+            b"0123456789",
+            b"no colon",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..3000 {
+            let mut block = Vec::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            for _ in 0..seed % 24 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                block.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            assert_headers_as_reference(&block);
+        }
+    }
+
+    #[test]
+    fn name_end_is_the_first_non_name_byte() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Mostly name bytes, now and then any byte.
+                        match seed % 8 {
+                            0 => (seed >> 8) as u8,
+                            1 => [b':', b' ', 0x7f, 0x80, 0x20, 0x21, 0x7e, 0xff]
+                                [(seed >> 8) as usize % 8],
+                            _ => 0x21 + (seed >> 8) as u8 % 0x5e,
+                        }
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let want = b[from..]
+                        .iter()
+                        .position(|&c| c == b':' || !c.is_ascii_graphic())
+                        .map_or(len, |p| from + p);
+                    assert_eq!(name_end(&b, from), want, "{b:?} {from}");
+                }
+            }
+        }
+        assert_eq!(name_end(b"abc", 7), 7);
+    }
+
+    #[test]
+    fn lowercase_values_as_to_lowercase() {
+        let mut h = Headers::default();
+        for v in ["", "MiXeD ASCII 123", "ÉTÉ", "ΣΑΣ Σ", "İ", "a\u{212a}"] {
+            h.push_lowercase("subject", v);
+            assert_eq!(h.all("subject").last(), Some(v.to_lowercase().as_str()));
+        }
+        assert_eq!(h.len(), 6);
     }
 
     #[test]

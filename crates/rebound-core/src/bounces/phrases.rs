@@ -121,30 +121,11 @@ static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(
 });
 
 /// Searches every reason's wording in a lower-cased text at once.
+///
+/// Not remembered here: the classifier keeps each diagnostic's hits (with its other facts)
+/// per thread.
 pub fn scan(lower: &str) -> Hits {
-    // A record's words are classified more than once (the engines' settling rounds, then
-    // the final one) and records of one message often share them: the last text scanned
-    // and its hits are kept per thread.
-    thread_local! {
-        static LAST: std::cell::RefCell<(String, Hits)> =
-            const { std::cell::RefCell::new((String::new(), Hits { found: 0, vetoed: 0 })) };
-    }
-    if lower.len() <= 4096 {
-        if let Some(h) = LAST.with(|l| l.try_borrow().ok().filter(|l| l.0 == lower).map(|l| l.1)) {
-            return h;
-        }
-    }
-    let hits = scan_uncached(lower);
-    if lower.len() <= 4096 {
-        LAST.with(|l| {
-            if let Ok(mut l) = l.try_borrow_mut() {
-                l.0.clear();
-                l.0.push_str(lower);
-                l.1 = hits;
-            }
-        });
-    }
-    hits
+    scan_uncached(lower)
 }
 
 fn scan_uncached(lower: &str) -> Hits {

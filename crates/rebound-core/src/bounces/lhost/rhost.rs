@@ -130,6 +130,10 @@ fn bare(h: &str) -> &str {
 /// `name`, without the copy.
 fn host_matches(name: &str, host: &str) -> bool {
     let (n, b) = (name.as_bytes(), bare(host).as_bytes());
+    // Most hosts are ruled out by the last letter.
+    if n.last().map(u8::to_ascii_lowercase) != b.last().copied() {
+        return false;
+    }
     let Some(at) = n.len().checked_sub(b.len()) else {
         return false;
     };

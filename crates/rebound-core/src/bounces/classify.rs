@@ -195,7 +195,8 @@ struct Facts<'a> {
     temp: Option<Reason>,
     /// A reason the engine stated that the probes may still overrule.
     engine: Option<Reason>,
-    diag: &'a str,
+    /// Whether the diagnostic is blank.
+    blank: bool,
     hits: phrases::Hits,
     command: Option<&'a str>,
     smtp: bool,
@@ -356,7 +357,7 @@ fn decide(f: &Facts, action: Option<&str>) -> Reason {
         Some(Reason::Undefined) | None => {
             if matches!(action, Some("delayed")) {
                 Reason::Expired
-            } else if f.diag.trim_fast().is_empty() {
+            } else if f.blank {
                 Reason::Undefined
             } else {
                 Reason::OnHold
@@ -383,8 +384,27 @@ pub fn class_of(reason: Reason, status: Option<&str>, reply: Option<&str>) -> Bo
 /// `text_command` gives the SMTP command the message's text names, asked for only when the
 /// record's own fields and words name none.
 pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) -> Classified {
+    classify_as(raw, raw.action.as_deref(), raw.reason, text_command)
+}
+
+/// [`classify`] of `raw` as if its `action` and `reason` were the ones given (the engines'
+/// settling probes), without copying the record.
+pub fn classify_as(
+    raw: &Raw,
+    action: Option<&str>,
+    stated_reason: Option<Reason>,
+    text_command: impl FnOnce() -> Option<&'static str>,
+) -> Classified {
     let diag = raw.diagnostic.as_str();
-    let stated = find_status(diag);
+    let (stated, found_reply) = with_facts(diag, |f| {
+        (
+            f.status(diag),
+            raw.reply_code
+                .is_none()
+                .then(|| f.reply_code(diag))
+                .flatten(),
+        )
+    });
     // A generic code in the status field gives way to the server's own: `5.0.0`, and the
     // queue's `4.4.7` (gave up) when the server's last word was another temporary code.
     let generic = |s: &str| {
@@ -400,18 +420,18 @@ pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) 
     let reply_code = raw
         .reply_code
         .clone()
-        .or_else(|| find_reply_code(diag).map(|c| c.to_string()));
+        .or_else(|| found_reply.map(|c| c.to_string()));
     if let Some(kind @ (EventKind::Complaint | EventKind::AutoReply)) = raw.kind {
         return Classified {
             kind,
             class: None,
-            reason: raw.reason.unwrap_or(Reason::Feedback),
+            reason: stated_reason.unwrap_or(Reason::Feedback),
             status: None,
             reply_code: None,
         };
     }
     let delivered = status.as_deref().is_some_and(|s| s.starts_with("2."))
-        || matches!(raw.action.as_deref(), Some("delivered"));
+        || matches!(action, Some("delivered"));
     if delivered {
         return Classified {
             kind: EventKind::Delivery,
@@ -421,8 +441,13 @@ pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) 
             reply_code,
         };
     }
-    let lower = diag.to_lowercase();
-    let command = match raw.smtp_command.as_deref().or_else(|| command_of(diag)) {
+    let explicit = stated_reason
+        .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold) && !retry(Some(*r)));
+    let own_command = match raw.smtp_command.as_deref() {
+        Some(c) => Some(c),
+        None => with_facts(diag, |f| f.command(diag)),
+    };
+    let command = match own_command {
         Some(own) => Some(own),
         None => text_command(),
     };
@@ -430,26 +455,22 @@ pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) 
         Some(t) => t == "smtp",
         None => true,
     };
-    let explicit = raw
-        .reason
-        .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold) && !retry(Some(*r)));
     let reason = match explicit {
         Some(r) => r,
         None => {
+            let (hits, blank) = with_facts(diag, |f| f.words(diag));
             let facts = Facts {
                 temp: status.as_deref().and_then(status_name),
-                engine: raw
-                    .reason
-                    .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold)),
-                diag: &lower,
-                hits: phrases::scan(&lower),
+                engine: stated_reason.filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold)),
+                blank,
+                hits,
                 command,
                 smtp,
             };
-            decide(&facts, raw.action.as_deref())
+            decide(&facts, action)
         }
     };
-    let kind = if raw.action.as_deref() == Some("delayed") {
+    let kind = if action == Some("delayed") {
         EventKind::Deferred
     } else {
         EventKind::Bounce
@@ -460,6 +481,113 @@ pub fn classify(raw: &Raw, text_command: impl FnOnce() -> Option<&'static str>) 
         reason,
         status,
         reply_code,
+    }
+}
+
+/// [`command_of`] a record's diagnostic, remembered with the classifier's other facts.
+pub fn diagnostic_command(diag: &str) -> Option<&'static str> {
+    with_facts(diag, |f| f.command(diag))
+}
+
+/// [`find_reply_code`] of a record's diagnostic, remembered with the classifier's other
+/// facts.
+pub fn diagnostic_reply_code(diag: &str) -> Option<u16> {
+    with_facts(diag, |f| f.reply_code(diag))
+}
+
+/// The lower case of a text: `str::to_lowercase`, by bytes when the text is ASCII (the
+/// same result).
+pub fn lower_case(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// What the classifier reads from a diagnostic's text alone, each worked out when first
+/// asked for.
+#[derive(Debug, Default, Clone)]
+struct DiagFacts {
+    status: Option<Option<String>>,
+    reply_code: Option<Option<u16>>,
+    command: Option<Option<&'static str>>,
+    /// The wording found in the lower-cased text, and whether the text is blank.
+    words: Option<(phrases::Hits, bool)>,
+}
+
+impl DiagFacts {
+    fn status(&mut self, diag: &str) -> Option<String> {
+        self.status.get_or_insert_with(|| find_status(diag)).clone()
+    }
+
+    fn reply_code(&mut self, diag: &str) -> Option<u16> {
+        *self.reply_code.get_or_insert_with(|| find_reply_code(diag))
+    }
+
+    fn command(&mut self, diag: &str) -> Option<&'static str> {
+        *self.command.get_or_insert_with(|| command_of(diag))
+    }
+
+    fn words(&mut self, diag: &str) -> (phrases::Hits, bool) {
+        *self.words.get_or_insert_with(|| {
+            let lower = lower_case(diag);
+            (phrases::scan(&lower), lower.trim_fast().is_empty())
+        })
+    }
+}
+
+/// Diagnostics remembered per thread: a record is classified up to three times (the
+/// engines' settling probes, then the final round) and the records of one message often
+/// share their words.
+const MEMO_ENTRIES: usize = 8;
+/// Longer texts are worked out afresh each time.
+const MEMO_MAX_LEN: usize = 4096;
+
+#[derive(Default)]
+struct Memo {
+    entries: Vec<(String, DiagFacts)>,
+    /// The entry to replace next.
+    next: usize,
+}
+
+/// Runs `f` on the facts of `diag`, remembered from an earlier call when there was one.
+fn with_facts<R>(diag: &str, f: impl FnOnce(&mut DiagFacts) -> R) -> R {
+    thread_local! {
+        static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo::default());
+    }
+    if diag.len() > MEMO_MAX_LEN {
+        return f(&mut DiagFacts::default());
+    }
+    MEMO.with(|m| match m.try_borrow_mut() {
+        Ok(mut m) => m.run(diag, f),
+        Err(_) => f(&mut DiagFacts::default()),
+    })
+}
+
+impl Memo {
+    fn run<R>(&mut self, diag: &str, f: impl FnOnce(&mut DiagFacts) -> R) -> R {
+        if let Some((_, facts)) = self.entries.iter_mut().find(|(d, _)| d == diag) {
+            return f(facts);
+        }
+        // The oldest entry gives way.
+        let at = if self.entries.len() < MEMO_ENTRIES {
+            self.entries.push((String::new(), DiagFacts::default()));
+            self.entries.len() - 1
+        } else {
+            let at = self.next % MEMO_ENTRIES;
+            self.next = (at + 1) % MEMO_ENTRIES;
+            at
+        };
+        match self.entries.get_mut(at) {
+            Some((d, facts)) => {
+                d.clear();
+                d.push_str(diag);
+                *facts = DiagFacts::default();
+                f(facts)
+            }
+            None => f(&mut DiagFacts::default()),
+        }
     }
 }
 
@@ -546,6 +674,126 @@ mod tests {
                 Some(*cmd),
                 "{cue}"
             );
+        }
+    }
+
+    #[test]
+    fn lower_case_is_to_lowercase() {
+        for t in [
+            "",
+            "550 5.1.1 User UNKNOWN",
+            "MIXED ascii 123 [X]",
+            "Boîte PLEINE",
+            "İSTANBUL ΣΑΣ ß",
+            "\u{212a}elvin \u{0130}",
+            "tab\tNEW\nline",
+        ] {
+            assert_eq!(lower_case(t), t.to_lowercase(), "{t:?}");
+        }
+    }
+
+    /// The facts as a fresh computation has them.
+    fn fresh(
+        diag: &str,
+    ) -> (
+        Option<String>,
+        Option<u16>,
+        Option<&'static str>,
+        phrases::Hits,
+        bool,
+    ) {
+        let lower = diag.to_lowercase();
+        (
+            find_status(diag),
+            find_reply_code(diag),
+            command_of(diag),
+            phrases::scan(&lower),
+            lower.trim_fast().is_empty(),
+        )
+    }
+
+    fn remembered(
+        diag: &str,
+    ) -> (
+        Option<String>,
+        Option<u16>,
+        Option<&'static str>,
+        phrases::Hits,
+        bool,
+    ) {
+        let (hits, blank) = with_facts(diag, |f| f.words(diag));
+        (
+            with_facts(diag, |f| f.status(diag)),
+            diagnostic_reply_code(diag),
+            diagnostic_command(diag),
+            hits,
+            blank,
+        )
+    }
+
+    #[test]
+    fn remembered_facts_are_fresh_facts() {
+        let long = format!("550 5.2.2 {} mailbox full", "x".repeat(MEMO_MAX_LEN));
+        let mut texts: Vec<String> = vec![
+            "550 5.1.1 user unknown (in reply to RCPT TO command)".into(),
+            "452 4.2.2 Mailbox FULL after end of data".into(),
+            "".into(),
+            "   ".into(),
+            "Relay access denied".into(),
+            "Boîte PLEINE 552".into(),
+            long,
+        ];
+        // More texts than entries, so that entries give way.
+        for i in 0..(MEMO_ENTRIES + 3) {
+            texts.push(format!("55{} 5.7.{i} blocked using list {i}", i % 10));
+        }
+        // Alternating, repeated, and each fact asked for first in turn.
+        for round in 0..3 {
+            for (i, t) in texts.iter().enumerate() {
+                let t = t.as_str();
+                let want = fresh(t);
+                let got = match (round + i) % 3 {
+                    0 => remembered(t),
+                    1 => {
+                        let c = diagnostic_command(t);
+                        let r = remembered(t);
+                        assert_eq!(r.2, c);
+                        r
+                    }
+                    _ => {
+                        let c = diagnostic_reply_code(t);
+                        let r = remembered(t);
+                        assert_eq!(r.1, c);
+                        r
+                    }
+                };
+                assert_eq!(got, want, "{t:?}");
+                let other = texts
+                    .get((i * 7 + round) % texts.len())
+                    .map_or("", String::as_str);
+                assert_eq!(remembered(other), fresh(other), "{other:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn classify_as_is_classify_of_a_changed_copy() {
+        let base = Raw {
+            recipient: "a@example.org".into(),
+            diagnostic: "550 5.0.0 something odd happened".into(),
+            action: Some("delayed".into()),
+            ..Raw::default()
+        };
+        for action in [None, Some("delayed"), Some("failed"), Some("delivered")] {
+            for reason in [None, Some(Reason::Undefined), Some(Reason::Blocked)] {
+                let mut copy = base.clone();
+                copy.action = action.map(str::to_string);
+                copy.reason = reason;
+                assert_eq!(
+                    classify_as(&base, action, reason, || Some("EHLO")),
+                    classify(&copy, || Some("EHLO"))
+                );
+            }
         }
     }
 

@@ -54,7 +54,7 @@ enum Entry {
 struct Matcher {
     /// Every distinct word (table entries and every piece of every pair) once; its value
     /// indexes `entries`.
-    automaton: aho_corasick::AhoCorasick,
+    automaton: aho_corasick::nfa::contiguous::NFA,
     /// Per distinct word: what it means (a word may stand in several tables).
     entries: Vec<Vec<Entry>>,
     /// Per distinct word: whether it is a piece of some pair (its places are noted).
@@ -108,7 +108,7 @@ static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(
             piece[w as usize] = true;
         }
     }
-    let automaton = aho_corasick::AhoCorasick::builder()
+    let automaton = aho_corasick::nfa::contiguous::NFA::builder()
         .match_kind(aho_corasick::MatchKind::Standard)
         .build(&words)
         .ok()?;
@@ -121,30 +121,11 @@ static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(
 });
 
 /// Searches every reason's wording in a lower-cased text at once.
+///
+/// Not remembered here: the classifier keeps each diagnostic's hits (with its other facts)
+/// per thread.
 pub fn scan(lower: &str) -> Hits {
-    // A record's words are classified more than once (the engines' settling rounds, then
-    // the final one) and records of one message often share them: the last text scanned
-    // and its hits are kept per thread.
-    thread_local! {
-        static LAST: std::cell::RefCell<(String, Hits)> =
-            const { std::cell::RefCell::new((String::new(), Hits { found: 0, vetoed: 0 })) };
-    }
-    if lower.len() <= 4096 {
-        if let Some(h) = LAST.with(|l| l.try_borrow().ok().filter(|l| l.0 == lower).map(|l| l.1)) {
-            return h;
-        }
-    }
-    let hits = scan_uncached(lower);
-    if lower.len() <= 4096 {
-        LAST.with(|l| {
-            if let Ok(mut l) = l.try_borrow_mut() {
-                l.0.clear();
-                l.0.push_str(lower);
-                l.1 = hits;
-            }
-        });
-    }
-    hits
+    scan_uncached(lower)
 }
 
 fn scan_uncached(lower: &str) -> Hits {
@@ -160,10 +141,9 @@ fn scan_uncached(lower: &str) -> Hits {
     // (what searching the text piece after piece would find).
     let mut places: Vec<(u32, usize)> = Vec::new();
     let mut started: Vec<(usize, usize)> = Vec::new(); // (pair, start of its first piece)
-    for found in m.automaton.find_overlapping_iter(lower) {
-        let w = found.pattern().as_u32();
+    let mut on_match = |w: u32, start: usize| {
         if m.piece.get(w as usize).copied().unwrap_or(false) {
-            places.push((w, found.start()));
+            places.push((w, start));
         }
         for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
             match entry {
@@ -172,9 +152,33 @@ fn scan_uncached(lower: &str) -> Hits {
                 Entry::PairStart(p) => {
                     // From a later start the pieces are found only if from the first.
                     if !started.iter().any(|(q, _)| q == p) {
-                        started.push((*p, found.start()));
+                        started.push((*p, start));
                     }
                 }
+            }
+        }
+    };
+    // Every occurrence of every word (overlapping), in order of where it ends, and of
+    // the words ending at one place in the automaton's order: what the library's
+    // overlapping iterator gives, stepped through here without its per-match machinery.
+    use aho_corasick::automaton::Automaton;
+    let a = &m.automaton;
+    let Ok(mut sid) = a.start_state(aho_corasick::Anchored::No) else {
+        return hits;
+    };
+    for (at, &byte) in lower.as_bytes().iter().enumerate() {
+        sid = a.next_state(aho_corasick::Anchored::No, sid, byte);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                break;
+            }
+            if !a.is_match(sid) {
+                continue;
+            }
+            for i in 0..a.match_len(sid) {
+                let pid = a.match_pattern(sid, i);
+                let start = (at + 1).saturating_sub(a.pattern_len(pid));
+                on_match(pid.as_u32(), start);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Small helpers shared by the vendor engines: header tests, SMTP reply reading and
 //! record building.
 
-use super::super::classify::{classify, command_of, status_name};
+use super::super::classify::{classify_as, diagnostic_command, diagnostic_reply_code, status_name};
 use super::super::dsn::{field, typed, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
@@ -334,28 +334,24 @@ pub fn settle(r: &mut Raw) {
     }
     let undecided = |x: Reason| matches!(x, Reason::OnHold | Reason::Undefined);
     // Without the action: a delayed record is `expired` only when nothing else fits.
-    let mut probe = r.clone();
-    probe.action = None;
-    if !undecided(classify(&probe, || None).reason) {
+    if !undecided(classify_as(r, None, r.reason, || None).reason) {
         return;
     }
     // An engine-stated `Undefined` makes the classifier run its second round.
-    probe.reason = Some(Reason::Undefined);
-    let second = classify(&probe, || None).reason;
+    let second = classify_as(r, None, Some(Reason::Undefined), || None).reason;
     if !undecided(second) {
         r.reason = Some(second);
         return;
     }
-    let code: u16 = r
-        .reply_code
-        .clone()
-        .or_else(|| reply_code(&r.diagnostic))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let code: u16 = match r.reply_code.as_deref() {
+        Some(c) => c.parse().ok(),
+        None => diagnostic_reply_code(&r.diagnostic),
+    }
+    .unwrap_or(0);
     let command = r
         .smtp_command
         .as_deref()
-        .or_else(|| command_of(&r.diagnostic));
+        .or_else(|| diagnostic_command(&r.diagnostic));
     if r.diagnostic_type
         .as_deref()
         .is_some_and(|t| t.starts_with("x-unix"))

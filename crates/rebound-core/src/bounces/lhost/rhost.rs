@@ -80,40 +80,68 @@ pub fn apply(r: &mut Raw, lhost: &str) {
     if r.reason.is_some() || r.kind.is_some() || r.diagnostic.is_empty() {
         return;
     }
-    let domain = r
-        .recipient
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
-        .unwrap_or_default();
-    let remote = r.remote_mta.as_deref().unwrap_or("").to_ascii_lowercase();
-    let remote = remote.trim_end_matches('.');
-    let lhost = lhost.trim_fast().trim_end_matches('.').to_ascii_lowercase();
-    let by_host = |name: &str| -> Option<&Provider> {
-        if name.is_empty() {
-            return None;
-        }
-        PROVIDERS.iter().find(|p| {
-            p.hosts
-                .iter()
-                .any(|h| name.ends_with(h) || name == h.trim_start_matches('.'))
-        })
-    };
-    let provider = (!domain.is_empty())
-        .then(|| {
-            PROVIDERS
-                .iter()
-                .find(|p| p.hosts.iter().any(|h| h.trim_start_matches('.') == domain))
-        })
-        .flatten()
-        .or_else(|| by_host(remote))
-        .or_else(|| by_host(&lhost));
-    let Some(p) = provider else {
+    let Some(p) = find(r, lhost) else {
         return;
     };
     let lower = r.diagnostic.to_ascii_lowercase();
     if let Some(reason) = (p.reason)(r, &lower) {
         r.reason = Some(reason);
     }
+}
+
+/// The provider of a record: by the recipient's domain, else the remote server's name,
+/// else `lhost`.
+fn find(r: &Raw, lhost: &str) -> Option<&'static Provider> {
+    // Names compared as they stand, ASCII case ignored: the hosts are lower case.
+    let domain = r
+        .recipient
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>'))
+        .unwrap_or_default();
+    let remote = r.remote_mta.as_deref().unwrap_or("").trim_end_matches('.');
+    let lhost = lhost.trim_fast().trim_end_matches('.');
+    let by_host = |name: &str| -> Option<&Provider> {
+        if name.is_empty() {
+            return None;
+        }
+        PROVIDERS
+            .iter()
+            .find(|p| p.hosts.iter().any(|h| host_matches(name, h)))
+    };
+    (!domain.is_empty())
+        .then(|| {
+            PROVIDERS
+                .iter()
+                .find(|p| p.hosts.iter().any(|h| bare(h).eq_ignore_ascii_case(domain)))
+        })
+        .flatten()
+        .or_else(|| by_host(remote))
+        .or_else(|| by_host(lhost))
+}
+
+/// A host without its leading dot (`.qq.com` → `qq.com`).
+fn bare(h: &str) -> &str {
+    h.strip_prefix('.').unwrap_or(h)
+}
+
+/// Whether `name` is in `host`: it ends with it, or it is the host without its leading
+/// dot. ASCII case is ignored in `name` (the hosts are lower case): the same as
+/// `n.ends_with(host) || n == host.trim_start_matches('.')` for the lower case `n` of
+/// `name`, without the copy.
+fn host_matches(name: &str, host: &str) -> bool {
+    let (n, b) = (name.as_bytes(), bare(host).as_bytes());
+    // Most hosts are ruled out by the last letter.
+    if n.last().map(u8::to_ascii_lowercase) != b.last().copied() {
+        return false;
+    }
+    let Some(at) = n.len().checked_sub(b.len()) else {
+        return false;
+    };
+    if !n.get(at..).is_some_and(|tail| tail.eq_ignore_ascii_case(b)) {
+        return false;
+    }
+    // A leading dot must stand in the name too, unless the name is the bare host.
+    b.len() == host.len() || at == 0 || n.get(at - 1) == Some(&b'.')
 }
 
 fn first_of(lower: &str, table: &[(&str, Reason)]) -> Option<Reason> {
@@ -704,6 +732,90 @@ mod tests {
             diagnostic: diag.into(),
             ..Raw::default()
         }
+    }
+
+    /// The provider as found before: every name lower-cased first.
+    fn reference(r: &Raw, lhost: &str) -> Option<usize> {
+        let domain = r
+            .recipient
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+            .unwrap_or_default();
+        let remote = r.remote_mta.as_deref().unwrap_or("").to_ascii_lowercase();
+        let remote = remote.trim_end_matches('.');
+        let lhost = lhost.trim_fast().trim_end_matches('.').to_ascii_lowercase();
+        let by_host = |name: &str| -> Option<usize> {
+            if name.is_empty() {
+                return None;
+            }
+            PROVIDERS.iter().position(|p| {
+                p.hosts
+                    .iter()
+                    .any(|h| name.ends_with(h) || name == h.trim_start_matches('.'))
+            })
+        };
+        (!domain.is_empty())
+            .then(|| {
+                PROVIDERS
+                    .iter()
+                    .position(|p| p.hosts.iter().any(|h| h.trim_start_matches('.') == domain))
+            })
+            .flatten()
+            .or_else(|| by_host(remote))
+            .or_else(|| by_host(&lhost))
+    }
+
+    #[test]
+    fn hosts_are_lower_case_ascii() {
+        for p in PROVIDERS {
+            for h in p.hosts {
+                assert_eq!(h.to_ascii_lowercase(), *h);
+                assert!(h.is_ascii() && !h.is_empty());
+                // `bare` takes one dot off, as `trim_start_matches('.')` would.
+                assert_eq!(bare(h), h.trim_start_matches('.'));
+                assert!(!bare(h).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn provider_found_as_before() {
+        let names = [
+            "",
+            "x",
+            "COX.NET",
+            "Cox.Net.",
+            "mx.cox.net",
+            "notcox.net",
+            "MX1.QQ.COM",
+            "qq.com",
+            "Laposte.net>",
+            "a.B.Prod.Outlook.COM.",
+            "prod.outlook.com",
+            "mfsmax.DOCOMO.ne.jp",
+            "xmfsmax.docomo.ne.jp",
+            "hotmail.com",
+            "é.hotmail.com",
+            "ß.QQ.com",
+            "smtp.secureserver.NET",
+            "example.org",
+        ];
+        let mut checked = 0;
+        for d in names {
+            for m in names {
+                for l in ["", " MX.Charter.NET. ", "mimecast.com", "a.mimecast.COM"] {
+                    let r = raw(&format!("a@{d}"), m, "550 x");
+                    // Providers told apart by their hosts (a `const` has no one address).
+                    let got = find(&r, l).map(|p| p.hosts);
+                    let want = reference(&r, l)
+                        .and_then(|i| PROVIDERS.get(i))
+                        .map(|p| p.hosts);
+                    assert_eq!(got, want, "{d} {m} {l}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 
     #[test]

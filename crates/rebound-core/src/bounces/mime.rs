@@ -540,43 +540,110 @@ pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// A content type: `type/subtype` in lower case and its parameters (names lower case).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The usual types are not copied (`mime` borrows a constant), and the parameters are kept
+/// as they came, in one string, with where each name and value stands in it: no
+/// allocation per parameter.
+#[derive(Debug, Clone, Default)]
 pub struct ContentType {
     /// `type/subtype`, lower case.
-    pub mime: String,
-    /// Parameters, names in lower case, values unquoted.
-    pub params: Vec<(String, String)>,
+    pub mime: std::borrow::Cow<'static, str>,
+    /// What follows the `;` that ends the type (outside quotes): the parameters.
+    rest: String,
+    /// Per parameter: where its name (trimmed, case as it came) and its value (trimmed,
+    /// unquoted) stand in `rest`.
+    spans: Vec<[usize; 4]>,
 }
+
+/// The types [`ContentType::mime`] borrows rather than copies.
+const KNOWN_TYPES: &[&str] = &[
+    "text/plain",
+    "text/html",
+    "multipart/report",
+    "multipart/mixed",
+    "multipart/alternative",
+    "multipart/related",
+    "message/delivery-status",
+    "message/rfc822",
+    "text/rfc822-headers",
+    "message/feedback-report",
+    "message/global-delivery-status",
+    "message/disposition-notification",
+    "application/octet-stream",
+];
+
+impl PartialEq for ContentType {
+    fn eq(&self, other: &Self) -> bool {
+        self.mime == other.mime && self.params().eq(other.params())
+    }
+}
+
+impl Eq for ContentType {}
 
 impl ContentType {
     /// Parses a Content-Type value; an empty value gives `text/plain`.
     pub fn parse(v: &str) -> ContentType {
-        let mut parts = split_params(v);
-        let mime = parts
-            .next()
-            .map(|m| m.trim().to_ascii_lowercase())
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "text/plain".into());
-        let params = parts
+        // The type runs to the first `;` outside quotes; the parameters are split from a
+        // fresh (unquoted) state after it, as they would be in one pass.
+        let (first, rest) = match split_params(v).next() {
+            Some(f) if f.len() < v.len() => (f, &v[f.len() + 1..]),
+            _ => (v, ""),
+        };
+        let m = trim(first);
+        let mime = if m.is_empty() {
+            std::borrow::Cow::Borrowed("text/plain")
+        } else {
+            match KNOWN_TYPES.iter().find(|k| k.eq_ignore_ascii_case(m)) {
+                Some(k) => std::borrow::Cow::Borrowed(*k),
+                None => std::borrow::Cow::Owned(m.to_ascii_lowercase()),
+            }
+        };
+        let base = rest.as_ptr() as usize;
+        let at = |s: &str| s.as_ptr() as usize - base;
+        let spans = split_params(rest)
             .filter_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                let v = v.trim();
+                let eq = memchr::memchr(b'=', p.as_bytes())?;
+                let (k, v) = (trim(&p[..eq]), trim(&p[eq + 1..]));
                 let v = v
                     .strip_prefix('"')
                     .map(|x| x.strip_suffix('"').unwrap_or(x))
                     .unwrap_or(v);
-                Some((k.trim().to_ascii_lowercase(), v.to_string()))
+                Some([at(k), at(k) + k.len(), at(v), at(v) + v.len()])
             })
             .collect();
-        ContentType { mime, params }
+        ContentType {
+            mime,
+            rest: rest.to_string(),
+            spans,
+        }
     }
 
-    /// A parameter's value.
+    /// The parameters, in order: (name as it came, value unquoted).
+    fn raw_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spans.iter().map(|&[k0, k1, v0, v1]| {
+            (
+                self.rest.get(k0..k1).unwrap_or(""),
+                self.rest.get(v0..v1).unwrap_or(""),
+            )
+        })
+    }
+
+    /// The parameters, in order: (name in lower case, value unquoted).
+    pub fn params(&self) -> impl Iterator<Item = (String, &str)> {
+        self.raw_params().map(|(k, v)| (k.to_ascii_lowercase(), v))
+    }
+
+    /// A parameter's value: the first whose name, lower-cased, is `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        let want = name.as_bytes();
+        self.raw_params()
+            .find(|(k, _)| {
+                k.len() == want.len()
+                    && k.bytes()
+                        .zip(want)
+                        .all(|(a, &b)| a.to_ascii_lowercase() == b)
+            })
+            .map(|(_, v)| v)
     }
 }
 
@@ -862,7 +929,7 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
         }
     }
     let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
-    flat.content_type = ct.mime.clone();
+    flat.content_type = ct.mime.to_string();
     flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());
     let cte = flat
         .headers
@@ -888,7 +955,7 @@ fn walk(
         flat.truncated = true;
         return;
     }
-    let mime = ct.mime.as_str();
+    let mime: &str = &ct.mime;
     if mime.starts_with("multipart/") {
         let Some(boundary) = ct.param("boundary").filter(|b| !b.is_empty()) else {
             push_text(flat, &to_utf8_cow(body, None));
@@ -923,20 +990,18 @@ fn walk(
                 None if mime == "multipart/digest" => ContentType::parse("message/rfc822"),
                 None => ContentType::parse("text/plain"),
             };
-            let pcte = headers
-                .get("content-transfer-encoding")
-                .unwrap_or("")
-                .to_string();
-            children.push((pct, pcte, b));
+            // The header is kept for its transfer encoding: no copy of the value.
+            children.push((pct, headers, b));
         }
         // Alternatives say the same thing twice: read the plain text when there is one.
         let has_plain = mime == "multipart/alternative"
             && children.iter().any(|(ct, _, _)| ct.mime == "text/plain");
-        for (pct, pcte, b) in children {
+        for (pct, headers, b) in children {
             if has_plain && pct.mime == "text/html" {
                 continue;
             }
-            walk(&pct, &pcte, b, depth + 1, limits, parts, flat);
+            let pcte = headers.get("content-transfer-encoding").unwrap_or("");
+            walk(&pct, pcte, b, depth + 1, limits, parts, flat);
         }
         return;
     }
@@ -1023,21 +1088,33 @@ fn guess_boundary(body: &[u8]) -> Option<String> {
 
 /// Splits a multipart body into its parts (between `--boundary` lines, up to the closing one).
 fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u8]> {
-    let delim = format!("--{boundary}");
-    let delim = delim.as_bytes();
+    let boundary = boundary.as_bytes();
+    // The delimiter, `--boundary`, is `dl` bytes long.
+    let dl = 2 + boundary.len();
+    let is_delim = |pos: usize| {
+        body.get(pos..pos + 2) == Some(b"--") && body.get(pos + 2..pos + dl) == Some(boundary)
+    };
     let mut out = Vec::new();
     let mut starts: Vec<(usize, usize, bool)> = Vec::new(); // (line start, line end, closing)
                                                             // Delimiters stand at the start of a line: the line starts (found with one prebuilt
                                                             // searcher for `\n--`) are checked for the delimiter, rather than building a searcher
                                                             // for each boundary.
-    let first = body.starts_with(delim).then_some(0);
+    let first = is_delim(0).then_some(0);
     let later = finder!(b"\n--").find_iter(body).map(|p| p + 1);
     for pos in first.into_iter().chain(later) {
-        if !body[pos..].starts_with(delim) {
+        if !is_delim(pos) {
             continue;
         }
-        let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
-        let tail = &body[pos + delim.len()..end];
+        // The line ends at the first `\n` after the delimiter (a boundary holding one, from
+        // a decoded header, ends it there too): looked for in the next few bytes first,
+        // where it nearly always is.
+        let from = pos + dl;
+        let after = &body[from..];
+        let end = match after.iter().take(8).position(|&c| c == b'\n') {
+            Some(e) => from + e,
+            None => memchr::memchr(b'\n', after).map_or(body.len(), |e| from + e),
+        };
+        let tail = &body[from..end];
         let closing = tail.starts_with(b"--");
         if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
             starts.push((pos, end, closing));
@@ -1074,10 +1151,155 @@ mod tests {
         assert_eq!(ct.mime, "multipart/report");
         assert_eq!(ct.param("report-type"), Some("delivery-status"));
         assert_eq!(ct.param("boundary"), Some("a;b=c"));
-        assert_eq!(ct.params.len(), 2);
+        assert_eq!(ct.params().count(), 2);
         assert_eq!(ContentType::parse("").mime, "text/plain");
         assert_eq!(ContentType::parse(";charset=x").param("charset"), Some("x"));
-        assert_eq!(ContentType::parse("text/plain;").params.len(), 0);
+        assert_eq!(ContentType::parse("text/plain;").params().count(), 0);
+    }
+
+    /// The content type parser as it was first written: what [`ContentType`] must agree with.
+    fn reference_content_type(v: &str) -> (String, Vec<(String, String)>) {
+        let mut parts = split_params(v);
+        let mime = parts
+            .next()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "text/plain".into());
+        let params = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .map(|x| x.strip_suffix('"').unwrap_or(x))
+                    .unwrap_or(v);
+                Some((k.trim().to_ascii_lowercase(), v.to_string()))
+            })
+            .collect();
+        (mime, params)
+    }
+
+    #[test]
+    fn content_type_as_the_reference_parser() {
+        let cases = [
+            "",
+            ";",
+            " ; ",
+            "text/plain",
+            "TEXT/PLAIN",
+            " Text/Plain ; charset=\"us-ascii\"",
+            "text/plain; charset=\"us-ascii\"; format=flowed",
+            "multipart/report; report-type=delivery-status;\tboundary=\"a;b=c\"",
+            "text/plain; CHARSET=UTF-8; Charset=latin1",
+            "text/plain; charset",
+            "text/plain; =x; a==b; b= \"\" ; c=\"unterminated",
+            "text/\"pla;in\"; x=1",
+            "text/plain;;;x=1;",
+            "Application/X-Weird\u{e9}; n\u{e9}=v\u{e9}",
+            "\u{3000}text/html\u{3000}; charset=\u{a0}x\u{a0}",
+            "message/RFC822",
+            "text/plain; charset=\"a\"b\"",
+            "text/plain; x=\"\"",
+            "text/plain; x=\"",
+            "\x0btext/plain\x0b; k\x0b=\x0bv\x0b",
+        ];
+        for v in cases {
+            let ct = ContentType::parse(v);
+            let (mime, params) = reference_content_type(v);
+            assert_eq!(ct.mime, mime, "{v:?}");
+            let got: Vec<(String, String)> = ct.params().map(|(k, v)| (k, v.to_string())).collect();
+            assert_eq!(got, params, "{v:?}");
+            for name in [
+                "charset",
+                "boundary",
+                "report-type",
+                "x",
+                "",
+                "CHARSET",
+                "a",
+                "n\u{e9}",
+            ] {
+                let want = params
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.as_str());
+                assert_eq!(ct.param(name), want, "{v:?} {name:?}");
+            }
+            assert_eq!(ct, ct.clone());
+        }
+    }
+
+    /// The multipart splitter as it was first written (its delimiter looked for with a
+    /// `format!`ted needle): what [`split_multipart`] must agree with.
+    fn reference_split(body: &[u8], boundary: &str, max: usize) -> Vec<Vec<u8>> {
+        let delim = format!("--{boundary}");
+        let delim = delim.as_bytes();
+        let mut starts: Vec<(usize, usize, bool)> = Vec::new();
+        for pos in 0..body.len() {
+            if (pos > 0 && body[pos - 1] != b'\n') || !body[pos..].starts_with(delim) {
+                continue;
+            }
+            let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+            let tail = &body[pos + delim.len()..end];
+            let closing = tail.starts_with(b"--");
+            if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
+                starts.push((pos, end, closing));
+                if closing || starts.len() > max {
+                    break;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for w in starts.windows(2) {
+            let (_, end, closing) = w[0];
+            if closing {
+                break;
+            }
+            let from = (end + 1).min(body.len());
+            let to = w[1].0.saturating_sub(1).max(from);
+            out.push(body[from..to].to_vec());
+        }
+        if let Some(&(_, end, false)) = starts.last() {
+            out.push(body[(end + 1).min(body.len())..].to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn split_multipart_as_the_reference() {
+        let bodies: &[&[u8]] = &[
+            b"",
+            b"--b",
+            b"--b\n",
+            b"--b--",
+            b"--b\na\n--b\nc\n--b--\nepilogue",
+            b"pre\n--b \t\na\n--bx\nno\n--b\n\n--b",
+            b"--b\n--b\n--b\n--b\n--b\n",
+            b"--b\na\n--b-- trailing\n--b\nafter",
+            b"--b\r\na\r\n--b--\r\n",
+            b"\n--\n--b\n-\n--",
+            b"--bb\n--b\nx\n--b--",
+        ];
+        for &body in bodies {
+            for boundary in ["b", "bb", ""] {
+                for max in [0, 1, 2, 512] {
+                    let got: Vec<Vec<u8>> = split_multipart(body, boundary, max)
+                        .into_iter()
+                        .map(<[u8]>::to_vec)
+                        .collect();
+                    assert_eq!(
+                        got,
+                        reference_split(body, boundary, max),
+                        "{:?} {boundary:?} {max}",
+                        String::from_utf8_lossy(body)
+                    );
+                }
+            }
+        }
+        // A boundary holding a line break (from a decoded header) must not panic.
+        let _ = split_multipart(b"--a\nb\nx\n--a\nb--\n", "a\nb", 512);
+        let raw = b"Content-Type: multipart/mixed; boundary=\"=?utf-8?q?a=0Ab?=\"\n\n--a\nb\nx\n--a\nb--\n";
+        let _ = flatten(raw, &Limits::default());
     }
 
     #[test]

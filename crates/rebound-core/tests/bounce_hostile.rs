@@ -142,3 +142,16 @@ fn fuzz_html_tag_without_end_at_a_multibyte_character() {
     assert!(bounces::mime::html_to_text("<u@exa\u{c1}\u{c1}").is_empty());
     assert_eq!(bounces::mime::html_to_text("a<b>c<d"), "ac");
 }
+
+/// Found in review (2026-12-02): a multipart boundary holding a line break (an encoded word
+/// in the Content-Type value decodes to one) made the delimiter search slice backwards and
+/// panic. The part now ends at the line break; nothing panics and the text is still read.
+#[test]
+fn a_boundary_with_a_line_break() {
+    let raw = "From: MAILER-DAEMON@example.org\nSubject: Undelivered Mail\n\
+Content-Type: multipart/mixed; boundary=\"=?utf-8?q?a=0Ab?=\"\n\n\
+--a\nb\nContent-Type: text/plain\n\n<nobody@example.net>: 550 5.1.1 User unknown\n--a\nb--\n";
+    let _ = bounces::parse(raw.as_bytes());
+    let flat = bounces::mime::flatten(raw.as_bytes(), &bounces::Limits::default());
+    assert!(flat.text.contains("nobody@example.net"), "{flat:?}");
+}

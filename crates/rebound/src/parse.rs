@@ -294,18 +294,33 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
                 let handles: Vec<_> = batch
                     .chunks(chunk)
                     .map(|c| {
-                        s.spawn(move || {
+                        let h = s.spawn(move || {
                             let (mut buf, mut found) = (Vec::new(), Vec::with_capacity(c.len()));
                             for p in c {
                                 parse_listed(p, &mut buf, &mut found);
                             }
                             found
-                        })
+                        });
+                        (c, h)
                     })
                     .collect();
+                // A thread that panicked (a parser bug) loses no file silently: each of its
+                // files is reported as an error, and the exit code says so.
                 handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
+                    .flat_map(|(c, h)| {
+                        h.join().unwrap_or_else(|_| {
+                            c.iter()
+                                .map(|p| FileResult {
+                                    name: p.display().to_string(),
+                                    records: Err(format!(
+                                        "{}: internal error: the parser failed on this batch",
+                                        p.display()
+                                    )),
+                                })
+                                .collect()
+                        })
+                    })
                     .collect()
             })
         };

@@ -393,19 +393,22 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
     }
     let from = h.get("from").unwrap_or("").to_ascii_lowercase();
     let subject = h.get("subject").unwrap_or("").to_lowercase();
-    if SENDERS.iter().any(|s| from.contains(s)) || SUBJECTS.iter().any(|s| subject.contains(s)) {
+    if SENDERS.iter().any(|s| from.has(s)) || SUBJECTS.iter().any(|s| subject.has(s)) {
         return true;
     }
     // A null return path or an automatic message that says what bounces say.
     let null_sender = h.get("return-path").is_some_and(|v| v.trim_fast() == "<>");
     let automatic = h.has("auto-submitted");
+    if !(null_sender || automatic) {
+        return false;
+    }
     let head: String = flat
         .text
         .chars()
         .take(4000)
         .collect::<String>()
         .to_lowercase();
-    (null_sender || automatic) && INTROS.iter().any(|i| head.contains(i))
+    INTROS.iter().any(|i| head.has(i))
 }
 
 /// The server's words about one recipient, found in a text by its address.
@@ -421,7 +424,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         return None;
     }
     let mut from = 0;
-    while let Some(p) = lower.get(from..).and_then(|l| l.find(&needle)) {
+    while let Some(p) = lower.get(from..).and_then(|l| find(l, &needle)) {
         let at = from + p;
         from = at + needle.len();
         let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -448,6 +451,15 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         }
     }
     None
+}
+
+/// `hay.find(needle)`, without `str::find`'s searcher to build for a short text.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    if hay.len() > 4096 {
+        memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+    } else {
+        mime::find_short(hay, needle)
+    }
 }
 
 fn push_sp(s: &mut String, t: &str) {
@@ -630,6 +642,14 @@ fn collect(
     records
 }
 
+/// `s.trim_start_matches("...")`, without a substring searcher to build.
+fn trim_dots(mut s: &str) -> &str {
+    while let Some(r) = s.strip_prefix("...") {
+        s = r;
+    }
+    s
+}
+
 /// A line that names a failed recipient: `<addr>:`, `<addr>... words`, `  addr`,
 /// `addr: words`, `Recipient: addr`. Returns the address and the words on the line.
 fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)> {
@@ -687,8 +707,8 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
         return None;
     }
     let rest = after
-        .trim_start_matches(':')
-        .trim_start_matches("...")
+        .trim_start_matches(':');
+    let rest = trim_dots(rest)
         .trim_start_matches(['>', ':', ',', ' '])
         .trim_fast();
     // An indented bare address (Exim) or an address ending the line with a colon (qmail).
@@ -866,6 +886,31 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(clean_address(&s), clean_address_before(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn trims_and_finds_as_str_does() {
+        let samples = [
+            "", ".", "..", "...", "....", "......x", "... ...", "..é", "é...", "x...",
+        ];
+        for s in samples {
+            assert_eq!(trim_dots(s), s.trim_start_matches("..."), "{s:?}");
+        }
+        let long = "ab".repeat(3000) + "needle é";
+        for (hay, needle) in [
+            ("", ""),
+            ("", "a"),
+            ("a", ""),
+            ("abc", "c"),
+            ("abcabc", "ca"),
+            ("éa@b", "a@b"),
+            ("x@y.z", "x@y.zz"),
+            (long.as_str(), "needle é"),
+            (long.as_str(), "ba"),
+            (long.as_str(), "absent"),
+        ] {
+            assert_eq!(find(hay, needle), hay.find(needle), "{needle:?}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! recipient. The recipients come from the generic text reader; this engine adds what
 //! qmail's fixed wording says about the SMTP stage and the reason.
 
-use super::super::mime::{Flat, Headers};
+use super::super::mime::{find_short, Flat, Headers};
 use super::super::{text, Found};
 use crate::bounces::mime::StrExt;
 use crate::Reason;
@@ -136,11 +136,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             continue;
         }
         // Refused at RCPT and then expired: the words decide.
-        if d.has(" does not like recipient") && d.contains(EXPIRED) {
+        if d.has(" does not like recipient") && d.has(EXPIRED) {
             continue;
         }
-        let said = d
-            .find("Remote host said:")
+        let said = find_short(d, "Remote host said:")
             .and_then(|i| d.get(i..))
             .unwrap_or("");
         r.reason = reason_in(said).or_else(|| reason_in(d));

@@ -437,9 +437,8 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         for next in lines.take(8) {
             let t = next.trim_fast();
             if t.is_empty()
-                || addresses(t)
-                    .iter()
-                    .any(|(_, a)| !a.eq_ignore_ascii_case(recipient))
+                || address_spans(t)
+                    .any(|a| !t.get(a).unwrap_or("").eq_ignore_ascii_case(recipient))
                     && !diag.is_empty()
             {
                 break;

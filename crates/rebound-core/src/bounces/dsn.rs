@@ -144,7 +144,7 @@ fn parse_block(block: &str, fields: &mut Fields) {
         if !is_recipient {
             continue;
         }
-        if text::clean_address(&r.recipient).is_none() {
+        if text::clean_address_str(&r.recipient).is_none() {
             r.recipient = original;
         }
         fields.records.push(r);
@@ -208,7 +208,7 @@ pub fn parse(flat: &Flat) -> Option<Found> {
     // The report lower-cased, made only for a record that needs it.
     let lower = std::cell::OnceCell::new();
     for mut r in fields.records.into_iter().take(super::MAX_RECORDS) {
-        if text::clean_address(&r.recipient).is_none() {
+        if text::clean_address_str(&r.recipient).is_none() {
             continue;
         }
         if matches!(r.action.as_deref(), Some("relayed" | "expanded")) && r.status.is_none() {

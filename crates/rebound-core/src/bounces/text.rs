@@ -248,12 +248,17 @@ pub fn first_address(s: &str) -> Option<String> {
 
 /// A recipient field cleaned to a bare address, if it holds one.
 pub fn clean_address(s: &str) -> Option<String> {
+    clean_address_str(s).map(str::to_string)
+}
+
+/// [`clean_address`] without the copy: the address as it stands in the field.
+pub fn clean_address_str(s: &str) -> Option<&str> {
     let s = s.trim_fast();
     let s = s
         .split_once(';')
         .filter(|(t, _)| t.eq_ignore_ascii_case("rfc822") || t.eq_ignore_ascii_case("utf-8"))
         .map_or(s, |(_, a)| a.trim_fast());
-    let a = first_address(s)?;
+    let a = s.get(address_spans(s).next()?)?;
     let daemon = a
         .as_bytes()
         .get(..14)
@@ -885,6 +890,11 @@ mod tests {
                 "{s:?}"
             );
             assert_eq!(clean_address(&s), clean_address_before(&s), "{s:?}");
+            assert_eq!(
+                clean_address_str(&s).map(str::to_string),
+                clean_address_before(&s),
+                "{s:?}"
+            );
         }
     }
 

@@ -473,40 +473,52 @@ fn push_sp(s: &mut String, t: &str) {
     s.push_str(t);
 }
 
+/// Words (lower case) that say something about an error.
+const ERROR_WORDS: &[&str] = &[
+    "error",
+    "unknown",
+    "fail",
+    "reject",
+    "denied",
+    "not ",
+    "no such",
+    "no mx ",
+    "invalid",
+    "full",
+    "quota",
+    "refused",
+    "blocked",
+    "timeout",
+    "timed out",
+    "expired",
+    "unavailable",
+    "exceeded",
+    "disabled",
+    "too ",
+    "cannot",
+    "can't",
+    "unable",
+    "problem",
+    "spam",
+];
+
+/// A searcher per word of [`ERROR_WORDS`] (built once).
+static ERROR_FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    std::sync::LazyLock::new(|| {
+        ERROR_WORDS
+            .iter()
+            .map(|w| memchr::memmem::Finder::new(w))
+            .collect()
+    });
+
 /// Whether a text says something about an error.
 pub fn has_error_words(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     crate::reason::find_reply_code(&l).is_some()
         || crate::reason::find_status(&l).is_some()
-        || [
-            "error",
-            "unknown",
-            "fail",
-            "reject",
-            "denied",
-            "not ",
-            "no such",
-            "no mx ",
-            "invalid",
-            "full",
-            "quota",
-            "refused",
-            "blocked",
-            "timeout",
-            "timed out",
-            "expired",
-            "unavailable",
-            "exceeded",
-            "disabled",
-            "too ",
-            "cannot",
-            "can't",
-            "unable",
-            "problem",
-            "spam",
-        ]
-        .iter()
-        .any(|w| l.has(w))
+        || ERROR_FINDERS
+            .iter()
+            .any(|f| f.find(l.as_bytes()).is_some())
 }
 
 /// The generic plain-text engine.
@@ -920,6 +932,33 @@ mod tests {
             (long.as_str(), "absent"),
         ] {
             assert_eq!(find(hay, needle), hay.find(needle), "{needle:?}");
+        }
+    }
+
+    #[test]
+    fn error_words_as_before() {
+        let before = |s: &str| {
+            let l = s.to_ascii_lowercase();
+            crate::reason::find_reply_code(&l).is_some()
+                || crate::reason::find_status(&l).is_some()
+                || ERROR_WORDS.iter().any(|w| l.contains(w))
+        };
+        for s in [
+            "",
+            "ok",
+            "ERROR",
+            "Not found",
+            "not",
+            "no such user",
+            "Ünknown",
+            "mailbox FULL",
+            "550 whatever",
+            "5.1.1",
+            "can\u{2019}t",
+            "can't",
+            "delivered",
+        ] {
+            assert_eq!(has_error_words(s), before(s), "{s:?}");
         }
     }
 

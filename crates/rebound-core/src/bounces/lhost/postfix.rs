@@ -27,6 +27,15 @@ const OWN_WORDS: &[(&str, Reason)] = &[
     ("delivery temporarily suspended", Reason::Expired),
 ];
 
+/// A searcher per wording of [`OWN_WORDS`], in their order (built once).
+static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
+    std::sync::LazyLock::new(|| {
+        OWN_WORDS
+            .iter()
+            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
+            .collect()
+    });
+
 /// Parses a Postfix bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
@@ -123,10 +132,13 @@ impl Entry {
             return None;
         }
         let l = self.words.to_ascii_lowercase();
-        if l.has("refused to talk to me") {
+        if has_literal!(&l, "refused to talk to me") {
             return None;
         }
-        OWN_WORDS.iter().find(|(w, _)| l.has(w)).map(|(_, r)| *r)
+        OWN_FINDERS
+            .iter()
+            .find(|(f, _)| f.find(l.as_bytes()).is_some())
+            .map(|(_, r)| *r)
     }
 
     fn raw(&self) -> Raw {

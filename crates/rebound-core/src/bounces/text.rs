@@ -390,6 +390,21 @@ pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
     (!h.is_empty()).then_some(h)
 }
 
+/// A searcher per word of [`SENDERS`] and of [`SUBJECTS`] (built once).
+#[allow(clippy::type_complexity)]
+static CUES: std::sync::LazyLock<(
+    Vec<memchr::memmem::Finder<'static>>,
+    Vec<memchr::memmem::Finder<'static>>,
+)> = std::sync::LazyLock::new(|| {
+    fn finders(words: &[&'static str]) -> Vec<memchr::memmem::Finder<'static>> {
+        words
+            .iter()
+            .map(|w| memchr::memmem::Finder::new(*w))
+            .collect()
+    }
+    (finders(SENDERS), finders(SUBJECTS))
+});
+
 /// Whether the message looks like a bounce from its header.
 pub fn looks_like_bounce(flat: &Flat) -> bool {
     let h = &flat.headers;
@@ -398,7 +413,10 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
     }
     let from = h.get("from").unwrap_or("").to_ascii_lowercase();
     let subject = h.get("subject").unwrap_or("").to_lowercase();
-    if SENDERS.iter().any(|s| from.has(s)) || SUBJECTS.iter().any(|s| subject.has(s)) {
+    let any = |finders: &[memchr::memmem::Finder<'static>], hay: &str| {
+        finders.iter().any(|f| f.find(hay.as_bytes()).is_some())
+    };
+    if any(&CUES.0, &from) || any(&CUES.1, &subject) {
         return true;
     }
     // A null return path or an automatic message that says what bounces say.

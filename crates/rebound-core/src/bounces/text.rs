@@ -217,9 +217,7 @@ impl Iterator for AddressSpans<'_> {
             self.i = r.max(i + 1);
             if l < i && dr > i + 1 {
                 let domain = &b[i + 1..dr];
-                if domain.contains(&b'.')
-                    || domain.eq_ignore_ascii_case(b"localhost")
-                    || dr - i > 3
+                if domain.contains(&b'.') || domain.eq_ignore_ascii_case(b"localhost") || dr - i > 3
                 {
                     return Some(l..dr);
                 }
@@ -460,8 +458,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         for next in lines.take(8) {
             let t = next.trim_fast();
             if t.is_empty()
-                || address_spans(t)
-                    .any(|a| !t.get(a).unwrap_or("").eq_ignore_ascii_case(recipient))
+                || address_spans(t).any(|a| !t.get(a).unwrap_or("").eq_ignore_ascii_case(recipient))
                     && !diag.is_empty()
             {
                 break;
@@ -534,9 +531,7 @@ pub fn has_error_words(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     crate::reason::find_reply_code(&l).is_some()
         || crate::reason::find_status(&l).is_some()
-        || ERROR_FINDERS
-            .iter()
-            .any(|f| f.find(l.as_bytes()).is_some())
+        || ERROR_FINDERS.iter().any(|f| f.find(l.as_bytes()).is_some())
 }
 
 /// The generic plain-text engine.
@@ -740,8 +735,7 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
     if !label_ok {
         return None;
     }
-    let rest = after
-        .trim_start_matches(':');
+    let rest = after.trim_start_matches(':');
     let rest = trim_dots(rest)
         .trim_start_matches(['>', ':', ',', ' '])
         .trim_fast();
@@ -830,8 +824,7 @@ mod tests {
             if l < i && dr > i + 1 {
                 let addr = &s[l..dr];
                 let domain = &s[i + 1..dr];
-                if domain.contains('.') || domain.eq_ignore_ascii_case("localhost") || dr - i > 3
-                {
+                if domain.contains('.') || domain.eq_ignore_ascii_case("localhost") || dr - i > 3 {
                     out.push((l, addr.to_string()));
                 }
             }
@@ -895,7 +888,9 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         // Pseudo-random strings over the bytes that matter.
-        let alphabet = ["a", "Z", "0", ".", "-", "_", "@", " ", "<", ">", "é", "!", "l"];
+        let alphabet = [
+            "a", "Z", "0", ".", "-", "_", "@", " ", "<", ">", "é", "!", "l",
+        ];
         let mut x: u32 = 12345;
         for _ in 0..3000 {
             let mut s = String::new();

@@ -522,7 +522,7 @@ static ERROR_FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> 
     std::sync::LazyLock::new(|| {
         ERROR_WORDS
             .iter()
-            .map(|w| memchr::memmem::Finder::new(w))
+            .map(memchr::memmem::Finder::new)
             .collect()
     });
 
@@ -553,9 +553,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         flat.headers
             .all(h)
             .flat_map(|v| {
-                addresses(v)
-                    .into_iter()
-                    .map(|(_, a)| a.to_ascii_lowercase())
+                address_spans(v)
+                    .filter_map(|a| v.get(a))
+                    .map(str::to_ascii_lowercase)
             })
             .collect::<Vec<_>>()
     })
@@ -564,9 +564,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         .all("from")
         .chain(original.all("return-path"))
         .flat_map(|v| {
-            addresses(v)
-                .into_iter()
-                .map(|(_, a)| a.to_ascii_lowercase())
+            address_spans(v)
+                .filter_map(|a| v.get(a))
+                .map(str::to_ascii_lowercase)
         })
         .collect();
 

@@ -684,7 +684,7 @@ fn trim_dots(mut s: &str) -> &str {
 fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)> {
     let span = address_spans(line).next()?;
     let off = span.start;
-    let addr = line.get(span)?.to_string();
+    let addr = line.get(span)?;
     let before = line[..off].trim_fast();
     let after_addr = &line[off + addr.len()..];
     let after = after_addr.trim_start_matches(['>', '"', '\'']).trim_start();
@@ -749,7 +749,7 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
     if before_clean.is_empty() && !(indented || standalone || line.starts_with('<')) {
         return None;
     }
-    Some((addr, rest))
+    Some((addr.to_string(), rest))
 }
 
 fn error_lines(report: &str) -> String {

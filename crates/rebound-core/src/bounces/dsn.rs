@@ -39,7 +39,10 @@ pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
 
 /// Splits `Name: value`; the name lower case.
 pub fn field(line: &str) -> Option<(FieldName, &str)> {
-    let (k, v) = line.split_once(':')?;
+    // A name is at most 40 bytes: the colon is looked for no further.
+    let b = line.as_bytes();
+    let colon = memchr::memchr(b':', b.get(..41).unwrap_or(b))?;
+    let (k, v) = (line.get(..colon)?, line.get(colon + 1..)?);
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;
     }
@@ -235,6 +238,39 @@ pub fn parse(flat: &Flat) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_as_before() {
+        fn before(line: &str) -> Option<(String, &str)> {
+            let (k, v) = line.split_once(':')?;
+            if k.is_empty() || k.len() > 40 || k.contains(' ') {
+                return None;
+            }
+            Some((k.trim_fast().to_ascii_lowercase(), v.trim_fast()))
+        }
+        let long = "x".repeat(40);
+        let samples = [
+            String::new(),
+            ":".to_string(),
+            "a:".to_string(),
+            ":b".to_string(),
+            "Status: 5.1.1".to_string(),
+            "Final-Recipient: rfc822; a@b.c: d".to_string(),
+            "two words: x".to_string(),
+            format!("{long}: v"),
+            format!("{long}x: v"),
+            format!("{long}:"),
+            format!("{}é: v", "x".repeat(38)),
+            format!("{}é: v", "x".repeat(39)),
+            "Ünïcode-Name: välue".to_string(),
+            "no colon at all in this line, which is quite a bit longer than forty bytes"
+                .to_string(),
+        ];
+        for s in &samples {
+            let got = field(s).map(|(n, v)| (n.as_str().to_string(), v));
+            assert_eq!(got, before(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn finds_lines_as_a_lower_cased_copy_does() {

@@ -47,7 +47,7 @@ pub fn is_auto(flat: &Flat) -> bool {
 /// Parses an automatic reply, if the message is one.
 pub fn parse(flat: &Flat) -> Option<Found> {
     let subject = flat.headers.get("subject").unwrap_or("").to_lowercase();
-    let subject_says = SUBJECTS.iter().any(|s| subject.contains(s));
+    let subject_says = SUBJECTS.iter().any(|s| subject.has(s));
     if !(is_auto(flat) || subject_says) {
         return None;
     }

@@ -39,7 +39,10 @@ pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
 
 /// Splits `Name: value`; the name lower case.
 pub fn field(line: &str) -> Option<(FieldName, &str)> {
-    let (k, v) = line.split_once(':')?;
+    // A name is at most 40 bytes: the colon is looked for no further.
+    let b = line.as_bytes();
+    let colon = memchr::memchr(b':', b.get(..41).unwrap_or(b))?;
+    let (k, v) = (line.get(..colon)?, line.get(colon + 1..)?);
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;
     }
@@ -144,7 +147,7 @@ fn parse_block(block: &str, fields: &mut Fields) {
         if !is_recipient {
             continue;
         }
-        if text::clean_address(&r.recipient).is_none() {
+        if text::clean_address_str(&r.recipient).is_none() {
             r.recipient = original;
         }
         fields.records.push(r);
@@ -164,6 +167,16 @@ fn unquote(text: &str) -> String {
     out
 }
 
+/// Where `needle` (a `\n` and lower-case words) first occurs in `hay`, ignoring ASCII case:
+/// `hay.to_ascii_lowercase().find(needle)` without the copy.
+fn find_line(hay: &str, needle: &[u8]) -> Option<usize> {
+    let b = hay.as_bytes();
+    memchr::memchr_iter(b'\n', b).find(|&i| {
+        b.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
 /// Parses the delivery-status blocks of a message, if it has any.
 pub fn parse(flat: &Flat) -> Option<Found> {
     let mut fields = Fields::default();
@@ -174,11 +187,13 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         // Status fields pasted into the text (a report whose MIME structure is broken, or an
         // MTA that writes them inline).
         let report = flat.report();
-        let lower = report.to_ascii_lowercase();
-        if let Some(at) = lower.find("\nfinal-recipient:") {
-            let from = lower[..at].rfind("\n\n").map_or(at, |p| p + 1);
+        if let Some(at) = find_line(report, b"\nfinal-recipient:") {
+            let from = report
+                .get(..at)
+                .and_then(|r| r.rfind("\n\n"))
+                .map_or(at, |p| p + 1);
             parse_block(report.get(from..).unwrap_or(""), &mut fields);
-        } else if lower.has("\n> final-recipient:") {
+        } else if find_line(report, b"\n> final-recipient:").is_some() {
             // A forwarded report, quoted with `> `.
             let unquoted = unquote(report);
             let lower = unquoted.to_ascii_lowercase();
@@ -193,9 +208,10 @@ pub fn parse(flat: &Flat) -> Option<Found> {
     }
     let mut records = Vec::new();
     let report = flat.report();
-    let lower = report.to_ascii_lowercase();
+    // The report lower-cased, made only for a record that needs it.
+    let lower = std::cell::OnceCell::new();
     for mut r in fields.records.into_iter().take(super::MAX_RECORDS) {
-        if text::clean_address(&r.recipient).is_none() {
+        if text::clean_address_str(&r.recipient).is_none() {
             continue;
         }
         if matches!(r.action.as_deref(), Some("relayed" | "expanded")) && r.status.is_none() {
@@ -203,7 +219,8 @@ pub fn parse(flat: &Flat) -> Option<Found> {
         }
         if r.diagnostic.trim_fast().is_empty() {
             // The DSN states no diagnostic: the text part often has the server's words.
-            if let Some(d) = text::diagnostic_in(report, &lower, &r.recipient) {
+            let lower = lower.get_or_init(|| report.to_ascii_lowercase());
+            if let Some(d) = text::diagnostic_in(report, lower, &r.recipient) {
                 r.diagnostic = d;
             }
         }
@@ -221,6 +238,64 @@ pub fn parse(flat: &Flat) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_as_before() {
+        fn before(line: &str) -> Option<(String, &str)> {
+            let (k, v) = line.split_once(':')?;
+            if k.is_empty() || k.len() > 40 || k.contains(' ') {
+                return None;
+            }
+            Some((k.trim_fast().to_ascii_lowercase(), v.trim_fast()))
+        }
+        let long = "x".repeat(40);
+        let samples = [
+            String::new(),
+            ":".to_string(),
+            "a:".to_string(),
+            ":b".to_string(),
+            "Status: 5.1.1".to_string(),
+            "Final-Recipient: rfc822; a@b.c: d".to_string(),
+            "two words: x".to_string(),
+            format!("{long}: v"),
+            format!("{long}x: v"),
+            format!("{long}:"),
+            format!("{}é: v", "x".repeat(38)),
+            format!("{}é: v", "x".repeat(39)),
+            "Ünïcode-Name: välue".to_string(),
+            "no colon at all in this line, which is quite a bit longer than forty bytes"
+                .to_string(),
+        ];
+        for s in &samples {
+            let got = field(s).map(|(n, v)| (n.as_str().to_string(), v));
+            assert_eq!(got, before(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn finds_lines_as_a_lower_cased_copy_does() {
+        let samples = [
+            "",
+            "\n",
+            "final-recipient: a",
+            "\nFinal-Recipient: a",
+            "x\nFINAL-RECIPIENT:",
+            "x\nfinal-recipient",
+            "é\nFinal-Recipiént: a\nfinal-recipient: b",
+            "a\n\n> Final-Recipient: x\n",
+            "a\r\nFinal-Recipient: x",
+            "\n\nfinal-recipient:\nfinal-recipient:",
+        ];
+        for s in samples {
+            for n in ["\nfinal-recipient:", "\n> final-recipient:"] {
+                assert_eq!(
+                    find_line(s, n.as_bytes()),
+                    s.to_ascii_lowercase().find(n),
+                    "{s:?} {n:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn groups_are_split_per_recipient() {

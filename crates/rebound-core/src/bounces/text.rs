@@ -140,67 +140,128 @@ const INTROS: &[&str] = &[
     "nicht zugestellt",
 ];
 
+/// Bytes an address's local part may hold (ASCII letters, digits and `.!#$%&'*+/=?^_`{|}~-`).
+const LOCAL_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric();
+        c += 1;
+    }
+    let extra = b".!#$%&'*+/=?^_`{|}~-";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Bytes an address's domain may hold (ASCII letters, digits, `.`, `-`, `_`).
+const DOMAIN_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_';
+        c += 1;
+    }
+    t
+};
+
 fn is_local_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&c)
+    LOCAL_CHARS[usize::from(c)]
 }
 
 fn is_domain_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
+    DOMAIN_CHARS[usize::from(c)]
+}
+
+/// The plausible addresses of a text, in order, as byte ranges (no copies made).
+struct AddressSpans<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl Iterator for AddressSpans<'_> {
+    type Item = std::ops::Range<usize>;
+
+    fn next(&mut self) -> Option<std::ops::Range<usize>> {
+        let s = self.s;
+        let b = s.as_bytes();
+        while self.i < b.len() {
+            // Jump to the next `@`.
+            let i = match memchr::memchr(b'@', b.get(self.i..)?) {
+                Some(p) => self.i + p,
+                None => {
+                    self.i = b.len();
+                    return None;
+                }
+            };
+            let mut l = i;
+            while l > 0 && is_local_char(b[l - 1]) {
+                l -= 1;
+            }
+            let mut r = i + 1;
+            while r < b.len() && is_domain_char(b[r]) {
+                r += 1;
+            }
+            while l < i && b[l] == b'.' {
+                l += 1;
+            }
+            let mut dr = r;
+            while dr > i + 1 && (b[dr - 1] == b'.' || b[dr - 1] == b'-') {
+                dr -= 1;
+            }
+            self.i = r.max(i + 1);
+            if l < i && dr > i + 1 {
+                let domain = &b[i + 1..dr];
+                if domain.contains(&b'.') || domain.eq_ignore_ascii_case(b"localhost") || dr - i > 3
+                {
+                    return Some(l..dr);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn address_spans(s: &str) -> AddressSpans<'_> {
+    AddressSpans { s, i: 0 }
 }
 
 /// Every plausible address in a text, in order, with its byte offset.
 pub fn addresses(s: &str) -> Vec<(usize, String)> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        // Jump to the next `@`.
-        match memchr::memchr(b'@', &b[i..]) {
-            Some(p) => i += p,
-            None => break,
-        }
-        let mut l = i;
-        while l > 0 && is_local_char(b[l - 1]) {
-            l -= 1;
-        }
-        let mut r = i + 1;
-        while r < b.len() && is_domain_char(b[r]) {
-            r += 1;
-        }
-        while l < i && b[l] == b'.' {
-            l += 1;
-        }
-        let mut dr = r;
-        while dr > i + 1 && (b[dr - 1] == b'.' || b[dr - 1] == b'-') {
-            dr -= 1;
-        }
-        if l < i && dr > i + 1 {
-            let addr = &s[l..dr];
-            let domain = &s[i + 1..dr];
-            if domain.contains('.') || domain.eq_ignore_ascii_case("localhost") || dr - i > 3 {
-                out.push((l, addr.to_string()));
-            }
-        }
-        i = r.max(i + 1);
-    }
-    out
+    address_spans(s)
+        .filter_map(|r| Some((r.start, s.get(r)?.to_string())))
+        .collect()
 }
 
 /// The first address in a text.
 pub fn first_address(s: &str) -> Option<String> {
-    addresses(s).into_iter().next().map(|(_, a)| a)
+    let r = address_spans(s).next()?;
+    s.get(r).map(str::to_string)
 }
 
 /// A recipient field cleaned to a bare address, if it holds one.
 pub fn clean_address(s: &str) -> Option<String> {
+    clean_address_str(s).map(str::to_string)
+}
+
+/// [`clean_address`] without the copy: the address as it stands in the field.
+pub fn clean_address_str(s: &str) -> Option<&str> {
     let s = s.trim_fast();
     let s = s
         .split_once(';')
         .filter(|(t, _)| t.eq_ignore_ascii_case("rfc822") || t.eq_ignore_ascii_case("utf-8"))
         .map_or(s, |(_, a)| a.trim_fast());
-    let a = first_address(s)?;
-    let lower = a.to_ascii_lowercase();
-    if lower.starts_with("mailer-daemon@") {
+    let a = s.get(address_spans(s).next()?)?;
+    let daemon = a
+        .as_bytes()
+        .get(..14)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"mailer-daemon@"));
+    if daemon {
         return None;
     }
     Some(a)
@@ -327,6 +388,21 @@ pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
     (!h.is_empty()).then_some(h)
 }
 
+/// A searcher per word of [`SENDERS`] and of [`SUBJECTS`] (built once).
+#[allow(clippy::type_complexity)]
+static CUES: std::sync::LazyLock<(
+    Vec<memchr::memmem::Finder<'static>>,
+    Vec<memchr::memmem::Finder<'static>>,
+)> = std::sync::LazyLock::new(|| {
+    fn finders(words: &[&'static str]) -> Vec<memchr::memmem::Finder<'static>> {
+        words
+            .iter()
+            .map(|w| memchr::memmem::Finder::new(*w))
+            .collect()
+    }
+    (finders(SENDERS), finders(SUBJECTS))
+});
+
 /// Whether the message looks like a bounce from its header.
 pub fn looks_like_bounce(flat: &Flat) -> bool {
     let h = &flat.headers;
@@ -335,19 +411,25 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
     }
     let from = h.get("from").unwrap_or("").to_ascii_lowercase();
     let subject = h.get("subject").unwrap_or("").to_lowercase();
-    if SENDERS.iter().any(|s| from.contains(s)) || SUBJECTS.iter().any(|s| subject.contains(s)) {
+    let any = |finders: &[memchr::memmem::Finder<'static>], hay: &str| {
+        finders.iter().any(|f| f.find(hay.as_bytes()).is_some())
+    };
+    if any(&CUES.0, &from) || any(&CUES.1, &subject) {
         return true;
     }
     // A null return path or an automatic message that says what bounces say.
     let null_sender = h.get("return-path").is_some_and(|v| v.trim_fast() == "<>");
     let automatic = h.has("auto-submitted");
+    if !(null_sender || automatic) {
+        return false;
+    }
     let head: String = flat
         .text
         .chars()
         .take(4000)
         .collect::<String>()
         .to_lowercase();
-    (null_sender || automatic) && INTROS.iter().any(|i| head.contains(i))
+    INTROS.iter().any(|i| head.has(i))
 }
 
 /// The server's words about one recipient, found in a text by its address.
@@ -363,7 +445,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         return None;
     }
     let mut from = 0;
-    while let Some(p) = lower.get(from..).and_then(|l| l.find(&needle)) {
+    while let Some(p) = lower.get(from..).and_then(|l| find(l, &needle)) {
         let at = from + p;
         from = at + needle.len();
         let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -376,9 +458,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         for next in lines.take(8) {
             let t = next.trim_fast();
             if t.is_empty()
-                || addresses(t)
-                    .iter()
-                    .any(|(_, a)| !a.eq_ignore_ascii_case(recipient))
+                || address_spans(t).any(|a| !t.get(a).unwrap_or("").eq_ignore_ascii_case(recipient))
                     && !diag.is_empty()
             {
                 break;
@@ -392,6 +472,15 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
     None
 }
 
+/// `hay.find(needle)`, without `str::find`'s searcher to build for a short text.
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    if hay.len() > 4096 {
+        memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+    } else {
+        mime::find_short(hay, needle)
+    }
+}
+
 fn push_sp(s: &mut String, t: &str) {
     if !s.is_empty() {
         s.push(' ');
@@ -399,40 +488,50 @@ fn push_sp(s: &mut String, t: &str) {
     s.push_str(t);
 }
 
+/// Words (lower case) that say something about an error.
+const ERROR_WORDS: &[&str] = &[
+    "error",
+    "unknown",
+    "fail",
+    "reject",
+    "denied",
+    "not ",
+    "no such",
+    "no mx ",
+    "invalid",
+    "full",
+    "quota",
+    "refused",
+    "blocked",
+    "timeout",
+    "timed out",
+    "expired",
+    "unavailable",
+    "exceeded",
+    "disabled",
+    "too ",
+    "cannot",
+    "can't",
+    "unable",
+    "problem",
+    "spam",
+];
+
+/// A searcher per word of [`ERROR_WORDS`] (built once).
+static ERROR_FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
+    std::sync::LazyLock::new(|| {
+        ERROR_WORDS
+            .iter()
+            .map(memchr::memmem::Finder::new)
+            .collect()
+    });
+
 /// Whether a text says something about an error.
 pub fn has_error_words(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     crate::reason::find_reply_code(&l).is_some()
         || crate::reason::find_status(&l).is_some()
-        || [
-            "error",
-            "unknown",
-            "fail",
-            "reject",
-            "denied",
-            "not ",
-            "no such",
-            "no mx ",
-            "invalid",
-            "full",
-            "quota",
-            "refused",
-            "blocked",
-            "timeout",
-            "timed out",
-            "expired",
-            "unavailable",
-            "exceeded",
-            "disabled",
-            "too ",
-            "cannot",
-            "can't",
-            "unable",
-            "problem",
-            "spam",
-        ]
-        .iter()
-        .any(|w| l.has(w))
+        || ERROR_FINDERS.iter().any(|f| f.find(l.as_bytes()).is_some())
 }
 
 /// The generic plain-text engine.
@@ -454,9 +553,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         flat.headers
             .all(h)
             .flat_map(|v| {
-                addresses(v)
-                    .into_iter()
-                    .map(|(_, a)| a.to_ascii_lowercase())
+                address_spans(v)
+                    .filter_map(|a| v.get(a))
+                    .map(str::to_ascii_lowercase)
             })
             .collect::<Vec<_>>()
     })
@@ -465,9 +564,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         .all("from")
         .chain(original.all("return-path"))
         .flat_map(|v| {
-            addresses(v)
-                .into_iter()
-                .map(|(_, a)| a.to_ascii_lowercase())
+            address_spans(v)
+                .filter_map(|a| v.get(a))
+                .map(str::to_ascii_lowercase)
         })
         .collect();
 
@@ -572,11 +671,20 @@ fn collect(
     records
 }
 
+/// `s.trim_start_matches("...")`, without a substring searcher to build.
+fn trim_dots(mut s: &str) -> &str {
+    while let Some(r) = s.strip_prefix("...") {
+        s = r;
+    }
+    s
+}
+
 /// A line that names a failed recipient: `<addr>:`, `<addr>... words`, `  addr`,
 /// `addr: words`, `Recipient: addr`. Returns the address and the words on the line.
 fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)> {
-    let found = addresses(line);
-    let (off, addr) = found.first()?.clone();
+    let span = address_spans(line).next()?;
+    let off = span.start;
+    let addr = line.get(span)?;
     let before = line[..off].trim_fast();
     let after_addr = &line[off + addr.len()..];
     let after = after_addr.trim_start_matches(['>', '"', '\'']).trim_start();
@@ -627,9 +735,8 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
     if !label_ok {
         return None;
     }
-    let rest = after
-        .trim_start_matches(':')
-        .trim_start_matches("...")
+    let rest = after.trim_start_matches(':');
+    let rest = trim_dots(rest)
         .trim_start_matches(['>', ':', ',', ' '])
         .trim_fast();
     // An indented bare address (Exim) or an address ending the line with a colon (qmail).
@@ -642,7 +749,7 @@ fn recipient_line<'a>(line: &'a str, raw_line: &str) -> Option<(String, &'a str)
     if before_clean.is_empty() && !(indented || standalone || line.starts_with('<')) {
         return None;
     }
-    Some((addr, rest))
+    Some((addr.to_string(), rest))
 }
 
 fn error_lines(report: &str) -> String {
@@ -681,6 +788,191 @@ mod tests {
             first_address("x <y@example.com>."),
             Some("y@example.com".into())
         );
+    }
+
+    /// The address reader as it was (a copy kept to compare the quicker one with).
+    fn addresses_before(s: &str) -> Vec<(usize, String)> {
+        fn local(c: u8) -> bool {
+            c.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&c)
+        }
+        fn domain_char(c: u8) -> bool {
+            c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_'
+        }
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            match memchr::memchr(b'@', &b[i..]) {
+                Some(p) => i += p,
+                None => break,
+            }
+            let mut l = i;
+            while l > 0 && local(b[l - 1]) {
+                l -= 1;
+            }
+            let mut r = i + 1;
+            while r < b.len() && domain_char(b[r]) {
+                r += 1;
+            }
+            while l < i && b[l] == b'.' {
+                l += 1;
+            }
+            let mut dr = r;
+            while dr > i + 1 && (b[dr - 1] == b'.' || b[dr - 1] == b'-') {
+                dr -= 1;
+            }
+            if l < i && dr > i + 1 {
+                let addr = &s[l..dr];
+                let domain = &s[i + 1..dr];
+                if domain.contains('.') || domain.eq_ignore_ascii_case("localhost") || dr - i > 3 {
+                    out.push((l, addr.to_string()));
+                }
+            }
+            i = r.max(i + 1);
+        }
+        out
+    }
+
+    fn clean_address_before(s: &str) -> Option<String> {
+        let s = s.trim_fast();
+        let s = s
+            .split_once(';')
+            .filter(|(t, _)| t.eq_ignore_ascii_case("rfc822") || t.eq_ignore_ascii_case("utf-8"))
+            .map_or(s, |(_, a)| a.trim_fast());
+        let a = addresses_before(s).into_iter().next().map(|(_, a)| a)?;
+        if a.to_ascii_lowercase().starts_with("mailer-daemon@") {
+            return None;
+        }
+        Some(a)
+    }
+
+    fn address_samples() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "",
+            "@",
+            "@@",
+            "a@",
+            "@b",
+            "a@b",
+            "a@bc",
+            "a@b.c",
+            "a@localhost",
+            "a@LocalHost.",
+            "x@LOCALHOST-",
+            ".a@b.c.",
+            "...@b.c",
+            "a@.b",
+            "a@-.",
+            "a@b-c-",
+            "a@b..",
+            "é@b.c",
+            "aé@b.c",
+            "a@bé.c",
+            "a@ü.example",
+            "ü@ü",
+            "<MAILER-DAEMON@example.org>",
+            "Mailer-Daemon@x",
+            "mailer-daemon@",
+            "rfc822; Mailer-Daemon@example.org",
+            "rfc822;mailer-daemonx@example.org",
+            "utf-8; jöe@example.org",
+            "mailer-daemoné@example.org",
+            "a@b@c.d@e.f",
+            "x <y@example.com>. z@w.org",
+            "a!#$%&'*+/=?^_`{|}~-b@c_d.e",
+            "\"quoted\"@example.org",
+            "<a.b@example.org>: host mx.example.org[192.0.2.1] said: 550 c@d",
+            "日本@日本.jp user@日本.jp",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Pseudo-random strings over the bytes that matter.
+        let alphabet = [
+            "a", "Z", "0", ".", "-", "_", "@", " ", "<", ">", "é", "!", "l",
+        ];
+        let mut x: u32 = 12345;
+        for _ in 0..3000 {
+            let mut s = String::new();
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let n = (x >> 16) % 14;
+            for _ in 0..n {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                s.push_str(alphabet[((x >> 16) as usize) % alphabet.len()]);
+            }
+            v.push(s);
+        }
+        v
+    }
+
+    #[test]
+    fn addresses_as_before() {
+        for s in address_samples() {
+            assert_eq!(addresses(&s), addresses_before(&s), "{s:?}");
+            assert_eq!(
+                first_address(&s),
+                addresses_before(&s).into_iter().next().map(|(_, a)| a),
+                "{s:?}"
+            );
+            assert_eq!(clean_address(&s), clean_address_before(&s), "{s:?}");
+            assert_eq!(
+                clean_address_str(&s).map(str::to_string),
+                clean_address_before(&s),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trims_and_finds_as_str_does() {
+        let samples = [
+            "", ".", "..", "...", "....", "......x", "... ...", "..é", "é...", "x...",
+        ];
+        for s in samples {
+            assert_eq!(trim_dots(s), s.trim_start_matches("..."), "{s:?}");
+        }
+        let long = "ab".repeat(3000) + "needle é";
+        for (hay, needle) in [
+            ("", ""),
+            ("", "a"),
+            ("a", ""),
+            ("abc", "c"),
+            ("abcabc", "ca"),
+            ("éa@b", "a@b"),
+            ("x@y.z", "x@y.zz"),
+            (long.as_str(), "needle é"),
+            (long.as_str(), "ba"),
+            (long.as_str(), "absent"),
+        ] {
+            assert_eq!(find(hay, needle), hay.find(needle), "{needle:?}");
+        }
+    }
+
+    #[test]
+    fn error_words_as_before() {
+        let before = |s: &str| {
+            let l = s.to_ascii_lowercase();
+            crate::reason::find_reply_code(&l).is_some()
+                || crate::reason::find_status(&l).is_some()
+                || ERROR_WORDS.iter().any(|w| l.contains(w))
+        };
+        for s in [
+            "",
+            "ok",
+            "ERROR",
+            "Not found",
+            "not",
+            "no such user",
+            "Ünknown",
+            "mailbox FULL",
+            "550 whatever",
+            "5.1.1",
+            "can\u{2019}t",
+            "can't",
+            "delivered",
+        ] {
+            assert_eq!(has_error_words(s), before(s), "{s:?}");
+        }
     }
 
     #[test]

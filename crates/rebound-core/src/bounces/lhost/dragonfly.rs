@@ -14,7 +14,10 @@ use crate::Reason;
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let own = has_literal!(&flat.text, "This is the DragonFly Mail Agent")
-        || common::header_contains(flat, "received", "(dragonfly mail agent");
+        || flat
+            .lower
+            .all("received")
+            .any(|v| has_literal!(v, "(dragonfly mail agent"));
     if !own {
         return None;
     }

@@ -29,6 +29,15 @@ const OWN_WORDS: &[(&str, Reason)] = &[
     ("pipe to |", Reason::MailerError),
 ];
 
+/// A searcher per word of [`OWN_WORDS`], in their order (built once).
+static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
+    std::sync::LazyLock::new(|| {
+        OWN_WORDS
+            .iter()
+            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
+            .collect()
+    });
+
 /// Parses an Exim bounce.
 #[inline(never)]
 pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
@@ -54,12 +63,17 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         if r.smtp_command.is_none() {
             r.smtp_command = super::super::classify::command_of(&diag).map(str::to_string);
         }
+        let lower = diag.to_ascii_lowercase();
         // A remote server's reply speaks for itself.
-        if common::reply_code(&diag).is_some() && diag.to_ascii_lowercase().has("smtp error") {
+        if common::reply_code(&diag).is_some() && has_literal!(&lower, "smtp error") {
             continue;
         }
-        let lower = diag.to_ascii_lowercase();
-        let words = |s: &str| OWN_WORDS.iter().find(|(w, _)| s.has(w)).map(|(_, x)| *x);
+        let words = |s: &str| {
+            OWN_FINDERS
+                .iter()
+                .find(|(f, _)| f.find(s.as_bytes()).is_some())
+                .map(|(_, x)| *x)
+        };
         r.reason = words(&lower).or_else(|| {
             (common::reply_code(&diag).is_none())
                 .then(|| {

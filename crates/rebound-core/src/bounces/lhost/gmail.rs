@@ -112,7 +112,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
             if !specific {
                 r.reason = Some(*reason);
             }
-        } else if let Some((_, reason)) = MESSAGES.iter().find(|(m, _)| details.contains(m)) {
+        } else if let Some((_, reason)) = MESSAGES.iter().find(|(m, _)| details.has(m)) {
             r.reason = Some(*reason);
         }
         records.push(r);

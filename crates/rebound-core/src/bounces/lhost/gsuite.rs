@@ -65,7 +65,7 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
             *m = host.trim_end_matches('.').to_string();
         }
         let both = format!("{} {}", r.diagnostic, intro);
-        if let Some((_, reason)) = MESSAGES.iter().find(|(m, _)| both.contains(m)) {
+        if let Some((_, reason)) = MESSAGES.iter().find(|(m, _)| both.has(m)) {
             r.reason = Some(*reason);
         }
     }

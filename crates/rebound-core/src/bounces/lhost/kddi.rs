@@ -23,8 +23,10 @@ pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     let from = common::from(flat);
     let own = (from.has("no-reply@") && from.has(".dion.ne.jp"))
         || flat.headers.get("reply-to") == Some("no-reply@app.auone-net.jp")
-        || common::header_contains(flat, "received", "ezweb.ne.jp (")
-        || common::header_contains(flat, "received", ".au.com (");
+        || flat
+            .lower
+            .all("received")
+            .any(|v| has_literal!(v, "ezweb.ne.jp (") || has_literal!(v, ".au.com ("));
     if !own {
         return None;
     }

@@ -6,7 +6,7 @@
 //! session transcript (`In:` / `Out:` lines) instead.
 
 use super::super::classify::classify;
-use super::super::mime::{Flat, Headers};
+use super::super::mime::{find_short, Flat, Headers};
 use super::super::text::{addresses, first_address};
 use super::super::{Found, Raw};
 use super::common;
@@ -26,6 +26,15 @@ const OWN_WORDS: &[(&str, Reason)] = &[
     ("mail forwarding loop for", Reason::SystemError),
     ("delivery temporarily suspended", Reason::Expired),
 ];
+
+/// A searcher per wording of [`OWN_WORDS`], in their order (built once).
+static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
+    std::sync::LazyLock::new(|| {
+        OWN_WORDS
+            .iter()
+            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
+            .collect()
+    });
 
 /// Parses a Postfix bounce.
 #[inline(never)]
@@ -109,9 +118,12 @@ struct Entry {
 impl Entry {
     fn server_words(&self) -> &str {
         // `host mx.example.org[192.0.2.1] said: 550 …` → `550 …`.
-        match self.words.split_once(" said: ") {
-            Some((h, w)) if h.starts_with("host ") => w.trim_fast(),
-            _ => self.words.trim_fast(),
+        let w = self.words.as_str();
+        match find_short(w, " said: ") {
+            Some(at) if w.get(..at).is_some_and(|h| h.starts_with("host ")) => {
+                w.get(at + 7..).unwrap_or("").trim_fast()
+            }
+            _ => w.trim_fast(),
         }
     }
 
@@ -120,10 +132,13 @@ impl Entry {
             return None;
         }
         let l = self.words.to_ascii_lowercase();
-        if l.has("refused to talk to me") {
+        if has_literal!(&l, "refused to talk to me") {
             return None;
         }
-        OWN_WORDS.iter().find(|(w, _)| l.has(w)).map(|(_, r)| *r)
+        OWN_FINDERS
+            .iter()
+            .find(|(f, _)| f.find(l.as_bytes()).is_some())
+            .map(|(_, r)| *r)
     }
 
     fn raw(&self) -> Raw {
@@ -138,7 +153,7 @@ impl Entry {
     fn merge(&self, r: &mut Raw) {
         let words = self.server_words();
         let dsn = common::one_line(&r.diagnostic);
-        if dsn.is_empty() || (words.len() >= dsn.len() && words.contains(dsn.as_str())) {
+        if dsn.is_empty() || (words.len() >= dsn.len() && words.has(&dsn)) {
             r.diagnostic = words.to_string();
         }
         let general = |s: &str| s.ends_with(".0.0");
@@ -198,7 +213,7 @@ fn entry(p: &str) -> Option<Entry> {
     }
     let words = common::one_line(rest);
     let mut command = None;
-    if let Some(at) = words.find("(in reply to ") {
+    if let Some(at) = find_short(&words, "(in reply to ") {
         command = words.get(at..).and_then(common::smtp_command);
     }
     if command.is_none() && words.has("refused to talk to me") {
@@ -265,6 +280,36 @@ fn transcript(flat: &Flat) -> Option<Found> {
 mod tests {
     use super::*;
     use crate::bounces::mime::{flatten, Limits};
+
+    #[test]
+    fn server_words_as_before() {
+        fn before(words: &str) -> &str {
+            match words.split_once(" said: ") {
+                Some((h, w)) if h.starts_with("host ") => w.trim_fast(),
+                _ => words.trim_fast(),
+            }
+        }
+        for w in [
+            "",
+            " said: ",
+            "host said: 550 x",
+            "host  said: 550 x",
+            "host a said: 550 x said: y",
+            "host a[192.0.2.1] said:  550 é ",
+            "Host a said: 550",
+            "no host said: x",
+            "host é said: ",
+            "host é said:",
+        ] {
+            let e = Entry {
+                recipient: String::new(),
+                words: w.to_string(),
+                remote: None,
+                command: None,
+            };
+            assert_eq!(e.server_words(), before(w), "{w:?}");
+        }
+    }
 
     #[test]
     fn text_completes_the_dsn() {

@@ -2,9 +2,8 @@
 //! recipient. The recipients come from the generic text reader; this engine adds what
 //! qmail's fixed wording says about the SMTP stage and the reason.
 
-use super::super::mime::{Flat, Headers};
+use super::super::mime::{find_short, Flat, Headers};
 use super::super::{text, Found};
-use crate::bounces::mime::StrExt;
 use crate::Reason;
 
 /// Phrases that open a qmail (or qmail clone) report.
@@ -101,18 +100,36 @@ const LDAP_WORDS: &[(&str, Reason)] = &[
 
 const EXPIRED: &str = "this message has been in the queue too long";
 
+/// A searcher per word of [`WORDS`] then [`LDAP_WORDS`], in their order (built once).
+static WORD_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
+    std::sync::LazyLock::new(|| {
+        WORDS
+            .iter()
+            .chain(LDAP_WORDS)
+            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
+            .collect()
+    });
+
+/// A searcher per stage of [`STAGES`], in their order (built once).
+static STAGE_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, &'static str)>> =
+    std::sync::LazyLock::new(|| {
+        STAGES
+            .iter()
+            .map(|(w, c)| (memchr::memmem::Finder::new(w), *c))
+            .collect()
+    });
+
 fn reason_in(s: &str) -> Option<Reason> {
     if s.is_empty() {
         return None;
     }
-    // A server's reply is short: each word is looked for where its first byte stands.
-    let has = |w: &str| s.has(w);
-    WORDS
+    // Most words open with a letter found often in a reply (or a space): searched with a
+    // vectorised searcher each, in the listed order (the first listed word found wins).
+    WORD_FINDERS
         .iter()
-        .chain(LDAP_WORDS)
-        .find(|(w, _)| has(w))
+        .find(|(f, _)| f.find(s.as_bytes()).is_some())
         .map(|(_, r)| *r)
-        .or_else(|| has(EXPIRED).then_some(Reason::Expired))
+        .or_else(|| has_literal!(s, EXPIRED).then_some(Reason::Expired))
 }
 
 /// Parses a qmail report.
@@ -127,7 +144,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {
         let d = r.diagnostic.as_str();
-        let stage = STAGES.iter().find(|(w, _)| d.has(w)).map(|(_, c)| *c);
+        let stage = STAGE_FINDERS
+            .iter()
+            .find(|(f, _)| f.find(d.as_bytes()).is_some())
+            .map(|(_, c)| *c);
         if let Some(c) = stage {
             r.smtp_command = Some(c.to_string());
         }
@@ -136,11 +156,10 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             continue;
         }
         // Refused at RCPT and then expired: the words decide.
-        if d.has(" does not like recipient") && d.contains(EXPIRED) {
+        if has_literal!(d, " does not like recipient") && has_literal!(d, EXPIRED) {
             continue;
         }
-        let said = d
-            .find("Remote host said:")
+        let said = find_short(d, "Remote host said:")
             .and_then(|i| d.get(i..))
             .unwrap_or("");
         r.reason = reason_in(said).or_else(|| reason_in(d));

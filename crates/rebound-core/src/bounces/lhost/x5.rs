@@ -11,7 +11,10 @@ use crate::bounces::mime::StrExt;
 #[inline(never)]
 pub fn parse(flat: &Flat, _original: &Headers) -> Option<Found> {
     if !flat.status.is_empty()
-        || !common::header_contains(flat, "to", "notificationrecipients")
+        || !flat
+            .lower
+            .all("to")
+            .any(|v| has_literal!(v, "notificationrecipients"))
         || !common::from(flat).has("mail delivery subsystem")
     {
         return None;

@@ -16,9 +16,10 @@
 # 4. Agreement: for each file, record i of rebound against record i of Sisimai (reason,
 #    and recipient), over the files either parser returns records for.
 # Every timed command runs RUNS times (each a new process), the commands taking turns
-# round after round, and the best rate of each is kept: the VMs this runs on vary by
-# 10-30% from one second to the next.
-# Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, RUNS=3, KEEP=0; BASE_BIN=path/to/rebound
+# round after round; the best rate of each is printed, and the ratio of rebound to Sisimai
+# within each round (median and range): the VMs this runs on vary by 10-30% from one
+# second to the next, and a round's two runs share its spell.
+# Knobs: REPEAT=20 (rebound/cat), SISIMAI_REPEAT=1, RUNS=10, KEEP=0; BASE_BIN=path/to/rebound
 # times an earlier build too, in the same rounds (before/after in one run). CARGO_TARGET_DIR
 # is honoured.
 set -euo pipefail
@@ -27,7 +28,7 @@ ROOT=$(pwd)
 SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
 CORPUS="$SHARED/corpus/bounces/maildir"
 REPEAT=${REPEAT:-20}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-10}
 SISIMAI_REPEAT=${SISIMAI_REPEAT:-1}
 [ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
 perl -MSisimai -e 1 2>/dev/null || {
@@ -50,15 +51,16 @@ CORES=$(nproc)
 
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
-# keep BEST N CMD…: runs CMD once, prints the larger of BEST and its messages/s for N
-# messages.
-keep() {
-  local b=$1 n=$2 t0 t1 r
-  shift 2
+# once N CMD…: runs CMD once, prints its messages/s for N messages.
+once() {
+  local n=$1 t0 t1
+  shift
   t0=$(now); "$@" > /dev/null 2>&1 || true; t1=$(now)
-  r=$(rate "$n" "$t0" "$t1"); [ "$r" -gt "$b" ] && b=$r
-  echo "$b"
+  rate "$n" "$t0" "$t1"
 }
+max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
+# stats RATIO…: median and range of the per-round ratios.
+stats() { python3 -c "import sys,statistics as s; v=sorted(map(float,sys.argv[1:])); print(f'median {s.median(v):.1f}x, range {v[0]:.1f}x-{v[-1]:.1f}x over {len(v)} rounds')" "$@"; }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), sisimai $(perl -MSisimai -e 'print $Sisimai::VERSION')"
 echo "files: $N distinct, $NR per timed run (REPEAT=$REPEAT)"
@@ -84,19 +86,27 @@ perl "$TMP/sisimai.pl" 1 "$TMP/sisimai.jsonl" < "$TMP/files" 2>/dev/null
 "$BIN" parse --jobs 1 --files-from "$TMP/files" > "$TMP/rebound.jsonl" 2>/dev/null || true
 # The timed commands take turns, round after round, so that a slow spell of the VM
 # falls on all of them alike; each keeps its best round.
-SIS=0 ONE=0 ALL=0 CAT=0 BASE=0
+SIS=0 ONE=0 ALL=0 CAT=0 BASE=0 RATIOS=() BASE_RATIOS=()
 for _ in $(seq "$RUNS"); do
-  SIS=$(keep "$SIS" $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
-  ONE=$(keep "$ONE" "$NR" "$BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+  s=$(once $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
+  o=$(once "$NR" "$BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+  SIS=$(max "$SIS" "$s"); ONE=$(max "$ONE" "$o")
+  RATIOS+=("$(python3 -c "print($o/max($s,1))")")
   if [ -n "${BASE_BIN:-}" ]; then
-    BASE=$(keep "$BASE" "$NR" "$BASE_BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+    b=$(once "$NR" "$BASE_BIN" parse --jobs 1 --files-from "$TMP/files.rep")
+    BASE=$(max "$BASE" "$b")
+    BASE_RATIOS+=("$(python3 -c "print($b/max($s,1))")")
   fi
-  ALL=$(keep "$ALL" "$NR" "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep")
-  CAT=$(keep "$CAT" "$NR" xargs -a "$TMP/files.rep" cat)
+  ALL=$(max "$ALL" "$(once "$NR" "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep")")
+  CAT=$(max "$CAT" "$(once "$NR" xargs -a "$TMP/files.rep" cat)")
 done
 echo "sisimai (perl, 1 thread):  $SIS messages/s (best of $RUNS)"
-echo "rebound --jobs 1:          $ONE messages/s  ($(python3 -c "print(f'{$ONE/$SIS:.0f}')")x sisimai)"
-[ -z "${BASE_BIN:-}" ] || echo "baseline --jobs 1:         $BASE messages/s  ($(python3 -c "print(f'{$BASE/$SIS:.0f}')")x sisimai; BASE_BIN)"
+echo "rebound --jobs 1:          $ONE messages/s  ($(python3 -c "print(f'{$ONE/$SIS:.0f}')")x sisimai, best against best)"
+echo "  per round, rebound --jobs 1 / sisimai of the same round: $(stats "${RATIOS[@]}")"
+if [ -n "${BASE_BIN:-}" ]; then
+  echo "baseline --jobs 1:         $BASE messages/s  ($(python3 -c "print(f'{$BASE/$SIS:.0f}')")x sisimai; BASE_BIN)"
+  echo "  per round, baseline / sisimai of the same round: $(stats "${BASE_RATIOS[@]}")"
+fi
 echo "rebound --jobs $CORES:          $ALL messages/s"
 echo "cat (reading only):        $CAT messages/s"
 for _ in $(seq "$RUNS"); do

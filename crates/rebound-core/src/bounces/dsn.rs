@@ -75,12 +75,17 @@ impl FieldName {
 
 /// `rfc822; user@example.org` → `user@example.org`; `smtp; 550 …` → (`smtp`, `550 …`).
 pub fn typed(v: &str) -> (Option<String>, String) {
+    let (t, rest) = typed_str(v);
+    (t.map(str::to_ascii_lowercase), rest.to_string())
+}
+
+/// [`typed`] without the copies: the type as it stands (not lower-cased) and the rest.
+pub fn typed_str(v: &str) -> (Option<&str>, &str) {
     match v.split_once(';') {
-        Some((t, rest)) if !t.trim_fast().is_empty() && !t.contains(' ') && t.len() < 20 => (
-            Some(t.trim_fast().to_ascii_lowercase()),
-            rest.trim_fast().to_string(),
-        ),
-        _ => (None, v.trim_fast().to_string()),
+        Some((t, rest)) if !t.trim_fast().is_empty() && !t.contains(' ') && t.len() < 20 => {
+            (Some(t.trim_fast()), rest.trim_fast())
+        }
+        _ => (None, v.trim_fast()),
     }
 }
 
@@ -269,6 +274,46 @@ mod tests {
         for s in &samples {
             let got = field(s).map(|(n, v)| (n.as_str().to_string(), v));
             assert_eq!(got, before(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn typed_as_before() {
+        fn before(v: &str) -> (Option<String>, String) {
+            match v.split_once(';') {
+                Some((t, rest))
+                    if !t.trim_fast().is_empty() && !t.contains(' ') && t.len() < 20 =>
+                {
+                    (
+                        Some(t.trim_fast().to_ascii_lowercase()),
+                        rest.trim_fast().to_string(),
+                    )
+                }
+                _ => (None, v.trim_fast().to_string()),
+            }
+        }
+        for v in [
+            "",
+            ";",
+            " ; ",
+            "rfc822; A@B.C",
+            "RFC822;a@b",
+            "\tSMTP\t; 550 x ",
+            "x y; z",
+            "ÉTÉ; a",
+            "abcdefghijklmnopqrs; x",
+            "abcdefghijklmnopqrst; x",
+            "a;b;c",
+            "no type here",
+            "\r\n;\r",
+        ] {
+            let (t, r) = typed_str(v);
+            assert_eq!(
+                (t.map(str::to_ascii_lowercase), r.to_string()),
+                before(v),
+                "{v:?}"
+            );
+            assert_eq!(typed(v), before(v), "{v:?}");
         }
     }
 

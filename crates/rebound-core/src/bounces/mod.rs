@@ -140,17 +140,6 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     let Some(found) = found else {
         return Vec::new();
     };
-    let message_id = original
-        .get("message-id")
-        .map(|m| m.trim_fast().to_string())
-        .filter(|m| !m.is_empty());
-    let original_headers: Vec<(String, String)> = original
-        .iter()
-        .filter(|(n, _)| KEPT_HEADERS.contains(n) || n.starts_with("x-"))
-        .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
-        .take(32)
-        .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string()))
-        .collect();
     // The text's command cue is looked for only when a record's own fields and words name
     // none, once per message. The report, not the returned message; its first 64 KiB say
     // all there is to say.
@@ -184,13 +173,40 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
             diagnostic: Some(r.diagnostic.trim_fast().to_string()).filter(|d| !d.is_empty()),
             remote_mta: r.remote_mta.filter(|m| !m.is_empty()),
             smtp_command: r.smtp_command,
-            message_id: message_id.clone(),
-            original_headers: original_headers.clone(),
+            // The same for every record: given below, once the records are known.
+            message_id: None,
+            original_headers: Vec::new(),
             feedback_type: r.feedback_type,
             mta: found.mta,
         });
     }
+    // The returned message's Message-ID and headers, read only when a record is kept,
+    // copied to every record but the last, which takes them.
+    if let Some((last, rest)) = out.split_last_mut() {
+        let message_id = original
+            .get("message-id")
+            .map(|m| m.trim_fast().to_string())
+            .filter(|m| !m.is_empty());
+        let original_headers = kept_headers(&original);
+        for o in rest {
+            o.message_id.clone_from(&message_id);
+            o.original_headers.clone_from(&original_headers);
+        }
+        last.message_id = message_id;
+        last.original_headers = original_headers;
+    }
     out
+}
+
+/// The headers of the returned message a record keeps, in order.
+fn kept_headers(original: &mime::Headers) -> Vec<(String, String)> {
+    original
+        .iter()
+        .filter(|(n, _)| KEPT_HEADERS.contains(n) || n.starts_with("x-"))
+        .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
+        .take(32)
+        .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string()))
+        .collect()
 }
 
 /// The first `n` characters of `s`.

@@ -285,14 +285,12 @@ pub fn report_part(text: &str) -> &str {
         let lead = bytes.get(line_start).copied().unwrap_or(b'\n');
         let plain =
             lead.is_ascii_alphanumeric() && !m.first[usize::from(lead.to_ascii_lowercase())];
-        let words = if plain {
-            line.len()
-        } else {
-            line.find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
-                .unwrap_or(line.len())
-        };
+        let words = if plain { line.len() } else { lead_len(line) };
         if words < line.len()
-            && m.first[usize::from(bytes[line_start + words].to_ascii_lowercase())]
+            && m.opens(
+                bytes[line_start + words],
+                bytes.get(line_start + words + 1).copied(),
+            )
         {
             let prefix = &line[..words];
             let dashed = prefix.has("--");
@@ -327,6 +325,28 @@ pub fn report_part(text: &str) -> &str {
     text
 }
 
+/// Where the words of a line begin: after its blanks, quote marks and dashes.
+/// `line.find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))`, on bytes while
+/// they are ASCII.
+fn lead_len(line: &str) -> usize {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'>' | b'-' => i += 1,
+            0x80.. => {
+                // Non-ASCII (perhaps a Unicode blank): read as characters from here.
+                let rest = line.get(i..).unwrap_or("");
+                return i + rest
+                    .find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
+                    .unwrap_or(rest.len());
+            }
+            _ => return i,
+        }
+    }
+    i
+}
+
 /// The marker lines' wording without their dashes, searched in one pass.
 struct Markers {
     automaton: aho_corasick::AhoCorasick,
@@ -334,6 +354,32 @@ struct Markers {
     kinds: Vec<(bool, bool)>,
     /// Whether a pattern starts with the byte (lower case).
     first: [bool; 256],
+    /// Per first byte (lower case, ASCII): the second bytes (lower case) a pattern has
+    /// after it, one bit each.
+    second: [u128; 128],
+}
+
+impl Markers {
+    /// Whether a pattern may start with the bytes `a`, `b` (ASCII case ignored; `b` is
+    /// `None` at the end of the text).
+    fn opens(&self, a: u8, b: Option<u8>) -> bool {
+        let a = a.to_ascii_lowercase();
+        if !self.first[usize::from(a)] {
+            return false;
+        }
+        // A first byte past ASCII has no table: the search decides.
+        let Some(m) = self.second.get(usize::from(a)) else {
+            return true;
+        };
+        if *m == u128::MAX {
+            return true;
+        }
+        let Some(b) = b else {
+            return false;
+        };
+        let b = b.to_ascii_lowercase();
+        b < 128 && (m >> b) & 1 == 1
+    }
 }
 
 static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(|| {
@@ -365,15 +411,26 @@ static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(
         .build(&cores)
         .ok()?;
     let mut first = [false; 256];
+    let mut second = [0u128; 128];
     for c in &cores {
-        if let Some(b) = c.bytes().next() {
-            first[usize::from(b.to_ascii_lowercase())] = true;
+        let b = c.as_bytes();
+        let Some(&x) = b.first() else {
+            continue;
+        };
+        let x = x.to_ascii_lowercase();
+        first[usize::from(x)] = true;
+        match (second.get_mut(usize::from(x)), b.get(1)) {
+            (Some(m), Some(&y)) if y.is_ascii() => *m |= 1u128 << y.to_ascii_lowercase(),
+            // A pattern of one byte, or not ASCII: any second byte may follow.
+            (Some(m), _) => *m = u128::MAX,
+            (None, _) => {}
         }
     }
     Some(Markers {
         automaton,
         kinds,
         first,
+        second,
     })
 });
 
@@ -972,6 +1029,151 @@ mod tests {
             "delivered",
         ] {
             assert_eq!(has_error_words(s), before(s), "{s:?}");
+        }
+    }
+
+    /// [`report_part`] as it was: each line's words found as characters and every line
+    /// whose first byte opens a pattern searched.
+    fn report_part_before(text: &str) -> &str {
+        let Some(m) = MARKERS.as_ref() else {
+            return text;
+        };
+        let bytes = text.as_bytes();
+        let mut line_start = 0;
+        while line_start < bytes.len() {
+            let line_end =
+                memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |e| line_start + e);
+            let line = &text[line_start..line_end];
+            let words = line
+                .find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
+                .unwrap_or(line.len());
+            if words < line.len()
+                && m.first[usize::from(bytes[line_start + words].to_ascii_lowercase())]
+            {
+                let prefix = &line[..words];
+                let dashed = prefix.has("--");
+                if !prefix.contains('-') || dashed {
+                    let input = aho_corasick::Input::new(text)
+                        .span(line_start + words..text.len())
+                        .anchored(aho_corasick::Anchored::Yes);
+                    let mut state = aho_corasick::automaton::OverlappingState::start();
+                    loop {
+                        if m.automaton
+                            .try_find_overlapping(input.clone(), &mut state)
+                            .is_err()
+                        {
+                            break;
+                        }
+                        let Some(found) = state.get_match() else {
+                            break;
+                        };
+                        let (bare_ok, dashed_ok) = m
+                            .kinds
+                            .get(found.pattern().as_usize())
+                            .copied()
+                            .unwrap_or_default();
+                        if (dashed && dashed_ok) || (!dashed && bare_ok) {
+                            return &text[..line_start];
+                        }
+                    }
+                }
+            }
+            line_start = line_end + 1;
+        }
+        text
+    }
+
+    #[test]
+    fn lead_is_found_as_before() {
+        let before = |l: &str| {
+            l.find(|c: char| !(c.is_whitespace() || c == '>' || c == '-'))
+                .unwrap_or(l.len())
+        };
+        for l in [
+            "",
+            " ",
+            "\r",
+            "\t\x0b\x0c> - >x",
+            "---",
+            "-- \u{a0}original",
+            "\u{3000}\u{2028}a",
+            "\u{85}-",
+            "é",
+            " é",
+            "> \u{a0}",
+            "\x1c\x1d x",
+            "a b",
+        ] {
+            assert_eq!(lead_len(l), before(l), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn report_part_as_before() {
+        let mut texts: Vec<String> = [
+            "",
+            "\n",
+            "o",
+            "or",
+            "Or",
+            "O\n",
+            "x\nOriginal message follows\nrest",
+            "x\n  ORIGINAL MESSAGE FOLLOWS",
+            "x\n-- original message follows\n",
+            "x\n- original message follows\n",
+            "x\n------ This is a copy of the message\r\nTo: a\n",
+            "x\n> > --- Below this line is a copy of the message.\n",
+            "x\n\u{a0}original message headers:\n",
+            "x\n\u{3000}-- returned message --\n",
+            "x\nContent-Type: message/rfc822\n",
+            "x\ncontent-type: text/plain\nthe body follows\n",
+            "x\n---------- Forwarded message ----------\n",
+            "x\n--------original message--------\n",
+            "x\nórigínal message\nt\nth\nthe\n",
+            "x\n-----Original Message-----",
+            "x\n  oRiGiNaL mEsSaGe HeAdErS:",
+            "x\nyour message reads (in part):\n",
+            "x\nyou\nyo",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Pseudo-random lines over the bytes that matter.
+        let alphabet = [
+            "o",
+            "O",
+            "r",
+            "i",
+            "g",
+            "-",
+            ">",
+            " ",
+            "\n",
+            "\r",
+            "\u{a0}",
+            "é",
+            "original message follows",
+            "Original Message",
+            "--- ",
+            "t",
+            "h",
+            "e",
+            "header of the original message follows",
+            "\t",
+        ];
+        let mut x: u32 = 777;
+        for _ in 0..4000 {
+            let mut s = String::new();
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let n = (x >> 16) % 12;
+            for _ in 0..n {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                s.push_str(alphabet[((x >> 16) as usize) % alphabet.len()]);
+            }
+            texts.push(s);
+        }
+        for t in &texts {
+            assert_eq!(report_part(t), report_part_before(t), "{t:?}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! record building.
 
 use super::super::classify::{classify_as, diagnostic_command, diagnostic_reply_code, status_name};
-use super::super::dsn::{field, typed, unfold};
+use super::super::dsn::{field, typed_str, unfold};
 use super::super::mime::Flat;
 use super::super::Raw;
 use crate::bounces::mime::LinesExt;
@@ -187,17 +187,19 @@ pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
                         finish(&mut r, &mut original, &mut out);
                     }
                     if r.recipient.is_empty() {
-                        r.recipient = typed(value).1;
+                        r.recipient = typed_str(value).1.to_string();
                     }
                 }
-                "original-recipient" if original.is_empty() => original = typed(value).1,
+                "original-recipient" if original.is_empty() => {
+                    original = typed_str(value).1.to_string();
+                }
                 "action" => r.action = Some(value.trim_fast().to_ascii_lowercase()),
                 "status" => r.status = find_status(value),
-                "remote-mta" => r.remote_mta = Some(typed(value).1),
+                "remote-mta" => r.remote_mta = Some(typed_str(value).1.to_string()),
                 "diagnostic-code" => {
-                    let (t, d) = typed(value);
-                    r.diagnostic_type = t;
-                    r.diagnostic = one_line(&d);
+                    let (t, d) = typed_str(value);
+                    r.diagnostic_type = t.map(str::to_ascii_lowercase);
+                    r.diagnostic = one_line(d);
                 }
                 _ => {}
             }
@@ -213,7 +215,7 @@ fn finish(r: &mut Raw, original: &mut String, out: &mut Vec<Raw>) {
     if done.recipient.is_empty() {
         done.recipient = fallback;
     }
-    if super::super::text::clean_address(&done.recipient).is_some() && out.len() < 1000 {
+    if out.len() < 1000 && super::super::text::clean_address_str(&done.recipient).is_some() {
         done.reply_code = reply_code(&done.diagnostic);
         out.push(done);
     }

@@ -61,6 +61,11 @@ struct Matcher {
     piece: Vec<bool>,
     /// Pairs: the reason's bit and the pieces (word number, length in bytes).
     pairs: Vec<(u64, Vec<(u32, usize)>)>,
+    /// Per byte: its class for [`Lazy`], 0 for every byte no word holds (they all lead
+    /// the automaton back to its start, from any state), else one class per byte.
+    classes: [u16; 256],
+    /// The number of classes.
+    class_count: usize,
 }
 
 static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(|| {
@@ -112,11 +117,23 @@ static MATCHER: std::sync::LazyLock<Option<Matcher>> = std::sync::LazyLock::new(
         .match_kind(aho_corasick::MatchKind::Standard)
         .build(&words)
         .ok()?;
+    let mut classes = [0u16; 256];
+    let mut class_count = 1usize;
+    for w in &words {
+        for &b in w.as_bytes() {
+            if let Some(c) = classes.get_mut(usize::from(b)).filter(|c| **c == 0) {
+                *c = u16::try_from(class_count).ok()?;
+                class_count += 1;
+            }
+        }
+    }
     Some(Matcher {
         automaton,
         entries,
         piece,
         pairs,
+        classes,
+        class_count,
     })
 });
 
@@ -158,30 +175,13 @@ fn scan_uncached(lower: &str) -> Hits {
             }
         }
     };
-    // Every occurrence of every word (overlapping), in order of where it ends, and of
-    // the words ending at one place in the automaton's order: what the library's
-    // overlapping iterator gives, stepped through here without its per-match machinery.
-    use aho_corasick::automaton::Automaton;
-    let a = &m.automaton;
-    let Ok(mut sid) = a.start_state(aho_corasick::Anchored::No) else {
-        return hits;
-    };
-    for (at, &byte) in lower.as_bytes().iter().enumerate() {
-        sid = a.next_state(aho_corasick::Anchored::No, sid, byte);
-        if a.is_special(sid) {
-            if a.is_dead(sid) {
-                break;
-            }
-            if !a.is_match(sid) {
-                continue;
-            }
-            for i in 0..a.match_len(sid) {
-                let pid = a.match_pattern(sid, i);
-                let start = (at + 1).saturating_sub(a.pattern_len(pid));
-                on_match(pid.as_u32(), start);
-            }
-        }
+    thread_local! {
+        static LAZY: std::cell::RefCell<Lazy> = std::cell::RefCell::new(Lazy::default());
     }
+    LAZY.with(|l| match l.try_borrow_mut() {
+        Ok(mut l) => walk_lazy(m, &mut l, lower.as_bytes(), LAZY_STATES, &mut on_match),
+        Err(_) => walk(m, lower.as_bytes(), &mut on_match),
+    });
     for (p, start) in started {
         let Some((b, pieces)) = m.pairs.get(p) else {
             continue;
@@ -204,6 +204,162 @@ fn scan_uncached(lower: &str) -> Hits {
         }
     }
     hits
+}
+
+/// Every occurrence of every word (overlapping), in order of where it ends, and of the
+/// words ending at one place in the automaton's order (what the library's overlapping
+/// iterator gives): `found(word, start)`. Stepped through the NFA byte by byte.
+fn walk(m: &Matcher, text: &[u8], found: &mut impl FnMut(u32, usize)) {
+    use aho_corasick::automaton::Automaton;
+    let a = &m.automaton;
+    let Ok(mut sid) = a.start_state(aho_corasick::Anchored::No) else {
+        return;
+    };
+    for (at, &byte) in text.iter().enumerate() {
+        sid = a.next_state(aho_corasick::Anchored::No, sid, byte);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                break;
+            }
+            report(m, sid, at, found);
+        }
+    }
+}
+
+/// The words the automaton's state `sid` matches, the text read up to `at` (inclusive).
+fn report(
+    m: &Matcher,
+    sid: aho_corasick::automaton::StateID,
+    at: usize,
+    found: &mut impl FnMut(u32, usize),
+) {
+    use aho_corasick::automaton::Automaton;
+    let a = &m.automaton;
+    if !a.is_match(sid) {
+        return;
+    }
+    for i in 0..a.match_len(sid) {
+        let pid = a.match_pattern(sid, i);
+        found(pid.as_u32(), (at + 1).saturating_sub(a.pattern_len(pid)));
+    }
+}
+
+/// States a thread's [`Lazy`] holds before it starts afresh (with the 57 or so byte
+/// classes of the tables, about 230 bytes a state). A kept state is an NFA state, so the
+/// tables' own size bounds it too; the cap is a second bound, whatever the tables become.
+const LAZY_STATES: usize = 1 << 14;
+
+/// The NFA's transitions as they are taken, kept per thread: a table look-up per byte
+/// instead of the NFA's search through sparse states and failure links. The same states
+/// in the same order as [`walk`]: a transition depends only on the state and the byte's
+/// class.
+#[derive(Default)]
+struct Lazy {
+    /// The NFA state of each state kept (the start first).
+    sids: Vec<aho_corasick::automaton::StateID>,
+    /// Whether the state matches words, or is the dead state.
+    special: Vec<bool>,
+    /// Where each NFA state kept stands in `sids` (by the NFA state's number), or
+    /// [`UNKNOWN`].
+    index: Vec<u32>,
+    /// Per state kept and byte class: the next state's place in `sids`, or [`UNKNOWN`].
+    next: Vec<u32>,
+}
+
+const UNKNOWN: u32 = u32::MAX;
+
+impl Lazy {
+    /// Starts afresh from the NFA's start state; false when it has none.
+    fn reset(&mut self, m: &Matcher) -> bool {
+        use aho_corasick::automaton::Automaton;
+        self.sids.clear();
+        self.special.clear();
+        self.index.iter_mut().for_each(|d| *d = UNKNOWN);
+        self.next.clear();
+        match m.automaton.start_state(aho_corasick::Anchored::No) {
+            Ok(start) => {
+                self.add(m, start);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The place of NFA state `sid`, added if new.
+    fn add(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u32 {
+        use aho_corasick::automaton::Automaton;
+        if let Some(&d) = self.index.get(sid.as_usize()).filter(|d| **d != UNKNOWN) {
+            return d;
+        }
+        let d = u32::try_from(self.sids.len()).unwrap_or(UNKNOWN);
+        self.sids.push(sid);
+        let a = &m.automaton;
+        self.special.push(a.is_match(sid) || a.is_dead(sid));
+        if self.index.len() <= sid.as_usize() {
+            self.index.resize(sid.as_usize() + 1, UNKNOWN);
+        }
+        if let Some(slot) = self.index.get_mut(sid.as_usize()) {
+            *slot = d;
+        }
+        self.next
+            .extend(std::iter::repeat_n(UNKNOWN, m.class_count));
+        d
+    }
+}
+
+/// [`walk`], with the transitions kept in `lazy` (at most `cap` states).
+fn walk_lazy(
+    m: &Matcher,
+    lazy: &mut Lazy,
+    text: &[u8],
+    cap: usize,
+    found: &mut impl FnMut(u32, usize),
+) {
+    use aho_corasick::automaton::Automaton;
+    if lazy.sids.is_empty() && !lazy.reset(m) {
+        return;
+    }
+    let a = &m.automaton;
+    let width = m.class_count;
+    // The start state stands first.
+    let mut d: usize = 0;
+    for (at, &byte) in text.iter().enumerate() {
+        let class = m
+            .classes
+            .get(usize::from(byte))
+            .map_or(0, |c| usize::from(*c));
+        let slot = d * width + class;
+        d = match lazy.next.get(slot) {
+            Some(&n) if n != UNKNOWN => n as usize,
+            _ => {
+                let Some(&sid) = lazy.sids.get(d) else {
+                    return walk(m, text, found);
+                };
+                let next = a.next_state(aho_corasick::Anchored::No, sid, byte);
+                if lazy.sids.len() >= cap {
+                    if !lazy.reset(m) {
+                        return;
+                    }
+                    lazy.add(m, next) as usize
+                } else {
+                    let n = lazy.add(m, next);
+                    if let Some(s) = lazy.next.get_mut(slot) {
+                        *s = n;
+                    }
+                    n as usize
+                }
+            }
+        };
+        if lazy.special.get(d).copied().unwrap_or(false) {
+            let Some(&sid) = lazy.sids.get(d) else {
+                return;
+            };
+            if a.is_dead(sid) {
+                break;
+            }
+            report(m, sid, at, found);
+        }
+    }
 }
 
 /// The wording table of a reason (empty for reasons known only from codes).
@@ -1203,6 +1359,131 @@ mod tests {
         };
         let found = p.index.iter().any(|w| text.contains(w)) || p.pairs.iter().any(|x| aligned(x));
         found && !p.not.iter().any(|w| text.contains(w))
+    }
+
+    /// The words found, as `walk` or `walk_lazy` (with room for `cap` states) give them.
+    fn walked(text: &str, cap: Option<usize>, lazy: &mut Lazy) -> Vec<(u32, usize)> {
+        let Some(m) = MATCHER.as_ref() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut found = |w: u32, at: usize| out.push((w, at));
+        match cap {
+            Some(cap) => walk_lazy(m, lazy, text.as_bytes(), cap, &mut found),
+            None => walk(m, text.as_bytes(), &mut found),
+        }
+        out
+    }
+
+    #[test]
+    fn kept_transitions_walk_as_the_nfa() {
+        let m = MATCHER.as_ref().expect("tables build");
+        assert!(m.class_count <= 257);
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "550 5.1.1 <a@example.org>: recipient address rejected: user unknown".into(),
+            "mailbox full; quota exceeded (in reply to rcpt to command) \u{0}\u{7f}\t".into(),
+            "boîte pleine — ユーザー不明 \u{fffd} über quota".into(),
+            "zzzz qqqq ~~~~ ```` |||| \\\\ xyzzy".into(),
+        ];
+        for r in Reason::ALL {
+            let p = patterns(*r);
+            texts.push(p.index.join(" "));
+            texts.push(p.index.concat());
+            texts.push(p.not.join("!"));
+            for pair in p.pairs {
+                texts.push(pair.join(""));
+            }
+        }
+        let want: Vec<Vec<(u32, usize)>> = texts
+            .iter()
+            .map(|t| walked(t, None, &mut Lazy::default()))
+            .collect();
+        assert!(want.iter().map(Vec::len).sum::<usize>() > 1000);
+        // Room for all, and for so few states that the table starts afresh mid-text; the
+        // texts twice over, so that kept transitions are taken.
+        for cap in [LAZY_STATES, 64, 2, 1] {
+            let mut lazy = Lazy::default();
+            for _ in 0..2 {
+                for (t, w) in texts.iter().zip(&want) {
+                    assert_eq!(&walked(t, Some(cap), &mut lazy), w, "{cap} {t:?}");
+                }
+            }
+            assert!(lazy.sids.len() <= cap.max(2));
+        }
+    }
+
+    /// Pseudo-random texts: pieces of the tables' words, stray bytes, non-ASCII, runs.
+    fn random_texts(n: usize) -> Vec<String> {
+        let mut words: Vec<&str> = Vec::new();
+        for r in Reason::ALL {
+            let p = patterns(*r);
+            words.extend(p.index.iter().chain(p.not).copied());
+            for pair in p.pairs {
+                words.extend(pair.iter().copied());
+            }
+        }
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let odd = [
+            "é", "ユ", "\u{0}", "\u{7f}", "\u{fffd}", "\t", "\n", " ", "<", ":", ";", "5",
+        ];
+        (0..n)
+            .map(|_| {
+                let mut t = String::new();
+                for _ in 0..(next() % 24) {
+                    let k = next();
+                    let w = words[(k as usize / 7) % words.len().max(1)];
+                    match k % 6 {
+                        0 | 1 => t.push_str(w),
+                        2 => {
+                            // A word cut short or started late.
+                            let cut = (k as usize / 3) % (w.len() + 1);
+                            let piece = if k % 2 == 0 {
+                                w.get(..cut)
+                            } else {
+                                w.get(cut..)
+                            };
+                            t.push_str(piece.unwrap_or(w));
+                        }
+                        3 => t.push_str(odd[(k as usize / 5) % odd.len()]),
+                        4 => t.push(char::from(b'a' + (k / 11 % 26) as u8)),
+                        _ => t.push_str(&w.repeat(2)),
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kept_transitions_walk_as_the_nfa_on_random_texts() {
+        let texts = random_texts(400);
+        let want: Vec<Vec<(u32, usize)>> = texts
+            .iter()
+            .map(|t| walked(t, None, &mut Lazy::default()))
+            .collect();
+        for cap in [LAZY_STATES, 300, 3] {
+            let mut lazy = Lazy::default();
+            for (t, w) in texts.iter().zip(&want) {
+                assert_eq!(&walked(t, Some(cap), &mut lazy), w, "{cap} {t:?}");
+            }
+            assert!(lazy.sids.len() <= cap.max(2));
+        }
+    }
+
+    #[test]
+    fn one_pass_agrees_with_the_tables_on_random_texts() {
+        for t in random_texts(400) {
+            for r in Reason::ALL {
+                assert_eq!(scan(&t).has(*r), reference(&t, *r), "{r:?} in {t:?}");
+            }
+        }
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub fn subject(flat: &Flat) -> &str {
     flat.lower.get("subject").unwrap_or("")
 }
 
+/// A prebuilt searcher for each word of a (word, value) table, with its value, in the
+/// table's order (for a `LazyLock`: built once).
+pub fn finders<'w, T: Copy + 'w>(
+    words: impl IntoIterator<Item = &'w (&'static str, T)>,
+) -> Vec<(memchr::memmem::Finder<'static>, T)> {
+    words
+        .into_iter()
+        .map(|(w, v)| (memchr::memmem::Finder::new(*w), *v))
+        .collect()
+}
+
 /// Whether any value of a header field contains `needle` (lower case).
 pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
     flat.lower.all(name).any(|v| v.contains(needle))

@@ -31,12 +31,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 
 /// A searcher per word of [`OWN_WORDS`], in their order (built once).
 static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| {
-        OWN_WORDS
-            .iter()
-            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
-            .collect()
-    });
+    std::sync::LazyLock::new(|| common::finders(OWN_WORDS));
 
 /// Parses an Exim bounce.
 #[inline(never)]

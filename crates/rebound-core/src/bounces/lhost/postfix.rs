@@ -29,12 +29,7 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 
 /// A searcher per wording of [`OWN_WORDS`], in their order (built once).
 static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| {
-        OWN_WORDS
-            .iter()
-            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
-            .collect()
-    });
+    std::sync::LazyLock::new(|| common::finders(OWN_WORDS));
 
 /// Parses a Postfix bounce.
 #[inline(never)]

@@ -102,22 +102,11 @@ const EXPIRED: &str = "this message has been in the queue too long";
 
 /// A searcher per word of [`WORDS`] then [`LDAP_WORDS`], in their order (built once).
 static WORD_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| {
-        WORDS
-            .iter()
-            .chain(LDAP_WORDS)
-            .map(|(w, r)| (memchr::memmem::Finder::new(w), *r))
-            .collect()
-    });
+    std::sync::LazyLock::new(|| super::common::finders(WORDS.iter().chain(LDAP_WORDS)));
 
 /// A searcher per stage of [`STAGES`], in their order (built once).
 static STAGE_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, &'static str)>> =
-    std::sync::LazyLock::new(|| {
-        STAGES
-            .iter()
-            .map(|(w, c)| (memchr::memmem::Finder::new(w), *c))
-            .collect()
-    });
+    std::sync::LazyLock::new(|| super::common::finders(STAGES));
 
 fn reason_in(s: &str) -> Option<Reason> {
     if s.is_empty() {

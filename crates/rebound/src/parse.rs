@@ -482,25 +482,19 @@ mod tests {
 
     #[test]
     fn needs_escape_finds_every_byte_to_escape() {
-        for c in 0u8..=255 {
-            for pos in 0..8 {
-                let mut w = [b'a'; 8];
-                w[pos] = c;
+        // Beside plain ASCII, and beside bytes with the high bit set (UTF-8 text).
+        for fill in [b'a', 0xe6] {
+            for c in 0u8..=255 {
                 let want = c < 0x20 || c == b'"' || c == b'\\';
-                assert_eq!(
-                    needs_escape(u64::from_le_bytes(w)),
-                    want,
-                    "byte {c:#x} at {pos}"
-                );
-                // Beside bytes with the high bit set (UTF-8 text).
-                let mut w = [0xe6u8; 8];
-                w[pos] = c;
-                let want = c < 0x20 || c == b'"' || c == b'\\';
-                assert_eq!(
-                    needs_escape(u64::from_le_bytes(w)),
-                    want,
-                    "byte {c:#x} at {pos}"
-                );
+                for pos in 0..8 {
+                    let mut w = [fill; 8];
+                    w[pos] = c;
+                    assert_eq!(
+                        needs_escape(u64::from_le_bytes(w)),
+                        want,
+                        "byte {c:#x} at {pos} among {fill:#x}"
+                    );
+                }
             }
         }
     }

@@ -692,16 +692,17 @@ mod tests {
         }
     }
 
-    /// The facts as a fresh computation has them.
-    fn fresh(
-        diag: &str,
-    ) -> (
+    /// What the tests compare: status, reply code, command, wording hits, blank.
+    type AllFacts = (
         Option<String>,
         Option<u16>,
         Option<&'static str>,
         phrases::Hits,
         bool,
-    ) {
+    );
+
+    /// The facts as a fresh computation has them.
+    fn fresh(diag: &str) -> AllFacts {
         let lower = diag.to_lowercase();
         (
             find_status(diag),
@@ -712,15 +713,7 @@ mod tests {
         )
     }
 
-    fn remembered(
-        diag: &str,
-    ) -> (
-        Option<String>,
-        Option<u16>,
-        Option<&'static str>,
-        phrases::Hits,
-        bool,
-    ) {
+    fn remembered(diag: &str) -> AllFacts {
         let (hits, blank) = with_facts(diag, |f| f.words(diag));
         (
             with_facts(diag, |f| f.status(diag)),

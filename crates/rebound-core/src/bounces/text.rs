@@ -445,20 +445,28 @@ pub fn embedded_original(flat: &Flat, limits: &Limits) -> Option<Headers> {
     (!h.is_empty()).then_some(h)
 }
 
-/// A searcher per word of [`SENDERS`] and of [`SUBJECTS`] (built once).
-#[allow(clippy::type_complexity)]
-static CUES: std::sync::LazyLock<(
-    Vec<memchr::memmem::Finder<'static>>,
-    Vec<memchr::memmem::Finder<'static>>,
-)> = std::sync::LazyLock::new(|| {
-    fn finders(words: &[&'static str]) -> Vec<memchr::memmem::Finder<'static>> {
-        words
-            .iter()
-            .map(|w| memchr::memmem::Finder::new(*w))
-            .collect()
+/// Words with a prebuilt searcher each (for a `LazyLock`: built once).
+struct Words(Vec<memchr::memmem::Finder<'static>>);
+
+impl Words {
+    fn new(words: &[&'static str]) -> Self {
+        Words(
+            words
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(*w))
+                .collect(),
+        )
     }
-    (finders(SENDERS), finders(SUBJECTS))
-});
+
+    /// Whether `text` holds one of the words.
+    fn any_in(&self, text: &str) -> bool {
+        self.0.iter().any(|f| f.find(text.as_bytes()).is_some())
+    }
+}
+
+/// [`SENDERS`] and [`SUBJECTS`], searched.
+static SENDER_CUES: std::sync::LazyLock<Words> = std::sync::LazyLock::new(|| Words::new(SENDERS));
+static SUBJECT_CUES: std::sync::LazyLock<Words> = std::sync::LazyLock::new(|| Words::new(SUBJECTS));
 
 /// Whether the message looks like a bounce from its header.
 pub fn looks_like_bounce(flat: &Flat) -> bool {
@@ -468,10 +476,7 @@ pub fn looks_like_bounce(flat: &Flat) -> bool {
     }
     let from = h.get("from").unwrap_or("").to_ascii_lowercase();
     let subject = h.get("subject").unwrap_or("").to_lowercase();
-    let any = |finders: &[memchr::memmem::Finder<'static>], hay: &str| {
-        finders.iter().any(|f| f.find(hay.as_bytes()).is_some())
-    };
-    if any(&CUES.0, &from) || any(&CUES.1, &subject) {
+    if SENDER_CUES.any_in(&from) || SUBJECT_CUES.any_in(&subject) {
         return true;
     }
     // A null return path or an automatic message that says what bounces say.
@@ -502,7 +507,7 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         return None;
     }
     let mut from = 0;
-    while let Some(p) = lower.get(from..).and_then(|l| find(l, &needle)) {
+    while let Some(p) = lower.get(from..).and_then(|l| mime::find_fast(l, &needle)) {
         let at = from + p;
         from = at + needle.len();
         let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -527,15 +532,6 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
         }
     }
     None
-}
-
-/// `hay.find(needle)`, without `str::find`'s searcher to build for a short text.
-fn find(hay: &str, needle: &str) -> Option<usize> {
-    if hay.len() > 4096 {
-        memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
-    } else {
-        mime::find_short(hay, needle)
-    }
 }
 
 fn push_sp(s: &mut String, t: &str) {
@@ -575,20 +571,15 @@ const ERROR_WORDS: &[&str] = &[
 ];
 
 /// A searcher per word of [`ERROR_WORDS`] (built once).
-static ERROR_FINDERS: std::sync::LazyLock<Vec<memchr::memmem::Finder<'static>>> =
-    std::sync::LazyLock::new(|| {
-        ERROR_WORDS
-            .iter()
-            .map(memchr::memmem::Finder::new)
-            .collect()
-    });
+static ERROR_FINDERS: std::sync::LazyLock<Words> =
+    std::sync::LazyLock::new(|| Words::new(ERROR_WORDS));
 
 /// Whether a text says something about an error.
 pub fn has_error_words(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     crate::reason::find_reply_code(&l).is_some()
         || crate::reason::find_status(&l).is_some()
-        || ERROR_FINDERS.iter().any(|f| f.find(l.as_bytes()).is_some())
+        || ERROR_FINDERS.any_in(&l)
 }
 
 /// The generic plain-text engine.
@@ -1001,7 +992,7 @@ mod tests {
             (long.as_str(), "ba"),
             (long.as_str(), "absent"),
         ] {
-            assert_eq!(find(hay, needle), hay.find(needle), "{needle:?}");
+            assert_eq!(mime::find_fast(hay, needle), hay.find(needle), "{needle:?}");
         }
     }
 

@@ -20,15 +20,30 @@ pub fn subject(flat: &Flat) -> &str {
     flat.lower.get("subject").unwrap_or("")
 }
 
-/// A prebuilt searcher for each word of a (word, value) table, with its value, in the
-/// table's order (for a `LazyLock`: built once).
-pub fn finders<'w, T: Copy + 'w>(
-    words: impl IntoIterator<Item = &'w (&'static str, T)>,
-) -> Vec<(memchr::memmem::Finder<'static>, T)> {
-    words
-        .into_iter()
-        .map(|(w, v)| (memchr::memmem::Finder::new(*w), *v))
-        .collect()
+/// A (word, value) table with a prebuilt searcher per word (for a `LazyLock`: built once).
+pub struct WordTable<T>(Vec<(memchr::memmem::Finder<'static>, T)>);
+
+impl<T: Copy> WordTable<T> {
+    /// The table's words, in its order.
+    pub fn new<'w>(words: impl IntoIterator<Item = &'w (&'static str, T)>) -> Self
+    where
+        T: 'w,
+    {
+        WordTable(
+            words
+                .into_iter()
+                .map(|(w, v)| (memchr::memmem::Finder::new(*w), *v))
+                .collect(),
+        )
+    }
+
+    /// The value of the first word (in the table's order) that `text` holds.
+    pub fn first_in(&self, text: &str) -> Option<T> {
+        self.0
+            .iter()
+            .find(|(f, _)| f.find(text.as_bytes()).is_some())
+            .map(|(_, v)| *v)
+    }
 }
 
 /// Whether any value of a header field contains `needle` (lower case).

@@ -30,8 +30,8 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 ];
 
 /// A searcher per word of [`OWN_WORDS`], in their order (built once).
-static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| common::finders(OWN_WORDS));
+static OWN_FINDERS: std::sync::LazyLock<common::WordTable<Reason>> =
+    std::sync::LazyLock::new(|| common::WordTable::new(OWN_WORDS));
 
 /// Parses an Exim bounce.
 #[inline(never)]
@@ -63,12 +63,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         if common::reply_code(&diag).is_some() && has_literal!(&lower, "smtp error") {
             continue;
         }
-        let words = |s: &str| {
-            OWN_FINDERS
-                .iter()
-                .find(|(f, _)| f.find(s.as_bytes()).is_some())
-                .map(|(_, x)| *x)
-        };
+        let words = |s: &str| OWN_FINDERS.first_in(s);
         r.reason = words(&lower).or_else(|| {
             (common::reply_code(&diag).is_none())
                 .then(|| {

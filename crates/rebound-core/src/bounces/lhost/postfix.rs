@@ -28,8 +28,8 @@ const OWN_WORDS: &[(&str, Reason)] = &[
 ];
 
 /// A searcher per wording of [`OWN_WORDS`], in their order (built once).
-static OWN_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| common::finders(OWN_WORDS));
+static OWN_FINDERS: std::sync::LazyLock<common::WordTable<Reason>> =
+    std::sync::LazyLock::new(|| common::WordTable::new(OWN_WORDS));
 
 /// Parses a Postfix bounce.
 #[inline(never)]
@@ -130,10 +130,7 @@ impl Entry {
         if has_literal!(&l, "refused to talk to me") {
             return None;
         }
-        OWN_FINDERS
-            .iter()
-            .find(|(f, _)| f.find(l.as_bytes()).is_some())
-            .map(|(_, r)| *r)
+        OWN_FINDERS.first_in(&l)
     }
 
     fn raw(&self) -> Raw {

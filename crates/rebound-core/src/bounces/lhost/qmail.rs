@@ -101,12 +101,12 @@ const LDAP_WORDS: &[(&str, Reason)] = &[
 const EXPIRED: &str = "this message has been in the queue too long";
 
 /// A searcher per word of [`WORDS`] then [`LDAP_WORDS`], in their order (built once).
-static WORD_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, Reason)>> =
-    std::sync::LazyLock::new(|| super::common::finders(WORDS.iter().chain(LDAP_WORDS)));
+static WORD_FINDERS: std::sync::LazyLock<super::common::WordTable<Reason>> =
+    std::sync::LazyLock::new(|| super::common::WordTable::new(WORDS.iter().chain(LDAP_WORDS)));
 
 /// A searcher per stage of [`STAGES`], in their order (built once).
-static STAGE_FINDERS: std::sync::LazyLock<Vec<(memchr::memmem::Finder<'static>, &'static str)>> =
-    std::sync::LazyLock::new(|| super::common::finders(STAGES));
+static STAGE_FINDERS: std::sync::LazyLock<super::common::WordTable<&'static str>> =
+    std::sync::LazyLock::new(|| super::common::WordTable::new(STAGES));
 
 fn reason_in(s: &str) -> Option<Reason> {
     if s.is_empty() {
@@ -115,9 +115,7 @@ fn reason_in(s: &str) -> Option<Reason> {
     // Most words open with a letter found often in a reply (or a space): searched with a
     // vectorised searcher each, in the listed order (the first listed word found wins).
     WORD_FINDERS
-        .iter()
-        .find(|(f, _)| f.find(s.as_bytes()).is_some())
-        .map(|(_, r)| *r)
+        .first_in(s)
         .or_else(|| has_literal!(s, EXPIRED).then_some(Reason::Expired))
 }
 
@@ -133,10 +131,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
     found.mta = "qmail";
     for r in found.records.iter_mut().take(super::super::MAX_RECORDS) {
         let d = r.diagnostic.as_str();
-        let stage = STAGE_FINDERS
-            .iter()
-            .find(|(f, _)| f.find(d.as_bytes()).is_some())
-            .map(|(_, c)| *c);
+        let stage = STAGE_FINDERS.first_in(d);
         if let Some(c) = stage {
             r.smtp_command = Some(c.to_string());
         }

@@ -210,6 +210,12 @@ fn scan_uncached(lower: &str) -> Hits {
 /// words ending at one place in the automaton's order (what the library's overlapping
 /// iterator gives): `found(word, start)`. Stepped through the NFA byte by byte.
 fn walk(m: &Matcher, text: &[u8], found: &mut impl FnMut(u32, usize)) {
+    walk_from(m, text, 0, found);
+}
+
+/// [`walk`], reporting only the words that end at `from` or later (the automaton still
+/// reads the text from its start, so that the states are the same).
+fn walk_from(m: &Matcher, text: &[u8], from: usize, found: &mut impl FnMut(u32, usize)) {
     use aho_corasick::automaton::Automaton;
     let a = &m.automaton;
     let Ok(mut sid) = a.start_state(aho_corasick::Anchored::No) else {
@@ -221,7 +227,9 @@ fn walk(m: &Matcher, text: &[u8], found: &mut impl FnMut(u32, usize)) {
             if a.is_dead(sid) {
                 break;
             }
-            report(m, sid, at, found);
+            if at >= from {
+                report(m, sid, at, found);
+            }
         }
     }
 }
@@ -245,8 +253,9 @@ fn report(
 }
 
 /// States a thread's [`Lazy`] holds before it starts afresh (with the 57 or so byte
-/// classes of the tables, about 230 bytes a state). A kept state is an NFA state, so the
-/// tables' own size bounds it too; the cap is a second bound, whatever the tables become.
+/// classes of the tables, a row of 64 two-byte entries, 128 bytes, a state). A kept state
+/// is an NFA state, so the tables' own size bounds it too; the cap is a second bound,
+/// whatever the tables become. At most [`PLACE`] + 1: a place fits in an entry's low bits.
 const LAZY_STATES: usize = 1 << 14;
 
 /// The NFA's transitions as they are taken, kept per thread: a table look-up per byte
@@ -262,11 +271,22 @@ struct Lazy {
     /// Where each NFA state kept stands in `sids` (by the NFA state's number), or
     /// [`UNKNOWN`].
     index: Vec<u32>,
-    /// Per state kept and byte class: the next state's place in `sids`, or [`UNKNOWN`].
-    next: Vec<u32>,
+    /// Per state kept, a row of `1 << shift` entries, one per byte class (the rest unused):
+    /// the next state's place in `sids`, with [`SPECIAL`] set when that state is special,
+    /// or [`UNKNOWN_NEXT`]. Small rows at a power-of-two stride: a step is a shift, an or
+    /// and one look-up in a table that mostly stays in the cache.
+    next: Vec<u16>,
+    /// log2 of the row length.
+    shift: u32,
 }
 
 const UNKNOWN: u32 = u32::MAX;
+/// An entry of [`Lazy::next`] not taken yet.
+const UNKNOWN_NEXT: u16 = u16::MAX;
+/// The bit of an entry of [`Lazy::next`] saying the state it leads to is special.
+const SPECIAL: u16 = 1 << 14;
+/// The bits of an entry of [`Lazy::next`] holding the place.
+const PLACE: u16 = SPECIAL - 1;
 
 impl Lazy {
     /// Starts afresh from the NFA's start state; false when it has none.
@@ -276,6 +296,7 @@ impl Lazy {
         self.special.clear();
         self.index.iter_mut().for_each(|d| *d = UNKNOWN);
         self.next.clear();
+        self.shift = m.class_count.next_power_of_two().trailing_zeros();
         match m.automaton.start_state(aho_corasick::Anchored::No) {
             Ok(start) => {
                 self.add(m, start);
@@ -285,16 +306,22 @@ impl Lazy {
         }
     }
 
-    /// The place of NFA state `sid`, added if new.
-    fn add(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u32 {
+    /// The entry for NFA state `sid` (its place, with [`SPECIAL`] when special), the
+    /// state added if new.
+    fn add(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u16 {
         use aho_corasick::automaton::Automaton;
+        let entry = |d: u32, special: bool| {
+            (u16::try_from(d).unwrap_or(PLACE) & PLACE) | if special { SPECIAL } else { 0 }
+        };
         if let Some(&d) = self.index.get(sid.as_usize()).filter(|d| **d != UNKNOWN) {
-            return d;
+            let special = self.special.get(d as usize).copied().unwrap_or(false);
+            return entry(d, special);
         }
         let d = u32::try_from(self.sids.len()).unwrap_or(UNKNOWN);
         self.sids.push(sid);
         let a = &m.automaton;
-        self.special.push(a.is_match(sid) || a.is_dead(sid));
+        let special = a.is_match(sid) || a.is_dead(sid);
+        self.special.push(special);
         if self.index.len() <= sid.as_usize() {
             self.index.resize(sid.as_usize() + 1, UNKNOWN);
         }
@@ -302,12 +329,13 @@ impl Lazy {
             *slot = d;
         }
         self.next
-            .extend(std::iter::repeat_n(UNKNOWN, m.class_count));
-        d
+            .extend(std::iter::repeat_n(UNKNOWN_NEXT, 1 << self.shift));
+        entry(d, special)
     }
 }
 
-/// [`walk`], with the transitions kept in `lazy` (at most `cap` states).
+/// [`walk`], with the transitions kept in `lazy` (at most `cap` states, and no more than
+/// [`LAZY_STATES`]).
 fn walk_lazy(
     m: &Matcher,
     lazy: &mut Lazy,
@@ -316,41 +344,42 @@ fn walk_lazy(
     found: &mut impl FnMut(u32, usize),
 ) {
     use aho_corasick::automaton::Automaton;
+    let cap = cap.min(LAZY_STATES);
     if lazy.sids.is_empty() && !lazy.reset(m) {
         return;
     }
     let a = &m.automaton;
-    let width = m.class_count;
+    let shift = lazy.shift;
     // The start state stands first.
     let mut d: usize = 0;
     for (at, &byte) in text.iter().enumerate() {
-        let class = m
-            .classes
-            .get(usize::from(byte))
-            .map_or(0, |c| usize::from(*c));
-        let slot = d * width + class;
-        d = match lazy.next.get(slot) {
-            Some(&n) if n != UNKNOWN => n as usize,
+        let class = usize::from(m.classes[usize::from(byte)]);
+        let slot = (d << shift) | class;
+        let e = match lazy.next.get(slot) {
+            Some(&e) if e != UNKNOWN_NEXT => e,
             _ => {
                 let Some(&sid) = lazy.sids.get(d) else {
-                    return walk(m, text, found);
+                    // Not reached (every place stands in `sids`); were it, the NFA
+                    // would finish the text without reporting a word twice.
+                    return walk_from(m, text, at, found);
                 };
                 let next = a.next_state(aho_corasick::Anchored::No, sid, byte);
                 if lazy.sids.len() >= cap {
                     if !lazy.reset(m) {
                         return;
                     }
-                    lazy.add(m, next) as usize
+                    lazy.add(m, next)
                 } else {
-                    let n = lazy.add(m, next);
+                    let e = lazy.add(m, next);
                     if let Some(s) = lazy.next.get_mut(slot) {
-                        *s = n;
+                        *s = e;
                     }
-                    n as usize
+                    e
                 }
             }
         };
-        if lazy.special.get(d).copied().unwrap_or(false) {
+        d = usize::from(e & PLACE);
+        if e & SPECIAL != 0 {
             let Some(&sid) = lazy.sids.get(d) else {
                 return;
             };

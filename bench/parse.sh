@@ -11,8 +11,10 @@
 #    in the corpus's ground truth), records written as JSON lines.
 # 2. rebound, single-threaded (`--jobs 1`) and on every core (`--jobs N`), same files.
 # 3. Reading only: `cat` of the same file list to /dev/null, the floor for "bound by
-#    reading the files"; and the parser alone, without file IO (the `parse_speed` example:
-#    every message in memory, parsed REPEAT times on one thread), in the same rounds.
+#    reading the files"; `bench/read_floor.c` (open, read, close of each file in one
+#    process: the kernel's share of `rebound parse --jobs 1`), when a C compiler is
+#    there; and the parser alone, without file IO (the `parse_speed` example: every
+#    message in memory, parsed REPEAT times on one thread), in the same rounds.
 # 4. Agreement: for each file, record i of rebound against record i of Sisimai (reason,
 #    and recipient), over the files either parser returns records for.
 # Every timed command runs RUNS times (each a new process), the commands taking turns
@@ -86,7 +88,12 @@ perl "$TMP/sisimai.pl" 1 "$TMP/sisimai.jsonl" < "$TMP/files" 2>/dev/null
 "$BIN" parse --jobs 1 --files-from "$TMP/files" > "$TMP/rebound.jsonl" 2>/dev/null || true
 # The timed commands take turns, round after round, so that a slow spell of the VM
 # falls on all of them alike; each keeps its best round.
-SIS=0 ONE=0 ALL=0 CAT=0 BASE=0 ALONE=0 RATIOS=() BASE_RATIOS=() ALONE_RATIOS=()
+SIS=0 ONE=0 ALL=0 CAT=0 BASE=0 ALONE=0 FLOOR=0 RATIOS=() BASE_RATIOS=() ALONE_RATIOS=()
+# The kernel's share alone: open, read, close of every file in one process (C).
+FLOOR_BIN=""
+if command -v cc > /dev/null && cc -O2 -o "$TMP/read_floor" bench/read_floor.c 2>/dev/null; then
+  FLOOR_BIN="$TMP/read_floor"
+fi
 SPEED="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/parse_speed"
 for _ in $(seq "$RUNS"); do
   s=$(once $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
@@ -100,6 +107,7 @@ for _ in $(seq "$RUNS"); do
   fi
   ALL=$(max "$ALL" "$(once "$NR" "$BIN" parse --jobs "$CORES" --files-from "$TMP/files.rep")")
   CAT=$(max "$CAT" "$(once "$NR" xargs -a "$TMP/files.rep" cat)")
+  [ -z "$FLOOR_BIN" ] || FLOOR=$(max "$FLOOR" "$(once "$NR" "$FLOOR_BIN" "$TMP/files.rep")")
   # The parser alone reports its own rate (its files read into memory before the clock).
   a=$(ROUNDS="$REPEAT" "$SPEED" "$CORPUS" | sed -n 's/.*thread: \([0-9]*\) messages.*/\1/p')
   ALONE=$(max "$ALONE" "${a:-0}")
@@ -114,6 +122,9 @@ if [ -n "${BASE_BIN:-}" ]; then
 fi
 echo "rebound --jobs $CORES:          $ALL messages/s"
 echo "cat (reading only):        $CAT messages/s"
+if [ -n "$FLOOR_BIN" ]; then
+  echo "open/read/close only (C, one process): $FLOOR messages/s ($(python3 -c "print(f'{1e6/max($FLOOR,1):.1f}')") us a file)"
+fi
 echo "parser alone (no file IO):  $ALONE messages/s  ($(python3 -c "print(f'{$ALONE/$SIS:.0f}')")x sisimai, best against best)"
 echo "  per round, parser alone / sisimai of the same round: $(stats "${ALONE_RATIOS[@]}")"
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bounce parser from a cold page cache: `rebound parse` against reading alone, the files
+# read from the disk, not from memory. See BENCHMARKS.md (Bounce parser).
+#
+#   bash bench/parse_cold.sh        (as root: it writes /proc/sys/vm/drop_caches)
+#
+# COPIES (default 20) copies of the shared corpus's maildir are made in a temporary
+# directory under /var/tmp (disk-backed, unlike a tmpfs /tmp), so that 16,160 distinct files
+# stand on disk; they are deleted at the end. Each round drops the page cache before each
+# timed command:
+# 1. `bench/read_floor.c`: open, read and close of every file, one process (reading alone);
+# 2. `rebound parse --jobs N` (every core) and `--jobs 1`.
+# The commands take turns, RUNS rounds (default 5); the best rate of each is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
+CORPUS="$SHARED/corpus/bounces/maildir"
+COPIES=${COPIES:-20}
+RUNS=${RUNS:-5}
+[ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
+[ -w /proc/sys/vm/drop_caches ] || { echo "error: needs root (writes /proc/sys/vm/drop_caches)" >&2; exit 1; }
+command -v cc > /dev/null || { echo "error: needs a C compiler (cc) for bench/read_floor.c" >&2; exit 1; }
+
+cargo build --release -q -p rebound
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
+TMP=$(mktemp -d /var/tmp/rebound-cold.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+cc -O2 -o "$TMP/read_floor" bench/read_floor.c
+for i in $(seq "$COPIES"); do cp -r "$CORPUS" "$TMP/copy$i"; done
+find "$TMP" -type f -name '*.eml' | sort > "$TMP/files"
+N=$(wc -l < "$TMP/files")
+CORES=$(nproc)
+
+cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
+once() {
+  local t0 t1
+  cold
+  t0=$(date +%s.%N); "$@" > /dev/null 2>&1 || true; t1=$(date +%s.%N)
+  rate "$N" "$t0" "$t1"
+}
+max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(df -h "$TMP" | awk 'NR==2 {print $1}')"
+echo "files: $N distinct ($COPIES copies of the corpus), page cache dropped before each run"
+READ=0 ALL=0 ONE=0
+for _ in $(seq "$RUNS"); do
+  READ=$(max "$READ" "$(once "$TMP/read_floor" "$TMP/files")")
+  ALL=$(max "$ALL" "$(once "$BIN" parse --jobs "$CORES" --files-from "$TMP/files")")
+  ONE=$(max "$ONE" "$(once "$BIN" parse --jobs 1 --files-from "$TMP/files")")
+done
+echo "reading alone (read_floor, 1 process): $READ files/s (best of $RUNS)"
+echo "rebound parse --jobs $CORES:             $ALL messages/s ($(python3 -c "print(f'{100*$ALL/max($READ,1):.0f}')")% of reading alone)"
+echo "rebound parse --jobs 1:             $ONE messages/s"

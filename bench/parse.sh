@@ -25,14 +25,10 @@
 # times an earlier build too, in the same rounds (before/after in one run). CARGO_TARGET_DIR
 # is honoured.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
-CORPUS="$SHARED/corpus/bounces/maildir"
+. "$(dirname "$0")/corpus.sh"
 REPEAT=${REPEAT:-20}
 RUNS=${RUNS:-10}
 SISIMAI_REPEAT=${SISIMAI_REPEAT:-1}
-[ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
 perl -MSisimai -e 1 2>/dev/null || {
   echo "Sisimai missing: apt-get install -y libsisimai-perl" >&2
   if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsisimai-perl >/dev/null; else exit 1; fi
@@ -40,7 +36,6 @@ perl -MSisimai -e 1 2>/dev/null || {
 
 cargo build --release -q -p rebound
 cargo build --release -q -p rebound-core --example parse_speed
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
 TMP=$(mktemp -d)
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TMP"' EXIT
 
@@ -52,7 +47,6 @@ NR=$(wc -l < "$TMP/files.rep")
 CORES=$(nproc)
 
 now() { date +%s.%N; }
-rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
 # once N CMD…: runs CMD once, prints its messages/s for N messages.
 once() {
   local n=$1 t0 t1
@@ -60,7 +54,6 @@ once() {
   t0=$(now); "$@" > /dev/null 2>&1 || true; t1=$(now)
   rate "$n" "$t0" "$t1"
 }
-max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 # stats RATIO…: median and range of the per-round ratios.
 stats() { python3 -c "import sys,statistics as s; v=sorted(map(float,sys.argv[1:])); print(f'median {s.median(v):.1f}x, range {v[0]:.1f}x-{v[-1]:.1f}x over {len(v)} rounds')" "$@"; }
 

@@ -12,18 +12,13 @@
 # 2. `rebound parse --jobs N` (every core) and `--jobs 1`.
 # The commands take turns, RUNS rounds (default 5); the best rate of each is printed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
-CORPUS="$SHARED/corpus/bounces/maildir"
+. "$(dirname "$0")/corpus.sh"
 COPIES=${COPIES:-20}
 RUNS=${RUNS:-5}
-[ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
 [ -w /proc/sys/vm/drop_caches ] || { echo "error: needs root (writes /proc/sys/vm/drop_caches)" >&2; exit 1; }
 command -v cc > /dev/null || { echo "error: needs a C compiler (cc) for bench/read_floor.c" >&2; exit 1; }
 
 cargo build --release -q -p rebound
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
 TMP=$(mktemp -d /var/tmp/rebound-cold.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 cc -O2 -o "$TMP/read_floor" bench/read_floor.c
@@ -33,14 +28,12 @@ N=$(wc -l < "$TMP/files")
 CORES=$(nproc)
 
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
 once() {
   local t0 t1
   cold
   t0=$(date +%s.%N); "$@" > /dev/null 2>&1 || true; t1=$(date +%s.%N)
   rate "$N" "$t0" "$t1"
 }
-max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(df -h "$TMP" | awk 'NR==2 {print $1}')"
 echo "files: $N distinct ($COPIES copies of the corpus), page cache dropped before each run"

@@ -346,7 +346,7 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
 pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]>) -> Headers {
     // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
     // lossily, as a whole.
-    let text = match std::str::from_utf8(block) {
+    let text = match utf8(block) {
         Ok(t) => std::borrow::Cow::Borrowed(t),
         Err(_) => String::from_utf8_lossy(block),
     };
@@ -776,7 +776,7 @@ pub fn to_utf8_cow<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow::C
         let (s, _, _) = encoding_rs::ISO_2022_JP.decode(bytes);
         return std::borrow::Cow::Owned(s.into_owned());
     }
-    if let Ok(s) = std::str::from_utf8(bytes) {
+    if let Ok(s) = utf8(bytes) {
         return std::borrow::Cow::Borrowed(s);
     }
     let label = charset.unwrap_or("").trim();
@@ -784,6 +784,12 @@ pub fn to_utf8_cow<'a>(bytes: &'a [u8], charset: Option<&str>) -> std::borrow::C
         encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(encoding_rs::WINDOWS_1252);
     let (s, _, _) = enc.decode(bytes);
     std::borrow::Cow::Owned(s.into_owned())
+}
+
+/// `std::str::from_utf8`, validated with SIMD (`simdutf8`: several times quicker on the
+/// kilobytes of a header block or a text part, the same answer).
+pub fn utf8(bytes: &[u8]) -> Result<&str, simdutf8::basic::Utf8Error> {
+    simdutf8::basic::from_utf8(bytes)
 }
 
 /// Decodes RFC 2047 encoded words in a header value.
@@ -1384,6 +1390,28 @@ mod tests {
             "\ta",
         ] {
             assert_eq!(trim_value(s), s.trim(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn utf8_agrees_with_std() {
+        let long_ascii = "Received: from a.example.org by b.example.net\n".repeat(40);
+        let mut long_bad = long_ascii.clone().into_bytes();
+        long_bad.insert(1000, 0xff);
+        let cases: Vec<&[u8]> = vec![
+            b"",
+            b"plain ascii",
+            "caf\u{e9} \u{30e6}\u{30fc}\u{30b6} \u{1f600}".as_bytes(),
+            long_ascii.as_bytes(),
+            &long_bad,
+            b"\xc3",             // cut short
+            b"\xc0\xaf",         // overlong
+            b"\xed\xa0\x80",     // a surrogate
+            b"\xf4\x90\x80\x80", // above U+10FFFF
+            b"ok then \x80 stray",
+        ];
+        for c in cases {
+            assert_eq!(utf8(c).ok(), std::str::from_utf8(c).ok(), "{c:?}");
         }
     }
 

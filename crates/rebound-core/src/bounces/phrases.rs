@@ -266,8 +266,6 @@ const LAZY_STATES: usize = 1 << 14;
 struct Lazy {
     /// The NFA state of each state kept (the start first).
     sids: Vec<aho_corasick::automaton::StateID>,
-    /// Whether the state matches words, or is the dead state.
-    special: Vec<bool>,
     /// Where each NFA state kept stands in `sids` (by the NFA state's number), or
     /// [`UNKNOWN`].
     index: Vec<u32>,
@@ -293,7 +291,6 @@ impl Lazy {
     fn reset(&mut self, m: &Matcher) -> bool {
         use aho_corasick::automaton::Automaton;
         self.sids.clear();
-        self.special.clear();
         self.index.iter_mut().for_each(|d| *d = UNKNOWN);
         self.next.clear();
         self.shift = m.class_count.next_power_of_two().trailing_zeros();
@@ -310,18 +307,19 @@ impl Lazy {
     /// state added if new.
     fn add(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u16 {
         use aho_corasick::automaton::Automaton;
-        let entry = |d: u32, special: bool| {
-            (u16::try_from(d).unwrap_or(PLACE) & PLACE) | if special { SPECIAL } else { 0 }
+        let a = &m.automaton;
+        // A state is special when it matches words or is the dead state.
+        let flag = if a.is_match(sid) || a.is_dead(sid) {
+            SPECIAL
+        } else {
+            0
         };
+        let entry = |d: u32| (u16::try_from(d).unwrap_or(PLACE) & PLACE) | flag;
         if let Some(&d) = self.index.get(sid.as_usize()).filter(|d| **d != UNKNOWN) {
-            let special = self.special.get(d as usize).copied().unwrap_or(false);
-            return entry(d, special);
+            return entry(d);
         }
         let d = u32::try_from(self.sids.len()).unwrap_or(UNKNOWN);
         self.sids.push(sid);
-        let a = &m.automaton;
-        let special = a.is_match(sid) || a.is_dead(sid);
-        self.special.push(special);
         if self.index.len() <= sid.as_usize() {
             self.index.resize(sid.as_usize() + 1, UNKNOWN);
         }
@@ -330,7 +328,7 @@ impl Lazy {
         }
         self.next
             .extend(std::iter::repeat_n(UNKNOWN_NEXT, 1 << self.shift));
-        entry(d, special)
+        entry(d)
     }
 }
 

@@ -1,12 +1,15 @@
 # Sourced by the bounce parser benchmarks (parse.sh, parse_cold.sh): the repository root,
-# the shared corpus (REBOUND_SHARED_DIR overrides ../shared), the rebound binary, and the
-# helpers both use.
+# the shared corpus (REBOUND_SHARED_DIR overrides ../shared), the release build directory
+# and rebound binary, and the helpers both use.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 SHARED=${REBOUND_SHARED_DIR:-$ROOT/../shared}
 CORPUS="$SHARED/corpus/bounces/maildir"
 [ -d "$CORPUS" ] || { echo "error: corpus not found at $CORPUS (set REBOUND_SHARED_DIR)" >&2; exit 1; }
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rebound"
+RELEASE="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BIN="$RELEASE/rebound"
+# now: the time in seconds, with nanoseconds.
+now() { date +%s.%N; }
 # rate N T0 T1: N per second between the times T0 and T1, rounded.
 rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
 # max A B: the larger integer.

@@ -46,7 +46,6 @@ for _ in $(seq "$REPEAT"); do cat "$TMP/files" >> "$TMP/files.rep"; done
 NR=$(wc -l < "$TMP/files.rep")
 CORES=$(nproc)
 
-now() { date +%s.%N; }
 # once N CMD…: runs CMD once, prints its messages/s for N messages.
 once() {
   local n=$1 t0 t1
@@ -87,7 +86,7 @@ FLOOR_BIN=""
 if command -v cc > /dev/null && cc -O2 -o "$TMP/read_floor" bench/read_floor.c 2>/dev/null; then
   FLOOR_BIN="$TMP/read_floor"
 fi
-SPEED="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/parse_speed"
+SPEED="$RELEASE/examples/parse_speed"
 for _ in $(seq "$RUNS"); do
   s=$(once $((N * SISIMAI_REPEAT)) sh -c "perl '$TMP/sisimai.pl' '$SISIMAI_REPEAT' /dev/null < '$TMP/files'")
   o=$(once "$NR" "$BIN" parse --jobs 1 --files-from "$TMP/files.rep")

@@ -31,7 +31,7 @@ cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 once() {
   local t0 t1
   cold
-  t0=$(date +%s.%N); "$@" > /dev/null 2>&1 || true; t1=$(date +%s.%N)
+  t0=$(now); "$@" > /dev/null 2>&1 || true; t1=$(now)
   rate "$N" "$t0" "$t1"
 }
 

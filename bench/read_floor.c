@@ -1,6 +1,7 @@
 /* The kernel's share of `rebound parse`: open, read to the end and close each file of a
- * list (one path per line), in one process, nothing else. bench/parse.sh builds and times
- * it beside rebound; it prints nothing but a checksum of the byte counts.
+ * list (one path per line), in one process, nothing else. bench/parse.sh and
+ * bench/parse_cold.sh build and time it beside rebound; it prints only the total number of
+ * bytes read.
  *
  *   cc -O2 -o read_floor bench/read_floor.c && ./read_floor LIST
  */

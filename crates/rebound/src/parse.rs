@@ -181,17 +181,68 @@ struct FileResult {
     records: Result<Vec<BounceRecord>, String>,
 }
 
-/// Reads one file into `buf` (cleared first) and parses it.
-fn parse_file(path: &Path, buf: &mut Vec<u8>) -> FileResult {
+/// What a parsing thread keeps from file to file: the read buffer (kept initialised,
+/// grown when a file fills it) and the directory of the last file, open.
+#[derive(Default)]
+struct Reader {
+    buf: Vec<u8>,
+    #[cfg(unix)]
+    dir: Option<(PathBuf, std::os::fd::OwnedFd)>,
+}
+
+impl Reader {
+    /// Opens `path` for reading. On Unix a file is opened relative to its directory, which
+    /// stays open for the next file: files listed or walked one directory after another
+    /// spare the kernel the walk of the whole path each time (about 0.4 µs a file where
+    /// measured, a tenth of the open/read/close). Where the directory cannot be opened, the
+    /// path is opened as it is, and any error is the one that gives.
+    fn open(&mut self, path: &Path) -> std::io::Result<std::fs::File> {
+        #[cfg(unix)]
+        if let (Some(parent), Some(file)) = (path.parent(), path.file_name()) {
+            use rustix::fs::{Mode, OFlags};
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            if self.dir.as_ref().is_none_or(|(d, _)| d != parent) {
+                self.dir = rustix::fs::open(
+                    parent,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()
+                .map(|fd| (parent.to_path_buf(), fd));
+            }
+            if let Some((_, dir)) = &self.dir {
+                return rustix::fs::openat(
+                    dir,
+                    file,
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map(std::fs::File::from)
+                .map_err(std::io::Error::from);
+            }
+        }
+        std::fs::File::open(path)
+    }
+}
+
+/// Reads one file into the reader's buffer and parses it.
+fn parse_file(path: &Path, reader: &mut Reader) -> FileResult {
     let name = path.display().to_string();
-    if buf.len() > 16 << 20 {
-        *buf = Vec::new();
+    if reader.buf.len() > 16 << 20 {
+        reader.buf = Vec::new();
     }
     let read = if path == Path::new("-") {
-        read_all(&mut std::io::stdin().lock(), buf)
+        read_all(&mut std::io::stdin().lock(), &mut reader.buf)
     } else {
-        std::fs::File::open(path).and_then(|mut f| read_all(&mut f, buf))
+        reader
+            .open(path)
+            .and_then(|mut f| read_all(&mut f, &mut reader.buf))
     };
+    let buf = &reader.buf;
     FileResult {
         records: read
             .map(|n| bounces::parse(&buf[..n]))
@@ -220,8 +271,8 @@ fn read_all(r: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<usize> {
 
 /// Parses a path of a `--files-from` list (or a file found by walking): a directory there
 /// (its read fails with "is a directory") is walked in name order.
-fn parse_listed(path: &Path, buf: &mut Vec<u8>, out: &mut Vec<FileResult>) {
-    let first = parse_file(path, buf);
+fn parse_listed(path: &Path, reader: &mut Reader, out: &mut Vec<FileResult>) {
+    let first = parse_file(path, reader);
     let is_dir = first.records.is_err() && std::fs::metadata(path).is_ok_and(|m| m.is_dir());
     if !is_dir {
         out.push(first);
@@ -236,7 +287,7 @@ fn parse_listed(path: &Path, buf: &mut Vec<u8>, out: &mut Vec<FileResult>) {
         });
     }
     for f in files {
-        out.push(parse_file(&f, buf));
+        out.push(parse_file(&f, reader));
     }
 }
 
@@ -280,12 +331,12 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let (mut messages, mut with_records, mut records) = (0u64, 0u64, 0u64);
     // Files go in batches: each is parsed (on `jobs` threads), printed in order and dropped,
     // so memory stays flat however many files there are.
-    let mut buf = Vec::new();
+    let mut reader = Reader::default();
     for batch in files.chunks(BATCH_PER_JOB * jobs) {
         let results: Vec<FileResult> = if jobs == 1 {
             let mut found = Vec::with_capacity(batch.len());
             for p in batch {
-                parse_listed(p, &mut buf, &mut found);
+                parse_listed(p, &mut reader, &mut found);
             }
             found
         } else {
@@ -295,9 +346,10 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
                     .chunks(chunk)
                     .map(|c| {
                         let h = s.spawn(move || {
-                            let (mut buf, mut found) = (Vec::new(), Vec::with_capacity(c.len()));
+                            let mut reader = Reader::default();
+                            let mut found = Vec::with_capacity(c.len());
                             for p in c {
-                                parse_listed(p, &mut buf, &mut found);
+                                parse_listed(p, &mut reader, &mut found);
                             }
                             found
                         });
@@ -376,6 +428,53 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use rebound_core::{BounceClass, EventKind, Reason};
+
+    /// Reads `path` through the reader, as `parse_file` does.
+    fn read_with(reader: &mut Reader, path: &Path) -> std::io::Result<Vec<u8>> {
+        let n = reader
+            .open(path)
+            .and_then(|mut f| read_all(&mut f, &mut reader.buf))?;
+        Ok(reader.buf[..n].to_vec())
+    }
+
+    #[test]
+    fn the_reader_opens_each_file_in_its_own_directory() {
+        // Files of one name in two directories, read in turns: the directory kept open
+        // must follow the path each time.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).expect("mkdir");
+        std::fs::create_dir_all(&b).expect("mkdir");
+        std::fs::write(a.join("m.eml"), b"from a").expect("write");
+        std::fs::write(b.join("m.eml"), b"from b, longer").expect("write");
+        let mut reader = Reader::default();
+        for (path, want) in [
+            (a.join("m.eml"), &b"from a"[..]),
+            (b.join("m.eml"), b"from b, longer"),
+            (a.join("m.eml"), b"from a"),
+            (a.join("../b/m.eml"), b"from b, longer"),
+        ] {
+            assert_eq!(
+                read_with(&mut reader, &path).expect("read"),
+                want,
+                "{path:?}"
+            );
+        }
+        // Missing files, in a directory that exists and in one that does not: the error
+        // std gives for the whole path.
+        for missing in [a.join("none.eml"), dir.path().join("none/m.eml")] {
+            let err = read_with(&mut reader, &missing).expect_err("missing");
+            assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{missing:?}");
+        }
+        // A directory opens, and reading it fails (the caller then walks it).
+        assert!(read_with(&mut reader, &a).is_err());
+        // A path without a directory part is relative to the working directory (the
+        // crate's, under cargo test).
+        assert_eq!(
+            read_with(&mut reader, Path::new("Cargo.toml")).expect("read"),
+            std::fs::read("Cargo.toml").expect("read")
+        );
+    }
 
     /// The reference: one record through `serde_json`, keys in alphabetical order.
     #[derive(serde::Serialize)]

@@ -21,8 +21,16 @@ const OPENERS: &[&str] = &[
     "Your message to the following addresses",
 ];
 
+/// A searcher for any of [`OPENERS`]. Only whether one occurs is asked, so the match kind
+/// is free: leftmost-first lets the crate search with its vectorised (Teddy) searcher, about
+/// ten times quicker than the standard kind on a report without any (bench/parse.sh).
 static OPENER: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(OPENERS).ok());
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(OPENERS)
+            .ok()
+    });
 
 /// qmail-remote's words for the stage a session failed at.
 const STAGES: &[(&str, &str)] = &[

@@ -11,6 +11,7 @@
 # 1. `bench/read_floor.c`: open, read and close of every file, one process (reading alone);
 # 2. `rebound parse --jobs N` (every core) and `--jobs 1`.
 # The commands take turns, RUNS rounds (default 5); the best rate of each is printed.
+# BASE_BIN=path/to/rebound times an earlier build's `--jobs 1` too, in the same rounds.
 set -euo pipefail
 . "$(dirname "$0")/corpus.sh"
 COPIES=${COPIES:-20}
@@ -37,12 +38,16 @@ once() {
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(df -h "$TMP" | awk 'NR==2 {print $1}')"
 echo "files: $N distinct ($COPIES copies of the corpus), page cache dropped before each run"
-READ=0 ALL=0 ONE=0
+READ=0 ALL=0 ONE=0 BASE=0
 for _ in $(seq "$RUNS"); do
   READ=$(max "$READ" "$(once "$TMP/read_floor" "$TMP/files")")
   ALL=$(max "$ALL" "$(once "$BIN" parse --jobs "$CORES" --files-from "$TMP/files")")
   ONE=$(max "$ONE" "$(once "$BIN" parse --jobs 1 --files-from "$TMP/files")")
+  if [ -n "${BASE_BIN:-}" ]; then
+    BASE=$(max "$BASE" "$(once "$BASE_BIN" parse --jobs 1 --files-from "$TMP/files")")
+  fi
 done
 echo "reading alone (read_floor, 1 process): $READ files/s (best of $RUNS)"
 echo "rebound parse --jobs $CORES:             $ALL messages/s ($(python3 -c "print(f'{100*$ALL/max($READ,1):.0f}')")% of reading alone)"
 echo "rebound parse --jobs 1:             $ONE messages/s"
+[ -z "${BASE_BIN:-}" ] || echo "baseline --jobs 1 (BASE_BIN):       $BASE messages/s"

@@ -291,8 +291,103 @@ fn parse_listed(path: &Path, reader: &mut Reader, out: &mut Vec<FileResult>) {
     }
 }
 
-/// Files parsed per thread before their records are printed.
-const BATCH_PER_JOB: usize = 256;
+/// Files a worker takes at a time (`--jobs` above 1).
+const CHUNK: usize = 32;
+/// Chunks parsed ahead of the one being printed, at most: memory stays bounded however long
+/// one chunk takes (a huge file), the results waiting being at most this many chunks.
+const WINDOW: usize = 64;
+
+/// Parses `files` (each with `work`: [`parse_listed`]) on `jobs` threads, started once for
+/// the whole run (their lazily built
+/// automata and caches stay warm from chunk to chunk), and hands every result to `emit` in
+/// the order of `files`. A chunk whose thread panicked (a parser bug) loses no file
+/// silently: each of its files is reported as an error. Stops at `emit`'s first error.
+fn parse_parallel(
+    files: &[PathBuf],
+    jobs: usize,
+    work: impl Fn(&Path, &mut Reader, &mut Vec<FileResult>) + Sync,
+    mut emit: impl FnMut(FileResult) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let chunks: Vec<&[PathBuf]> = files.chunks(CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    // How many chunks have been printed (every chunk below it), and its wake-up call.
+    let printed = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
+    let set_printed = |n: usize| {
+        *printed.0.lock().unwrap_or_else(|e| e.into_inner()) = n;
+        printed.1.notify_all();
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Option<Vec<FileResult>>)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (chunks, next, printed, work) = (&chunks, &next, &printed, &work);
+            s.spawn(move || {
+                let mut reader = Reader::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else {
+                        break;
+                    };
+                    let mut done = printed.0.lock().unwrap_or_else(|e| e.into_inner());
+                    while i >= *done + WINDOW {
+                        done = printed.1.wait(done).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(done);
+                    let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let mut found = Vec::with_capacity(chunk.len());
+                        for p in *chunk {
+                            work(p, &mut reader, &mut found);
+                        }
+                        found
+                    }));
+                    if found.is_err() {
+                        // The buffer may be left as the panic found it.
+                        reader = Reader::default();
+                    }
+                    if tx.send((i, found.ok())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results come in any order: each waits here until those before it are printed.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut want = 0;
+        for (i, found) in rx {
+            waiting.insert(i, found);
+            while let Some(found) = waiting.remove(&want) {
+                let found = found.unwrap_or_else(|| {
+                    chunks
+                        .get(want)
+                        .copied()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| FileResult {
+                            name: p.display().to_string(),
+                            records: Err(format!(
+                                "{}: internal error: the parser failed on this chunk of files",
+                                p.display()
+                            )),
+                        })
+                        .collect()
+                });
+                for r in found {
+                    if let Err(e) = emit(r) {
+                        // No more work handed out; the waiting threads let go.
+                        next.store(chunks.len(), Ordering::Relaxed);
+                        set_printed(usize::MAX / 2);
+                        return Err(e);
+                    }
+                }
+                want += 1;
+                set_printed(want);
+            }
+        }
+        Ok(())
+    })
+}
 
 /// Runs `rebound parse`.
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
@@ -329,74 +424,42 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let mut by_kind = std::collections::BTreeMap::<&str, u64>::new();
     let mut by_reason = std::collections::BTreeMap::<&str, u64>::new();
     let (mut messages, mut with_records, mut records) = (0u64, 0u64, 0u64);
-    // Files go in batches: each is parsed (on `jobs` threads), printed in order and dropped,
-    // so memory stays flat however many files there are.
-    let mut reader = Reader::default();
-    for batch in files.chunks(BATCH_PER_JOB * jobs) {
-        let results: Vec<FileResult> = if jobs == 1 {
-            let mut found = Vec::with_capacity(batch.len());
-            for p in batch {
-                parse_listed(p, &mut reader, &mut found);
-            }
-            found
-        } else {
-            let chunk = batch.len().div_ceil(jobs).max(1);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = batch
-                    .chunks(chunk)
-                    .map(|c| {
-                        let h = s.spawn(move || {
-                            let mut reader = Reader::default();
-                            let mut found = Vec::with_capacity(c.len());
-                            for p in c {
-                                parse_listed(p, &mut reader, &mut found);
-                            }
-                            found
-                        });
-                        (c, h)
-                    })
-                    .collect();
-                // A thread that panicked (a parser bug) loses no file silently: each of its
-                // files is reported as an error, and the exit code says so.
-                handles
-                    .into_iter()
-                    .flat_map(|(c, h)| {
-                        h.join().unwrap_or_else(|_| {
-                            c.iter()
-                                .map(|p| FileResult {
-                                    name: p.display().to_string(),
-                                    records: Err(format!(
-                                        "{}: internal error: the parser failed on this batch",
-                                        p.display()
-                                    )),
-                                })
-                                .collect()
-                        })
-                    })
-                    .collect()
-            })
-        };
-        for r in results {
-            match &r.records {
-                Ok(recs) => {
-                    messages += 1;
-                    with_records += u64::from(!recs.is_empty());
-                    for rec in recs {
-                        records += 1;
-                        *by_kind.entry(rec.kind.as_str()).or_default() += 1;
-                        *by_reason.entry(rec.reason.as_str()).or_default() += 1;
-                        if !args.summary {
-                            write_record(&mut line, &r.name, rec);
-                        }
+    // Each file's records are counted and printed as soon as those before it have been,
+    // then dropped: memory stays flat however many files there are.
+    let mut emit = |r: FileResult| -> std::io::Result<()> {
+        match &r.records {
+            Ok(recs) => {
+                messages += 1;
+                with_records += u64::from(!recs.is_empty());
+                for rec in recs {
+                    records += 1;
+                    *by_kind.entry(rec.kind.as_str()).or_default() += 1;
+                    *by_reason.entry(rec.reason.as_str()).or_default() += 1;
+                    if !args.summary {
+                        write_record(&mut line, &r.name, rec);
                     }
                 }
-                Err(e) => errors.push(e.clone()),
             }
-            if line.len() >= 1 << 16 {
-                out.write_all(&line)?;
-                line.clear();
+            Err(e) => errors.push(e.clone()),
+        }
+        if line.len() >= 1 << 16 {
+            out.write_all(&line)?;
+            line.clear();
+        }
+        Ok(())
+    };
+    if jobs == 1 {
+        // One thread: the files are read and parsed here, one after the other.
+        let mut reader = Reader::default();
+        let mut found = Vec::new();
+        for p in &files {
+            parse_listed(p, &mut reader, &mut found);
+            for r in found.drain(..) {
+                emit(r)?;
             }
         }
+    } else {
+        parse_parallel(&files, jobs, parse_listed, &mut emit)?;
     }
     out.write_all(&line)?;
     if args.summary {
@@ -435,6 +498,89 @@ mod tests {
             .open(path)
             .and_then(|mut f| read_all(&mut f, &mut reader.buf))?;
         Ok(reader.buf[..n].to_vec())
+    }
+
+    /// `parse_parallel` over `n` made-up paths with `work`, the names it emits in order.
+    fn parallel_names(
+        n: usize,
+        jobs: usize,
+        work: impl Fn(&Path, &mut Reader, &mut Vec<FileResult>) + Sync,
+    ) -> Vec<(String, bool)> {
+        let files: Vec<PathBuf> = (0..n).map(|i| PathBuf::from(format!("f{i}"))).collect();
+        let mut seen = Vec::new();
+        parse_parallel(&files, jobs, work, |r| {
+            seen.push((r.name, r.records.is_ok()));
+            Ok(())
+        })
+        .expect("parse_parallel");
+        seen
+    }
+
+    #[test]
+    fn parallel_results_come_in_the_order_of_the_files() {
+        // More chunks than the window, the first one slow: the threads run ahead up to the
+        // window, wait, and every result still comes out once, in order.
+        let n = CHUNK * (WINDOW + 5) + 7;
+        let seen = parallel_names(n, 3, |p, _, out| {
+            if p == Path::new("f0") {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            out.push(FileResult {
+                name: p.display().to_string(),
+                records: Ok(Vec::new()),
+            });
+        });
+        let want: Vec<(String, bool)> = (0..n).map(|i| (format!("f{i}"), true)).collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_panicking_chunk_is_reported_file_by_file() {
+        // The chunk holding f40 fails whole (its files as errors); the others are kept.
+        let n = CHUNK * 4;
+        let seen = parallel_names(n, 2, |p, _, out| {
+            assert!(p != Path::new("f40"), "a parser bug");
+            out.push(FileResult {
+                name: p.display().to_string(),
+                records: Ok(Vec::new()),
+            });
+        });
+        assert_eq!(seen.len(), n);
+        for (i, (name, ok)) in seen.iter().enumerate() {
+            assert_eq!(name, &format!("f{i}"));
+            assert_eq!(*ok, i / CHUNK != 40 / CHUNK, "{name}");
+        }
+    }
+
+    #[test]
+    fn parallel_parsing_stops_at_the_first_write_error() {
+        let files: Vec<PathBuf> = (0..CHUNK * (WINDOW + 3))
+            .map(|i| PathBuf::from(format!("f{i}")))
+            .collect();
+        let mut emitted = 0;
+        let result = parse_parallel(
+            &files,
+            2,
+            |p, _, out| {
+                out.push(FileResult {
+                    name: p.display().to_string(),
+                    records: Ok(Vec::new()),
+                })
+            },
+            |_| {
+                emitted += 1;
+                if emitted == 10 {
+                    Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert_eq!(
+            result.expect_err("the error").kind(),
+            std::io::ErrorKind::BrokenPipe
+        );
+        assert_eq!(emitted, 10);
     }
 
     #[test]

@@ -298,10 +298,10 @@ const CHUNK: usize = 32;
 const WINDOW: usize = 64;
 
 /// Parses `files` (each with `work`: [`parse_listed`]) on `jobs` threads, started once for
-/// the whole run (their lazily built
-/// automata and caches stay warm from chunk to chunk), and hands every result to `emit` in
-/// the order of `files`. A chunk whose thread panicked (a parser bug) loses no file
-/// silently: each of its files is reported as an error. Stops at `emit`'s first error.
+/// the whole run (their lazily built automata and caches stay warm from chunk to chunk),
+/// and hands every result to `emit` in the order of `files`. A chunk whose thread panicked
+/// (a parser bug) loses no file silently: each of its files is reported as an error. Stops
+/// at `emit`'s first error.
 fn parse_parallel(
     files: &[PathBuf],
     jobs: usize,

@@ -19,8 +19,9 @@ struct Fields {
 
 /// Unfolds continuation lines of a field block.
 pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
-    // A line is borrowed as it stands; only one continued by the next is copied.
-    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    // A line is borrowed as it stands; only one continued by the next is copied. Room for
+    // a field every 32 bytes or so, taken at once.
+    let mut out: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(4 + block.len() / 32);
     for line in block.lines_fast() {
         if (line.starts_with(' ') || line.starts_with('\t')) && !out.is_empty() {
             if let Some(last) = out.last_mut() {
@@ -41,7 +42,7 @@ pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
 pub fn field(line: &str) -> Option<(FieldName, &str)> {
     // A name is at most 40 bytes: the colon is looked for no further.
     let b = line.as_bytes();
-    let colon = memchr::memchr(b':', b.get(..41).unwrap_or(b))?;
+    let colon = find_byte!(b':', b.get(..41).unwrap_or(b))?;
     let (k, v) = (line.get(..colon)?, line.get(colon + 1..)?);
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;

@@ -278,7 +278,7 @@ impl<'a> Iterator for LinesFast<'a> {
         if rest.is_empty() {
             return None;
         }
-        match memchr::memchr(b'\n', rest.as_bytes()) {
+        match find_byte!(b'\n', rest.as_bytes()) {
             Some(i) => {
                 self.0 = &rest[i + 1..];
                 let line = &rest[..i];
@@ -295,14 +295,14 @@ impl<'a> Iterator for LinesFast<'a> {
 /// Normalises line endings to LF: CRLF → LF, then any lone CR → LF. Input without a CR is
 /// borrowed as it is.
 pub fn normalise(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let Some(first) = memchr::memchr(b'\r', raw) else {
+    let Some(first) = find_byte!(b'\r', raw) else {
         return std::borrow::Cow::Borrowed(raw);
     };
     let mut out = Vec::with_capacity(raw.len());
     out.extend_from_slice(&raw[..first]);
     let mut i = first;
     while i < raw.len() {
-        match memchr::memchr(b'\r', &raw[i..]) {
+        match find_byte!(b'\r', &raw[i..]) {
             Some(p) => {
                 out.extend_from_slice(&raw[i..i + p]);
                 out.push(b'\n');
@@ -503,7 +503,7 @@ fn name_end(bytes: &[u8], from: usize) -> usize {
 fn line_end(bytes: &[u8], from: usize) -> usize {
     bytes
         .get(from..)
-        .and_then(|rest| memchr::memchr(b'\n', rest))
+        .and_then(|rest| find_byte!(b'\n', rest))
         .map_or(bytes.len(), |e| from + e)
 }
 
@@ -608,7 +608,7 @@ impl ContentType {
         let at = |s: &str| s.as_ptr() as usize - base;
         let spans = split_params(rest)
             .filter_map(|p| {
-                let eq = memchr::memchr(b'=', p.as_bytes())?;
+                let eq = find_byte!(b'=', p.as_bytes())?;
                 let (k, v) = (trim(&p[..eq]), trim(&p[eq + 1..]));
                 let v = v
                     .strip_prefix('"')
@@ -730,7 +730,7 @@ fn decode_qp(body: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < body.len() {
         // Copy up to the next '=' in one go.
-        let Some(p) = memchr::memchr(b'=', &body[i..]) else {
+        let Some(p) = find_byte!(b'=', &body[i..]) else {
             out.extend_from_slice(&body[i..]);
             break;
         };
@@ -855,11 +855,11 @@ fn parse_word(s: &str) -> Option<(String, usize)> {
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
-    while let Some(lt) = memchr::memchr(b'<', rest.as_bytes()) {
+    while let Some(lt) = find_byte!(b'<', rest.as_bytes()) {
         push_decoded(&mut out, &rest[..lt]);
         let after = &rest[lt..];
         // `after` starts with the one-byte '<'; without a '>' the tag runs to the end.
-        let gt = memchr::memchr(b'>', after.as_bytes()).unwrap_or(after.len());
+        let gt = find_byte!(b'>', after.as_bytes()).unwrap_or(after.len());
         let tag = after
             .get(1..gt.max(1))
             .unwrap_or("")
@@ -1080,7 +1080,7 @@ fn guess_boundary(body: &[u8]) -> Option<String> {
     let mut tried = 0;
     let mut pos = 0;
     while pos < body.len() && tried < 20 {
-        let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+        let end = find_byte!(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
         let line = &body[pos..end];
         if line.len() > 3 && line.len() < 200 && line.starts_with(b"--") {
             let token = line[2..].strip_suffix(b"--").unwrap_or(&line[2..]);
@@ -1124,7 +1124,7 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str, max: usize) -> Vec<&'a [u
         let after = &body[from..];
         let end = match after.iter().take(8).position(|&c| c == b'\n') {
             Some(e) => from + e,
-            None => memchr::memchr(b'\n', after).map_or(body.len(), |e| from + e),
+            None => find_byte!(b'\n', after).map_or(body.len(), |e| from + e),
         };
         let tail = &body[from..end];
         let closing = tail.starts_with(b"--");
@@ -1251,7 +1251,7 @@ mod tests {
             if (pos > 0 && body[pos - 1] != b'\n') || !body[pos..].starts_with(delim) {
                 continue;
             }
-            let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+            let end = find_byte!(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
             let tail = &body[pos + delim.len()..end];
             let closing = tail.starts_with(b"--");
             if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {
@@ -1412,6 +1412,26 @@ mod tests {
         ];
         for c in cases {
             assert_eq!(utf8(c).ok(), std::str::from_utf8(c).ok(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn find_byte_agrees_with_memchr() {
+        // Every length around the 16- and 32-byte vector widths, the needle at every place
+        // and nowhere.
+        for len in 0..100 {
+            for at in (0..len).chain([len]) {
+                let mut hay = vec![b'x'; len];
+                if let Some(b) = hay.get_mut(at) {
+                    *b = b'\n';
+                }
+                assert_eq!(
+                    find_byte!(b'\n', &hay),
+                    memchr::memchr(b'\n', &hay),
+                    "{len} {at}"
+                );
+                assert_eq!(find_byte!(b'=', &hay), None);
+            }
         }
     }
 

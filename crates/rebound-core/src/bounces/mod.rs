@@ -28,6 +28,28 @@ macro_rules! finder {
     }};
 }
 
+/// `memchr::memchr(needle, hay)` with its searcher built once per call site: the crate's
+/// function picks its implementation through a pointer and builds a searcher on every call,
+/// a quarter of its cost on the short lines of mail (callgrind: about 16 of 62 instructions
+/// a call). The vectorised searcher where the CPU has AVX2, `memchr::memchr` elsewhere.
+macro_rules! find_byte {
+    ($needle:expr, $hay:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            static ONE: std::sync::LazyLock<Option<memchr::arch::x86_64::avx2::memchr::One>> =
+                std::sync::LazyLock::new(|| memchr::arch::x86_64::avx2::memchr::One::new($needle));
+            match &*ONE {
+                Some(one) => one.find($hay),
+                None => memchr::memchr($needle, $hay),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            memchr::memchr($needle, $hay)
+        }
+    }};
+}
+
 /// Whether the literal `needle` occurs in `hay` (a `&str`): a vectorised search whose
 /// searcher is built once per call site, quicker than `str::contains` on a whole report.
 macro_rules! has_literal {

@@ -155,9 +155,15 @@ fn scan_uncached(lower: &str) -> Hits {
     };
     // One pass notes the table words and where each pair piece stands; a pair then holds
     // when its pieces follow one another, each the first of its kind after the one before
-    // (what searching the text piece after piece would find).
-    let mut places: Vec<(u32, usize)> = Vec::new();
-    let mut started: Vec<(usize, usize)> = Vec::new(); // (pair, start of its first piece)
+    // (what searching the text piece after piece would find). The two lists' buffers are
+    // kept per thread from scan to scan.
+    thread_local! {
+        static SCRATCH: std::cell::Cell<Scratch> =
+            const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    }
+    let (mut places, mut started) = SCRATCH.take();
+    places.clear();
+    started.clear();
     let mut on_match = |w: u32, start: usize| {
         if m.piece.get(w as usize).copied().unwrap_or(false) {
             places.push((w, start));
@@ -182,7 +188,7 @@ fn scan_uncached(lower: &str) -> Hits {
         Ok(mut l) => walk_lazy(m, &mut l, lower.as_bytes(), LAZY_STATES, &mut on_match),
         Err(_) => walk(m, lower.as_bytes(), &mut on_match),
     });
-    for (p, start) in started {
+    for &(p, start) in &started {
         let Some((b, pieces)) = m.pairs.get(p) else {
             continue;
         };
@@ -203,8 +209,16 @@ fn scan_uncached(lower: &str) -> Hits {
             hits.found |= b;
         }
     }
+    // A long text's lists are let go rather than kept.
+    if places.capacity() + started.capacity() <= 1 << 12 {
+        SCRATCH.set((places, started));
+    }
     hits
 }
+
+/// [`scan`]'s lists: the places of pair pieces (word, start), the pairs started (pair,
+/// start of its first piece).
+type Scratch = (Vec<(u32, usize)>, Vec<(usize, usize)>);
 
 /// Every occurrence of every word (overlapping), in order of where it ends, and of the
 /// words ending at one place in the automaton's order (what the library's overlapping
@@ -1359,6 +1373,35 @@ const VACATION: Patterns = Patterns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scan_owes_nothing_to_the_one_before() {
+        // The lists kept per thread from scan to scan: texts with and without pairs' pieces,
+        // one after the other on one thread, give what each gives on a fresh thread.
+        let texts = [
+            "the mailbox has exceeded the storage limit",
+            "exceeded limit",
+            "mailbox exceeded",
+            "user unknown",
+            "",
+            "mailbox exceeded limit, user unknown, mailbox exceeded limit",
+            "limit exceeded mailbox",
+        ];
+        let alone: Vec<Hits> = texts
+            .iter()
+            .map(|t| {
+                let t = t.to_string();
+                std::thread::spawn(move || scan(&t)).join().expect("thread")
+            })
+            .collect();
+        for _ in 0..2 {
+            for (t, want) in texts.iter().zip(&alone) {
+                assert_eq!(scan(t), *want, "{t:?}");
+            }
+        }
+        assert!(alone[0].has(Reason::MailboxFull));
+        assert!(!alone[1].has(Reason::MailboxFull));
+    }
 
     #[test]
     fn pairs_need_their_pieces_in_order() {

@@ -192,7 +192,7 @@ impl Iterator for AddressSpans<'_> {
         let b = s.as_bytes();
         while self.i < b.len() {
             // Jump to the next `@`.
-            let i = match memchr::memchr(b'@', b.get(self.i..)?) {
+            let i = match find_byte!(b'@', b.get(self.i..)?) {
                 Some(p) => self.i + p,
                 None => {
                     self.i = b.len();
@@ -279,7 +279,7 @@ pub fn report_part(text: &str) -> &str {
     let mut line_start = 0;
     while line_start < bytes.len() {
         let line_end =
-            memchr::memchr(b'\n', &bytes[line_start..]).map_or(bytes.len(), |e| line_start + e);
+            find_byte!(b'\n', &bytes[line_start..]).map_or(bytes.len(), |e| line_start + e);
         let line = &text[line_start..line_end];
         // Most lines start with a letter no marker starts with: passed over at once.
         let lead = bytes.get(line_start).copied().unwrap_or(b'\n');
@@ -850,7 +850,7 @@ mod tests {
         let mut out = Vec::new();
         let mut i = 0;
         while i < b.len() {
-            match memchr::memchr(b'@', &b[i..]) {
+            match find_byte!(b'@', &b[i..]) {
                 Some(p) => i += p,
                 None => break,
             }

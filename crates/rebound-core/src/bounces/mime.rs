@@ -1251,7 +1251,7 @@ mod tests {
             if (pos > 0 && body[pos - 1] != b'\n') || !body[pos..].starts_with(delim) {
                 continue;
             }
-            let end = find_byte!(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
+            let end = memchr::memchr(b'\n', &body[pos..]).map_or(body.len(), |e| pos + e);
             let tail = &body[pos + delim.len()..end];
             let closing = tail.starts_with(b"--");
             if closing || tail.iter().all(|c| c.is_ascii_whitespace()) {

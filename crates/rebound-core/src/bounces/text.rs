@@ -850,7 +850,7 @@ mod tests {
         let mut out = Vec::new();
         let mut i = 0;
         while i < b.len() {
-            match find_byte!(b'@', &b[i..]) {
+            match memchr::memchr(b'@', &b[i..]) {
                 Some(p) => i += p,
                 None => break,
             }

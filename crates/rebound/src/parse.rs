@@ -227,25 +227,29 @@ impl Reader {
         }
         std::fs::File::open(path)
     }
+
+    /// Reads `path` (`-`: standard input) whole into the buffer: its bytes.
+    fn read(&mut self, path: &Path) -> std::io::Result<&[u8]> {
+        if self.buf.len() > 16 << 20 {
+            self.buf = Vec::new();
+        }
+        let n = if path == Path::new("-") {
+            read_all(&mut std::io::stdin().lock(), &mut self.buf)?
+        } else {
+            let mut f = self.open(path)?;
+            read_all(&mut f, &mut self.buf)?
+        };
+        Ok(&self.buf[..n])
+    }
 }
 
 /// Reads one file into the reader's buffer and parses it.
 fn parse_file(path: &Path, reader: &mut Reader) -> FileResult {
     let name = path.display().to_string();
-    if reader.buf.len() > 16 << 20 {
-        reader.buf = Vec::new();
-    }
-    let read = if path == Path::new("-") {
-        read_all(&mut std::io::stdin().lock(), &mut reader.buf)
-    } else {
-        reader
-            .open(path)
-            .and_then(|mut f| read_all(&mut f, &mut reader.buf))
-    };
-    let buf = &reader.buf;
     FileResult {
-        records: read
-            .map(|n| bounces::parse(&buf[..n]))
+        records: reader
+            .read(path)
+            .map(bounces::parse)
             .map_err(|e| format!("{name}: {e}")),
         name,
     }
@@ -494,10 +498,7 @@ mod tests {
 
     /// Reads `path` through the reader, as `parse_file` does.
     fn read_with(reader: &mut Reader, path: &Path) -> std::io::Result<Vec<u8>> {
-        let n = reader
-            .open(path)
-            .and_then(|mut f| read_all(&mut f, &mut reader.buf))?;
-        Ok(reader.buf[..n].to_vec())
+        reader.read(path).map(<[u8]>::to_vec)
     }
 
     /// `parse_parallel` over `n` made-up paths with `work`, the names it emits in order.

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: rebound_alloc::Mi = rebound_alloc::Mi;
 use std::time::Instant;
 
 fn walk(p: &Path, out: &mut Vec<PathBuf>) {

@@ -11,10 +11,11 @@ mod serve;
 
 use clap::Parser;
 
-/// mimalloc: the bounce parser and the workers allocate many small strings; it is about a
-/// tenth faster than the system allocator there (BENCHMARKS.md, bounce parser).
+/// mimalloc (through `rebound-alloc`, which calls its plain entry points): the bounce parser
+/// and the workers allocate many small strings; it is about a tenth faster than the system
+/// allocator there (BENCHMARKS.md, bounce parser).
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: rebound_alloc::Mi = rebound_alloc::Mi;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();

@@ -36,7 +36,7 @@ fn is_exchange(flat: &Flat) -> bool {
         || h.get("x-mimeole")
             .is_some_and(|v| v.trim_start().starts_with("Produced By Microsoft Exchange"))
         || h.all("received")
-            .any(|v| v.has(" with Internet Mail Service ("))
+            .any(|v| has_literal!(v, " with Internet Mail Service ("))
 }
 
 /// Parses an Exchange 2003 report.

@@ -51,23 +51,37 @@ fn reason_of(status: &str) -> Option<Reason> {
 
 fn cues(flat: &Flat) -> usize {
     let h = &flat.headers;
-    let outlook = |v: &str| v.has(".outbound.protection.outlook.com") || v.has(".prod.outlook.com");
-    [
-        "x-ms-exchange-message-is-ndr",
-        "x-microsoft-antispam-prvs",
-        "x-exchange-antispam-report-test",
-        "x-exchange-antispam-report-cfa-test",
-        "x-ms-exchange-crosstenant-originalarrivaltime",
-        "x-ms-exchange-crosstenant-fromentityheader",
-        "x-ms-exchange-transport-crosstenantheadersstamped",
-    ]
-    .iter()
-    .filter(|n| h.has(n))
-    .count()
+    let outlook = |v: &str| {
+        has_literal!(v, ".outbound.protection.outlook.com") || has_literal!(v, ".prod.outlook.com")
+    };
+    // One pass over the fields for the named ones, each counted once however often it
+    // stands.
+    let mut named = 0u8;
+    for (n, _) in h.iter().filter(|(n, _)| n.starts_with("x-")) {
+        if let Some(i) = NAMED.iter().position(|k| *k == n) {
+            named |= 1 << i;
+        }
+    }
+    let cheap = named.count_ones() as usize
         + usize::from(common::subject(flat).has("undeliverable:"))
-        + usize::from(h.all("received").any(outlook))
-        + usize::from(h.get("message-id").is_some_and(outlook))
+        + usize::from(h.get("message-id").is_some_and(outlook));
+    // The Received fields count once at most: without another cue they cannot make two.
+    if cheap == 0 {
+        return 0;
+    }
+    cheap + usize::from(h.all("received").any(outlook))
 }
+
+/// The header fields that are cues (each counts once, however often it stands).
+const NAMED: &[&str] = &[
+    "x-ms-exchange-message-is-ndr",
+    "x-microsoft-antispam-prvs",
+    "x-exchange-antispam-report-test",
+    "x-exchange-antispam-report-cfa-test",
+    "x-ms-exchange-crosstenant-originalarrivaltime",
+    "x-ms-exchange-crosstenant-fromentityheader",
+    "x-ms-exchange-transport-crosstenantheadersstamped",
+];
 
 /// Parses an Office 365 report without a delivery-status part.
 #[inline(never)]
@@ -104,5 +118,34 @@ Recipient not found by SMTP address lookup'\n";
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].reason, Reason::UserUnknown);
         assert_eq!(r[0].mta, "office365");
+    }
+
+    /// Two cues make an Office 365 report: a named field counts once however often it
+    /// stands, and the Received fields once whatever they hold.
+    #[test]
+    fn cues_are_counted_once_each() {
+        use crate::bounces::mime::{flatten, Limits};
+        let cues = |head: &str| {
+            super::cues(&flatten(
+                format!("{head}\n\nbody\n").as_bytes(),
+                &Limits::default(),
+            ))
+        };
+        let outlook = "Received: from a.outbound.protection.outlook.com by mx";
+        let ndr = "X-MS-Exchange-Message-Is-Ndr: yes";
+        assert_eq!(cues(outlook), 0, "Received alone is no cue");
+        assert_eq!(cues(&format!("{outlook}\n{outlook}\n{ndr}")), 2);
+        assert_eq!(
+            cues(&format!("{ndr}\n{ndr}")),
+            1,
+            "a field twice counts once"
+        );
+        assert_eq!(
+            cues(&format!(
+                "{ndr}\nX-Microsoft-Antispam-PRVS: x\nSubject: Undeliverable: x"
+            )),
+            3
+        );
+        assert_eq!(cues("Message-ID: <1@a.prod.outlook.com>\nSubject: hi"), 1);
     }
 }

@@ -224,7 +224,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
 fn kept_headers(original: &mime::Headers) -> Vec<(String, String)> {
     original
         .iter()
-        .filter(|(n, _)| KEPT_HEADERS.contains(n) || n.starts_with("x-"))
+        .filter(|(n, _)| is_kept(n) || n.starts_with("x-"))
         .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
         .take(32)
         .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string()))
@@ -236,22 +236,32 @@ fn first_chars(s: &str, n: usize) -> &str {
     if s.len() <= n {
         return s;
     }
+    // Where the first `n` bytes are ASCII, they are the first `n` characters.
+    if s.as_bytes()[..n].is_ascii() {
+        return &s[..n];
+    }
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],
         None => s,
     }
 }
 
-const KEPT_HEADERS: &[&str] = &[
-    "message-id",
-    "from",
-    "to",
-    "subject",
-    "date",
-    "return-path",
-    "list-id",
-    "list-unsubscribe",
-];
+/// Whether a returned message's field is one a record keeps (besides the `x-` fields):
+/// `message-id`, `from`, `to`, `subject`, `date`, `return-path`, `list-id`,
+/// `list-unsubscribe` (a `match`: the length picks the one to compare).
+fn is_kept(name: &str) -> bool {
+    matches!(
+        name,
+        "message-id"
+            | "from"
+            | "to"
+            | "subject"
+            | "date"
+            | "return-path"
+            | "list-id"
+            | "list-unsubscribe"
+    )
+}
 
 fn detect(flat: &mime::Flat, original: &mime::Headers) -> Option<Found> {
     if let Some(f) = arf::parse(flat, original) {
@@ -267,4 +277,69 @@ fn detect(flat: &mime::Flat, original: &mime::Headers) -> Option<Found> {
         return Some(f);
     }
     autoreply::parse(flat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `first_chars` as counting characters one by one, on ASCII and on text with
+    /// multi-byte characters before, at and after the cut.
+    #[test]
+    fn first_chars_counts_characters() {
+        let reference = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+        for s in [
+            "plain ascii text".repeat(40),
+            "é".repeat(600),
+            format!("{}é{}", "a".repeat(511), "b".repeat(100)),
+            format!("{}é{}", "a".repeat(512), "b".repeat(100)),
+            format!("é{}", "a".repeat(600)),
+            "short".to_string(),
+        ] {
+            for n in [0, 1, 511, 512, 513] {
+                assert_eq!(first_chars(&s, n), reference(&s, n), "{n} of {s:?}");
+            }
+        }
+    }
+
+    /// The fields a record keeps: the named ones and `x-` ones but `x-ms-` and `x-spam`.
+    #[test]
+    fn kept_headers_are_the_named_ones() {
+        let mut h = mime::Headers::default();
+        for n in [
+            "received",
+            "message-id",
+            "from",
+            "to",
+            "cc",
+            "subject",
+            "date",
+            "return-path",
+            "list-id",
+            "list-unsubscribe",
+            "list-help",
+            "x-mailer",
+            "x-ms-exchange",
+            "x-spam-flag",
+            "tos",
+            "fro",
+        ] {
+            h.push(n, "v");
+        }
+        let names: Vec<String> = kept_headers(&h).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                "message-id",
+                "from",
+                "to",
+                "subject",
+                "date",
+                "return-path",
+                "list-id",
+                "list-unsubscribe",
+                "x-mailer"
+            ]
+        );
+    }
 }

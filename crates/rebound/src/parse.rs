@@ -245,7 +245,11 @@ impl Reader {
 
 /// Reads one file into the reader's buffer and parses it.
 fn parse_file(path: &Path, reader: &mut Reader) -> FileResult {
-    let name = path.display().to_string();
+    // A name in UTF-8 (nearly all) copied as it is; `display` (the same text) goes through
+    // the formatting machinery and a lossy decoder for each file.
+    let name = path
+        .to_str()
+        .map_or_else(|| path.display().to_string(), str::to_owned);
     FileResult {
         records: reader
             .read(path)

@@ -443,21 +443,23 @@ pub fn classify_as(
     }
     let explicit = stated_reason
         .filter(|r| !matches!(r, Reason::Undefined | Reason::OnHold) && !retry(Some(*r)));
-    let own_command = match raw.smtp_command.as_deref() {
-        Some(c) => Some(c),
-        None => with_facts(diag, |f| f.command(diag)),
-    };
-    let command = match own_command {
-        Some(own) => Some(own),
-        None => text_command(),
-    };
-    let smtp = match raw.diagnostic_type.as_deref() {
-        Some(t) => t == "smtp",
-        None => true,
-    };
     let reason = match explicit {
         Some(r) => r,
         None => {
+            // The command and the wording matter only here: a reason the engine states
+            // spares looking for them (the text's command cue is a search of the report).
+            let own_command = match raw.smtp_command.as_deref() {
+                Some(c) => Some(c),
+                None => with_facts(diag, |f| f.command(diag)),
+            };
+            let command = match own_command {
+                Some(own) => Some(own),
+                None => text_command(),
+            };
+            let smtp = match raw.diagnostic_type.as_deref() {
+                Some(t) => t == "smtp",
+                None => true,
+            };
             let (hits, blank) = with_facts(diag, |f| f.words(diag));
             let facts = Facts {
                 temp: status.as_deref().and_then(status_name),

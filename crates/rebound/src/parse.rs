@@ -439,11 +439,13 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
             Ok(recs) => {
                 messages += 1;
                 with_records += u64::from(!recs.is_empty());
+                records += recs.len() as u64;
                 for rec in recs {
-                    records += 1;
-                    *by_kind.entry(rec.kind.as_str()).or_default() += 1;
-                    *by_reason.entry(rec.reason.as_str()).or_default() += 1;
-                    if !args.summary {
+                    // Counted for the summary, printed otherwise.
+                    if args.summary {
+                        *by_kind.entry(rec.kind.as_str()).or_default() += 1;
+                        *by_reason.entry(rec.reason.as_str()).or_default() += 1;
+                    } else {
                         write_record(&mut line, &r.name, rec);
                     }
                 }

@@ -243,13 +243,17 @@ impl Reader {
     }
 }
 
+/// A path as printed (`file` of a record, errors): its text when UTF-8 (nearly always),
+/// copied as it is, else `display`'s lossy text, which is the same text for UTF-8 but goes
+/// through the formatting machinery and a lossy decoder, a cost paid for every file.
+fn name_of(path: &Path) -> String {
+    path.to_str()
+        .map_or_else(|| path.display().to_string(), str::to_owned)
+}
+
 /// Reads one file into the reader's buffer and parses it.
 fn parse_file(path: &Path, reader: &mut Reader) -> FileResult {
-    // A name in UTF-8 (nearly all) copied as it is; `display` (the same text) goes through
-    // the formatting machinery and a lossy decoder for each file.
-    let name = path
-        .to_str()
-        .map_or_else(|| path.display().to_string(), str::to_owned);
+    let name = name_of(path);
     FileResult {
         records: reader
             .read(path)
@@ -290,7 +294,7 @@ fn parse_listed(path: &Path, reader: &mut Reader, out: &mut Vec<FileResult>) {
     walk(path, &mut files, &mut errors);
     for e in errors {
         out.push(FileResult {
-            name: path.display().to_string(),
+            name: name_of(path),
             records: Err(e),
         });
     }
@@ -372,12 +376,14 @@ fn parse_parallel(
                         .copied()
                         .unwrap_or_default()
                         .iter()
-                        .map(|p| FileResult {
-                            name: p.display().to_string(),
-                            records: Err(format!(
-                                "{}: internal error: the parser failed on this chunk of files",
-                                p.display()
-                            )),
+                        .map(|p| {
+                            let name = name_of(p);
+                            FileResult {
+                                records: Err(format!(
+                                    "{name}: internal error: the parser failed on this chunk of files"
+                                )),
+                                name,
+                            }
                         })
                         .collect()
                 });

@@ -14,3 +14,9 @@ now() { date +%s.%N; }
 rate() { python3 -c "import sys; n,a,b=map(float,sys.argv[1:]); print(f'{n/(b-a):.0f}')" "$@"; }
 # max A B: the larger integer.
 max() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
+# list_corpus DIR REPEAT: every message of the corpus, in name order, into DIR/files, and
+# that list REPEAT times into DIR/files.rep (what each timed run of rebound reads).
+list_corpus() {
+  find "$CORPUS" -type f -name '*.eml' | sort > "$1/files"
+  for _ in $(seq "$2"); do cat "$1/files"; done > "$1/files.rep"
+}

@@ -39,10 +39,8 @@ cargo build --release -q -p rebound-core --example parse_speed
 TMP=$(mktemp -d)
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$TMP"' EXIT
 
-find "$CORPUS" -type f -name '*.eml' | sort > "$TMP/files"
+list_corpus "$TMP" "$REPEAT"
 N=$(wc -l < "$TMP/files")
-: > "$TMP/files.rep"
-for _ in $(seq "$REPEAT"); do cat "$TMP/files" >> "$TMP/files.rep"; done
 NR=$(wc -l < "$TMP/files.rep")
 CORES=$(nproc)
 

@@ -19,8 +19,7 @@ if [ -z "${NEW_BIN:-}" ]; then
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-find "$CORPUS" -type f -name '*.eml' | sort > "$TMP/files"
-for _ in $(seq "$REPEAT"); do cat "$TMP/files"; done > "$TMP/files.rep"
+list_corpus "$TMP" "$REPEAT"
 echo "files: $(wc -l < "$TMP/files.rep") per run; A = $BASE_BIN, B = $NEW_BIN"
 python3 - "$BASE_BIN" "$NEW_BIN" "$PAIRS" "$TMP/files.rep" <<'PY'
 import statistics, subprocess, sys, time

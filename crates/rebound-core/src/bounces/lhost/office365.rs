@@ -56,7 +56,7 @@ fn cues(flat: &Flat) -> usize {
     };
     // One pass over the fields for the named ones, each counted once however often it
     // stands.
-    let mut named = 0u8;
+    let mut named = 0u32;
     for (n, _) in h.iter().filter(|(n, _)| n.starts_with("x-")) {
         if let Some(i) = NAMED.iter().position(|k| *k == n) {
             named |= 1 << i;
@@ -72,7 +72,8 @@ fn cues(flat: &Flat) -> usize {
     cheap + usize::from(h.all("received").any(outlook))
 }
 
-/// The header fields that are cues (each counts once, however often it stands).
+/// The header fields that are cues (each counts once, however often it stands; one bit
+/// each in `cues`).
 const NAMED: &[&str] = &[
     "x-ms-exchange-message-is-ndr",
     "x-microsoft-antispam-prvs",
@@ -82,6 +83,7 @@ const NAMED: &[&str] = &[
     "x-ms-exchange-crosstenant-fromentityheader",
     "x-ms-exchange-transport-crosstenantheadersstamped",
 ];
+const _: () = assert!(NAMED.len() <= 32, "one bit a name in cues");
 
 /// Parses an Office 365 report without a delivery-status part.
 #[inline(never)]

@@ -31,7 +31,11 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 list_corpus "$TMP" "$REPEAT"
-echo "files: $(wc -l < "$TMP/files.rep") per run; A = $BASE_BIN, B = $NEW_BIN"
+if [ "$PARSER" = 1 ]; then
+  echo "messages: $(wc -l < "$TMP/files") parsed $REPEAT times per run, in memory; A = $BASE_BIN, B = $NEW_BIN"
+else
+  echo "files: $(wc -l < "$TMP/files.rep") per run; A = $BASE_BIN, B = $NEW_BIN"
+fi
 python3 - "$BASE_BIN" "$NEW_BIN" "$PAIRS" "$TMP/files.rep" "$PARSER" "$CORPUS" "$REPEAT" <<'PY'
 import os, re, statistics, subprocess, sys, time
 a, b, pairs, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]

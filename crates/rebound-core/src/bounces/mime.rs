@@ -37,9 +37,7 @@ impl Default for Limits {
 }
 
 /// The top-level fields [`Flat::lower`] holds.
-pub const LOWERED: &[&str] = &[
-    "from", "subject", "to", "received", "reply-to", "sender", "x-mailer",
-];
+pub const LOWERED: &[&str] = &["from", "subject", "to", "received"];
 
 /// Bytes of the returned message's body that are decoded and kept.
 const ORIGINAL_BODY_KEPT: usize = 64 << 10;

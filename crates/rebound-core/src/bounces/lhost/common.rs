@@ -46,11 +46,6 @@ impl<T: Copy> WordTable<T> {
     }
 }
 
-/// Whether any value of a header field contains `needle` (lower case).
-pub fn header_contains(flat: &Flat, name: &str, needle: &str) -> bool {
-    flat.lower.all(name).any(|v| v.contains(needle))
-}
-
 /// Collapses runs of whitespace to one space and trims.
 pub fn one_line(s: &str) -> String {
     if s.is_ascii() {

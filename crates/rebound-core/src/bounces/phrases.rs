@@ -146,12 +146,11 @@ pub fn scan(lower: &str) -> Hits {
 }
 
 fn scan_uncached(lower: &str) -> Hits {
-    let mut hits = Hits::default();
     if lower.is_empty() {
-        return hits;
+        return Hits::default();
     }
     let Some(m) = MATCHER.as_ref() else {
-        return hits;
+        return Hits::default();
     };
     // One pass notes the table words and where each pair piece stands; a pair then holds
     // when its pieces follow one another, each the first of its kind after the one before
@@ -161,33 +160,33 @@ fn scan_uncached(lower: &str) -> Hits {
         static SCRATCH: std::cell::Cell<Scratch> =
             const { std::cell::Cell::new((Vec::new(), Vec::new())) };
     }
-    let (mut places, mut started) = SCRATCH.take();
-    places.clear();
-    started.clear();
-    let mut on_match = |w: u32, start: usize| {
-        if m.piece.get(w as usize).copied().unwrap_or(false) {
-            places.push((w, start));
-        }
-        for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
-            match entry {
-                Entry::Index(b) => hits.found |= b,
-                Entry::Not(b) => hits.vetoed |= b,
-                Entry::PairStart(p) => {
-                    // From a later start the pieces are found only if from the first.
-                    if !started.iter().any(|(q, _)| q == p) {
-                        started.push((*p, start));
-                    }
-                }
-            }
-        }
+    let (places, started) = SCRATCH.take();
+    let mut acc = Acc {
+        hits: Hits::default(),
+        places,
+        started,
     };
+    acc.places.clear();
+    acc.started.clear();
     thread_local! {
         static LAZY: std::cell::RefCell<Lazy> = std::cell::RefCell::new(Lazy::default());
     }
+    let text = lower.as_bytes();
     LAZY.with(|l| match l.try_borrow_mut() {
-        Ok(mut l) => walk_lazy(m, &mut l, lower.as_bytes(), LAZY_STATES, &mut on_match),
-        Err(_) => walk(m, lower.as_bytes(), &mut on_match),
+        Ok(mut l) => {
+            if let Err(at) = walk_lazy(m, &mut l, text, LAZY_STATES, &mut |said, at| {
+                acc.state(said, at);
+            }) {
+                walk_from(m, text, at, &mut |w, start| acc.word(m, w, start));
+            }
+        }
+        Err(_) => walk(m, text, &mut |w, start| acc.word(m, w, start)),
     });
+    let Acc {
+        mut hits,
+        places,
+        started,
+    } = acc;
     for &(p, start) in &started {
         let Some((b, pieces)) = m.pairs.get(p) else {
             continue;
@@ -214,6 +213,52 @@ fn scan_uncached(lower: &str) -> Hits {
         SCRATCH.set((places, started));
     }
     hits
+}
+
+/// What one pass of [`scan_uncached`] notes: the tables' bits, the places of pair pieces
+/// (word, start) and the pairs started (pair, start of its first piece).
+struct Acc {
+    hits: Hits,
+    places: Vec<(u32, usize)>,
+    started: Vec<(usize, usize)>,
+}
+
+impl Acc {
+    /// Word `w` found, starting at `start`.
+    fn word(&mut self, m: &Matcher, w: u32, start: usize) {
+        if m.piece.get(w as usize).copied().unwrap_or(false) {
+            self.places.push((w, start));
+        }
+        for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
+            match entry {
+                Entry::Index(b) => self.hits.found |= b,
+                Entry::Not(b) => self.hits.vetoed |= b,
+                Entry::PairStart(p) => self.start(*p, start),
+            }
+        }
+    }
+
+    /// A matching state reached with the text read up to `at` (inclusive): its words, as
+    /// [`Acc::word`] one after another would take them.
+    fn state(&mut self, said: Said<'_>, at: usize) {
+        self.hits.found |= said.found;
+        self.hits.vetoed |= said.vetoed;
+        for &(event, len) in said.events {
+            let start = (at + 1).saturating_sub(len as usize);
+            match event {
+                Event::Piece(w) => self.places.push((w, start)),
+                Event::Start(p) => self.start(p, start),
+            }
+        }
+    }
+
+    /// Pair `p`'s first piece found at `start`: from a later start the pieces are found
+    /// only if from the first.
+    fn start(&mut self, p: usize, start: usize) {
+        if !self.started.iter().any(|(q, _)| *q == p) {
+            self.started.push((p, start));
+        }
+    }
 }
 
 /// [`scan`]'s lists: the places of pair pieces (word, start), the pairs started (pair,
@@ -290,6 +335,48 @@ struct Lazy {
     next: Vec<u16>,
     /// log2 of the row length.
     shift: u32,
+    /// Per state kept: where its summary stands in `summaries`, or [`UNKNOWN`] (a state
+    /// that matches no word).
+    summary_of: Vec<u32>,
+    /// Per matching state kept: the tables' bits of its words and where its events and
+    /// words stand in `events` and `words`.
+    summaries: Vec<Summary>,
+    /// The pair pieces and pair starts of the matching states' words, in report order,
+    /// with the word's length.
+    events: Vec<(Event, u32)>,
+    /// The matching states' words (word, length), in report order: for the tests that
+    /// compare the walk with the NFA's.
+    #[cfg(test)]
+    words: Vec<(u32, u32)>,
+}
+
+/// What a matching state means, worked out once, when the state is kept.
+#[derive(Clone, Copy)]
+struct Summary {
+    found: u64,
+    vetoed: u64,
+    events: (u32, u32),
+    #[cfg(test)]
+    words: (u32, u32),
+}
+
+/// A word's part in a pair: a piece (the word) or the start of a pair (its number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    Piece(u32),
+    Start(usize),
+}
+
+/// A matching state's summary, lent to [`walk_lazy`]'s caller: the words' table bits
+/// (found, vetoed) and their pair events in the order the NFA reports the words (and, for
+/// the tests, the words themselves: word, length).
+#[derive(Clone, Copy)]
+struct Said<'a> {
+    found: u64,
+    vetoed: u64,
+    events: &'a [(Event, u32)],
+    #[cfg(test)]
+    words: &'a [(u32, u32)],
 }
 
 const UNKNOWN: u32 = u32::MAX;
@@ -307,6 +394,11 @@ impl Lazy {
         self.sids.clear();
         self.index.iter_mut().for_each(|d| *d = UNKNOWN);
         self.next.clear();
+        self.summary_of.clear();
+        self.summaries.clear();
+        self.events.clear();
+        #[cfg(test)]
+        self.words.clear();
         self.shift = m.class_count.next_power_of_two().trailing_zeros();
         match m.automaton.start_state(aho_corasick::Anchored::No) {
             Ok(start) => {
@@ -334,6 +426,12 @@ impl Lazy {
         }
         let d = u32::try_from(self.sids.len()).unwrap_or(UNKNOWN);
         self.sids.push(sid);
+        let summary = if a.is_match(sid) {
+            self.summarise(m, sid)
+        } else {
+            UNKNOWN
+        };
+        self.summary_of.push(summary);
         if self.index.len() <= sid.as_usize() {
             self.index.resize(sid.as_usize() + 1, UNKNOWN);
         }
@@ -346,19 +444,86 @@ impl Lazy {
     }
 }
 
+impl Lazy {
+    /// Works out what matching NFA state `sid` means (as [`report`] and `scan`'s
+    /// `on_match` would, word after word) and keeps it: its place in `summaries`.
+    fn summarise(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u32 {
+        use aho_corasick::automaton::Automaton;
+        let a = &m.automaton;
+        let events_from = self.events.len();
+        #[cfg(test)]
+        let words_from = self.words.len();
+        let (mut found, mut vetoed) = (0u64, 0u64);
+        for i in 0..a.match_len(sid) {
+            let pid = a.match_pattern(sid, i);
+            let w = pid.as_u32();
+            let len = u32::try_from(a.pattern_len(pid)).unwrap_or(u32::MAX);
+            #[cfg(test)]
+            self.words.push((w, len));
+            if m.piece.get(w as usize).copied().unwrap_or(false) {
+                self.events.push((Event::Piece(w), len));
+            }
+            for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
+                match entry {
+                    Entry::Index(b) => found |= b,
+                    Entry::Not(b) => vetoed |= b,
+                    Entry::PairStart(p) => self.events.push((Event::Start(*p), len)),
+                }
+            }
+        }
+        let span = |from: usize, to: usize| {
+            (
+                u32::try_from(from).unwrap_or(u32::MAX),
+                u32::try_from(to).unwrap_or(u32::MAX),
+            )
+        };
+        self.summaries.push(Summary {
+            found,
+            vetoed,
+            events: span(events_from, self.events.len()),
+            #[cfg(test)]
+            words: span(words_from, self.words.len()),
+        });
+        u32::try_from(self.summaries.len() - 1).unwrap_or(UNKNOWN)
+    }
+
+    /// The summary of the state at place `d`, if it matches words.
+    fn said(&self, d: usize) -> Option<Said<'_>> {
+        let &i = self.summary_of.get(d)?;
+        let s = self.summaries.get(i as usize)?;
+        Some(Said {
+            found: s.found,
+            vetoed: s.vetoed,
+            events: self
+                .events
+                .get(s.events.0 as usize..s.events.1 as usize)
+                .unwrap_or(&[]),
+            #[cfg(test)]
+            words: self
+                .words
+                .get(s.words.0 as usize..s.words.1 as usize)
+                .unwrap_or(&[]),
+        })
+    }
+}
+
 /// [`walk`], with the transitions kept in `lazy` (at most `cap` states, and no more than
-/// [`LAZY_STATES`]).
+/// [`LAZY_STATES`]), and each matching state reported whole, as the summary worked out
+/// when it was kept (`found(said, at)`): the NFA's match lists and the words' meanings are
+/// not looked up again, text after text (they missed the cache more often than not). The
+/// same states, words and order as [`walk`]; `Err(at)` (not reached) when the NFA is to
+/// finish the text from `at` on.
 fn walk_lazy(
     m: &Matcher,
     lazy: &mut Lazy,
     text: &[u8],
     cap: usize,
-    found: &mut impl FnMut(u32, usize),
-) {
+    found: &mut impl FnMut(Said<'_>, usize),
+) -> Result<(), usize> {
     use aho_corasick::automaton::Automaton;
     let cap = cap.min(LAZY_STATES);
     if lazy.sids.is_empty() && !lazy.reset(m) {
-        return;
+        return Ok(());
     }
     let a = &m.automaton;
     let shift = lazy.shift;
@@ -372,13 +537,14 @@ fn walk_lazy(
             _ => {
                 let Some(&sid) = lazy.sids.get(d) else {
                     // Not reached (every place stands in `sids`); were it, the NFA
-                    // would finish the text without reporting a word twice.
-                    return walk_from(m, text, at, found);
+                    // would finish the text from here (`walk_from`) without reporting a
+                    // word twice.
+                    return Err(at);
                 };
                 let next = a.next_state(aho_corasick::Anchored::No, sid, byte);
                 if lazy.sids.len() >= cap {
                     if !lazy.reset(m) {
-                        return;
+                        return Ok(());
                     }
                     lazy.add(m, next)
                 } else {
@@ -392,15 +558,14 @@ fn walk_lazy(
         };
         d = usize::from(e & PLACE);
         if e & SPECIAL != 0 {
-            let Some(&sid) = lazy.sids.get(d) else {
-                return;
-            };
-            if a.is_dead(sid) {
-                break;
+            // Special: a matching state (summarised when kept) or the dead one.
+            match lazy.said(d) {
+                Some(said) => found(said, at),
+                None => break,
             }
-            report(m, sid, at, found);
         }
     }
+    Ok(())
 }
 
 /// The wording table of a reason (empty for reasons known only from codes).
@@ -1431,16 +1596,25 @@ mod tests {
         found && !p.not.iter().any(|w| text.contains(w))
     }
 
-    /// The words found, as `walk` or `walk_lazy` (with room for `cap` states) give them.
+    /// The words found, as `walk` or `walk_lazy` (with room for `cap` states, its states'
+    /// word lists unrolled) give them.
     fn walked(text: &str, cap: Option<usize>, lazy: &mut Lazy) -> Vec<(u32, usize)> {
         let Some(m) = MATCHER.as_ref() else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        let mut found = |w: u32, at: usize| out.push((w, at));
         match cap {
-            Some(cap) => walk_lazy(m, lazy, text.as_bytes(), cap, &mut found),
-            None => walk(m, text.as_bytes(), &mut found),
+            Some(cap) => {
+                let mut said = |said: Said<'_>, at: usize| {
+                    for &(w, len) in said.words {
+                        out.push((w, (at + 1).saturating_sub(len as usize)));
+                    }
+                };
+                if let Err(at) = walk_lazy(m, lazy, text.as_bytes(), cap, &mut said) {
+                    walk_from(m, text.as_bytes(), at, &mut |w, start| out.push((w, start)));
+                }
+            }
+            None => walk(m, text.as_bytes(), &mut |w, start| out.push((w, start))),
         }
         out
     }

@@ -532,6 +532,14 @@ fn walk_lazy(
     for (at, &byte) in text.iter().enumerate() {
         let class = usize::from(m.classes[usize::from(byte)]);
         let slot = (d << shift) | class;
+        // The look-up below depends on the one before and misses the cache more often
+        // than not: the next step's is started now, on a guess. A word's states are
+        // handed places one after the other as it is first walked, so along a word the
+        // next state is most often the next place.
+        if let Some(&ahead) = text.get(at + 1) {
+            let guess = ((d + 1) << shift) | usize::from(m.classes[usize::from(ahead)]);
+            std::hint::black_box(lazy.next.get(guess).copied());
+        }
         let e = match lazy.next.get(slot) {
             Some(&e) if e != UNKNOWN_NEXT => e,
             _ => {

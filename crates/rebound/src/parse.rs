@@ -284,8 +284,8 @@ fn read_all(r: &mut impl Read, buf: &mut Vec<u8>, at: usize) -> std::io::Result<
 /// Files read one after the other before any of them is parsed, at most (a batch also
 /// ends once it holds [`BATCH_BYTES`]). The kernel's work (opening, reading, closing) and
 /// the parser's then take turns a batch at a time, not a file at a time, and each finds
-/// more of its own data and code still in the caches: `rebound parse --jobs 1` about 8%
-/// faster on the corpus than file by file (BENCHMARKS.md).
+/// more of its own data and code still in the caches: `rebound parse --jobs 1` 6–10%
+/// faster on the corpus than file by file (BENCHMARKS.md; 64 files a batch did no better).
 const BATCH_FILES: usize = 32;
 /// Bytes a batch stops growing at (the file that passes it is still part of it).
 const BATCH_BYTES: usize = 512 << 10;

@@ -349,11 +349,11 @@ const CHUNK: usize = 32;
 /// one chunk takes (a huge file), the results waiting being at most this many chunks.
 const WINDOW: usize = 64;
 
-/// Parses `files` (a chunk at a time with `work`: [`parse_paths`]) on `jobs` threads, started once for
-/// the whole run (their lazily built automata and caches stay warm from chunk to chunk),
-/// and hands every result to `emit` in the order of `files`. A chunk whose thread panicked
-/// (a parser bug) loses no file silently: each of its files is reported as an error. Stops
-/// at `emit`'s first error.
+/// Parses `files` (a chunk at a time with `work`: [`parse_paths`]) on `jobs` threads,
+/// started once for the whole run (their lazily built automata and caches stay warm from
+/// chunk to chunk), and hands every result to `emit` in the order of `files`. A chunk
+/// whose thread panicked (a parser bug) loses no file silently: each of its files is
+/// reported as an error. Stops at `emit`'s first error.
 fn parse_parallel(
     files: &[PathBuf],
     jobs: usize,
@@ -503,7 +503,7 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     if jobs == 1 {
-        // One thread: the files are read and parsed here, one after the other.
+        // One thread: the files are read and parsed here, a batch after the other.
         let mut reader = Reader::default();
         let mut found = Vec::new();
         for batch in files.chunks(BATCH_FILES) {

@@ -226,14 +226,11 @@ struct Acc {
 impl Acc {
     /// Word `w` found, starting at `start`.
     fn word(&mut self, m: &Matcher, w: u32, start: usize) {
-        if m.piece.get(w as usize).copied().unwrap_or(false) {
-            self.places.push((w, start));
-        }
-        for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
-            match entry {
-                Entry::Index(b) => self.hits.found |= b,
-                Entry::Not(b) => self.hits.vetoed |= b,
-                Entry::PairStart(p) => self.start(*p, start),
+        for meaning in meanings(m, w) {
+            match meaning {
+                Meaning::Found(b) => self.hits.found |= b,
+                Meaning::Vetoed(b) => self.hits.vetoed |= b,
+                Meaning::Event(event) => self.event(event, start),
             }
         }
     }
@@ -244,21 +241,48 @@ impl Acc {
         self.hits.found |= said.found;
         self.hits.vetoed |= said.vetoed;
         for &(event, len) in said.events {
-            let start = (at + 1).saturating_sub(len as usize);
-            match event {
-                Event::Piece(w) => self.places.push((w, start)),
-                Event::Start(p) => self.start(p, start),
-            }
+            self.event(event, (at + 1).saturating_sub(len as usize));
         }
     }
 
-    /// Pair `p`'s first piece found at `start`: from a later start the pieces are found
-    /// only if from the first.
-    fn start(&mut self, p: usize, start: usize) {
-        if !self.started.iter().any(|(q, _)| *q == p) {
-            self.started.push((p, start));
+    /// A pair piece found at `start`, or a pair's first piece: from a later start the
+    /// pieces are found only if from the first.
+    fn event(&mut self, event: Event, start: usize) {
+        match event {
+            Event::Piece(w) => self.places.push((w, start)),
+            Event::Start(p) => {
+                if !self.started.iter().any(|(q, _)| *q == p) {
+                    self.started.push((p, start));
+                }
+            }
         }
     }
+}
+
+/// What a word found means to a scan.
+enum Meaning {
+    /// The reasons (bits) it is wording of.
+    Found(u64),
+    /// The reasons (bits) it rules out.
+    Vetoed(u64),
+    /// Its part in a pair.
+    Event(Event),
+}
+
+/// What word `w` means, in the order a scan takes it: its place as a pair piece first
+/// (when it is one), then its table entries in order. One list for [`Acc::word`] (word by
+/// word) and [`Lazy::summarise`] (a matching state's words at once), so the two agree.
+fn meanings(m: &Matcher, w: u32) -> impl Iterator<Item = Meaning> + '_ {
+    let piece = m.piece.get(w as usize).copied().unwrap_or(false);
+    let entries = m.entries.get(w as usize).map_or(&[][..], Vec::as_slice);
+    piece
+        .then_some(Meaning::Event(Event::Piece(w)))
+        .into_iter()
+        .chain(entries.iter().map(|e| match e {
+            Entry::Index(b) => Meaning::Found(*b),
+            Entry::Not(b) => Meaning::Vetoed(*b),
+            Entry::PairStart(p) => Meaning::Event(Event::Start(*p)),
+        }))
 }
 
 /// [`scan`]'s lists: the places of pair pieces (word, start), the pairs started (pair,
@@ -442,11 +466,9 @@ impl Lazy {
             .extend(std::iter::repeat_n(UNKNOWN_NEXT, 1 << self.shift));
         entry(d)
     }
-}
 
-impl Lazy {
-    /// Works out what matching NFA state `sid` means (as [`report`] and `scan`'s
-    /// `on_match` would, word after word) and keeps it: its place in `summaries`.
+    /// Works out what matching NFA state `sid` means (its words as [`report`] gives them,
+    /// each as [`Acc::word`] would take it) and keeps it: its place in `summaries`.
     fn summarise(&mut self, m: &Matcher, sid: aho_corasick::automaton::StateID) -> u32 {
         use aho_corasick::automaton::Automaton;
         let a = &m.automaton;
@@ -460,14 +482,11 @@ impl Lazy {
             let len = u32::try_from(a.pattern_len(pid)).unwrap_or(u32::MAX);
             #[cfg(test)]
             self.words.push((w, len));
-            if m.piece.get(w as usize).copied().unwrap_or(false) {
-                self.events.push((Event::Piece(w), len));
-            }
-            for entry in m.entries.get(w as usize).map_or(&[][..], Vec::as_slice) {
-                match entry {
-                    Entry::Index(b) => found |= b,
-                    Entry::Not(b) => vetoed |= b,
-                    Entry::PairStart(p) => self.events.push((Event::Start(*p), len)),
+            for meaning in meanings(m, w) {
+                match meaning {
+                    Meaning::Found(b) => found |= b,
+                    Meaning::Vetoed(b) => vetoed |= b,
+                    Meaning::Event(event) => self.events.push((event, len)),
                 }
             }
         }

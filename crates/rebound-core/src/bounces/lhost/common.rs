@@ -48,6 +48,10 @@ impl<T: Copy> WordTable<T> {
 
 /// Collapses runs of whitespace to one space and trims.
 pub fn one_line(s: &str) -> String {
+    if is_one_line(s.as_bytes()) {
+        // Already so (most diagnostics): one copy.
+        return s.to_string();
+    }
     if s.is_ascii() {
         // The same on bytes: ASCII white space as `char::is_whitespace` has it (with the
         // vertical tab).
@@ -70,6 +74,46 @@ pub fn one_line(s: &str) -> String {
         out.push_str(w);
     }
     out
+}
+
+/// Whether `one_line` would give `b` back as it is: ASCII, no control byte, no blank at
+/// either end, no white space but single spaces. Eight bytes at a time (bit tricks: once
+/// every byte is below 0x80, one below `n` leaves its high bit set in `b - n`; a byte is
+/// 0 when adding 0x7f to its low seven bits leaves its high bit clear).
+fn is_one_line(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    if b.first().copied().is_some_and(blank) || b.last().copied().is_some_and(blank) {
+        return false;
+    }
+    // Whether the byte before the current word was a space.
+    let mut space_before = false;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(a);
+        // Non-ASCII (Unicode white space is for the slow path to judge) or a control byte.
+        if w & HIGH != 0 || w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0 {
+            return false;
+        }
+        // Spaces: the high bit of each byte equal to 0x20 (exact: no carry crosses bytes).
+        let x = w ^ (ONES * 0x20);
+        let spaces = !(((x & !HIGH) + ONES * 0x7f) | x) & HIGH;
+        // Two in a row, within the chunk or across its start.
+        if spaces & (spaces << 8) != 0 || (space_before && spaces & 0x80 != 0) {
+            return false;
+        }
+        space_before = spaces >> 63 != 0;
+    }
+    for &c in chunks.remainder() {
+        if !(0x20..0x80).contains(&c) || (c == b' ' && space_before) {
+            return false;
+        }
+        space_before = c == b' ';
+    }
+    true
 }
 
 /// Appends `t` to `s` with one space between.
@@ -400,9 +444,48 @@ mod tests {
             "é  ü\u{a0}x",
             "a\u{3000}b  c",
             "x\r\ny",
+            "already one line, as most are",
+            "two  spaces in the first eight",
+            "across  a chunk's edge: 1234567  8",
+            "1234567 x",
+            "12345678 9",
+            "1234567  x",
+            "12345678  9",
+            "1234567  0abcdefgh",
+            "1234567 90abcdefgh 1234567\t",
+            "tab\tinside a long enough line",
+            "a\x01control byte past the first chunk",
+            "ends with a space ",
+            " starts with one",
+            "non-ascii é within",
+            "no-break\u{a0}space in a long line",
         ] {
             let want = t.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(one_line(t), want, "{t:?}");
+        }
+        // Every short text over a few bytes, against the reference, and the fast check
+        // against its definition.
+        let alphabet = [b'a', b' ', b'!', b'\t', b'\n', 0x01, b'\r'];
+        for len in 0..=18u32 {
+            for n in 0..alphabet.len().pow(len.min(5)) {
+                let mut t = Vec::new();
+                let mut k = n;
+                for i in 0..len {
+                    t.push(if i < 5 {
+                        alphabet[k % alphabet.len()]
+                    } else {
+                        b'x'
+                    });
+                    k /= alphabet.len();
+                }
+                let turn = (n % 13) % t.len().max(1);
+                t.rotate_left(turn);
+                let t = String::from_utf8(t).unwrap();
+                let want = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert_eq!(one_line(&t), want, "{t:?}");
+                let plain = t.bytes().all(|c| c >= 0x20) && t == want;
+                assert_eq!(is_one_line(t.as_bytes()), plain, "{t:?}");
+            }
         }
         assert!(has_literal!("a long report text", "report"));
         assert!(!has_literal!("short", "shorter"));

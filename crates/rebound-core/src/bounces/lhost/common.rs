@@ -48,9 +48,16 @@ impl<T: Copy> WordTable<T> {
 
 /// Collapses runs of whitespace to one space and trims.
 pub fn one_line(s: &str) -> String {
-    if is_one_line(s.as_bytes()) {
-        // Already so (most diagnostics): one copy.
-        return s.to_string();
+    // Most texts are one line already but for blanks at their ends: the rest is copied
+    // whole.
+    let b = s.as_bytes();
+    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = b.iter().position(|c| !blank(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !blank(c)).map_or(start, |e| e + 1);
+    if let (Some(inner), Some(t)) = (b.get(start..end), s.get(start..end)) {
+        if is_one_line(inner) {
+            return t.to_string();
+        }
     }
     if s.is_ascii() {
         // The same on bytes: ASCII white space as `char::is_whitespace` has it (with the
@@ -457,6 +464,12 @@ mod tests {
             "a\x01control byte past the first chunk",
             "ends with a space ",
             " starts with one",
+            " host mx.example.org[192.0.2.4] said: 550 5.1.1 <a@example.org>: unknown ",
+            "550 5.7.1 ",
+            "\t\r\n  surrounded \x0b",
+            "  ",
+            " é ",
+            "\u{a0}no-break at an end ",
             "non-ascii é within",
             "no-break\u{a0}space in a long line",
         ] {

@@ -286,12 +286,7 @@ pub fn report_part(text: &str) -> &str {
         let plain =
             lead.is_ascii_alphanumeric() && !m.first[usize::from(lead.to_ascii_lowercase())];
         let words = if plain { line.len() } else { lead_len(line) };
-        if words < line.len()
-            && m.opens(
-                bytes[line_start + words],
-                bytes.get(line_start + words + 1).copied(),
-            )
-        {
+        if words < line.len() && m.opens(bytes.get(line_start + words..).unwrap_or_default()) {
             let prefix = &line[..words];
             let dashed = prefix.has("--");
             if !prefix.contains('-') || dashed {
@@ -354,32 +349,41 @@ struct Markers {
     kinds: Vec<(bool, bool)>,
     /// Whether a pattern starts with the byte (lower case).
     first: [bool; 256],
-    /// Per first byte (lower case, ASCII): the second bytes (lower case) a pattern has
-    /// after it, one bit each.
-    second: [u128; 128],
+    /// Every pattern's first eight bytes (lower case, as a little-endian number), sorted;
+    /// empty when a pattern is shorter (the search then decides alone).
+    heads: Vec<u64>,
 }
 
 impl Markers {
-    /// Whether a pattern may start with the bytes `a`, `b` (ASCII case ignored; `b` is
-    /// `None` at the end of the text).
-    fn opens(&self, a: u8, b: Option<u8>) -> bool {
-        let a = a.to_ascii_lowercase();
-        if !self.first[usize::from(a)] {
-            return false;
-        }
-        // A first byte past ASCII has no table: the search decides.
-        let Some(m) = self.second.get(usize::from(a)) else {
-            return true;
-        };
-        if *m == u128::MAX {
-            return true;
-        }
-        let Some(b) = b else {
+    /// Whether a pattern may start `rest` (ASCII case ignored): its first byte, then its
+    /// first eight bytes. Most lines that pass the first test ("The", "Content-Type",
+    /// "Reporting-MTA") fail the second, and the search is not started.
+    fn opens(&self, rest: &[u8]) -> bool {
+        let Some(&a) = rest.first() else {
             return false;
         };
-        let b = b.to_ascii_lowercase();
-        b < 128 && (m >> b) & 1 == 1
+        if !self.first[usize::from(a.to_ascii_lowercase())] {
+            return false;
+        }
+        if self.heads.is_empty() {
+            return true;
+        }
+        // Every pattern is eight bytes or longer.
+        let Some(head) = rest.get(..8) else {
+            return false;
+        };
+        self.heads.binary_search(&head_key(head)).is_ok()
     }
+}
+
+/// Eight bytes lower-cased (ASCII), as a little-endian number.
+fn head_key(b: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    if let Some(b) = b.get(..8) {
+        k.copy_from_slice(b);
+    }
+    k.make_ascii_lowercase();
+    u64::from_le_bytes(k)
 }
 
 static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(|| {
@@ -411,26 +415,22 @@ static MARKERS: std::sync::LazyLock<Option<Markers>> = std::sync::LazyLock::new(
         .build(&cores)
         .ok()?;
     let mut first = [false; 256];
-    let mut second = [0u128; 128];
     for c in &cores {
-        let b = c.as_bytes();
-        let Some(&x) = b.first() else {
-            continue;
-        };
-        let x = x.to_ascii_lowercase();
-        first[usize::from(x)] = true;
-        match (second.get_mut(usize::from(x)), b.get(1)) {
-            (Some(m), Some(&y)) if y.is_ascii() => *m |= 1u128 << y.to_ascii_lowercase(),
-            // A pattern of one byte, or not ASCII: any second byte may follow.
-            (Some(m), _) => *m = u128::MAX,
-            (None, _) => {}
+        if let Some(&x) = c.as_bytes().first() {
+            first[usize::from(x.to_ascii_lowercase())] = true;
         }
     }
+    let mut heads: Vec<u64> = cores.iter().map(|c| head_key(c.as_bytes())).collect();
+    if cores.iter().any(|c| c.len() < 8) {
+        heads.clear();
+    }
+    heads.sort_unstable();
+    heads.dedup();
     Some(Markers {
         automaton,
         kinds,
         first,
-        second,
+        heads,
     })
 });
 
@@ -1129,6 +1129,18 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // Every marker as listed, shouting, indented, cut short, at the very end.
+        for m in ORIGINAL_MARKERS {
+            let core = m.trim_matches(['-', ' ']);
+            texts.push(format!("x\n{m}\nTo: a\n"));
+            texts.push(format!("x\n{}", m.to_uppercase()));
+            texts.push(format!("x\n  {core}"));
+            texts.push(format!("x\n{}", &core[..7]));
+            texts.push(format!("x\n{}\n{core}", &core[..8]));
+            texts.push(format!(
+                "The mail system\nThis is\nContent-Type: text/plain\n{core}"
+            ));
+        }
         // Pseudo-random lines over the bytes that matter.
         let alphabet = [
             "o",

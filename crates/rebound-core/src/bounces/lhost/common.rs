@@ -60,15 +60,21 @@ pub fn one_line(s: &str) -> String {
         }
     }
     if s.is_ascii() {
-        // The same on bytes: ASCII white space as `char::is_whitespace` has it (with the
-        // vertical tab).
-        let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-        let mut out: Vec<u8> = Vec::with_capacity(s.len());
-        for w in s.as_bytes().split(ws).filter(|w| !w.is_empty()) {
-            if !out.is_empty() {
-                out.push(b' ');
+        // The same on bytes (ASCII white space as `char::is_whitespace` has it, with the
+        // vertical tab), byte by byte from the first word to the last: a run of blanks
+        // becomes one space. (Words copied one call each cost more: they are short.)
+        let mut out: Vec<u8> = Vec::with_capacity(end - start);
+        let mut gap = false;
+        for &c in b.get(start..end).unwrap_or_default() {
+            if blank(&c) {
+                gap = true;
+            } else {
+                if gap {
+                    out.push(b' ');
+                    gap = false;
+                }
+                out.push(c);
             }
-            out.extend_from_slice(w);
         }
         // ASCII throughout: always valid.
         return String::from_utf8(out).unwrap_or_default();

@@ -51,22 +51,21 @@ pub fn one_line(s: &str) -> String {
     // Most texts are one line already but for blanks at their ends: the rest is copied
     // whole.
     let b = s.as_bytes();
-    let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-    let start = b.iter().position(|c| !blank(c)).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !blank(c)).map_or(start, |e| e + 1);
+    let start = b.iter().position(|&c| !blank(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !blank(c)).map_or(start, |e| e + 1);
     if let (Some(inner), Some(t)) = (b.get(start..end), s.get(start..end)) {
         if is_one_line(inner) {
             return t.to_string();
         }
     }
     if s.is_ascii() {
-        // The same on bytes (ASCII white space as `char::is_whitespace` has it, with the
-        // vertical tab), byte by byte from the first word to the last: a run of blanks
-        // becomes one space. (Words copied one call each cost more: they are short.)
+        // The same on bytes ([`blank`]), byte by byte from the first word to the last: a
+        // run of blanks becomes one space. (Words copied one call each cost more: they are
+        // short.)
         let mut out: Vec<u8> = Vec::with_capacity(end - start);
         let mut gap = false;
         for &c in b.get(start..end).unwrap_or_default() {
-            if blank(&c) {
+            if blank(c) {
                 gap = true;
             } else {
                 if gap {
@@ -96,7 +95,6 @@ pub fn one_line(s: &str) -> String {
 fn is_one_line(b: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
     if b.first().copied().is_some_and(blank) || b.last().copied().is_some_and(blank) {
         return false;
     }
@@ -127,6 +125,11 @@ fn is_one_line(b: &[u8]) -> bool {
         space_before = c == b' ';
     }
     true
+}
+
+/// ASCII white space as `char::is_whitespace` has it (with the vertical tab).
+fn blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// Appends `t` to `s` with one space between.

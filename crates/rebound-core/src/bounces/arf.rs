@@ -47,7 +47,7 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
             let Some((name, value)) = field(&line) else {
                 continue;
             };
-            match name.as_str() {
+            match name.known() {
                 "feedback-type" if !value.is_empty() => feedback_type = value.to_ascii_lowercase(),
                 "original-rcpt-to" | "removal-recipient" => {
                     if let Some(a) = text::first_address(value) {

@@ -38,8 +38,8 @@ pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
     out
 }
 
-/// Splits `Name: value`; the name lower case.
-pub fn field(line: &str) -> Option<(FieldName, &str)> {
+/// Splits `Name: value` (both trimmed): the name to be told by [`FieldName::known`].
+pub fn field(line: &str) -> Option<(FieldName<'_>, &str)> {
     // A name is at most 40 bytes: the colon is looked for no further.
     let b = line.as_bytes();
     let colon = find_byte!(b':', b.get(..41).unwrap_or(b))?;
@@ -47,30 +47,39 @@ pub fn field(line: &str) -> Option<(FieldName, &str)> {
     if k.is_empty() || k.len() > 40 || k.contains(' ') {
         return None;
     }
-    Some((FieldName::new(k.trim_fast()), v.trim_fast()))
+    Some((FieldName(k.trim_fast()), v.trim_fast()))
 }
 
-/// A field name in lower case, kept without an allocation (names are at most 40 bytes).
+/// The field names the delivery-status and feedback-report readers act on, lower case.
+/// A reader matching on a name must find it here.
+const KNOWN: &[&str] = &[
+    "action",
+    "diagnostic-code",
+    "feedback-type",
+    "final-recipient",
+    "original-rcpt-to",
+    "original-recipient",
+    "remote-mta",
+    "removal-recipient",
+    "reporting-mta",
+    "status",
+    "x-powermta-bouncecategory",
+];
+
+/// A field's name as it stands (trimmed), told apart from the [`KNOWN`] ones without a
+/// lower-cased copy (the lengths first, then the bytes, case ignored).
 #[derive(Debug, Clone, Copy)]
-pub struct FieldName {
-    bytes: [u8; 40],
-    len: usize,
-}
+pub struct FieldName<'a>(&'a str);
 
-impl FieldName {
-    fn new(name: &str) -> FieldName {
-        let mut bytes = [0u8; 40];
-        let len = name.len().min(40);
-        bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
-        bytes[..len].make_ascii_lowercase();
-        FieldName { bytes, len }
-    }
-
-    /// The name, lower case.
-    pub fn as_str(&self) -> &str {
-        // Lower-casing ASCII keeps UTF-8 valid; a cut inside a character cannot happen
-        // (the name is at most 40 bytes, checked by `field`), but is read as empty.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+impl FieldName<'_> {
+    /// The name, lower case, when it is one of [`KNOWN`]; `""` for any other.
+    pub fn known(&self) -> &'static str {
+        let n = self.0;
+        KNOWN
+            .iter()
+            .copied()
+            .find(|k| k.len() == n.len() && k.eq_ignore_ascii_case(n))
+            .unwrap_or("")
     }
 }
 
@@ -125,7 +134,7 @@ fn parse_block(block: &str, fields: &mut Fields) {
             let Some((name, value)) = field(line) else {
                 continue;
             };
-            match name.as_str() {
+            match name.known() {
                 "reporting-mta" => fields.reporting_mta = Some(typed(value).1),
                 "final-recipient" => {
                     r.recipient = typed(value).1;
@@ -272,10 +281,28 @@ mod tests {
             "no colon at all in this line, which is quite a bit longer than forty bytes"
                 .to_string(),
         ];
-        for s in &samples {
-            let got = field(s).map(|(n, v)| (n.as_str().to_string(), v));
-            assert_eq!(got, before(s), "{s:?}");
+        let mut samples = samples.to_vec();
+        for k in KNOWN {
+            samples.push(format!("{k}: v"));
+            samples.push(format!(" {}\t: v ", k.to_ascii_uppercase()));
+            samples.push(format!("{}x: v", k));
+            samples.push(format!("{}: v", &k[1..]));
         }
+        samples.push("Final-Recipient : rfc822; a@b.c".to_string());
+        samples.push("Reporting-MTA: dns; mx.example.org".to_string());
+        for s in &samples {
+            // A known name comes back lower case, any other as "".
+            let want = before(s).map(|(n, v)| {
+                let known = KNOWN.contains(&n.as_str());
+                (if known { n } else { String::new() }, v)
+            });
+            let got = field(s).map(|(n, v)| (n.known().to_string(), v));
+            assert_eq!(got, want, "{s:?}");
+        }
+        assert_eq!(
+            field("FINAL-RECIPIENT: x").map(|(n, _)| n.known()),
+            Some("final-recipient")
+        );
     }
 
     #[test]

@@ -260,7 +260,7 @@ pub fn dsn_records(flat: &Flat) -> Vec<Raw> {
             let Some((name, value)) = field(&line) else {
                 continue;
             };
-            match name.as_str() {
+            match name.known() {
                 // `X-Actual-Recipient` is where the address led (an alias, a program);
                 // the record stays the Final-Recipient's.
                 "final-recipient" => {

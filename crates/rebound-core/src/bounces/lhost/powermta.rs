@@ -30,7 +30,7 @@ fn extras(flat: &Flat) -> Vec<(String, String, String)> {
             let Some((name, value)) = field(&line) else {
                 continue;
             };
-            match name.as_str() {
+            match name.known() {
                 "final-recipient" if out.len() < 1000 => {
                     out.push((value.to_string(), String::new(), String::new()));
                 }

@@ -31,25 +31,148 @@ pub struct Classified {
 }
 
 /// The SMTP command an error answered, from the words around it.
+///
+/// The first cue in reading order wins (of two starting together, the one listed first);
+/// a cue's spaces match any run of white space, so cues split over wrapped lines ("in
+/// reply to\n    RCPT TO command") are found too. Every cue holds one of a few anchor
+/// words: a quick search finds those (most texts hold none), and the automaton is only
+/// tried, anchored, where the cue of each would start.
 pub fn command_of(text: &str) -> Option<&'static str> {
     let cues = COMMAND_CUES.as_ref()?;
     thread_local! {
         static CACHE: std::cell::RefCell<Option<regex_automata::hybrid::dfa::Cache>> =
             const { std::cell::RefCell::new(None) };
     }
-    // One pass over the text as it stands: a cue's spaces match any run of white space,
-    // so cues split over wrapped lines ("in reply to\n    RCPT TO command") are found
-    // too; the first cue in reading order wins (of two starting together, the one listed
-    // first).
     let found = CACHE.with(|c| {
         let mut c = c.try_borrow_mut().ok()?;
         let cache = c.get_or_insert_with(|| cues.create_cache());
-        cues.try_search_fwd(cache, &regex_automata::Input::new(text))
-            .ok()
-            .flatten()
+        let input = regex_automata::Input::new(text);
+        match ANCHORS.as_ref() {
+            Some(anchors) => anchors.first(text.as_bytes(), |start| {
+                let at = input
+                    .clone()
+                    .range(start..)
+                    .anchored(regex_automata::Anchored::Yes);
+                cues.try_search_fwd(cache, &at).ok().flatten()
+            }),
+            None => cues.try_search_fwd(cache, &input).ok().flatten(),
+        }
     })?;
     CUES.get(found.pattern().as_usize()).map(|(_, c)| *c)
 }
+
+/// One word of every cue, rarer in a bounce than its others: a cue is found only where one
+/// of these stands (ASCII case aside), its words before the anchor (fixed bytes, white
+/// space between) read back from there. None is a part of another, and none can start
+/// within the words a cue puts before its anchor, nor can a cue (the tests check all
+/// three): so anchor words found in order give the places a cue can start in order.
+const ANCHOR_WORDS: &[&str] = &[
+    "reply",
+    "after",
+    ">>>",
+    "to:<",
+    "from:<",
+    "progress",
+    "like",
+    "sender",
+    "name",
+    "[rcpt_to]",
+    "[mail_from]",
+    "[helo]",
+    "[ehlo]",
+    "[data]",
+    "[end_of_data]",
+    "[conn]",
+];
+
+/// The anchor words' searcher and, per anchor word, the lengths of the words its cues put
+/// before it.
+struct Anchors {
+    searcher: aho_corasick::AhoCorasick,
+    before: Vec<Vec<usize>>,
+    longest: usize,
+}
+
+/// The white space a cue's space stands for.
+fn cue_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | 0x0C | b'\r' | b' ')
+}
+
+impl Anchors {
+    /// Built from [`CUES`]: None (and the automaton reads every text whole) if a cue has no
+    /// anchor word or two cues put different words before the same one.
+    fn new() -> Option<Anchors> {
+        let mut before: Vec<Option<Vec<usize>>> = vec![None; ANCHOR_WORDS.len()];
+        for (cue, _) in CUES {
+            let words: Vec<&str> = cue.split(' ').collect();
+            let (at, a) = words
+                .iter()
+                .enumerate()
+                .find_map(|(i, w)| ANCHOR_WORDS.iter().position(|a| a == w).map(|a| (i, a)))?;
+            let lens: Vec<usize> = words.get(..at)?.iter().map(|w| w.len()).collect();
+            match before.get_mut(a)? {
+                Some(known) if *known != lens => return None,
+                slot => *slot = Some(lens),
+            }
+        }
+        Some(Anchors {
+            searcher: aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(ANCHOR_WORDS)
+                .ok()?,
+            before: before.into_iter().map(Option::unwrap_or_default).collect(),
+            longest: ANCHOR_WORDS.iter().map(|w| w.len()).max()?,
+        })
+    }
+
+    /// Tries `cue_at` where a cue could start, in order, for each anchor word in `text`
+    /// (ASCII case ignored): its place less the words and white space its cues put before
+    /// it. The first answer found.
+    fn first<T>(&self, text: &[u8], mut cue_at: impl FnMut(usize) -> Option<T>) -> Option<T> {
+        // The text is lower-cased a slice at a time into a buffer on the stack; slices
+        // overlap by an anchor word's length less one, so every word stands whole in one
+        // (one standing in both is tried twice: the same answer).
+        const SLICE: usize = 1024;
+        let mut buf = [0u8; SLICE];
+        let overlap = self.longest - 1;
+        let mut from = 0;
+        loop {
+            let end = (from + SLICE).min(text.len());
+            let slice = text.get(from..end)?;
+            let lower = buf.get_mut(..slice.len())?;
+            lower.copy_from_slice(slice);
+            lower.make_ascii_lowercase();
+            // Every place, overlapping ones too (">>>>"): each search starts a byte after
+            // the last word found (no word being a part of another, one word at most
+            // starts at a place).
+            let mut next = 0;
+            while let Some(m) = self
+                .searcher
+                .try_find(aho_corasick::Input::new(&*lower).range(next..))
+                .ok()
+                .flatten()
+            {
+                next = m.start() + 1;
+                let mut start = from + m.start();
+                for &len in self.before.get(m.pattern().as_usize())?.iter().rev() {
+                    while start > 0 && text.get(start - 1).copied().is_some_and(cue_space) {
+                        start -= 1;
+                    }
+                    start = start.saturating_sub(len);
+                }
+                if let Some(found) = cue_at(start) {
+                    return Some(found);
+                }
+            }
+            if end == text.len() {
+                return None;
+            }
+            from = end - overlap;
+        }
+    }
+}
+
+static ANCHORS: std::sync::LazyLock<Option<Anchors>> = std::sync::LazyLock::new(Anchors::new);
 
 /// Words that tell which SMTP command an error answered, and the command.
 const CUES: &[(&str, &str)] = &[
@@ -802,6 +925,164 @@ mod tests {
                 !cue.contains(|c: char| c.is_whitespace() && c != ' '),
                 "{cue:?}"
             );
+        }
+    }
+
+    /// [`command_of`] as it was: the automaton run over the whole text, unanchored.
+    fn command_of_whole_text(text: &str) -> Option<&'static str> {
+        let cues = COMMAND_CUES.as_ref()?;
+        let mut cache = cues.create_cache();
+        let m = cues
+            .try_search_fwd(&mut cache, &regex_automata::Input::new(text))
+            .ok()
+            .flatten()?;
+        CUES.get(m.pattern().as_usize()).map(|(_, c)| *c)
+    }
+
+    #[test]
+    fn anchor_words_hold_what_command_of_relies_on() {
+        let anchors = ANCHORS.as_ref().expect("every cue has an anchor word");
+        assert_eq!(anchors.before.len(), ANCHOR_WORDS.len());
+        for a in ANCHOR_WORDS {
+            assert_eq!(a.to_ascii_lowercase(), *a);
+            assert!(!a.contains(|c: char| c.is_whitespace()), "{a:?}");
+            // No anchor word is a part of another: found in order, one at most at a place.
+            for b in ANCHOR_WORDS {
+                assert!(a == b || !b.contains(a), "{a:?} in {b:?}");
+            }
+        }
+        let firsts: Vec<&str> = CUES
+            .iter()
+            .filter_map(|(c, _)| c.split(' ').next())
+            .collect();
+        for (cue, _) in CUES {
+            let words: Vec<&str> = cue.split(' ').collect();
+            let at = words
+                .iter()
+                .position(|w| ANCHOR_WORDS.contains(w))
+                .expect("an anchor word");
+            // Within the words before the anchor, no anchor word can start, and no cue
+            // (but at the first word, where this cue starts).
+            for (i, w) in words[..at].iter().enumerate() {
+                for k in 0..w.len() {
+                    if i == 0 && k == 0 {
+                        continue;
+                    }
+                    let rest = &w[k..];
+                    for a in ANCHOR_WORDS {
+                        assert!(!rest.starts_with(a), "{a:?} within {cue:?}");
+                    }
+                    for f in &firsts {
+                        assert!(
+                            !rest.starts_with(f) && !f.starts_with(rest),
+                            "a cue ({f:?}) could start within {cue:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn command_of_is_the_whole_text_search() {
+        // Cues as written, shouted, mixed; anchor words with no cue; runs of '>'; cues cut
+        // by white space of every kind; all of it at the edges of the searcher's slices.
+        let (mut pieces, mut misses): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for (cue, _) in CUES {
+            pieces.push(cue.to_string());
+            pieces.push(cue.to_uppercase());
+            pieces.push(cue.replace(' ', "\n   "));
+            pieces.push(cue.replace(' ', "\r\n\t \x0c"));
+            let mixed: String = cue
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            pieces.push(mixed);
+            // The cue without its last byte: no match, but its anchor word stands.
+            misses.push(cue[..cue.len() - 1].to_string());
+        }
+        for p in [
+            "after 5 days",
+            "host name",
+            "Sender",
+            ">>>>",
+            ">>>>> rcpt to",
+            ">> >>> data",
+            "in",
+            "in  ",
+            "reply",
+            "in\n\n  reply",
+            "mail",
+            "does not",
+            "my",
+            "xin reply to data",
+            "afterafter ehlo",
+            "[rcpt_to",
+            "rcpt to:",
+            "é",
+            "  ",
+            "\n",
+            "x",
+        ] {
+            misses.push(p.to_string());
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut matched = 0;
+        for n in 0..6000 {
+            let mut text = String::new();
+            // Some texts pad their start so that what follows crosses a slice's edge.
+            if n % 3 == 0 {
+                let pad = 990 + (next() % 60) as usize;
+                text.push_str(&"z".repeat(pad));
+            }
+            // Every other text is made of near misses alone.
+            let from = if n % 2 == 0 { &pieces } else { &misses };
+            for _ in 0..1 + next() % 5 {
+                let p = if next() % 2 == 0 {
+                    &from[(next() % from.len() as u64) as usize]
+                } else {
+                    &misses[(next() % misses.len() as u64) as usize]
+                };
+                text.push_str(p);
+                match next() % 4 {
+                    0 => {}
+                    1 => text.push(' '),
+                    2 => text.push('\n'),
+                    _ => text.push_str(" y "),
+                }
+            }
+            let want = command_of_whole_text(&text);
+            matched += usize::from(want.is_some());
+            assert_eq!(command_of(&text), want, "{text:?}");
+        }
+        // The texts hold cues and near misses alike.
+        assert!((1500..4500).contains(&matched), "{matched}");
+        for text in [
+            ">>>> rcpt to",
+            "x >>>>>\tmail from",
+            "in \n\n \t reply to helo",
+            "after after data",
+            "afterafter ehlo",
+            "name my name was rejected",
+            "my  name  was  rejected, after data",
+            "mail from:<x> in reply to rcpt to",
+            "rcpt to:<a> [data]",
+        ] {
+            assert!(command_of_whole_text(text).is_some(), "{text:?}");
+            assert_eq!(command_of(text), command_of_whole_text(text), "{text:?}");
         }
     }
 }

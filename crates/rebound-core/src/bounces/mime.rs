@@ -545,18 +545,14 @@ pub fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// A content type: `type/subtype` in lower case and its parameters (names lower case).
 ///
-/// The usual types are not copied (`mime` borrows a constant), and the parameters are kept
-/// as they came, in one string, with where each name and value stands in it: no
-/// allocation per parameter.
+/// The usual types are not copied (`mime` borrows a constant), and the parameters are read
+/// from the field's value, borrowed, when asked for: no allocation for them.
 #[derive(Debug, Clone, Default)]
-pub struct ContentType {
+pub struct ContentType<'a> {
     /// `type/subtype`, lower case.
     pub mime: std::borrow::Cow<'static, str>,
     /// What follows the `;` that ends the type (outside quotes): the parameters.
-    rest: String,
-    /// Per parameter: where its name (trimmed, case as it came) and its value (trimmed,
-    /// unquoted) stand in `rest`.
-    spans: Vec<[usize; 4]>,
+    rest: &'a str,
 }
 
 /// The types [`ContentType::mime`] borrows rather than copies.
@@ -576,17 +572,17 @@ const KNOWN_TYPES: &[&str] = &[
     "application/octet-stream",
 ];
 
-impl PartialEq for ContentType {
+impl PartialEq for ContentType<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.mime == other.mime && self.params().eq(other.params())
     }
 }
 
-impl Eq for ContentType {}
+impl Eq for ContentType<'_> {}
 
-impl ContentType {
+impl<'a> ContentType<'a> {
     /// Parses a Content-Type value; an empty value gives `text/plain`.
-    pub fn parse(v: &str) -> ContentType {
+    pub fn parse(v: &'a str) -> ContentType<'a> {
         // The type runs to the first `;` outside quotes; the parameters are split from a
         // fresh (unquoted) state after it, as they would be in one pass.
         let (first, rest) = match split_params(v).next() {
@@ -602,43 +598,30 @@ impl ContentType {
                 None => std::borrow::Cow::Owned(m.to_ascii_lowercase()),
             }
         };
-        let base = rest.as_ptr() as usize;
-        let at = |s: &str| s.as_ptr() as usize - base;
-        let spans = split_params(rest)
-            .filter_map(|p| {
-                let eq = find_byte!(b'=', p.as_bytes())?;
-                let (k, v) = (trim(&p[..eq]), trim(&p[eq + 1..]));
-                let v = v
-                    .strip_prefix('"')
-                    .map(|x| x.strip_suffix('"').unwrap_or(x))
-                    .unwrap_or(v);
-                Some([at(k), at(k) + k.len(), at(v), at(v) + v.len()])
-            })
-            .collect();
-        ContentType {
-            mime,
-            rest: rest.to_string(),
-            spans,
-        }
+        ContentType { mime, rest }
     }
 
-    /// The parameters, in order: (name as it came, value unquoted).
-    fn raw_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.spans.iter().map(|&[k0, k1, v0, v1]| {
-            (
-                self.rest.get(k0..k1).unwrap_or(""),
-                self.rest.get(v0..v1).unwrap_or(""),
-            )
+    /// The parameters, in order: (name as it came, value unquoted), each split from the
+    /// rest of the value as it is asked for.
+    fn raw_params(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        split_params(self.rest).filter_map(|p| {
+            let eq = find_byte!(b'=', p.as_bytes())?;
+            let (k, v) = (trim(&p[..eq]), trim(&p[eq + 1..]));
+            let v = v
+                .strip_prefix('"')
+                .map(|x| x.strip_suffix('"').unwrap_or(x))
+                .unwrap_or(v);
+            Some((k, v))
         })
     }
 
     /// The parameters, in order: (name in lower case, value unquoted).
-    pub fn params(&self) -> impl Iterator<Item = (String, &str)> {
+    pub fn params(&self) -> impl Iterator<Item = (String, &'a str)> {
         self.raw_params().map(|(k, v)| (k.to_ascii_lowercase(), v))
     }
 
     /// A parameter's value: the first whose name, lower-cased, is `name`.
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&'a str> {
         let want = name.as_bytes();
         self.raw_params()
             .find(|(k, _)| {
@@ -938,17 +921,26 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
             flat.lower.push_lowercase(name, value);
         }
     }
-    let ct = ContentType::parse(flat.headers.get("content-type").unwrap_or(""));
+    // The header is taken out while the body is walked: the content type and transfer
+    // encoding borrow it, the walk fills the rest of `flat`.
+    let headers = std::mem::take(&mut flat.headers);
+    let ct = ContentType::parse(headers.get("content-type").unwrap_or(""));
     flat.content_type = ct.mime.to_string();
     flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());
-    let cte = flat
-        .headers
-        .get("content-transfer-encoding")
-        .unwrap_or("")
-        .to_string();
+    let cte = headers.get("content-transfer-encoding").unwrap_or("");
     let mut parts = 0usize;
-    walk(&ct, &cte, body, 0, limits, &mut parts, &mut flat);
+    walk(&ct, cte, body, 0, limits, &mut parts, &mut flat);
+    flat.headers = headers;
     flat
+}
+
+/// A part's content type, from its header (`parent`: the multipart type it stands in).
+fn part_type<'h>(headers: &'h Headers, parent: &str) -> ContentType<'h> {
+    match headers.get("content-type") {
+        Some(v) => ContentType::parse(v),
+        None if parent == "multipart/digest" => ContentType::parse("message/rfc822"),
+        None => ContentType::parse("text/plain"),
+    }
 }
 
 fn walk(
@@ -995,18 +987,17 @@ fn walk(
                 limits,
                 Some(&["content-type", "content-transfer-encoding"]),
             );
-            let pct = match headers.get("content-type") {
-                Some(v) => ContentType::parse(v),
-                None if mime == "multipart/digest" => ContentType::parse("message/rfc822"),
-                None => ContentType::parse("text/plain"),
-            };
-            // The header is kept for its transfer encoding: no copy of the value.
-            children.push((pct, headers, b));
+            // The header is kept for its content type and transfer encoding, which
+            // borrow it.
+            children.push((headers, b));
         }
         // Alternatives say the same thing twice: read the plain text when there is one.
         let has_plain = mime == "multipart/alternative"
-            && children.iter().any(|(ct, _, _)| ct.mime == "text/plain");
-        for (pct, headers, b) in children {
+            && children
+                .iter()
+                .any(|(h, _)| part_type(h, mime).mime == "text/plain");
+        for (headers, b) in &children {
+            let pct = part_type(headers, mime);
             if has_plain && pct.mime == "text/html" {
                 continue;
             }

@@ -93,10 +93,9 @@ struct Anchors {
     longest: usize,
 }
 
-/// The white space a cue's space stands for.
-fn cue_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0C | b'\r' | b' ')
-}
+/// The white space a cue's space stands for (a run of it): the automaton's patterns and
+/// [`Anchors::first`]'s reading back both take it from here.
+const CUE_SPACE: &[u8] = b"\t\n\x0C\r ";
 
 impl Anchors {
     /// Built from [`CUES`]: None (and the automaton reads every text whole) if a cue has no
@@ -155,7 +154,7 @@ impl Anchors {
                 next = m.start() + 1;
                 let mut start = from + m.start();
                 for &len in self.before.get(m.pattern().as_usize())?.iter().rev() {
-                    while start > 0 && text.get(start - 1).copied().is_some_and(cue_space) {
+                    while start > 0 && text.get(start - 1).is_some_and(|b| CUE_SPACE.contains(b)) {
                         start -= 1;
                     }
                     start = start.saturating_sub(len);
@@ -219,6 +218,8 @@ const CUES: &[(&str, &str)] = &[
 /// ASCII case ignored, each space a run of ASCII white space.
 static COMMAND_CUES: std::sync::LazyLock<Option<regex_automata::hybrid::dfa::DFA>> =
     std::sync::LazyLock::new(|| {
+        let space: String = CUE_SPACE.iter().map(|b| format!("\\x{b:02X}")).collect();
+        let space = format!("[{space}]+");
         let patterns: Vec<String> = CUES
             .iter()
             .map(|(cue, _)| {
@@ -233,7 +234,7 @@ static COMMAND_CUES: std::sync::LazyLock<Option<regex_automata::hybrid::dfa::DFA
                         })
                     })
                     .collect::<Vec<_>>()
-                    .join("[\\t\\n\\x0C\\r ]+")
+                    .join(&space)
             })
             .collect();
         regex_automata::hybrid::dfa::DFA::builder()

@@ -72,6 +72,12 @@ impl PartialEq for Headers {
 impl Eq for Headers {}
 
 impl Headers {
+    /// Removes every field, keeping the buffers.
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.fields.clear();
+    }
+
     fn name_of(&self, f: &Field) -> &str {
         self.buf.get(f.name.0..f.name.1).unwrap_or("")
     }
@@ -182,6 +188,76 @@ pub struct Flat {
     pub truncated: bool,
     /// Length of [`Flat::report`], found once.
     report_len: std::cell::OnceCell<usize>,
+    /// Buffers of an earlier message, kept for the parts of this one (see [`recycle`]): the
+    /// line-ending-normalised message, the returned message's bytes, MIME part headers.
+    spare: Spare,
+}
+
+/// Buffers a [`Flat`] keeps from message to message (empty in a new one).
+#[derive(Debug, Clone, Default)]
+struct Spare {
+    normalised: Vec<u8>,
+    original_part: Vec<u8>,
+    part_headers: Vec<Headers>,
+}
+
+/// Part headers a recycled [`Flat`] keeps for the next message, at most.
+const SPARE_PART_HEADERS: usize = 16;
+/// Bytes of buffers a recycled [`Flat`] may hold for the next message: one grown by a large
+/// message is let go.
+const SPARE_BYTES: usize = 1 << 20;
+
+thread_local! {
+    /// The last message's [`Flat`], given back by [`recycle`] for [`flatten`] to fill
+    /// again: its buffers already have room, nothing else of it is kept.
+    static SPARE_FLAT: std::cell::Cell<Option<Flat>> = const { std::cell::Cell::new(None) };
+}
+
+/// Gives a [`Flat`] back once its reader is done with it: the next [`flatten`] on this
+/// thread fills its buffers instead of allocating new ones (the allocator otherwise hands
+/// the same sizes out afresh, message after message). Nothing of its content is read again.
+pub fn recycle(mut flat: Flat) {
+    let held = flat.headers.buf.capacity()
+        + flat.lower.buf.capacity()
+        + flat.text.capacity()
+        + flat.original_headers.buf.capacity()
+        + flat.spare.normalised.capacity()
+        + flat.spare.original_part.capacity()
+        + flat.original_part.as_ref().map_or(0, Vec::capacity)
+        + flat
+            .spare
+            .part_headers
+            .iter()
+            .map(|h| h.buf.capacity())
+            .sum::<usize>();
+    if held > SPARE_BYTES {
+        return;
+    }
+    if let Some(p) = flat.original_part.take() {
+        flat.spare.original_part = p;
+    }
+    SPARE_FLAT.set(Some(flat));
+}
+
+impl Flat {
+    /// Empties every field for a new message (`limits`), keeping the buffers.
+    fn reset(&mut self, limits: &Limits) {
+        self.headers.clear();
+        self.lower.clear();
+        self.content_type.clear();
+        self.report_type = None;
+        self.text.clear();
+        self.status.clear();
+        self.feedback.clear();
+        if let Some(p) = self.original_part.take() {
+            self.spare.original_part = p;
+        }
+        self.original_text = std::cell::OnceCell::new();
+        self.limits = *limits;
+        self.original_headers.clear();
+        self.truncated = false;
+        self.report_len = std::cell::OnceCell::new();
+    }
 }
 
 impl Flat {
@@ -293,10 +369,22 @@ impl<'a> Iterator for LinesFast<'a> {
 /// Normalises line endings to LF: CRLF → LF, then any lone CR → LF. Input without a CR is
 /// borrowed as it is.
 pub fn normalise(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let mut out = Vec::new();
+    if normalise_into(raw, &mut out) {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
+}
+
+/// [`normalise`] into `out` (emptied first): false, and `out` left empty, when `raw` holds
+/// no `\r` and is its own normal form.
+fn normalise_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
     let Some(first) = find_byte!(b'\r', raw) else {
-        return std::borrow::Cow::Borrowed(raw);
+        return false;
     };
-    let mut out = Vec::with_capacity(raw.len());
+    out.reserve(raw.len());
     out.extend_from_slice(&raw[..first]);
     let mut i = first;
     while i < raw.len() {
@@ -315,7 +403,7 @@ pub fn normalise(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
             }
         }
     }
-    std::borrow::Cow::Owned(out)
+    true
 }
 
 /// Splits an entity into its header block and body (after the first empty line).
@@ -342,6 +430,14 @@ pub fn parse_headers(block: &[u8], limits: &Limits) -> Headers {
 /// (lower-cased in place) and its trimmed value where they stand; only a value folded over
 /// several lines is copied again, unfolded, to the end of the buffer.
 pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]>) -> Headers {
+    let mut out = Headers::default();
+    parse_headers_into(block, limits, keep, &mut out);
+    out
+}
+
+/// [`parse_headers_keeping`] into `out`, whose fields are replaced and whose buffers are
+/// reused (a message's headers parsed into the last message's buffers: see [`flatten`]).
+fn parse_headers_into(block: &[u8], limits: &Limits, keep: Option<&[&str]>, out: &mut Headers) {
     // Valid UTF-8 (nearly always: headers are ASCII) is read in place; anything else once,
     // lossily, as a whole.
     let text = match utf8(block) {
@@ -352,8 +448,9 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
     let bytes = src.as_bytes();
     let max = limits.max_header_value;
     // Room for the unfolded values as well, so that the buffer seldom grows.
-    let mut buf = String::with_capacity(src.len() + src.len() / 2);
-    buf.push_str(src);
+    out.buf.clear();
+    out.buf.reserve(src.len() + src.len() / 2);
+    out.buf.push_str(src);
     // About one field per 40 bytes of header, a few when only a few are kept: the list seldom
     // grows.
     let fields = if keep.is_some() {
@@ -361,10 +458,8 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
     } else {
         4 + src.len() / 40
     };
-    let mut out = Headers {
-        buf,
-        fields: Vec::with_capacity(fields.min(limits.max_headers)),
-    };
+    out.fields.clear();
+    out.fields.reserve(fields.min(limits.max_headers));
     let mut skipping = false;
     // Whether the last field's value has been moved to the end of `buf` (it is unfolded
     // there: it stays the end of the buffer until another field is added).
@@ -445,7 +540,6 @@ pub fn parse_headers_keeping(block: &[u8], limits: &Limits, keep: Option<&[&str]
             out.fields[i].value = (from, out.buf.len());
         }
     }
-    out
 }
 
 /// The bytes a field name is made of: graphic ASCII but the `:` that ends it.
@@ -902,16 +996,22 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// Flattens a raw message. Never panics; bounded by `limits`.
+///
+/// The buffers of the last [`Flat`] given to [`recycle`] on this thread are filled again
+/// when there is one.
 pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
-    let mut flat = Flat {
-        limits: *limits,
-        ..Flat::default()
-    };
+    let mut flat = SPARE_FLAT.take().unwrap_or_default();
+    flat.reset(limits);
     let cut = raw.len().min(limits.max_input);
     flat.truncated = cut < raw.len();
-    let buf = normalise(&raw[..cut]);
-    let (head, body) = split_entity(&buf);
-    flat.headers = parse_headers(head, limits);
+    let mut normalised = std::mem::take(&mut flat.spare.normalised);
+    let buf: &[u8] = if normalise_into(&raw[..cut], &mut normalised) {
+        &normalised
+    } else {
+        &raw[..cut]
+    };
+    let (head, body) = split_entity(buf);
+    parse_headers_into(head, limits, None, &mut flat.headers);
     flat.text.reserve(body.len().min(1 << 20));
     // The lowered fields are a part of the header: room for them taken at once.
     flat.lower.buf.reserve(head.len());
@@ -925,12 +1025,13 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     // encoding borrow it, the walk fills the rest of `flat`.
     let headers = std::mem::take(&mut flat.headers);
     let ct = ContentType::parse(headers.get("content-type").unwrap_or(""));
-    flat.content_type = ct.mime.to_string();
+    flat.content_type.push_str(&ct.mime);
     flat.report_type = ct.param("report-type").map(|s| s.to_ascii_lowercase());
     let cte = headers.get("content-transfer-encoding").unwrap_or("");
     let mut parts = 0usize;
     walk(&ct, cte, body, 0, limits, &mut parts, &mut flat);
     flat.headers = headers;
+    flat.spare.normalised = normalised;
     flat
 }
 
@@ -982,10 +1083,12 @@ fn walk(
                 break;
             }
             let (h, b) = split_entity(part);
-            let headers = parse_headers_keeping(
+            let mut headers = flat.spare.part_headers.pop().unwrap_or_default();
+            parse_headers_into(
                 h,
                 limits,
                 Some(&["content-type", "content-transfer-encoding"]),
+                &mut headers,
             );
             // The header is kept for its content type and transfer encoding, which
             // borrow it.
@@ -1004,6 +1107,10 @@ fn walk(
             let pcte = headers.get("content-transfer-encoding").unwrap_or("");
             walk(&pct, pcte, b, depth + 1, limits, parts, flat);
         }
+        let room = SPARE_PART_HEADERS.saturating_sub(flat.spare.part_headers.len());
+        flat.spare
+            .part_headers
+            .extend(children.into_iter().take(room).map(|(h, _)| h));
         return;
     }
     // Attachments (images, application/*) are never decoded: nothing in them is read.
@@ -1028,11 +1135,14 @@ fn walk(
             if flat.original_part.is_none() =>
         {
             let (h, b) = split_entity(&decoded);
-            flat.original_headers = parse_headers(h, limits);
+            parse_headers_into(h, limits, None, &mut flat.original_headers);
             // Only the start of the returned body is ever looked at; it is decoded when
             // asked for (`Flat::original`).
             let kept = decoded.len() - b.len() + b.len().min(ORIGINAL_BODY_KEPT);
-            flat.original_part = Some(decoded[..kept].to_vec());
+            let mut part = std::mem::take(&mut flat.spare.original_part);
+            part.clear();
+            part.extend_from_slice(&decoded[..kept]);
+            flat.original_part = Some(part);
         }
         m if m.starts_with("text/html") => {
             push_text(flat, &html_to_text(&to_utf8_cow(&decoded, charset)));
@@ -1707,6 +1817,91 @@ Content-Type: message/rfc822\n\nMessage-ID: <m@x>\nSubject: hi\n\nbody\n--XX--\n
         );
         assert_eq!(html_to_text("x<style>never closed"), "x");
         assert_eq!(html_to_text("x</style>y<p"), "xy\n");
+    }
+
+    /// Everything a reader of a [`Flat`] can see, as text.
+    fn seen(f: &Flat) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            f.headers.iter().collect::<Vec<_>>(),
+            f.lower.iter().collect::<Vec<_>>(),
+            f.content_type,
+            f.report_type,
+            f.text,
+            f.status,
+            f.feedback,
+            f.original_part,
+            f.original(),
+            f.original_headers.iter().collect::<Vec<_>>(),
+            f.truncated,
+            f.report(),
+        )
+    }
+
+    /// A message flattened into the recycled buffers of others (in any order, with other
+    /// limits) reads exactly as one flattened on a thread that never flattened anything.
+    #[test]
+    fn a_recycled_flat_keeps_nothing_of_the_last_message() {
+        let big = format!(
+            "Subject: =?UTF-8?B?w6k=?= big\r\nX-Long: {}\r\n folded\r\n\r\n{}",
+            "v".repeat(3000),
+            "line\r\n".repeat(2000)
+        );
+        let messages: Vec<Vec<u8>> = vec![
+            b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\r\n\r\n\
+--XX\r\nContent-Type: text/plain\r\n\r\nHello text\r\n--XX\r\nContent-Type: message/delivery-status\r\n\r\n\
+Final-Recipient: rfc822; u@example.org\r\nStatus: 5.1.1\r\n\r\n--XX\r\n\
+Content-Type: message/rfc822\r\n\r\nMessage-ID: <m@x>\r\nSubject: hi\r\n\r\nbody\r\n--XX--\r\n"
+                .to_vec(),
+            b"From: MAILER-DAEMON\nSubject: Undelivered\n\nplain text only\n".to_vec(),
+            b"Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/html\n\n\
+<p>html&amp;</p>\n--a\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: \
+quoted-printable\n\ncaf=E9\n--a--\n"
+                .to_vec(),
+            b"Content-Type: multipart/report; report-type=feedback-report; boundary=f\r\r--f\r\
+Content-Type: message/feedback-report\r\rFeedback-Type: abuse\r\r--f\r\
+Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
+                .to_vec(),
+            big.into_bytes(),
+            Vec::new(),
+            b"no header at all".to_vec(),
+        ];
+        let tight = Limits {
+            max_input: 300,
+            max_headers: 2,
+            ..Limits::default()
+        };
+        let limits = [Limits::default(), tight];
+        // What each message reads as, flattened first thing on a thread of its own.
+        let fresh: Vec<Vec<String>> = limits
+            .iter()
+            .map(|l| {
+                messages
+                    .iter()
+                    .map(|m| {
+                        let (m, l) = (m.clone(), *l);
+                        std::thread::spawn(move || seen(&flatten(&m, &l)))
+                            .join()
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .collect();
+        // On this thread: every message after every other, each one recycled.
+        for (i, a) in messages.iter().enumerate() {
+            for (j, b) in messages.iter().enumerate() {
+                for (la, fa) in limits.iter().zip(&fresh) {
+                    for (lb, fb) in limits.iter().zip(&fresh) {
+                        let first = flatten(a, la);
+                        assert_eq!(seen(&first), fa[i]);
+                        recycle(first);
+                        let second = flatten(b, lb);
+                        assert_eq!(seen(&second), fb[j], "message {j} after message {i}");
+                        recycle(second);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

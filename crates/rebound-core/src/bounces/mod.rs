@@ -158,7 +158,16 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
     } else {
         text::embedded_original(&flat, limits).unwrap_or_default()
     };
-    let found = detect(&flat, &original);
+    let out = records(&flat, &original);
+    // The message's buffers serve the next one on this thread.
+    flat.original_headers = original;
+    mime::recycle(flat);
+    out
+}
+
+/// The records of a flattened message (`original`: the returned message's header).
+fn records(flat: &mime::Flat, original: &mime::Headers) -> Vec<BounceRecord> {
+    let found = detect(flat, original);
     let Some(found) = found else {
         return Vec::new();
     };
@@ -209,7 +218,7 @@ pub fn parse_with(raw: &[u8], limits: &Limits) -> Vec<BounceRecord> {
             .get("message-id")
             .map(|m| m.trim_fast().to_string())
             .filter(|m| !m.is_empty());
-        let original_headers = kept_headers(&original);
+        let original_headers = kept_headers(original);
         for o in rest {
             o.message_id.clone_from(&message_id);
             o.original_headers.clone_from(&original_headers);

@@ -55,7 +55,82 @@ pub struct Headers {
     /// lines is unfolded at the end of `buf`; one with encoded words is decoded after the
     /// parse and added at the end too).
     fields: Vec<Field>,
+    /// Where the first field of each [`KNOWN`] name stands ([`NO_FIELD`]: none), once
+    /// [`Headers::index_known`] has been called: the engines ask the top-level header for
+    /// these names message after message, mostly for fields it does not have, and each
+    /// look-up was a walk over every field (about 35 ns).
+    known: Option<[u16; KNOWN.len()]>,
 }
+
+/// The field names [`Headers::index_known`] indexes: those the engines look up in the
+/// top-level header ([`known_slot`] gives each one's place).
+const KNOWN: [&str; 26] = [
+    "subject",
+    "from",
+    "to",
+    "received",
+    "content-type",
+    "content-transfer-encoding",
+    "message-id",
+    "reply-to",
+    "return-path",
+    "precedence",
+    "auto-submitted",
+    "x-failed-recipients",
+    "x-mailer",
+    "x-spasign",
+    "x-ses-outgoing",
+    "x-aws-outgoing",
+    "x-aol-ip",
+    "x-zohomail",
+    "x-mlserver",
+    "x-mimeole",
+    "x-google-smtp-source",
+    "x-gm-message-state",
+    "x-ahmailid",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+];
+
+/// The place of `name` in [`KNOWN`] (a `match`: its length picks the few to compare).
+/// Inlined: a look-up's name is nearly always a literal, and its place is then worked out
+/// as the program is compiled.
+#[inline(always)]
+fn known_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "subject" => 0,
+        "from" => 1,
+        "to" => 2,
+        "received" => 3,
+        "content-type" => 4,
+        "content-transfer-encoding" => 5,
+        "message-id" => 6,
+        "reply-to" => 7,
+        "return-path" => 8,
+        "precedence" => 9,
+        "auto-submitted" => 10,
+        "x-failed-recipients" => 11,
+        "x-mailer" => 12,
+        "x-spasign" => 13,
+        "x-ses-outgoing" => 14,
+        "x-aws-outgoing" => 15,
+        "x-aol-ip" => 16,
+        "x-zohomail" => 17,
+        "x-mlserver" => 18,
+        "x-mimeole" => 19,
+        "x-google-smtp-source" => 20,
+        "x-gm-message-state" => 21,
+        "x-ahmailid" => 22,
+        "x-autoreply" => 23,
+        "x-autorespond" => 24,
+        "x-auto-response-suppress" => 25,
+        _ => return None,
+    })
+}
+
+/// No field of the name, in [`Headers::known`].
+const NO_FIELD: u16 = u16::MAX;
 
 #[derive(Debug, Clone, Copy)]
 struct Field {
@@ -76,6 +151,45 @@ impl Headers {
     fn clear(&mut self) {
         self.buf.clear();
         self.fields.clear();
+        self.known = None;
+    }
+
+    /// Notes where the first field of each [`KNOWN`] name stands, so that looking one up
+    /// is a step, not a walk over the fields (for a header looked up many times; kept up to
+    /// date by [`Headers::push`]). A header of more fields than a `u16` counts stays
+    /// unindexed.
+    pub fn index_known(&mut self) {
+        if self.fields.len() >= usize::from(NO_FIELD) {
+            self.known = None;
+            return;
+        }
+        let mut known = [NO_FIELD; KNOWN.len()];
+        for (i, f) in self.fields.iter().enumerate() {
+            if let Some(k) = known_slot(self.name_of(f)) {
+                if known[k] == NO_FIELD {
+                    known[k] = i as u16;
+                }
+            }
+        }
+        self.known = Some(known);
+    }
+
+    /// Adds field `f` (named `name`) at the end, and to the index if there is one.
+    fn add(&mut self, name: &str, f: Field) {
+        let i = self.fields.len();
+        self.fields.push(f);
+        if let Some(known) = self.known.as_mut() {
+            match (known_slot(name), u16::try_from(i)) {
+                (Some(k), Ok(i)) if i != NO_FIELD => {
+                    if known[k] == NO_FIELD {
+                        known[k] = i;
+                    }
+                }
+                (None, Ok(i)) if i != NO_FIELD => {}
+                // Past what the index can say: look-ups walk the fields again.
+                _ => self.known = None,
+            }
+        }
     }
 
     fn name_of(&self, f: &Field) -> &str {
@@ -92,10 +206,11 @@ impl Headers {
         self.buf.push_str(name);
         let v = self.buf.len();
         self.buf.push_str(value);
-        self.fields.push(Field {
+        let f = Field {
             name: (n, v),
             value: (v, self.buf.len()),
-        });
+        };
+        self.add(name, f);
     }
 
     /// Adds a field (`name` given in lower case) with its value in lower case (as
@@ -109,10 +224,11 @@ impl Headers {
         let v = self.buf.len();
         self.buf.push_str(value);
         self.buf[v..].make_ascii_lowercase();
-        self.fields.push(Field {
+        let f = Field {
             name: (n, v),
             value: (v, self.buf.len()),
-        });
+        };
+        self.add(name, f);
     }
 
     /// The fields, in order: (name, value).
@@ -132,25 +248,38 @@ impl Headers {
         self.fields.is_empty()
     }
 
-    /// The fields named `name` (lower case): lengths compared first, then bytes.
+    /// The fields named `name` (lower case): lengths compared first, then bytes; from the
+    /// first of them on, when the index knows where that is ([`Headers::index_known`]).
+    #[inline]
     fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Field> + 'a {
         let (buf, want) = (self.buf.as_bytes(), name.as_bytes());
-        self.fields.iter().filter(move |f| {
-            f.name.1 - f.name.0 == want.len() && buf.get(f.name.0..f.name.1) == Some(want)
-        })
+        let first = match (&self.known, self.known.is_some().then(|| known_slot(name))) {
+            (Some(known), Some(Some(k))) => usize::from(known[k]).min(self.fields.len()),
+            _ => 0,
+        };
+        self.fields
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |f| {
+                f.name.1 - f.name.0 == want.len() && buf.get(f.name.0..f.name.1) == Some(want)
+            })
     }
 
     /// The first value of a field (name in lower case).
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.named(name).next().map(|f| self.value_of(f))
     }
 
     /// Every value of a field.
+    #[inline]
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.named(name).map(|f| self.value_of(f))
     }
 
     /// Whether the field is present.
+    #[inline]
     pub fn has(&self, name: &str) -> bool {
         self.named(name).next().is_some()
     }
@@ -459,6 +588,7 @@ fn parse_headers_into(block: &[u8], limits: &Limits, keep: Option<&[&str]>, out:
         4 + src.len() / 40
     };
     out.fields.clear();
+    out.known = None;
     out.fields.reserve(fields.min(limits.max_headers));
     let mut skipping = false;
     // Whether the last field's value has been moved to the end of `buf` (it is unfolded
@@ -1012,6 +1142,9 @@ pub fn flatten(raw: &[u8], limits: &Limits) -> Flat {
     };
     let (head, body) = split_entity(buf);
     parse_headers_into(head, limits, None, &mut flat.headers);
+    // The engines look fields up by name in these two, again and again.
+    flat.headers.index_known();
+    flat.lower.index_known();
     flat.text.reserve(body.len().min(1 << 20));
     // The lowered fields are a part of the header: room for them taken at once.
     flat.lower.buf.reserve(head.len());
@@ -1902,6 +2035,74 @@ Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
                 }
             }
         }
+    }
+
+    /// [`known_slot`] is the place in [`KNOWN`] of every name there, and of no other.
+    #[test]
+    fn known_slot_is_the_place_in_known() {
+        for (i, n) in KNOWN.iter().enumerate() {
+            assert_eq!(known_slot(n), Some(i), "{n}");
+            assert_eq!(known_slot(&n.to_uppercase()), None);
+            assert_eq!(known_slot(&n[1..]), None);
+            assert_eq!(known_slot(&format!("{n}x")), None);
+        }
+        assert_eq!(known_slot(""), None);
+        assert_eq!(known_slot("x-"), None);
+    }
+
+    /// An indexed header answers every look-up as an unindexed one does: names known and
+    /// not, present once, many times or not at all, fields added after the index.
+    #[test]
+    fn indexed_look_ups_are_the_walk() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut names: Vec<&str> = KNOWN.to_vec();
+        names.extend(["x-other", "subjec", "receivedd", "date", "x-mailers"]);
+        for _ in 0..500 {
+            let mut plain = Headers::default();
+            let mut indexed = Headers::default();
+            let before = (next() % 12) as usize;
+            let after = (next() % 4) as usize;
+            for i in 0..before + after {
+                if i == before {
+                    indexed.index_known();
+                }
+                let name = names[(next() % names.len() as u64) as usize];
+                let value = format!("v{i}");
+                if next() % 2 == 0 {
+                    plain.push(name, &value);
+                    indexed.push(name, &value);
+                } else {
+                    plain.push_lowercase(name, &value);
+                    indexed.push_lowercase(name, &value);
+                }
+            }
+            if before + after == before {
+                indexed.index_known();
+            }
+            assert!(indexed.known.is_some());
+            for n in &names {
+                assert_eq!(indexed.get(n), plain.get(n), "{n}");
+                assert_eq!(indexed.has(n), plain.has(n), "{n}");
+                assert_eq!(
+                    indexed.all(n).collect::<Vec<_>>(),
+                    plain.all(n).collect::<Vec<_>>(),
+                    "{n}"
+                );
+            }
+            assert_eq!(indexed, plain);
+        }
+        // The index of a header parsed again is gone, not stale.
+        let mut h = parse_headers(b"Subject: a\nFrom: b\n", &Limits::default());
+        h.index_known();
+        parse_headers_into(b"From: c\nSubject: d\n", &Limits::default(), None, &mut h);
+        assert_eq!(h.get("subject"), Some("d"));
+        assert_eq!(h.get("from"), Some("c"));
     }
 
     #[test]

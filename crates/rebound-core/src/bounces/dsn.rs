@@ -26,9 +26,16 @@ pub fn unfold(block: &str) -> Vec<std::borrow::Cow<'_, str>> {
         if (line.starts_with(' ') || line.starts_with('\t')) && !out.is_empty() {
             if let Some(last) = out.last_mut() {
                 if !last.is_empty() {
+                    let more = line.trim_fast();
+                    if let std::borrow::Cow::Borrowed(first) = *last {
+                        // Copied with room for this line and a few more words.
+                        let mut owned = String::with_capacity(first.len() + more.len() + 64);
+                        owned.push_str(first);
+                        *last = std::borrow::Cow::Owned(owned);
+                    }
                     let last = last.to_mut();
                     last.push(' ');
-                    last.push_str(line.trim_fast());
+                    last.push_str(more);
                     continue;
                 }
             }

@@ -928,11 +928,13 @@ pub fn decode_transfer<'a>(body: &'a [u8], encoding: &str) -> std::borrow::Cow<'
 }
 
 fn decode_base64(body: &[u8]) -> Vec<u8> {
-    let clean: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-        .collect();
+    // Room for the whole body at once (it grew a doubling at a time).
+    let mut clean: Vec<u8> = Vec::with_capacity(body.len());
+    clean.extend(
+        body.iter()
+            .copied()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/'),
+    );
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()

@@ -231,13 +231,17 @@ fn records(flat: &mime::Flat, original: &mime::Headers) -> Vec<BounceRecord> {
 
 /// The headers of the returned message a record keeps, in order.
 fn kept_headers(original: &mime::Headers) -> Vec<(String, String)> {
-    original
-        .iter()
-        .filter(|(n, _)| is_kept(n) || n.starts_with("x-"))
-        .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
-        .take(32)
-        .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string()))
-        .collect()
+    // Room for as many as may be kept, taken at once.
+    let mut kept = Vec::with_capacity(original.len().min(32));
+    kept.extend(
+        original
+            .iter()
+            .filter(|(n, _)| is_kept(n) || n.starts_with("x-"))
+            .filter(|(n, _)| !n.starts_with("x-ms-") && !n.starts_with("x-spam"))
+            .take(32)
+            .map(|(n, v)| (n.to_string(), first_chars(v, 512).to_string())),
+    );
+    kept
 }
 
 /// The first `n` characters of `s`.

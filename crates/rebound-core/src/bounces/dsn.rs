@@ -110,13 +110,13 @@ pub fn typed_str(v: &str) -> (Option<&str>, &str) {
 fn parse_block(block: &str, fields: &mut Fields) {
     // Groups are separated by blank lines; a group holding several Final-Recipient fields
     // (an MTA that omits the blank lines) is split at each of them.
-    let mut groups: Vec<Vec<std::borrow::Cow<'_, str>>> = vec![Vec::new()];
+    let mut groups: Vec<Vec<std::borrow::Cow<'_, str>>> = vec![Vec::with_capacity(8)];
     // Whether the last group holds a Final-Recipient line.
     let mut has_final = false;
     for line in unfold(block) {
         if line.trim_fast().is_empty() {
             if groups.last().is_some_and(|g| !g.is_empty()) {
-                groups.push(Vec::new());
+                groups.push(Vec::with_capacity(8));
                 has_final = false;
             }
             continue;

@@ -537,9 +537,15 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
 fn push_sp(s: &mut String, t: &str) {
     if !s.is_empty() {
         s.push(' ');
+    } else if s.capacity() == 0 {
+        // Room for a few words at once: a diagnostic grows a word or a line at a time.
+        s.reserve(t.len().max(DIAGNOSTIC_ROOM));
     }
     s.push_str(t);
 }
+
+/// Bytes a diagnostic built word by word has room for from its first word on.
+pub const DIAGNOSTIC_ROOM: usize = 96;
 
 /// Words (lower case) that say something about an error.
 const ERROR_WORDS: &[&str] = &[
@@ -618,7 +624,9 @@ pub fn parse(flat: &Flat, original: &Headers) -> Option<Found> {
         })
         .collect();
 
-    let lines: Vec<&str> = report.lines_fast().collect();
+    // Room for a line every 32 bytes or so, taken at once.
+    let mut lines: Vec<&str> = Vec::with_capacity(8 + report.len() / 32);
+    lines.extend(report.lines_fast());
     let mut records = collect(&lines, &own_addrs, &original_from, true);
     if records.is_empty() {
         // A report about the sender's own address (a bounce of a message sent to oneself,

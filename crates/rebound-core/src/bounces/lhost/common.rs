@@ -140,6 +140,9 @@ pub fn push(s: &mut String, t: &str) {
     }
     if !s.is_empty() {
         s.push(' ');
+    } else if s.capacity() == 0 {
+        // Room for a few words at once: a diagnostic grows a word or a line at a time.
+        s.reserve(t.len().max(super::super::text::DIAGNOSTIC_ROOM));
     }
     s.push_str(t);
 }

@@ -98,13 +98,12 @@ const KNOWN: [&str; 26] = [
 /// compares mispredicted). Inlined: a look-up's name is nearly always a literal, and its
 /// place is then worked out as the program is compiled.
 #[inline(always)]
-fn known_slot(name: &str) -> Option<usize> {
-    let b = name.as_bytes();
-    if b.len() < 2 {
+fn known_slot(name: &[u8]) -> Option<usize> {
+    if name.len() < 2 {
         return None;
     }
-    let k = usize::from(*KNOWN_TABLE.get(known_hash(b))?);
-    (*KNOWN.get(k)? == name).then_some(k)
+    let k = usize::from(*KNOWN_TABLE.get(known_hash(name))?);
+    (KNOWN.get(k)?.as_bytes() == name).then_some(k)
 }
 
 /// [`known_hash`]'s multiplier and the bits it keeps: chosen so that no two [`KNOWN`] names
@@ -141,6 +140,16 @@ const KNOWN_TABLE: [u8; 1 << KNOWN_BITS] = {
 /// No field of the name, in [`Headers::known`].
 const NO_FIELD: u16 = u16::MAX;
 
+/// Notes field `i`, named `name`, in an index of [`KNOWN`] names, unless an earlier field of
+/// the name is noted there.
+fn note_first(known: &mut [u16; KNOWN.len()], name: &[u8], i: u16) {
+    if let Some(slot) = known_slot(name).and_then(|k| known.get_mut(k)) {
+        if *slot == NO_FIELD {
+            *slot = i;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Field {
     name: (usize, usize),
@@ -175,18 +184,9 @@ impl Headers {
         let mut known = [NO_FIELD; KNOWN.len()];
         let buf = self.buf.as_bytes();
         for (i, f) in self.fields.iter().enumerate() {
-            let Some(name) = buf.get(f.name.0..f.name.1).filter(|n| n.len() >= 2) else {
-                continue;
-            };
-            let k = KNOWN_TABLE
-                .get(known_hash(name))
-                .map_or(usize::MAX, |&k| usize::from(k));
-            // A name noted already (the many `Received`) is not compared again.
-            if let (Some(want), Some(slot)) = (KNOWN.get(k), known.get_mut(k)) {
-                if *slot == NO_FIELD && want.as_bytes() == name {
-                    *slot = i as u16;
-                }
-            }
+            let name = buf.get(f.name.0..f.name.1).unwrap_or_default();
+            // Fewer fields than `NO_FIELD`: every place fits.
+            note_first(&mut known, name, i as u16);
         }
         self.known = Some(known);
     }
@@ -196,15 +196,10 @@ impl Headers {
         let i = self.fields.len();
         self.fields.push(f);
         if let Some(known) = self.known.as_mut() {
-            match (known_slot(name), u16::try_from(i)) {
-                (Some(k), Ok(i)) if i != NO_FIELD => {
-                    if known[k] == NO_FIELD {
-                        known[k] = i;
-                    }
-                }
-                (None, Ok(i)) if i != NO_FIELD => {}
+            match u16::try_from(i).ok().filter(|&i| i != NO_FIELD) {
+                Some(i) => note_first(known, name.as_bytes(), i),
                 // Past what the index can say: look-ups walk the fields again.
-                _ => self.known = None,
+                None => self.known = None,
             }
         }
     }
@@ -294,7 +289,9 @@ impl Headers {
     #[inline(always)]
     fn indexed(&self, name: &str) -> Option<usize> {
         let known = self.known.as_ref()?;
-        known.get(known_slot(name)?).map(|&i| usize::from(i))
+        known
+            .get(known_slot(name.as_bytes())?)
+            .map(|&i| usize::from(i))
     }
 
     /// Every value of a field.
@@ -373,7 +370,7 @@ thread_local! {
 /// Gives a [`Flat`] back once its reader is done with it: the next [`flatten`] on this
 /// thread fills its buffers instead of allocating new ones (the allocator otherwise hands
 /// the same sizes out afresh, message after message). Nothing of its content is read again.
-pub fn recycle(mut flat: Flat) {
+pub fn recycle(flat: Flat) {
     let held = flat.headers.buf.capacity()
         + flat.lower.buf.capacity()
         + flat.text.capacity()
@@ -387,13 +384,10 @@ pub fn recycle(mut flat: Flat) {
             .iter()
             .map(|h| h.buf.capacity())
             .sum::<usize>();
-    if held > SPARE_BYTES {
-        return;
+    if held <= SPARE_BYTES {
+        // Its returned message's bytes join the spares when `flatten` resets it.
+        SPARE_FLAT.set(Some(flat));
     }
-    if let Some(p) = flat.original_part.take() {
-        flat.spare.original_part = p;
-    }
-    SPARE_FLAT.set(Some(flat));
 }
 
 impl Flat {
@@ -2071,13 +2065,13 @@ Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
     #[test]
     fn known_slot_is_the_place_in_known() {
         for (i, n) in KNOWN.iter().enumerate() {
-            assert_eq!(known_slot(n), Some(i), "{n}");
-            assert_eq!(known_slot(&n.to_uppercase()), None);
-            assert_eq!(known_slot(&n[1..]), None);
-            assert_eq!(known_slot(&format!("{n}x")), None);
+            assert_eq!(known_slot(n.as_bytes()), Some(i), "{n}");
+            assert_eq!(known_slot(n.to_uppercase().as_bytes()), None);
+            assert_eq!(known_slot(&n.as_bytes()[1..]), None);
+            assert_eq!(known_slot(format!("{n}x").as_bytes()), None);
         }
-        assert_eq!(known_slot(""), None);
-        assert_eq!(known_slot("x-"), None);
+        assert_eq!(known_slot(b""), None);
+        assert_eq!(known_slot(b"x-"), None);
     }
 
     /// An indexed header answers every look-up as an unindexed one does: names known and
@@ -2112,7 +2106,7 @@ Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
                     indexed.push_lowercase(name, &value);
                 }
             }
-            if before + after == before {
+            if after == 0 {
                 indexed.index_known();
             }
             assert!(indexed.known.is_some());

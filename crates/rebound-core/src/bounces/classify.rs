@@ -1034,13 +1034,7 @@ mod tests {
         ] {
             misses.push(p.to_string());
         }
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::bounces::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut matched = 0;
         for n in 0..6000 {
             let mut text = String::new();
@@ -1052,7 +1046,7 @@ mod tests {
             // Every other text is made of near misses alone.
             let from = if n % 2 == 0 { &pieces } else { &misses };
             for _ in 0..1 + next() % 5 {
-                let p = if next() % 2 == 0 {
+                let p = if next().is_multiple_of(2) {
                     &from[(next() % from.len() as u64) as usize]
                 } else {
                     &misses[(next() % misses.len() as u64) as usize]

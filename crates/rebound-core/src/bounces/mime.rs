@@ -1864,17 +1864,11 @@ mod tests {
             b"0123456789",
             b"no colon",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = crate::bounces::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..3000 {
             let mut block = Vec::new();
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            for _ in 0..seed % 24 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                block.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            for _ in 0..next() % 24 {
+                block.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
             }
             assert_headers_as_reference(&block);
         }
@@ -1882,14 +1876,12 @@ mod tests {
 
     #[test]
     fn name_end_is_the_first_non_name_byte() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = crate::bounces::xorshift(0x2545_f491_4f6c_dd1d);
         for len in 0..40 {
             for _ in 0..200 {
                 let b: Vec<u8> = (0..len)
                     .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
+                        let seed = next();
                         // Mostly name bytes, now and then any byte.
                         match seed % 8 {
                             0 => (seed >> 8) as u8,
@@ -2078,13 +2070,7 @@ Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
     /// not, present once, many times or not at all, fields added after the index.
     #[test]
     fn indexed_look_ups_are_the_walk() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::bounces::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut names: Vec<&str> = KNOWN.to_vec();
         names.extend(["x-other", "subjec", "receivedd", "date", "x-mailers"]);
         for _ in 0..500 {
@@ -2098,7 +2084,7 @@ Content-Type: text/rfc822-headers\r\rTo: x@example.org\r\r--f--\r"
                 }
                 let name = names[(next() % names.len() as u64) as usize];
                 let value = format!("v{i}");
-                if next() % 2 == 0 {
+                if next().is_multiple_of(2) {
                     plain.push(name, &value);
                     indexed.push(name, &value);
                 } else {

@@ -292,6 +292,18 @@ fn detect(flat: &mime::Flat, original: &mime::Headers) -> Option<Found> {
     autoreply::parse(flat)
 }
 
+/// A xorshift64 generator for the tests' generated inputs: the same numbers for the same
+/// seed (not zero), run after run.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

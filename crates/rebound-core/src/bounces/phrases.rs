@@ -1694,13 +1694,7 @@ mod tests {
                 words.extend(pair.iter().copied());
             }
         }
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::bounces::xorshift(0x9e37_79b9_7f4a_7c15);
         let odd = [
             "é", "ユ", "\u{0}", "\u{7f}", "\u{fffd}", "\t", "\n", " ", "<", ":", ";", "5",
         ];
@@ -1715,7 +1709,7 @@ mod tests {
                         2 => {
                             // A word cut short or started late.
                             let cut = (k as usize / 3) % (w.len() + 1);
-                            let piece = if k % 2 == 0 {
+                            let piece = if k.is_multiple_of(2) {
                                 w.get(..cut)
                             } else {
                                 w.get(cut..)

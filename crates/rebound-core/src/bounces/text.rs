@@ -534,7 +534,8 @@ pub fn diagnostic_in(report: &str, lower: &str, recipient: &str) -> Option<Strin
     None
 }
 
-fn push_sp(s: &mut String, t: &str) {
+/// Appends `t` to `s`, a space between when `s` holds something already.
+pub fn push_sp(s: &mut String, t: &str) {
     if !s.is_empty() {
         s.push(' ');
     } else if s.capacity() == 0 {
@@ -545,7 +546,7 @@ fn push_sp(s: &mut String, t: &str) {
 }
 
 /// Bytes a diagnostic built word by word has room for from its first word on.
-pub const DIAGNOSTIC_ROOM: usize = 96;
+const DIAGNOSTIC_ROOM: usize = 96;
 
 /// Words (lower case) that say something about an error.
 const ERROR_WORDS: &[&str] = &[

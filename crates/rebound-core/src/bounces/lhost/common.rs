@@ -138,13 +138,7 @@ pub fn push(s: &mut String, t: &str) {
     if t.is_empty() || s.len() > 4000 {
         return;
     }
-    if !s.is_empty() {
-        s.push(' ');
-    } else if s.capacity() == 0 {
-        // Room for a few words at once: a diagnostic grows a word or a line at a time.
-        s.reserve(t.len().max(super::super::text::DIAGNOSTIC_ROOM));
-    }
-    s.push_str(t);
+    super::super::text::push_sp(s, t);
 }
 
 /// The SMTP command a text says failed (`RCPT`, `DATA`, `MAIL`, `EHLO`, `HELO`), if any.

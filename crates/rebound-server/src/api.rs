@@ -8,17 +8,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use rebound_core::{Address, Policy, Provider, Status};
-use rebound_store::{
-    Contact, ContactFilter, ContactPatch, EventFilter, LogFilter, NewContact, NewSource, Source,
-};
+use rebound_core::{Address, Policy, Status};
+use rebound_store::{Contact, ContactFilter, ContactPatch, EventFilter, LogFilter, NewContact};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::ingest::listmonk_username;
+use crate::sources::{self, source_json, CreateError, CreateSource};
 use crate::state::{digest, now_ms, AppState};
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -121,271 +118,6 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-// ---------------------------------------------------------------- sources
-
-/// The JSON shape of a source, with its webhook URL.
-pub fn source_json(public_url: &str, s: &Source) -> Value {
-    if s.provider == crate::mailbox::PROVIDER {
-        // The password is never shown again: the URL is kept with it masked.
-        return json!({
-            "id": s.id,
-            "provider": s.provider,
-            "name": s.name,
-            "url": s.config.get("url"),
-            "trust": s.config.get("trust").and_then(|t| t.as_str()).unwrap_or("(setting mailbox_trust)"),
-            "status": s.status,
-            "status_message": s.status_message,
-            "created_at": rebound_core::timestamp::format(s.created_at),
-        });
-    }
-    let base = public_url.trim_end_matches('/');
-    let mut v = json!({
-        "id": s.id,
-        "provider": s.provider,
-        "name": s.name,
-        "key": s.key,
-        "webhook_url": format!("{base}/webhooks/{}/{}", s.provider, s.key),
-        "status": s.status,
-        "status_message": s.status_message,
-        "created_at": rebound_core::timestamp::format(s.created_at),
-    });
-    if let Some(secret) = &s.secret {
-        v["secret"] = json!(secret);
-    }
-    for k in ["topic_arns", "trust_first_topic"] {
-        if let Some(x) = s.config.get(k) {
-            v[k] = x.clone();
-        }
-    }
-    if let Some(h) = s.config.get("signature_header") {
-        v["signature_header"] = h.clone();
-    }
-    if s.provider == Provider::Listmonk.name() {
-        v["webhook_url"] = json!(format!("{base}/webhooks/bounce"));
-        v["basic_auth"] = json!({ "username": listmonk_username(s), "password": s.key });
-    }
-    if Provider::from_name(&s.provider).is_some_and(Provider::basic_in_url) {
-        let user = s
-            .config
-            .get("username")
-            .and_then(|u| u.as_str())
-            .unwrap_or(&s.provider);
-        let pass = s.secret.as_deref().unwrap_or_default();
-        let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
-        v["webhook_url"] = json!(format!(
-            "{scheme}://{user}:{pass}@{rest}/webhooks/postmark/{}",
-            s.key
-        ));
-        v["basic_auth"] = json!({ "username": user, "password": pass });
-    }
-    if let Some(k) = s.config.get("public_key") {
-        v["public_key"] = k.clone();
-    }
-    v
-}
-
-/// What creating a source takes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSource {
-    /// Provider name.
-    pub provider: String,
-    /// Display name.
-    pub name: String,
-    /// The signing secret, when the sender chose it (else one is generated).
-    #[serde(default)]
-    pub secret: Option<String>,
-    /// Signature header name (generic provider).
-    #[serde(default)]
-    pub signature_header: Option<String>,
-    /// Basic-auth username (listmonk).
-    #[serde(default)]
-    pub username: Option<String>,
-    /// The provider's public key (sendgrid: base64 DER, as shown in its settings).
-    #[serde(default)]
-    pub public_key: Option<String>,
-    /// SNS topics allowed to post (ses).
-    #[serde(default)]
-    pub topic_arns: Option<Vec<String>>,
-    /// Trust the first topic that subscribes (ses), when no `topic_arns` are given.
-    #[serde(default)]
-    pub trust_first_topic: Option<bool>,
-    /// The mailbox URL (mailbox): `imaps://USER:PASSWORD@HOST/FOLDER?after=…`.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Which recipients a mailbox's bounces may change (mailbox): `verp`,
-    /// `known-contact` (default) or `any`.
-    #[serde(default)]
-    pub trust: Option<String>,
-}
-
-fn random_b64(bytes: usize) -> String {
-    let buf: Vec<u8> = (0..bytes).map(|_| rand::random::<u8>()).collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// Validates a source request and turns it into a [`NewSource`] with a fresh key (192
-/// random bits) and, for signing providers, a generated secret unless one was given.
-pub fn new_source(req: CreateSource) -> Result<NewSource, String> {
-    if req.provider == crate::mailbox::PROVIDER {
-        return new_mailbox_source(req);
-    }
-    if req.url.is_some() || req.trust.is_some() {
-        return Err("url and trust apply to the mailbox provider".into());
-    }
-    let provider = Provider::from_name(&req.provider).ok_or_else(|| {
-        let names: Vec<&str> = Provider::ALL.iter().map(|p| p.name()).collect();
-        format!(
-            "unknown provider '{}' (known: {})",
-            req.provider,
-            names.join(", ")
-        )
-    })?;
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err("name must be 1 to 200 characters".into());
-    }
-    let mut config = serde_json::Map::new();
-    let secret = match provider.auth() {
-        rebound_core::providers::Auth::Signature => match req.secret {
-            Some(s) if s.len() < 16 => return Err("secret must be at least 16 characters".into()),
-            Some(s) => Some(s),
-            None => Some(format!(
-                "whsec_{}",
-                base64::engine::general_purpose::STANDARD
-                    .encode((0..32).map(|_| rand::random::<u8>()).collect::<Vec<u8>>())
-            )),
-        },
-        rebound_core::providers::Auth::ProviderSecret => match req.secret {
-            Some(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            _ => {
-                return Err(format!(
-                    "provider '{}' signs with a secret it issues: pass it as secret (the webhook signing key from its dashboard)",
-                    provider.name()
-                ))
-            }
-        },
-        rebound_core::providers::Auth::Basic if provider.basic_in_url() => {
-            // The password of the basic-auth credentials put in the webhook URL.
-            match req.secret {
-                Some(s) if s.len() < 16 || s.contains(':') || s.contains('@') => {
-                    return Err("secret (the basic-auth password) must be at least 16 characters, without ':' or '@'".into())
-                }
-                Some(s) => Some(s),
-                None => Some(random_b64(24)),
-            }
-        }
-        _ if req.secret.is_some() => {
-            return Err(format!(
-                "provider '{}' does not use a signing secret",
-                provider.name()
-            ))
-        }
-        _ => None,
-    };
-    match (provider.auth(), req.public_key) {
-        (rebound_core::providers::Auth::PublicKey, Some(k)) => {
-            provider.check_public_key(&k)?;
-            config.insert("public_key".into(), k.trim().into());
-        }
-        (rebound_core::providers::Auth::PublicKey, None) => {
-            return Err(format!(
-                "provider '{}' signs with a key pair: pass public_key (the verification key from its settings)",
-                provider.name()
-            ))
-        }
-        (_, Some(_)) => return Err("public_key applies to the sendgrid and postal providers".into()),
-        (_, None) => {}
-    }
-    if provider.basic_in_url() && req.username.is_none() {
-        config.insert("username".into(), provider.name().into());
-    }
-    if let Some(h) = req.signature_header {
-        let h = h.trim().to_ascii_lowercase();
-        let valid = !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if provider != Provider::Generic || !valid {
-            return Err(
-                "signature_header applies to the generic provider and must be a header name".into(),
-            );
-        }
-        config.insert("signature_header".into(), h.into());
-    }
-    if let Some(u) = req.username {
-        let basic = provider == Provider::Listmonk || provider.basic_in_url();
-        if !basic || u.is_empty() || u.contains(':') || u.contains('@') {
-            return Err(
-                "username applies to providers with basic auth (listmonk, postmark, sparkpost, mailjet, brevo) and must not contain ':' or '@'".into(),
-            );
-        }
-        config.insert("username".into(), u.into());
-    }
-    let trust_first = req.trust_first_topic == Some(true);
-    match (provider, req.topic_arns) {
-        (Provider::Ses, Some(topics)) if !topics.is_empty() => {
-            if let Some(bad) = topics.iter().find(|t| rebound_core::providers::sns::topic_region(t).is_none()) {
-                return Err(format!("'{bad}' is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"));
-            }
-            config.insert("topic_arns".into(), topics.into());
-        }
-        (Provider::Ses, _) if trust_first => {
-            config.insert("trust_first_topic".into(), true.into());
-        }
-        (Provider::Ses, _) => {
-            return Err("an ses source needs the SNS topics allowed to post (topic_arns, or --topic-arn on the CLI), or trust_first_topic: true (--trust-first-topic)".into())
-        }
-        (_, Some(_)) => return Err("topic_arns applies to the ses provider".into()),
-        (_, None) if trust_first => return Err("trust_first_topic applies to the ses provider".into()),
-        _ => {}
-    }
-    Ok(NewSource {
-        provider: provider.name().into(),
-        name: name.into(),
-        key: random_b64(24),
-        secret,
-        config: config.into(),
-        created_at: now_ms(),
-    })
-}
-
-/// A mailbox source: the URL with its password masked in the config, the password as the
-/// secret (never shown again).
-fn new_mailbox_source(req: CreateSource) -> Result<NewSource, String> {
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err("name must be 1 to 200 characters".into());
-    }
-    if req.secret.is_some()
-        || req.public_key.is_some()
-        || req.signature_header.is_some()
-        || req.username.is_some()
-        || req.topic_arns.is_some()
-        || req.trust_first_topic.is_some()
-    {
-        return Err("a mailbox source takes only name, url and trust".into());
-    }
-    let url = req
-        .url
-        .ok_or("a mailbox source needs url (imaps://USER:PASSWORD@HOST/FOLDER?after=…)")?;
-    let (_, shown, password) = crate::mailbox::split_url(&url)?;
-    let mut config = serde_json::Map::new();
-    config.insert("url".into(), shown.into());
-    if let Some(t) = req.trust {
-        let t = rebound_core::bounces::events::Trust::parse(&t)
-            .ok_or("trust must be verp, known-contact or any")?;
-        config.insert("trust".into(), t.as_str().into());
-    }
-    Ok(NewSource {
-        provider: crate::mailbox::PROVIDER.into(),
-        name: name.into(),
-        key: random_b64(24),
-        secret: Some(password),
-        config: config.into(),
-        created_at: now_ms(),
-    })
-}
-
 async fn scan_source(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     use crate::mailbox::SourceError;
     let (source, url) = match crate::mailbox::source_by_id(&state.store, id).await {
@@ -435,17 +167,11 @@ async fn verp_encode(State(state): State<AppState>, body: Bytes) -> ApiResult {
 
 async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateSource = parse_json(&body)?;
-    let new = new_source(req).map_err(ApiError::bad_request)?;
-    let mut source = state.store.create_source(new).await?;
-    if source.provider == Provider::Ses.name() {
-        let msg = "waiting for SNS to send the SubscriptionConfirmation";
-        state
-            .store
-            .set_source_status(source.id, "pending confirmation", Some(msg))
-            .await?;
-        source.status = "pending confirmation".into();
-        source.status_message = Some(msg.into());
-    }
+    let source = match sources::create(&state.store, req).await {
+        Ok(s) => s,
+        Err(CreateError::Invalid(msg)) => return Err(ApiError::bad_request(msg)),
+        Err(CreateError::Store(e)) => return Err(e.into()),
+    };
     state.sources.fill(state.store.list_sources().await?);
     Ok((
         StatusCode::CREATED,

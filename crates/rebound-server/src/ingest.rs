@@ -158,7 +158,10 @@ pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Res
     let Some(source) = source.filter(|s| s.provider == Provider::Listmonk.name()) else {
         return reject(&state, &ctx, forbidden()).await;
     };
-    if !ct_eq(listmonk_username(&source).as_bytes(), user.as_bytes()) {
+    let expected_user = crate::sources::basic_auth(&source)
+        .map(|(u, _)| u)
+        .unwrap_or_default();
+    if !ct_eq(expected_user.as_bytes(), user.as_bytes()) {
         return reject(&state, &ctx, forbidden()).await;
     }
     let ctx = Ctx {
@@ -166,16 +169,6 @@ pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Res
         ..ctx
     };
     accept(state, ctx, Provider::Listmonk, source, req).await
-}
-
-/// The basic-auth username of a listmonk source.
-pub fn listmonk_username(source: &Source) -> String {
-    source
-        .config
-        .get("username")
-        .and_then(|u| u.as_str())
-        .unwrap_or("listmonk")
-        .to_string()
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -245,22 +238,15 @@ async fn verify_and_validate(
     source: &Source,
     wreq: &WebhookRequest,
 ) -> Result<(), Response> {
-    let basic_user = source.config.get("username").and_then(|u| u.as_str());
+    let basic = crate::sources::basic_auth(source);
     // The URL as configured at the provider (Mandrill signs it): the source's own setting,
-    // else the public base URL and the path.
+    // else the endpoint rebound shows.
     let signing_url = source
         .config
         .get("url")
         .and_then(|u| u.as_str())
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{}/webhooks/{}/{}",
-                state.config.public_url.trim_end_matches('/'),
-                source.provider,
-                source.key
-            )
-        });
+        .unwrap_or_else(|| crate::sources::endpoint(&state.config.public_url, source));
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source
@@ -268,7 +254,7 @@ async fn verify_and_validate(
             .get("signature_header")
             .and_then(|h| h.as_str()),
         config: Some(&source.config),
-        basic: basic_user.zip(source.secret.as_deref()),
+        basic: basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
         url: Some(&signing_url),
     };
     if let Err(e) = p.verify(wreq, auth, ctx.received_at) {

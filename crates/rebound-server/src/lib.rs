@@ -11,6 +11,8 @@
 //! - [`ingest`]: `POST /webhooks/{provider}/{key}` and `POST /webhooks/bounce`: key check
 //!   (403), body limit (413), signature (401), shape (400), durable inbox write, then 2xx.
 //! - [`api`]: the admin JSON API under `/api/v1` (bearer token).
+//! - [`sources`]: creating a source (validation, generated keys and secrets) and showing
+//!   it (its webhook URL): one code path for the API and the CLI.
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
@@ -22,6 +24,7 @@ pub mod error;
 pub mod ingest;
 pub mod mailbox;
 pub mod sns;
+pub mod sources;
 pub mod state;
 pub mod worker;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use rebound_core::{Address, Provider, Status, WebhookRequest};
-use rebound_server::api::{new_source, CreateSource};
+use rebound_server::sources::{self, source_json, CreateSource};
 use rebound_server::state::{digest, now_ms};
 use rebound_server::worker::{self, WorkerConfig};
 use rebound_store::{ContactFilter, DynStore, NewContact};
@@ -107,19 +107,11 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                 public_key,
                 trust_first_topic: trust_first_topic.then_some(true),
             };
-            let new = new_source(req).map_err(anyhow::Error::msg)?;
-            let mut s = store.create_source(new).await?;
-            if s.provider == Provider::Ses.name() {
-                store
-                    .set_source_status(
-                        s.id,
-                        "pending confirmation",
-                        Some("waiting for SNS to send the SubscriptionConfirmation"),
-                    )
-                    .await?;
-                s.status = "pending confirmation".into();
-            }
-            let v = rebound_server::api::source_json(&base, &s);
+            let s = sources::create(store, req).await.map_err(|e| match e {
+                sources::CreateError::Invalid(msg) => anyhow::Error::msg(msg),
+                sources::CreateError::Store(e) => e.into(),
+            })?;
+            let v = source_json(&base, &s);
             if json {
                 println!("{v}");
             } else if s.provider == rebound_server::mailbox::PROVIDER {
@@ -148,7 +140,7 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
         }
         SourceCommand::List { json } => {
             for s in store.list_sources().await? {
-                let v = rebound_server::api::source_json(&base, &s);
+                let v = source_json(&base, &s);
                 if json {
                     println!("{v}");
                 } else {

@@ -191,8 +191,7 @@ async fn failing_rows_are_retried_then_failed_without_blocking_others() {
     let (item, log) = bad_row(1);
     let bad_id = app.store.ingest(item, log).await.expect("ingest");
     let (code, _) = app
-        .post_raw(
-            &app.path_of(&src),
+        .post_shown(&src,
             &[],
             fixture("tosend", "bounce-hard.json"),
         )
@@ -286,8 +285,7 @@ async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
     conn.execute_batch("CREATE TRIGGER fail_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;")
         .expect("trigger");
     let (code, v) = app
-        .post_raw(
-            &app.path_of(&src),
+        .post_shown(&src,
             &[],
             fixture("tosend", "bounce-hard.json"),
         )
@@ -300,8 +298,7 @@ async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
     assert_eq!(app.store.inbox_counts().await.expect("counts").pending, 0);
     conn.execute_batch("DROP TRIGGER fail_inbox").expect("drop");
     let (code, v) = app
-        .post_raw(
-            &app.path_of(&src),
+        .post_shown(&src,
             &[],
             fixture("tosend", "bounce-hard.json"),
         )
@@ -318,7 +315,7 @@ async fn rows_leased_by_a_crashed_worker_are_picked_up_at_start() {
         .create_source(json!({"provider": "tosend", "name": "T"}))
         .await;
     let (code, _) = app
-        .post_raw(&app.path_of(&src), &[], fixture("tosend", "complaint.json"))
+        .post_shown(&src, &[], fixture("tosend", "complaint.json"))
         .await;
     assert_eq!(code, 200);
     // A worker claims the row for an hour, then "crashes" before applying it.

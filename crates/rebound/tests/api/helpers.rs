@@ -166,14 +166,15 @@ impl TestApp {
         v
     }
 
-    /// Posts raw bytes with headers to a path; returns status and JSON body.
-    pub async fn post_raw(
+    /// Posts raw bytes with headers to an absolute URL, as a provider's HTTP client does:
+    /// credentials in the URL (`http://user:pass@host/…`) become basic auth.
+    pub async fn post_url(
         &self,
-        path: &str,
+        url: &str,
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> (u16, Value) {
-        let mut req = self.client.post(self.url(path)).body(body);
+        let mut req = self.client.post(url).body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -186,11 +187,15 @@ impl TestApp {
         )
     }
 
-    /// The webhook path of a source (from its `webhook_url`).
-    pub fn path_of(&self, source: &Value) -> String {
-        let url = source["webhook_url"].as_str().expect("webhook_url");
-        url.trim_start_matches(&format!("http://{}", self.addr))
-            .to_string()
+    /// Posts to exactly the URL the source shows (`webhook_url` of the create response),
+    /// the one a user pastes into the provider's dashboard.
+    pub async fn post_shown(
+        &self,
+        source: &Value,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        self.post_url(&shown_url(source), headers, body).await
     }
 
     pub async fn drain(&self) -> ApplyReport {
@@ -261,6 +266,32 @@ pub fn generic_event(id: &str, typ: &str, email: &str, timestamp: &str) -> Vec<u
 pub async fn post_generic(app: &TestApp, source: &Value, body: Vec<u8>) -> (u16, Value) {
     let secret = source["secret"].as_str().expect("secret");
     let sig = hex_hmac(secret, &body);
-    app.post_raw(&app.path_of(source), &[("x-webhook-signature", sig)], body)
+    app.post_shown(source, &[("x-webhook-signature", sig)], body)
         .await
+}
+
+/// The webhook URL a source shows: what the user pastes into the provider's dashboard.
+pub fn shown_url(source: &Value) -> String {
+    source["webhook_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no webhook_url in {source}"))
+        .to_string()
+}
+
+/// `url` with its basic-auth credentials replaced (`Some`) or removed (`None`): the shown
+/// URL as someone without the right password would use it.
+pub fn with_credentials(url: &str, credentials: Option<(&str, &str)>) -> String {
+    let mut u = reqwest::Url::parse(url).expect("url");
+    let (user, pass) = credentials.unwrap_or(("", ""));
+    u.set_username(user).expect("username");
+    u.set_password((!pass.is_empty()).then_some(pass))
+        .expect("password");
+    u.to_string()
+}
+
+/// `url` with the last path segment (the URL key) replaced.
+pub fn with_key(url: &str, key: &str) -> String {
+    let mut u = reqwest::Url::parse(url).expect("url");
+    u.path_segments_mut().expect("path").pop().push(key);
+    u.to_string()
 }

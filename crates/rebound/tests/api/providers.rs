@@ -58,7 +58,7 @@ async fn sendgrid_signed_batches_apply_every_event_once() {
     let src = app
         .create_source(json!({"provider": "sendgrid", "name": "SG", "public_key": public}))
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     // One batch: a bounce, a spam report and a delivery, as SendGrid joins them.
     let batch = format!(
         "[{},\r\n{},\r\n{}]\r\n",
@@ -84,7 +84,7 @@ async fn sendgrid_signed_batches_apply_every_event_once() {
     let now = now_secs();
     for _ in 0..2 {
         let (code, v) = app
-            .post_raw(&path, &sendgrid_headers(&kp, now, &batch), batch.clone())
+            .post_url(&url, &sendgrid_headers(&kp, now, &batch), batch.clone())
             .await;
         assert_eq!(code, 200, "{v}");
     }
@@ -112,43 +112,32 @@ async fn sendgrid_signed_batches_apply_every_event_once() {
         ),
     ];
     for (what, headers) in bad {
-        let (code, v) = app.post_raw(&path, &headers, batch.clone()).await;
+        let (code, v) = app.post_url(&url, &headers, batch.clone()).await;
         assert_eq!(code, 401, "{what}: {v}");
     }
     let mut reserialized =
         serde_json::to_vec(&serde_json::from_slice::<Value>(&batch).expect("json")).expect("json");
     reserialized.push(b'\n');
     let (code, _) = app
-        .post_raw(&path, &sendgrid_headers(&kp, now, &batch), reserialized)
+        .post_url(&url, &sendgrid_headers(&kp, now, &batch), reserialized)
         .await;
     assert_eq!(code, 401, "signature over other bytes");
 }
 
+/// Postmark posts to the shown URL with the generated credentials in it; the same URL
+/// without them, or with others, is refused and the password never echoed nor logged.
 #[tokio::test]
 async fn postmark_basic_auth_in_the_url() {
     let app = spawn_app().await;
     let src = app
         .create_source(json!({"provider": "postmark", "name": "PM"}))
         .await;
-    let (user, pass) = (
-        src["basic_auth"]["username"]
-            .as_str()
-            .expect("u")
-            .to_string(),
-        src["basic_auth"]["password"]
-            .as_str()
-            .expect("p")
-            .to_string(),
-    );
-    let url = src["webhook_url"].as_str().expect("url");
-    assert!(url.contains(&format!("://{user}:{pass}@")), "{url}");
-    let path = format!("/webhooks/postmark/{}", src["key"].as_str().expect("key"));
-    let auth = |u: &str, p: &str| {
-        vec![(
-            "authorization",
-            format!("Basic {}", B64.encode(format!("{u}:{p}"))),
-        )]
-    };
+    let url = shown_url(&src);
+    let pass = src["basic_auth"]["password"]
+        .as_str()
+        .expect("p")
+        .to_string();
+    assert!(url.contains(&format!("://postmark:{pass}@")), "{url}");
     for (file, email, status) in [
         ("anymail-bounce-event.json", "bounce@example.com", "bounced"),
         ("anymail-spam-event.json", "spam@example.com", "complained"),
@@ -158,20 +147,21 @@ async fn postmark_basic_auth_in_the_url() {
             "unsubscribed",
         ),
     ] {
-        let (code, v) = app
-            .post_raw(&path, &auth(&user, &pass), fixture("postmark", file))
-            .await;
+        let (code, v) = app.post_url(&url, &[], fixture("postmark", file)).await;
         assert_eq!(code, 200, "{file}: {v}");
         app.drain().await;
         assert_eq!(app.contact(email).await.1["status"], status, "{file}");
     }
     let body = fixture("postmark", "anymail-bounce-event.json");
-    for (what, headers) in [
-        ("none", vec![]),
-        ("wrong password", auth(&user, "nope")),
-        ("wrong user", auth("x", &pass)),
+    for (what, forged) in [
+        ("none", with_credentials(&url, None)),
+        (
+            "wrong password",
+            with_credentials(&url, Some(("postmark", "nope"))),
+        ),
+        ("wrong user", with_credentials(&url, Some(("x", &pass)))),
     ] {
-        let (code, v) = app.post_raw(&path, &headers, body.clone()).await;
+        let (code, v) = app.post_url(&forged, &[], body.clone()).await;
         assert_eq!(code, 401, "{what}: {v}");
         assert!(!v.to_string().contains(&pass), "credentials never echoed");
     }
@@ -204,7 +194,7 @@ async fn mailgun_signatures_and_replayed_tokens() {
     let src = app
         .create_source(json!({"provider": "mailgun", "name": "MG", "secret": key}))
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let now = now_secs();
     let perm = fixture("mailgun", "anymail-failed-permanent-event.unsigned.json");
     let body = mailgun_body(
@@ -213,9 +203,9 @@ async fn mailgun_signatures_and_replayed_tokens() {
         "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6ab",
         &perm,
     );
-    let (code, v) = app.post_raw(&path, &[], body.clone()).await;
+    let (code, v) = app.post_url(&url, &[], body.clone()).await;
     assert_eq!(code, 200, "{v}");
-    let (code, v) = app.post_raw(&path, &[], body).await;
+    let (code, v) = app.post_url(&url, &[], body).await;
     assert_eq!(code, 401, "replayed token: {v}");
     assert!(v["error"].as_str().unwrap_or_default().contains("replayed"));
     for (what, b) in [
@@ -223,7 +213,7 @@ async fn mailgun_signatures_and_replayed_tokens() {
         ("wrong key", mailgun_body("key-other", now, "t1", &perm)),
         ("stale", mailgun_body(key, now - 3600, "t2", &perm)),
     ] {
-        let (code, v) = app.post_raw(&path, &[], b).await;
+        let (code, v) = app.post_url(&url, &[], b).await;
         assert_eq!(code, 401, "{what}: {v}");
     }
     let temp = mailgun_body(
@@ -232,7 +222,7 @@ async fn mailgun_signatures_and_replayed_tokens() {
         "t3",
         &fixture("mailgun", "anymail-failed-temporary-event.unsigned.json"),
     );
-    assert_eq!(app.post_raw(&path, &[], temp).await.0, 200);
+    assert_eq!(app.post_url(&url, &[], temp).await.0, 200);
     let r = app.drain().await;
     assert_eq!(r.events, 2);
     assert_eq!(
@@ -254,7 +244,7 @@ async fn resend_svix_signatures() {
     let src = app
         .create_source(json!({"provider": "resend", "name": "Resend", "secret": secret}))
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let body = fixture("resend", "anymail-hard-bounced-event.json");
     let svix = |id: &str, ts: i64| -> Vec<(&'static str, String)> {
         standard_webhooks_headers(secret, id, ts, &body)
@@ -272,12 +262,12 @@ async fn resend_svix_signatures() {
             .collect()
     };
     let (code, v) = app
-        .post_raw(&path, &svix("msg_1", now_secs()), body.clone())
+        .post_url(&url, &svix("msg_1", now_secs()), body.clone())
         .await;
     assert_eq!(code, 200, "{v}");
     let (code, _) = app
-        .post_raw(
-            &path,
+        .post_url(
+            &url,
             &standard_webhooks_headers(secret, "msg_1", now_secs(), &body),
             body.clone(),
         )
@@ -285,7 +275,7 @@ async fn resend_svix_signatures() {
     assert_eq!(code, 200, "unbranded headers too");
     for (what, headers) in [("stale", svix("msg_2", now_secs() - 600)), ("none", vec![])] {
         assert_eq!(
-            app.post_raw(&path, &headers, body.clone()).await.0,
+            app.post_url(&url, &headers, body.clone()).await.0,
             401,
             "{what}"
         );
@@ -293,7 +283,7 @@ async fn resend_svix_signatures() {
     let mut empty = svix("msg_3", now_secs());
     empty[2].1 = "v1,".into();
     assert_eq!(
-        app.post_raw(&path, &empty, body.clone()).await.0,
+        app.post_url(&url, &empty, body.clone()).await.0,
         401,
         "v1, empty"
     );
@@ -327,38 +317,32 @@ async fn basic_auth_providers_accept_only_their_credentials() {
         let src = app
             .create_source(json!({"provider": provider, "name": provider}))
             .await;
-        let user = src["basic_auth"]["username"]
-            .as_str()
-            .expect("u")
-            .to_string();
+        let url = shown_url(&src);
         let pass = src["basic_auth"]["password"]
             .as_str()
             .expect("p")
             .to_string();
-        assert_eq!(user, provider);
-        assert!(src["webhook_url"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&format!("{user}:{pass}@")));
-        let path = format!("/webhooks/{provider}/{}", src["key"].as_str().expect("key"));
-        let auth = |u: &str, p: &str| {
-            vec![(
-                "authorization",
-                format!("Basic {}", B64.encode(format!("{u}:{p}"))),
-            )]
-        };
+        assert_eq!(src["basic_auth"]["username"], provider);
+        assert!(
+            url.contains(&format!("://{provider}:{pass}@"))
+                && url.contains(&format!("/webhooks/{provider}/")),
+            "{url}"
+        );
         let body = fixture(provider, file);
-        for (what, headers) in [
-            ("none", vec![]),
-            ("wrong password", auth(&user, &pass[1..])),
-            ("wrong user", auth("x", &pass)),
+        for (what, forged) in [
+            ("none", with_credentials(&url, None)),
+            (
+                "wrong password",
+                with_credentials(&url, Some((provider, &pass[1..]))),
+            ),
+            ("wrong user", with_credentials(&url, Some(("x", &pass)))),
         ] {
-            let (code, v) = app.post_raw(&path, &headers, body.clone()).await;
+            let (code, v) = app.post_url(&forged, &[], body.clone()).await;
             assert_eq!(code, 401, "{provider} {what}: {v}");
         }
-        let (code, v) = app.post_raw(&path, &auth(&user, &pass), body.clone()).await;
+        let (code, v) = app.post_url(&url, &[], body.clone()).await;
         assert_eq!(code, 200, "{provider}: {v}");
-        let (code, _) = app.post_raw(&path, &auth(&user, &pass), body).await;
+        let (code, _) = app.post_url(&url, &[], body).await;
         assert_eq!(code, 200, "{provider}: retry");
         let r = app.drain().await;
         assert_eq!(
@@ -409,13 +393,13 @@ async fn mandrill_form_bodies_signed_over_the_url() {
     )
     .into_bytes();
     let sig = rebound_core::providers::mandrill::sign("mandrill-webhook-key", &url, &body);
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let form = (
         "content-type",
         "application/x-www-form-urlencoded".to_string(),
     );
     assert_eq!(
-        app.post_raw(&path, std::slice::from_ref(&form), body.clone())
+        app.post_url(&url, std::slice::from_ref(&form), body.clone())
             .await
             .0,
         401,
@@ -427,8 +411,8 @@ async fn mandrill_form_bodies_signed_over_the_url() {
         &body,
     );
     assert_eq!(
-        app.post_raw(
-            &path,
+        app.post_url(
+            &url,
             &[form.clone(), ("x-mandrill-signature", wrong)],
             body.clone()
         )
@@ -438,7 +422,7 @@ async fn mandrill_form_bodies_signed_over_the_url() {
         "signed for another URL"
     );
     let (code, v) = app
-        .post_raw(&path, &[form, ("x-mandrill-signature", sig)], body)
+        .post_url(&url, &[form, ("x-mandrill-signature", sig)], body)
         .await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
@@ -469,10 +453,10 @@ async fn postal_rsa_signed_events() {
         &mut sig,
     )
     .expect("sign");
-    let path = app.path_of(&src);
-    assert_eq!(app.post_raw(&path, &[], body.clone()).await.0, 401);
+    let url = shown_url(&src);
+    assert_eq!(app.post_url(&url, &[], body.clone()).await.0, 401);
     let (code, v) = app
-        .post_raw(&path, &[("x-postal-signature-256", B64.encode(&sig))], body)
+        .post_url(&url, &[("x-postal-signature-256", B64.encode(&sig))], body)
         .await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
@@ -491,7 +475,7 @@ async fn mailersend_hmac_signatures() {
             json!({"provider": "mailersend", "name": "MS", "secret": "ms-signing-secret"}),
         )
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let body = fixture("mailersend", "anymail-hard-bounced-event.json");
     let good = hex_hmac("ms-signing-secret", &body);
     for (what, headers) in [
@@ -500,12 +484,12 @@ async fn mailersend_hmac_signatures() {
         ("truncated", vec![("signature", good[..40].to_string())]),
     ] {
         assert_eq!(
-            app.post_raw(&path, &headers, body.clone()).await.0,
+            app.post_url(&url, &headers, body.clone()).await.0,
             401,
             "{what}"
         );
     }
-    let (code, v) = app.post_raw(&path, &[("signature", good)], body).await;
+    let (code, v) = app.post_url(&url, &[("signature", good)], body).await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
     let (_, c) = app.contact("invalid@example.com").await;
@@ -523,9 +507,9 @@ async fn unisender_go_md5_auth_field() {
             json!({"provider": "unisender-go", "name": "UG", "secret": "unisender-api-key"}),
         )
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     // Unisender Go checks the URL with GET when the webhook is set up.
-    let get = app.client.get(app.url(&path)).send().await.expect("get");
+    let get = app.client.get(&url).send().await.expect("get");
     assert_eq!(
         get.status().as_u16(),
         200,
@@ -537,7 +521,7 @@ async fn unisender_go_md5_auth_field() {
         .await;
     let other = app
         .client
-        .get(app.url(&app.path_of(&generic)))
+        .get(shown_url(&generic))
         .send()
         .await
         .expect("get");
@@ -554,10 +538,10 @@ async fn unisender_go_md5_auth_field() {
         ),
         ("body changed", body.replace("gone@", "gona@")),
     ] {
-        let (code, v) = app.post_raw(&path, &[], forged.into_bytes()).await;
+        let (code, v) = app.post_url(&url, &[], forged.into_bytes()).await;
         assert_eq!(code, 401, "{what}: {v}");
     }
-    let (code, v) = app.post_raw(&path, &[], body.clone().into_bytes()).await;
+    let (code, v) = app.post_url(&url, &[], body.clone().into_bytes()).await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
     let (_, c) = app.contact("gone@example.com").await;
@@ -570,7 +554,7 @@ async fn unisender_go_md5_auth_field() {
         "complained"
     );
     let count = app.event_count().await;
-    let (code, _) = app.post_raw(&path, &[], body.into_bytes()).await;
+    let (code, _) = app.post_url(&url, &[], body.into_bytes()).await;
     assert_eq!(code, 200);
     app.drain().await;
     assert_eq!(
@@ -586,42 +570,31 @@ async fn smtp2go_form_events_with_basic_auth() {
     let src = app
         .create_source(json!({"provider": "smtp2go", "name": "S2G"}))
         .await;
-    let (user, pass) = (
-        src["basic_auth"]["username"]
-            .as_str()
-            .expect("u")
-            .to_string(),
-        src["basic_auth"]["password"]
-            .as_str()
-            .expect("p")
-            .to_string(),
-    );
-    let path = format!("/webhooks/smtp2go/{}", src["key"].as_str().expect("key"));
-    let auth = |u: &str, p: &str| {
-        vec![
-            (
-                "authorization",
-                format!("Basic {}", B64.encode(format!("{u}:{p}"))),
-            ),
-            (
-                "content-type",
-                "application/x-www-form-urlencoded".to_string(),
-            ),
-        ]
-    };
+    let url = shown_url(&src);
+    assert!(url.contains("/webhooks/smtp2go/"), "{url}");
+    let form = [(
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    )];
     let body = b"event=bounce&bounce=hard&rcpt=gone%40example.com&email_id=1u0SwL-B9zBpi9ffUq-JAB2&time=2026-01-02+03%3A04%3A05&message=550+5.1.1+User+unknown&host=mx.example.com".to_vec();
-    for (what, headers) in [("none", vec![]), ("wrong password", auth(&user, "nope"))] {
+    for (what, forged) in [
+        ("none", with_credentials(&url, None)),
+        (
+            "wrong password",
+            with_credentials(&url, Some(("smtp2go", "nope"))),
+        ),
+    ] {
         assert_eq!(
-            app.post_raw(&path, &headers, body.clone()).await.0,
+            app.post_url(&forged, &form, body.clone()).await.0,
             401,
             "{what}"
         );
     }
-    let (code, v) = app.post_raw(&path, &auth(&user, &pass), body).await;
+    let (code, v) = app.post_url(&url, &form, body).await;
     assert_eq!(code, 200, "{v}");
     let json_body = br#"{"event":"spam","rcpt":"spam@example.com","email_id":"e2","time":"2026-01-02 03:04:06"}"#;
     let (code, v) = app
-        .post_raw(&path, &auth(&user, &pass), json_body.to_vec())
+        .post_url(&url, &[], json_body.to_vec())
         .await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
@@ -644,7 +617,7 @@ async fn lettermint_timestamped_hmac() {
             json!({"provider": "lettermint", "name": "LM", "secret": "whsec_lettermint"}),
         )
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let body = br#"{"id":"d-1","event":"message.hard_bounced","timestamp":"2026-01-15T10:30:00Z","data":{"message_id":"m-1","recipient":"gone@example.com","response":{"status_code":550,"enhanced_status_code":"5.1.1","content":"550 5.1.1 user unknown"}}}"#.to_vec();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -670,14 +643,14 @@ async fn lettermint_timestamped_hmac() {
         ),
     ] {
         assert_eq!(
-            app.post_raw(&path, &headers, body.clone()).await.0,
+            app.post_url(&url, &headers, body.clone()).await.0,
             401,
             "{what}"
         );
     }
     let (code, v) = app
-        .post_raw(
-            &path,
+        .post_url(
+            &url,
             &[("x-lettermint-signature", sign(now, "whsec_lettermint"))],
             body,
         )

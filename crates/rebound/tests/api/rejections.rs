@@ -26,14 +26,16 @@ async fn wrong_keys_are_403_without_a_hint() {
     let body = fixture("tosend", "bounce-hard.json");
     let mut wrong = key.clone();
     wrong.replace_range(key.len() - 1.., if key.ends_with('A') { "B" } else { "A" });
-    for path in [
-        format!("/webhooks/tosend/{wrong}"),
-        "/webhooks/tosend/".to_string() + &key[..key.len() - 1],
-        format!("/webhooks/generic/{key}"),
-        format!("/webhooks/nosuchprovider/{key}"),
+    let url = shown_url(&src);
+    assert!(url.ends_with(&format!("/webhooks/tosend/{key}")), "{url}");
+    for forged in [
+        with_key(&url, &wrong),
+        with_key(&url, &key[..key.len() - 1]),
+        url.replace("/webhooks/tosend/", "/webhooks/generic/"),
+        url.replace("/webhooks/tosend/", "/webhooks/nosuchprovider/"),
     ] {
-        let (code, v) = app.post_raw(&path, &[], body.clone()).await;
-        assert_eq!((code, v), (403, json!({"error": "forbidden"})), "{path}");
+        let (code, v) = app.post_url(&forged, &[], body.clone()).await;
+        assert_eq!((code, v), (403, json!({"error": "forbidden"})), "{forged}");
     }
     assert_nothing_stored(&app).await;
     let log = app.log().await;
@@ -55,7 +57,7 @@ async fn bad_missing_empty_and_stale_signatures_are_401() {
         .create_source(json!({"provider": "generic", "name": "G"}))
         .await;
     let secret = src["secret"].as_str().expect("secret").to_string();
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let body = fixture("generic", "bounced-hard.json");
     let good_hex = hex_hmac(&secret, &body);
     let now = now_secs();
@@ -112,7 +114,7 @@ async fn bad_missing_empty_and_stale_signatures_are_401() {
     ];
     let n = cases.len();
     for (what, headers, b) in cases {
-        let (code, v) = app.post_raw(&path, &headers, b).await;
+        let (code, v) = app.post_url(&url, &headers, b).await;
         assert_eq!(code, 401, "{what}: {v}");
         assert!(v["error"].is_string(), "{what}: JSON error");
     }
@@ -124,7 +126,7 @@ async fn bad_missing_empty_and_stale_signatures_are_401() {
         .all(|e| e["http_status"] == 401 && e["error"].is_string()));
     // Within the tolerance both ways is fine.
     for ts in [now - 290, now + 290] {
-        let (code, v) = app.post_raw(&path, &sw("evt_y", ts), body.clone()).await;
+        let (code, v) = app.post_url(&url, &sw("evt_y", ts), body.clone()).await;
         assert_eq!(code, 200, "{v}");
     }
 }
@@ -149,8 +151,8 @@ async fn a_source_without_a_secret_fails_closed() {
         .fill(app.store.list_sources().await.expect("sources"));
     let body = fixture("generic", "bounced-hard.json");
     let (code, v) = app
-        .post_raw(
-            &format!("/webhooks/generic/{}", s.key),
+        .post_url(
+            &rebound_server::sources::webhook_url(&app.state.config.public_url, &s),
             &[("x-webhook-signature", hex_hmac("", &body))],
             body,
         )
@@ -171,7 +173,7 @@ async fn malformed_bodies_are_400_naming_the_problem() {
     let src = app
         .create_source(json!({"provider": "tosend", "name": "T"}))
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let cases: [(&[u8], &str); 5] = [
         (b"{\"type\": ", "invalid JSON"),
         (b"\"just a string\"", "expected a JSON object"),
@@ -186,7 +188,7 @@ async fn malformed_bodies_are_400_naming_the_problem() {
         ),
     ];
     for (body, needle) in cases {
-        let (code, v) = app.post_raw(&path, &[], body.to_vec()).await;
+        let (code, v) = app.post_url(&url, &[], body.to_vec()).await;
         assert_eq!(code, 400, "{needle}");
         assert!(
             v["error"].as_str().unwrap_or_default().contains(needle),
@@ -194,7 +196,7 @@ async fn malformed_bodies_are_400_naming_the_problem() {
         );
     }
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
-    let (code, _) = app.post_raw(&path, &[], deep.into_bytes()).await;
+    let (code, _) = app.post_url(&url, &[], deep.into_bytes()).await;
     assert_eq!(code, 400, "deep nesting is refused, not a stack overflow");
     assert_nothing_stored(&app).await;
     assert_eq!(app.log().await.len(), 6);
@@ -212,7 +214,7 @@ async fn bodies_over_the_limit_are_413() {
     let src = app
         .create_source(json!({"provider": "tosend", "name": "T"}))
         .await;
-    let path = app.path_of(&src);
+    let url = shown_url(&src);
     let pad = |n: usize| {
         let base = r#"{"type":"bounce","email":"a@example.com","reason":""}"#;
         let mut s = base.replace(
@@ -222,9 +224,9 @@ async fn bodies_over_the_limit_are_413() {
         s.truncate(n);
         s.into_bytes()
     };
-    let (code, v) = app.post_raw(&path, &[], pad(1000)).await;
+    let (code, v) = app.post_url(&url, &[], pad(1000)).await;
     assert_eq!(code, 200, "exactly at the limit: {v}");
-    let (code, v) = app.post_raw(&path, &[], pad(1001)).await;
+    let (code, v) = app.post_url(&url, &[], pad(1001)).await;
     assert_eq!(code, 413, "{v}");
     assert!(v["error"]
         .as_str()
@@ -235,6 +237,7 @@ async fn bodies_over_the_limit_are_413() {
     let mut sock = tokio::net::TcpStream::connect(app.addr)
         .await
         .expect("connect");
+    let path = reqwest::Url::parse(&url).expect("url").path().to_string();
     let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
     sock.write_all(head.as_bytes()).await.expect("write");
     let chunk = format!("{:x}\r\n{}\r\n", 512, "y".repeat(512));

@@ -112,8 +112,7 @@ async fn ses_app(cert: String) -> TestApp {
 }
 
 async fn post(app: &TestApp, src: &Value, body: &Value) -> (u16, Value) {
-    app.post_raw(
-        &app.path_of(src),
+    app.post_shown(src,
         &[("content-type", "text/plain; charset=UTF-8".into())],
         body.to_string().into_bytes(),
     )
@@ -270,7 +269,7 @@ async fn tampered_foreign_topic_and_raw_messages_change_nothing() {
 
     // Raw message delivery: a clear 400.
     let (code, v) = app
-        .post_raw(&app.path_of(&src), &[], bounce.clone().into_bytes())
+        .post_shown(&src, &[], bounce.clone().into_bytes())
         .await;
     assert_eq!(code, 400);
     assert!(
@@ -467,7 +466,7 @@ async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
     let src = app
         .create_source(json!({"provider": "ses", "name": "SES", "topic_arns": [env.topic_arn]}))
         .await;
-    let (code, v) = app.post_raw(&app.path_of(&src), &[], body.clone()).await;
+    let (code, v) = app.post_shown(&src, &[], body.clone()).await;
     assert_eq!(code, 200, "{v}");
     assert!(
         app.aws.requests().is_empty(),
@@ -482,7 +481,7 @@ async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
         .expect("utf-8")
         .replacen("bounce", "bouncf", 1);
     let (code, _) = app
-        .post_raw(&app.path_of(&src), &[], tampered.into_bytes())
+        .post_shown(&src, &[], tampered.into_bytes())
         .await;
     assert_eq!(code, 401);
 }

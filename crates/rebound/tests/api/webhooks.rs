@@ -44,7 +44,7 @@ async fn tosend_fixtures_yield_the_expected_events_and_statuses() {
             .create_source(json!({"provider": "tosend", "name": "ToSend"}))
             .await;
         let (code, body) = app
-            .post_raw(&app.path_of(&src), &[], fixture("tosend", file))
+            .post_shown(&src, &[], fixture("tosend", file))
             .await;
         assert_eq!(code, 200, "{file}: {body}");
         let r = app.drain().await;
@@ -78,7 +78,7 @@ async fn generic_fixture_is_accepted_with_either_signature_scheme() {
     // The same event signed with Standard Webhooks: accepted, but a duplicate.
     let headers =
         standard_webhooks_headers(&secret, "evt_01hx8b1c2d3e4f5g6h7j8k9m0n", now_secs(), &body);
-    let (code, v) = app.post_raw(&app.path_of(&src), &headers, body).await;
+    let (code, v) = app.post_shown(&src, &headers, body).await;
     assert_eq!(code, 200, "{v}");
     let r = app.drain().await;
     assert_eq!((r.done, r.events, r.duplicates), (2, 1, 1));
@@ -109,12 +109,12 @@ async fn generic_signature_header_is_configurable() {
     );
     let sig = format!("sha256={}", hex_hmac("a-secret-of-my-own", &body));
     let (code, v) = app
-        .post_raw(&app.path_of(&src), &[("x-sig", sig.clone())], body.clone())
+        .post_shown(&src, &[("x-sig", sig.clone())], body.clone())
         .await;
     assert_eq!(code, 200, "{v}");
     // The default header is not consulted on this source.
     let (code, _) = app
-        .post_raw(&app.path_of(&src), &[("x-webhook-signature", sig)], body)
+        .post_shown(&src, &[("x-webhook-signature", sig)], body)
         .await;
     assert_eq!(code, 401);
     app.drain().await;
@@ -147,30 +147,30 @@ async fn listmonk_bounce_api_with_basic_auth() {
     };
     let body = fixture("listmonk", "generic-bounce-api-hard.json");
     let (code, v) = app
-        .post_raw(
-            "/webhooks/bounce",
+        .post_shown(
+            &src,
             &[("authorization", basic(&user, &pass))],
             body.clone(),
         )
         .await;
     assert_eq!(code, 200, "{v}");
     let (code, _) = app
-        .post_raw(
-            "/webhooks/bounce",
+        .post_shown(
+            &src,
             &[("authorization", basic(&user, "wrong"))],
             body.clone(),
         )
         .await;
     assert_eq!(code, 403);
     let (code, _) = app
-        .post_raw(
-            "/webhooks/bounce",
+        .post_shown(
+            &src,
             &[("authorization", basic("other", &pass))],
             body.clone(),
         )
         .await;
     assert_eq!(code, 403);
-    let (code, _) = app.post_raw("/webhooks/bounce", &[], body).await;
+    let (code, _) = app.post_shown(&src, &[], body).await;
     assert_eq!(code, 401);
     app.drain().await;
     let (_, c) = app.contact("user1@mail.com").await;
@@ -188,12 +188,12 @@ async fn listmonk_bounce_api_with_basic_auth() {
     let auth = [("authorization", basic(&user, &pass))];
     let known = json!({"subscriber_uuid": "0b5b9a52-0000-4000-8000-000000000001", "type": "complaint", "source": "api"});
     let (code, v) = app
-        .post_raw("/webhooks/bounce", &auth, known.to_string().into_bytes())
+        .post_shown(&src, &auth, known.to_string().into_bytes())
         .await;
     assert_eq!(code, 200, "{v}");
     let unknown = json!({"subscriber_uuid": "nope", "type": "hard", "source": "api"});
     let (code, v) = app
-        .post_raw("/webhooks/bounce", &auth, unknown.to_string().into_bytes())
+        .post_shown(&src, &auth, unknown.to_string().into_bytes())
         .await;
     assert_eq!(code, 400);
     assert!(
@@ -229,7 +229,7 @@ async fn the_same_event_delivered_20_times_concurrently_counts_once() {
     for _ in 0..20 {
         let (app_client, body) = (app.client.clone(), soft.clone());
         let sig = hex_hmac(generic["secret"].as_str().unwrap_or_default(), &body);
-        let url = app.url(&app.path_of(&generic));
+        let url = shown_url(&generic);
         tasks.push(tokio::spawn(async move {
             app_client
                 .post(url)
@@ -242,7 +242,7 @@ async fn the_same_event_delivered_20_times_concurrently_counts_once() {
         let (c, body, url) = (
             app.client.clone(),
             tosend_body.clone(),
-            app.url(&app.path_of(&tosend)),
+            shown_url(&tosend),
         );
         tasks.push(tokio::spawn(async move {
             c.post(url)

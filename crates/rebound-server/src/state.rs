@@ -40,6 +40,7 @@ impl Default for ServerConfig {
 pub struct SourceCache {
     by_key_hash: RwLock<HashMap<[u8; 32], Arc<Source>>>,
     last_reload: RwLock<Option<Instant>>,
+    newest_id: std::sync::atomic::AtomicI64,
 }
 
 /// The SHA-256 of a secret, for lookups and for storing tokens.
@@ -50,6 +51,9 @@ pub fn digest(s: &str) -> [u8; 32] {
 impl SourceCache {
     /// Replaces the cache with `sources`.
     pub fn fill(&self, sources: Vec<Source>) {
+        let newest = sources.iter().map(|s| s.id).max().unwrap_or(0);
+        self.newest_id
+            .store(newest, std::sync::atomic::Ordering::Relaxed);
         let map = sources
             .into_iter()
             .map(|s| (digest(&s.key), Arc::new(s)))
@@ -68,8 +72,9 @@ impl SourceCache {
         rebound_core::signature::ct_eq(s.key.as_bytes(), key.as_bytes()).then(|| s.clone())
     }
 
-    /// Finds the source with this URL key; on a miss, reloads from the store at most once a
-    /// second (another node or the CLI may have added it).
+    /// Finds the source with this URL key. On a miss it reloads from the store when another
+    /// process (the CLI, another node) has added a source since the last load (one cheap
+    /// read, the same for any key), and at most once a second otherwise (other changes).
     pub async fn lookup(&self, store: &DynStore, key: &str) -> Option<Arc<Source>> {
         if let Some(s) = self.find(key) {
             return Some(s);
@@ -79,7 +84,13 @@ impl SourceCache {
             .read()
             .map(|t| t.is_none_or(|t| t.elapsed() > Duration::from_secs(1)))
             .unwrap_or(true);
-        if stale {
+        let added = || async {
+            store
+                .newest_source_id()
+                .await
+                .is_ok_and(|id| id > self.newest_id.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        if stale || added().await {
             if let Ok(all) = store.list_sources().await {
                 self.fill(all);
             }

@@ -106,6 +106,9 @@ pub trait Store: Send + Sync {
     async fn create_source(&self, source: NewSource) -> Result<Source>;
     /// All sources.
     async fn list_sources(&self) -> Result<Vec<Source>>;
+    /// The id of the newest source (0 when there is none): a cheap check, for a process
+    /// that caches sources, that another process (the CLI, another node) added one.
+    async fn newest_source_id(&self) -> Result<i64>;
     /// Replaces a source's provider-specific settings.
     async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()>;
     /// Sets a source's status and message (e.g. "no secret configured").

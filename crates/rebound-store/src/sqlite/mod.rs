@@ -452,6 +452,12 @@ impl Store for SqliteStore {
     async fn list_sources(&self) -> Result<Vec<Source>> {
         self.read(ops::list_sources).await
     }
+    async fn newest_source_id(&self) -> Result<i64> {
+        self.read(
+            |c| Ok(c.query_row("SELECT COALESCE(MAX(id), 0) FROM sources", [], |r| r.get(0))?),
+        )
+        .await
+    }
     async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()> {
         self.write(move |c| {
             c.execute(

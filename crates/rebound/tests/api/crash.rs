@@ -191,10 +191,7 @@ async fn failing_rows_are_retried_then_failed_without_blocking_others() {
     let (item, log) = bad_row(1);
     let bad_id = app.store.ingest(item, log).await.expect("ingest");
     let (code, _) = app
-        .post_shown(&src,
-            &[],
-            fixture("tosend", "bounce-hard.json"),
-        )
+        .post_shown(&src, &[], fixture("tosend", "bounce-hard.json"))
         .await;
     assert_eq!(code, 200);
 
@@ -285,10 +282,7 @@ async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
     conn.execute_batch("CREATE TRIGGER fail_inbox BEFORE INSERT ON inbox BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;")
         .expect("trigger");
     let (code, v) = app
-        .post_shown(&src,
-            &[],
-            fixture("tosend", "bounce-hard.json"),
-        )
+        .post_shown(&src, &[], fixture("tosend", "bounce-hard.json"))
         .await;
     assert_eq!(code, 503, "{v}");
     assert!(
@@ -298,10 +292,7 @@ async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
     assert_eq!(app.store.inbox_counts().await.expect("counts").pending, 0);
     conn.execute_batch("DROP TRIGGER fail_inbox").expect("drop");
     let (code, v) = app
-        .post_shown(&src,
-            &[],
-            fixture("tosend", "bounce-hard.json"),
-        )
+        .post_shown(&src, &[], fixture("tosend", "bounce-hard.json"))
         .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(app.drain().await.events, 1);

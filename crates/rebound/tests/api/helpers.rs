@@ -295,3 +295,79 @@ pub fn with_key(url: &str, key: &str) -> String {
     u.path_segments_mut().expect("path").pop().push(key);
     u.to_string()
 }
+
+/// A SendGrid-style ECDSA P-256 key pair and its public key as SendGrid shows it (base64 DER).
+pub fn sendgrid_keys() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+    let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
+    let der = kp.public_key().as_der().expect("der");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    (kp, b64)
+}
+
+/// SendGrid's signature headers: ECDSA over timestamp + body.
+pub fn sendgrid_headers(
+    kp: &aws_lc_rs::signature::EcdsaKeyPair,
+    ts: i64,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut msg = ts.to_string().into_bytes();
+    msg.extend_from_slice(body);
+    let sig = kp.sign(&rng, &msg).expect("sign");
+    vec![
+        ("x-twilio-email-event-webhook-timestamp", ts.to_string()),
+        (
+            "x-twilio-email-event-webhook-signature",
+            base64::engine::general_purpose::STANDARD.encode(sig.as_ref()),
+        ),
+    ]
+}
+
+/// A Mailgun body with its `signature` object (HMAC of timestamp + token with the key).
+pub fn mailgun_body(key: &str, ts: i64, token: &str, fixture_body: &[u8]) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(fixture_body).expect("json");
+    let sig = hex_hmac(key, format!("{ts}{token}").as_bytes());
+    v["signature"] = json!({"timestamp": ts.to_string(), "token": token, "signature": sig});
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// Resend's Svix headers: Standard Webhooks signing under Svix's header names.
+pub fn svix_headers(secret: &str, id: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+    standard_webhooks_headers(secret, id, ts, body)
+        .into_iter()
+        .map(|(k, v)| {
+            let svix = match k {
+                "webhook-id" => "svix-id",
+                "webhook-timestamp" => "svix-timestamp",
+                _ => "svix-signature",
+            };
+            (svix, v)
+        })
+        .collect()
+}
+
+/// A Postal-style RSA-2048 key pair and its public key as Postal shows it (base64 DER).
+pub fn postal_keys() -> (aws_lc_rs::rsa::KeyPair, String) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair as _;
+    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
+    let der = kp.public_key().as_der().expect("der");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    (kp, b64)
+}
+
+/// Postal's `X-Postal-Signature-256`: RSA PKCS#1 v1.5 SHA-256 over the body, base64.
+pub fn postal_sign(kp: &aws_lc_rs::rsa::KeyPair, body: &[u8]) -> String {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut sig = vec![0; kp.public_modulus_len()];
+    kp.sign(
+        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+        &rng,
+        body,
+        &mut sig,
+    )
+    .expect("sign");
+    base64::engine::general_purpose::STANDARD.encode(sig)
+}

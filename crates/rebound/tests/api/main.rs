@@ -3,6 +3,8 @@
 
 mod cli;
 mod crash;
+mod docs;
+mod every_provider;
 mod helpers;
 mod mailbox;
 mod policy;

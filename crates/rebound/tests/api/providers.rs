@@ -1,40 +1,10 @@
 //! SendGrid, Postmark, Mailgun and Resend end to end: each with its own authentication,
 //! its fixtures through the pipeline, and the usual attacks refused.
 
-use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn sendgrid_keys() -> (aws_lc_rs::signature::EcdsaKeyPair, String) {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-    let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).expect("key");
-    let der = kp.public_key().as_der().expect("der");
-    let b64 = B64.encode(der.as_ref());
-    (kp, b64)
-}
-
-fn sendgrid_headers(
-    kp: &aws_lc_rs::signature::EcdsaKeyPair,
-    ts: i64,
-    body: &[u8],
-) -> Vec<(&'static str, String)> {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut msg = ts.to_string().into_bytes();
-    msg.extend_from_slice(body);
-    let sig = kp.sign(&rng, &msg).expect("sign");
-    vec![
-        ("x-twilio-email-event-webhook-timestamp", ts.to_string()),
-        (
-            "x-twilio-email-event-webhook-signature",
-            B64.encode(sig.as_ref()),
-        ),
-    ]
-}
 
 #[tokio::test]
 async fn sendgrid_signed_batches_apply_every_event_once() {
@@ -172,13 +142,6 @@ async fn postmark_basic_auth_in_the_url() {
     );
 }
 
-fn mailgun_body(key: &str, ts: i64, token: &str, fixture_body: &[u8]) -> Vec<u8> {
-    let mut v: Value = serde_json::from_slice(fixture_body).expect("json");
-    let sig = hex_hmac(key, format!("{ts}{token}").as_bytes());
-    v["signature"] = json!({"timestamp": ts.to_string(), "token": token, "signature": sig});
-    serde_json::to_vec(&v).expect("json")
-}
-
 #[tokio::test]
 async fn mailgun_signatures_and_replayed_tokens() {
     let app = spawn_app().await;
@@ -246,21 +209,7 @@ async fn resend_svix_signatures() {
         .await;
     let url = shown_url(&src);
     let body = fixture("resend", "anymail-hard-bounced-event.json");
-    let svix = |id: &str, ts: i64| -> Vec<(&'static str, String)> {
-        standard_webhooks_headers(secret, id, ts, &body)
-            .into_iter()
-            .map(|(k, v)| {
-                (
-                    match k {
-                        "webhook-id" => "svix-id",
-                        "webhook-timestamp" => "svix-timestamp",
-                        _ => "svix-signature",
-                    },
-                    v,
-                )
-            })
-            .collect()
-    };
+    let svix = |id: &str, ts: i64| svix_headers(secret, id, ts, &body);
     let (code, v) = app
         .post_url(&url, &svix("msg_1", now_secs()), body.clone())
         .await;
@@ -435,28 +384,17 @@ async fn mandrill_form_bodies_signed_over_the_url() {
 /// Postal: RSA-SHA256 signatures with the server's public key.
 #[tokio::test]
 async fn postal_rsa_signed_events() {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::KeyPair as _;
-    let kp = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key");
-    let public = B64.encode(kp.public_key().as_der().expect("der").as_ref());
+    let (kp, public) = postal_keys();
     let app = spawn_app().await;
     let src = app
         .create_source(json!({"provider": "postal", "name": "Postal", "public_key": public}))
         .await;
     let body = fixture("postal", "anymail-failed-event.json");
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut sig = vec![0; kp.public_modulus_len()];
-    kp.sign(
-        &aws_lc_rs::signature::RSA_PKCS1_SHA256,
-        &rng,
-        &body,
-        &mut sig,
-    )
-    .expect("sign");
+    let sig = postal_sign(&kp, &body);
     let url = shown_url(&src);
     assert_eq!(app.post_url(&url, &[], body.clone()).await.0, 401);
     let (code, v) = app
-        .post_url(&url, &[("x-postal-signature-256", B64.encode(&sig))], body)
+        .post_url(&url, &[("x-postal-signature-256", sig)], body)
         .await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
@@ -593,9 +531,7 @@ async fn smtp2go_form_events_with_basic_auth() {
     let (code, v) = app.post_url(&url, &form, body).await;
     assert_eq!(code, 200, "{v}");
     let json_body = br#"{"event":"spam","rcpt":"spam@example.com","email_id":"e2","time":"2026-01-02 03:04:06"}"#;
-    let (code, v) = app
-        .post_url(&url, &[], json_body.to_vec())
-        .await;
+    let (code, v) = app.post_url(&url, &[], json_body.to_vec()).await;
     assert_eq!(code, 200, "{v}");
     app.drain().await;
     let (_, c) = app.contact("gone@example.com").await;

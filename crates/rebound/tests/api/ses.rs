@@ -112,7 +112,8 @@ async fn ses_app(cert: String) -> TestApp {
 }
 
 async fn post(app: &TestApp, src: &Value, body: &Value) -> (u16, Value) {
-    app.post_shown(src,
+    app.post_shown(
+        src,
         &[("content-type", "text/plain; charset=UTF-8".into())],
         body.to_string().into_bytes(),
     )
@@ -268,9 +269,7 @@ async fn tampered_foreign_topic_and_raw_messages_change_nothing() {
     assert_eq!(post(&app, &src, &v3).await.0, 401);
 
     // Raw message delivery: a clear 400.
-    let (code, v) = app
-        .post_shown(&src, &[], bounce.clone().into_bytes())
-        .await;
+    let (code, v) = app.post_shown(&src, &[], bounce.clone().into_bytes()).await;
     assert_eq!(code, 400);
     assert!(
         v["error"]
@@ -438,10 +437,9 @@ async fn trust_first_topic_pins_the_first_subscriber() {
     assert_eq!(app.drain().await.events, recipients(&bounce));
 }
 
-/// Real AWS-signed messages, years old, are accepted end to end with their real
-/// certificate from `--sns-cert-dir` (no network), and their bounce applied.
-#[tokio::test]
-async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
+/// A real AWS-signed SES notification (years old) and its topic; the certificate that signed
+/// it is written into `cert_dir` under the name its `SigningCertURL` gives (`--sns-cert-dir`).
+pub fn real_signed_notification(cert_dir: &std::path::Path) -> (Vec<u8>, String) {
     use rebound_core::providers::sns;
     let body = fixture("ses", "sns-ses-notification-bounce-v1-2022-signed.json");
     let env = sns::Envelope::parse(&body).expect("envelope");
@@ -456,15 +454,23 @@ async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
         .map(|c| fixture("ses", c))
         .find(|pem| sns::public_key_from_pem(pem).is_ok_and(|k| sns::verify(&env, &k).is_ok()))
         .expect("a real certificate verifies the fixture");
+    std::fs::write(cert_dir.join(&cert_name), pem).expect("write cert");
+    (body, env.topic_arn.clone())
+}
+
+/// Real AWS-signed messages, years old, are accepted end to end with their real
+/// certificate from `--sns-cert-dir` (no network), and their bounce applied.
+#[tokio::test]
+async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join(&cert_name), pem).expect("write cert");
+    let (body, topic) = real_signed_notification(dir.path());
     let cfg = rebound_server::ServerConfig {
         sns_cert_dir: Some(dir.path().to_path_buf()),
         ..Default::default()
     };
     let app = spawn_app_full(cfg, Arc::new(LocalAws::default())).await;
     let src = app
-        .create_source(json!({"provider": "ses", "name": "SES", "topic_arns": [env.topic_arn]}))
+        .create_source(json!({"provider": "ses", "name": "SES", "topic_arns": [topic]}))
         .await;
     let (code, v) = app.post_shown(&src, &[], body.clone()).await;
     assert_eq!(code, 200, "{v}");
@@ -480,8 +486,6 @@ async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
     let tampered = String::from_utf8(body)
         .expect("utf-8")
         .replacen("bounce", "bouncf", 1);
-    let (code, _) = app
-        .post_shown(&src, &[], tampered.into_bytes())
-        .await;
+    let (code, _) = app.post_shown(&src, &[], tampered.into_bytes()).await;
     assert_eq!(code, 401);
 }

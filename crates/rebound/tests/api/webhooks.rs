@@ -43,9 +43,7 @@ async fn tosend_fixtures_yield_the_expected_events_and_statuses() {
         let src = app
             .create_source(json!({"provider": "tosend", "name": "ToSend"}))
             .await;
-        let (code, body) = app
-            .post_shown(&src, &[], fixture("tosend", file))
-            .await;
+        let (code, body) = app.post_shown(&src, &[], fixture("tosend", file)).await;
         assert_eq!(code, 200, "{file}: {body}");
         let r = app.drain().await;
         assert_eq!((r.done, r.events), (1, 1), "{file}");
@@ -239,11 +237,7 @@ async fn the_same_event_delivered_20_times_concurrently_counts_once() {
                 .await
                 .map(|r| r.status().as_u16())
         }));
-        let (c, body, url) = (
-            app.client.clone(),
-            tosend_body.clone(),
-            shown_url(&tosend),
-        );
+        let (c, body, url) = (app.client.clone(), tosend_body.clone(), shown_url(&tosend));
         tasks.push(tokio::spawn(async move {
             c.post(url)
                 .body(body)

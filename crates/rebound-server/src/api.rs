@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use rebound_core::{Address, Policy, Status};
 use rebound_store::{Contact, ContactFilter, ContactPatch, EventFilter, LogFilter, NewContact};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::sources::{self, source_json, CreateError, CreateSource};
+use crate::sources::{self, source_json, CreateSource, UpdateSource};
 use crate::state::{digest, now_ms, AppState};
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -24,6 +24,7 @@ type ApiResult<T = Response> = Result<T, ApiError>;
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/sources", get(list_sources).post(create_source))
+        .route("/sources/{id}", patch(update_source))
         .route("/sources/{id}/scan", post(scan_source))
         .route("/verp", post(verp_encode))
         .route("/suppressions/check", post(check_suppressions))
@@ -167,17 +168,24 @@ async fn verp_encode(State(state): State<AppState>, body: Bytes) -> ApiResult {
 
 async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateSource = parse_json(&body)?;
-    let source = match sources::create(&state.store, req).await {
-        Ok(s) => s,
-        Err(CreateError::Invalid(msg)) => return Err(ApiError::bad_request(msg)),
-        Err(CreateError::Store(e)) => return Err(e.into()),
-    };
+    let source = sources::create(&state.store, req).await?;
     state.sources.fill(state.store.list_sources().await?);
     Ok((
         StatusCode::CREATED,
         Json(source_json(&state.config.public_url, &source)),
     )
         .into_response())
+}
+
+async fn update_source(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult {
+    let req: UpdateSource = parse_json(&body)?;
+    let source = sources::update(&state.store, id, req).await?;
+    state.sources.fill(state.store.list_sources().await?);
+    Ok(Json(source_json(&state.config.public_url, &source)).into_response())
 }
 
 async fn list_sources(State(state): State<AppState>) -> ApiResult {

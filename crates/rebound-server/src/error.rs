@@ -63,3 +63,12 @@ impl From<StoreError> for ApiError {
 pub async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
 }
+
+impl From<crate::sources::Error> for ApiError {
+    fn from(e: crate::sources::Error) -> Self {
+        match e {
+            crate::sources::Error::Invalid(msg) => ApiError::bad_request(msg),
+            crate::sources::Error::Store(e) => e.into(),
+        }
+    }
+}

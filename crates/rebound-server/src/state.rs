@@ -41,6 +41,7 @@ pub struct SourceCache {
     by_key_hash: RwLock<HashMap<[u8; 32], Arc<Source>>>,
     last_reload: RwLock<Option<Instant>>,
     newest_id: std::sync::atomic::AtomicI64,
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 /// The SHA-256 of a secret, for lookups and for storing tokens.
@@ -72,25 +73,38 @@ impl SourceCache {
         rebound_core::signature::ct_eq(s.key.as_bytes(), key.as_bytes()).then(|| s.clone())
     }
 
-    /// Finds the source with this URL key. On a miss it reloads from the store when another
-    /// process (the CLI, another node) has added a source since the last load (one cheap
-    /// read, the same for any key), and at most once a second otherwise (other changes).
+    /// Finds the source with this URL key. The cache is reloaded from the store when it is
+    /// over a second old (by one request at a time: a source changed by the CLI or another
+    /// node is seen within a second), and on a miss when the store holds a source newer than
+    /// the cache (one cheap read, the same for any key: a source just added answers at once).
     pub async fn lookup(&self, store: &DynStore, key: &str) -> Option<Arc<Source>> {
-        if let Some(s) = self.find(key) {
-            return Some(s);
-        }
+        use std::sync::atomic::Ordering;
         let stale = self
             .last_reload
             .read()
             .map(|t| t.is_none_or(|t| t.elapsed() > Duration::from_secs(1)))
             .unwrap_or(true);
-        let added = || async {
-            store
-                .newest_source_id()
-                .await
-                .is_ok_and(|id| id > self.newest_id.load(std::sync::atomic::Ordering::Relaxed))
-        };
-        if stale || added().await {
+        if stale && !self.reloading.swap(true, Ordering::AcqRel) {
+            // Cleared also when the request is dropped while it waits for the store.
+            struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, std::sync::atomic::Ordering::Release);
+                }
+            }
+            let _done = Done(&self.reloading);
+            if let Ok(all) = store.list_sources().await {
+                self.fill(all);
+            }
+        }
+        if let Some(s) = self.find(key) {
+            return Some(s);
+        }
+        let added = store
+            .newest_source_id()
+            .await
+            .is_ok_and(|id| id > self.newest_id.load(Ordering::Relaxed));
+        if added {
             if let Ok(all) = store.list_sources().await {
                 self.fill(all);
             }

@@ -109,6 +109,9 @@ pub trait Store: Send + Sync {
     /// The id of the newest source (0 when there is none): a cheap check, for a process
     /// that caches sources, that another process (the CLI, another node) added one.
     async fn newest_source_id(&self) -> Result<i64>;
+    /// Writes a source's name, secret, settings and status (by its id); errors if it does
+    /// not exist.
+    async fn update_source(&self, source: Source) -> Result<()>;
     /// Replaces a source's provider-specific settings.
     async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()>;
     /// Sets a source's status and message (e.g. "no secret configured").

@@ -157,6 +157,24 @@ pub enum SourceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a source: its name, the secret or key its provider issued (a source created
+    /// without one waits for it), or a new basic-auth password (a new webhook URL).
+    Update {
+        /// The source's id (`rebound source list`).
+        id: i64,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The signing secret (or basic-auth password) to use from now on.
+        #[arg(long)]
+        secret: Option<String>,
+        /// The provider's verification key (sendgrid, postal).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List sources.
     List {
         /// Print JSON lines.

@@ -107,36 +107,23 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                 public_key,
                 trust_first_topic: trust_first_topic.then_some(true),
             };
-            let s = sources::create(store, req).await.map_err(|e| match e {
-                sources::CreateError::Invalid(msg) => anyhow::Error::msg(msg),
-                sources::CreateError::Store(e) => e.into(),
-            })?;
-            let v = source_json(&base, &s);
-            if json {
-                println!("{v}");
-            } else if s.provider == rebound_server::mailbox::PROVIDER {
-                println!(
-                    "Source {} (mailbox) created: {}",
-                    s.id,
-                    v["url"].as_str().unwrap_or_default()
-                );
-                println!("Scan it with: rebound mailbox scan --source {}", s.id);
-            } else {
-                println!("Source {} ({}) created.", s.id, s.provider);
-                println!(
-                    "Webhook URL: {}",
-                    v["webhook_url"].as_str().unwrap_or_default()
-                );
-                if let Some(secret) = &s.secret {
-                    println!("Signing secret: {secret}");
-                }
-                if let Some(b) = v.get("basic_auth") {
-                    println!(
-                        "Basic auth: username {} password {}",
-                        b["username"], b["password"]
-                    );
-                }
-            }
+            let s = sources::create(store, req).await?;
+            print_source(&base, &s, "created", json);
+        }
+        SourceCommand::Update {
+            id,
+            name,
+            secret,
+            public_key,
+            json,
+        } => {
+            let req = sources::UpdateSource {
+                name,
+                secret,
+                public_key,
+            };
+            let s = sources::update(store, id, req).await?;
+            print_source(&base, &s, "updated", json);
         }
         SourceCommand::List { json } => {
             for s in store.list_sources().await? {
@@ -157,6 +144,42 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
         }
     }
     Ok(())
+}
+
+/// Prints a source as `source add` and `source update` show it: its webhook URL and the
+/// credentials to paste into the provider, or JSON.
+fn print_source(base: &str, s: &rebound_store::Source, verb: &str, json: bool) {
+    let v = source_json(base, s);
+    if json {
+        println!("{v}");
+    } else if s.provider == rebound_server::mailbox::PROVIDER {
+        println!(
+            "Source {} (mailbox) {verb}: {}",
+            s.id,
+            v["url"].as_str().unwrap_or_default()
+        );
+        println!("Scan it with: rebound mailbox scan --source {}", s.id);
+    } else {
+        println!("Source {} ({}) {verb}.", s.id, s.provider);
+        println!(
+            "Webhook URL: {}",
+            v["webhook_url"].as_str().unwrap_or_default()
+        );
+        if let Some(secret) = &s.secret {
+            println!("Signing secret: {secret}");
+        }
+        if let Some(b) = v.get("basic_auth") {
+            println!(
+                "Basic auth: username {} password {}",
+                b["username"], b["password"]
+            );
+        }
+    }
+    if let Some(msg) = &s.status_message {
+        if !json {
+            println!("Status: {} ({msg})", s.status);
+        }
+    }
 }
 
 fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {

@@ -458,6 +458,26 @@ impl Store for SqliteStore {
         )
         .await
     }
+    async fn update_source(&self, source: Source) -> Result<()> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE sources SET name = ?1, secret = ?2, config = ?3, status = ?4, status_message = ?5 WHERE id = ?6",
+                rusqlite::params![
+                    source.name,
+                    source.secret,
+                    source.config.to_string(),
+                    source.status,
+                    source.status_message,
+                    source.id
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("source {}", source.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
     async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()> {
         self.write(move |c| {
             c.execute(

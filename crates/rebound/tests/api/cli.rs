@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -338,5 +339,106 @@ fn parse_prints_one_json_object_per_record_and_fails_on_unreadable_files() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).lines().count(),
         lines.len()
+    );
+}
+
+/// The CLI's sources as a user takes them, with `rebound serve` running on the same data:
+/// the URL `rebound source add` prints accepts the provider's events (SparkPost: the
+/// credentials in it); a Resend source added before its secret exists waits for it, and
+/// `rebound source update --secret` makes the same URL work within a second.
+#[tokio::test]
+async fn cli_sources_work_through_the_urls_they_print_while_serve_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let cli = |args: &[&str]| {
+        let out = Command::new(bin())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env("REBOUND_LISTEN", format!("127.0.0.1:{port}"))
+            .output()
+            .expect("rebound");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let printed_url = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Webhook URL: "))
+            .unwrap_or_else(|| panic!("no URL in {text}"))
+            .to_string()
+    };
+    // Created before serve starts, and after.
+    let sparkpost = printed_url(&cli(&[
+        "source",
+        "add",
+        "--provider",
+        "sparkpost",
+        "--name",
+        "SP",
+    ]));
+    let mut server = start(dir.path(), port, 2);
+    let client = reqwest::Client::new();
+    wait_ready(&client, port).await;
+    let resend_text = cli(&["source", "add", "--provider", "resend", "--name", "R"]);
+    assert!(
+        resend_text.contains("Status: waiting for secret"),
+        "{resend_text}"
+    );
+    let resend = printed_url(&resend_text);
+    let listed = cli(&["source", "list", "--json"]);
+    for url in [&sparkpost, &resend] {
+        assert!(
+            listed.contains(&format!("\"webhook_url\":\"{url}\"")),
+            "{listed}"
+        );
+    }
+
+    let post = |url: String, headers: Vec<(&'static str, String)>, body: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            let mut req = client.post(url).body(body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            req.send().await.expect("post").status().as_u16()
+        }
+    };
+    let body = fixture("sparkpost", "anymail-bounce-event.json");
+    assert_eq!(
+        post(sparkpost.clone(), vec![], body).await,
+        200,
+        "{sparkpost}"
+    );
+
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = fixture("resend", "anymail-hard-bounced-event.json");
+    let signed = |id: &str| svix_headers(secret, id, now_secs(), &body);
+    assert_eq!(post(resend.clone(), signed("m1"), body.clone()).await, 503);
+    let id = resend_text
+        .split_whitespace()
+        .nth(1)
+        .expect("id")
+        .to_string();
+    let updated = cli(&["source", "update", &id, "--secret", secret]);
+    assert_eq!(printed_url(&updated), resend, "the URL pasted stays valid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut code = 0;
+    while Instant::now() < deadline {
+        code = post(resend.clone(), signed("m2"), body.clone()).await;
+        if code == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        code, 200,
+        "the running server takes the secret set by the CLI"
     );
 }

@@ -1,7 +1,7 @@
 //! Durability and failure handling: kill -9 between acknowledgement and processing, and
 //! rows that keep failing.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rebound_core::Policy;
@@ -11,51 +11,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_rebound")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start(dir: &std::path::Path, port: u16, workers: usize) -> Child {
-    Command::new(bin())
-        .args([
-            "--data-dir",
-            dir.to_str().expect("utf-8 path"),
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--workers", &workers.to_string()])
-        .env("REBOUND_ADMIN_TOKEN", TOKEN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rebound serve")
-}
-
-async fn wait_ready(client: &reqwest::Client, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("rebound serve did not become ready");
-}
 
 async fn api(client: &reqwest::Client, port: u16, path: &str) -> Value {
     client

@@ -337,6 +337,23 @@ fn registry_scheme(p: Provider) -> Scheme {
     }
 }
 
+/// Fresh key pairs, and the real SES notification with its certificate put in `cert_dir`.
+fn keys(cert_dir: &std::path::Path) -> &'static Keys {
+    let (ses_body, ses_topic) = crate::ses::real_signed_notification(cert_dir);
+    let (sendgrid, sendgrid_public) = sendgrid_keys();
+    let (postal, postal_public) = postal_keys();
+    Box::leak(Box::new(Keys {
+        sendgrid,
+        sendgrid_public,
+        sendgrid_other: sendgrid_keys().0,
+        postal,
+        postal_public,
+        postal_other: postal_keys().0,
+        ses_body,
+        ses_topic,
+    }))
+}
+
 /// The newest request-log entry.
 async fn last_log(app: &TestApp) -> Value {
     let (_, v) = app.get("/api/v1/log?limit=1").await;
@@ -346,19 +363,7 @@ async fn last_log(app: &TestApp) -> Value {
 #[tokio::test]
 async fn every_provider_accepts_its_shown_url_and_refuses_forgeries_there() {
     let cert_dir = tempfile::tempdir().expect("tempdir");
-    let (ses_body, ses_topic) = crate::ses::real_signed_notification(cert_dir.path());
-    let (sendgrid, sendgrid_public) = sendgrid_keys();
-    let (postal, postal_public) = postal_keys();
-    let keys: &'static Keys = Box::leak(Box::new(Keys {
-        sendgrid,
-        sendgrid_public,
-        sendgrid_other: sendgrid_keys().0,
-        postal,
-        postal_public,
-        postal_other: postal_keys().0,
-        ses_body,
-        ses_topic,
-    }));
+    let keys = keys(cert_dir.path());
     let cfg = rebound_server::ServerConfig {
         sns_cert_dir: Some(cert_dir.path().to_path_buf()),
         ..Default::default()
@@ -452,4 +457,93 @@ async fn every_provider_accepts_its_shown_url_and_refuses_forgeries_there() {
         tested.push(name);
     }
     assert_eq!(tested.len(), Provider::ALL.len());
+}
+
+/// Providers that issue the secret (or key pair) show it only once the webhook URL is
+/// pasted in: a source can be created without it, waits for it (requests fail closed with
+/// 503, which providers retry), and works through the same URL once it is set.
+#[tokio::test]
+async fn a_source_takes_its_provider_issued_secret_after_its_url() {
+    let keys = keys(tempfile::tempdir().expect("tempdir").path());
+    let app = spawn_app().await;
+    let mut tested = 0;
+    for p in Provider::ALL {
+        let name = p.name();
+        let issued = match p.auth() {
+            Auth::ProviderSecret => "secret",
+            Auth::PublicKey => "public_key",
+            _ => continue,
+        };
+        let case = case(p, keys);
+        let mut create = case.create.clone();
+        let credential = create[issued].take();
+        create.as_object_mut().expect("object").remove(issued);
+        let src = app.create_source(create).await;
+        assert_eq!(src["status"], "waiting for secret", "{name}: {src}");
+        let msg = src["status_message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(&format!("rebound source update {}", src["id"])),
+            "{name}: {msg}"
+        );
+        let url = shown_url(&src);
+        let (target, headers, body) = (case.request)(&src, Cred::Right);
+        let (code, v) = app.post_url(&target, &headers, body).await;
+        assert_eq!(code, 503, "{name}: fails closed while waiting: {v}");
+
+        let (code, updated) = app
+            .api(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/sources/{}", src["id"]),
+                Some(json!({ issued: credential })),
+            )
+            .await;
+        assert_eq!(code, 200, "{name}: {updated}");
+        assert_eq!(updated["status"], "active", "{name}: {updated}");
+        assert_eq!(
+            shown_url(&updated),
+            url,
+            "{name}: the URL stays the one pasted"
+        );
+        let (target, headers, body) = (case.request)(&updated, Cred::Right);
+        let (code, v) = app.post_url(&target, &headers, body).await;
+        assert_eq!(code, 200, "{name}: {v}");
+        tested += 1;
+    }
+    assert_eq!(tested, 10, "providers that issue their secret or key");
+
+    // What the update takes is checked as at creation.
+    let src = app
+        .create_source(json!({"provider": "tosend", "name": "T"}))
+        .await;
+    for (body, status, needle) in [
+        (
+            json!({"secret": "x".repeat(20)}),
+            400,
+            "does not use a signing secret",
+        ),
+        (json!({"public_key": "abc"}), 400, "public_key applies"),
+        (json!({"name": ""}), 400, "name must be"),
+        (json!({"url_key": "mine"}), 400, "unknown field"),
+    ] {
+        let (code, v) = app
+            .api(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/sources/{}", src["id"]),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(code, status, "{body}: {v}");
+        assert!(
+            v["error"].as_str().unwrap_or_default().contains(needle),
+            "{body}: {v}"
+        );
+    }
+    let (code, v) = app
+        .api(
+            reqwest::Method::PATCH,
+            "/api/v1/sources/9999",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(code, 404, "{v}");
 }

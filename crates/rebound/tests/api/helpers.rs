@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -370,4 +372,53 @@ pub fn postal_sign(kp: &aws_lc_rs::rsa::KeyPair, body: &[u8]) -> String {
     )
     .expect("sign");
     base64::engine::general_purpose::STANDARD.encode(sig)
+}
+
+/// The built `rebound` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rebound")
+}
+
+/// A port free on 127.0.0.1 at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// `rebound serve` on `port` with its data in `dir` (admin token [`TOKEN`]).
+pub fn start(dir: &std::path::Path, port: u16, workers: usize) -> Child {
+    Command::new(bin())
+        .args([
+            "--data-dir",
+            dir.to_str().expect("utf-8 path"),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--workers", &workers.to_string()])
+        .env("REBOUND_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rebound serve")
+}
+
+/// Waits until the server on `port` answers `/readyz`.
+pub async fn wait_ready(client: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("rebound serve did not become ready");
 }

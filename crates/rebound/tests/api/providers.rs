@@ -1,7 +1,6 @@
 //! SendGrid, Postmark, Mailgun and Resend end to end: each with its own authentication,
 //! its fixtures through the pipeline, and the usual attacks refused.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -9,21 +8,6 @@ use crate::helpers::*;
 #[tokio::test]
 async fn sendgrid_signed_batches_apply_every_event_once() {
     let app = spawn_app().await;
-    let (code, v) = app
-        .api(
-            Method::POST,
-            "/api/v1/sources",
-            Some(json!({"provider": "sendgrid", "name": "SG"})),
-        )
-        .await;
-    assert_eq!(code, 400);
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("public_key"),
-        "{v}"
-    );
     let (kp, public) = sendgrid_keys();
     let src = app
         .create_source(json!({"provider": "sendgrid", "name": "SG", "public_key": public}))
@@ -145,14 +129,6 @@ async fn postmark_basic_auth_in_the_url() {
 #[tokio::test]
 async fn mailgun_signatures_and_replayed_tokens() {
     let app = spawn_app().await;
-    let (code, _) = app
-        .api(
-            Method::POST,
-            "/api/v1/sources",
-            Some(json!({"provider": "mailgun", "name": "MG"})),
-        )
-        .await;
-    assert_eq!(code, 400, "the signing key is required");
     let key = "key-0123456789abcdef0123456789abcdef";
     let src = app
         .create_source(json!({"provider": "mailgun", "name": "MG", "secret": key}))
@@ -311,14 +287,6 @@ async fn basic_auth_providers_accept_only_their_credentials() {
 #[tokio::test]
 async fn mandrill_form_bodies_signed_over_the_url() {
     let app = spawn_app().await;
-    let (code, _) = app
-        .api(
-            Method::POST,
-            "/api/v1/sources",
-            Some(json!({"provider": "mandrill", "name": "M"})),
-        )
-        .await;
-    assert_eq!(code, 400, "the webhook key is required");
     let src = app
         .create_source(
             json!({"provider": "mandrill", "name": "M", "secret": "mandrill-webhook-key"}),

@@ -16,12 +16,15 @@
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
+//! - [`listener`]: the accept loop: header, body and idle timeouts, connection cap, backing
+//!   off on fd exhaustion, graceful shutdown.
 //!
 //! [`router`] builds the whole application; tests can drive it without a socket.
 
 pub mod api;
 pub mod error;
 pub mod ingest;
+pub mod listener;
 pub mod mailbox;
 pub mod sns;
 pub mod sources;

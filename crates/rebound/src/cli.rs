@@ -111,6 +111,20 @@ pub struct ServeArgs {
     /// instead of fetching them (only for SigningCertURLs that pass every check).
     #[arg(long, env = "REBOUND_SNS_CERT_DIR")]
     pub sns_cert_dir: Option<PathBuf>,
+    /// Seconds a client may take to send a request's headers, from its first byte (from
+    /// connecting, for a new connection); then the connection is closed (default 10).
+    #[arg(long, env = "REBOUND_HEADER_READ_TIMEOUT", value_name = "SECS")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's body; then 408 (default 30).
+    #[arg(long, env = "REBOUND_BODY_READ_TIMEOUT", value_name = "SECS")]
+    pub body_read_timeout: Option<u64>,
+    /// Seconds a keep-alive connection may wait for its next request (default 60).
+    #[arg(long, env = "REBOUND_IDLE_TIMEOUT", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Most open client connections; more are answered 503 and closed (default 4096, fewer
+    /// if the open-file limit is lower).
+    #[arg(long, env = "REBOUND_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]

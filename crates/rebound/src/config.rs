@@ -27,6 +27,8 @@ pub struct FileConfig {
     pub body_limit: Option<usize>,
     pub sns_cert_dir: Option<PathBuf>,
     pub workers: WorkersFile,
+    /// Connection limits of the HTTP listener.
+    pub server: ServerFile,
     /// Policy defaults; the settings API overrides them once used.
     pub policy: Option<Policy>,
 }
@@ -40,6 +42,16 @@ pub struct WorkersFile {
     pub max_attempts: Option<u32>,
     pub backoff_base_ms: Option<i64>,
     pub backoff_max_ms: Option<i64>,
+}
+
+/// `[server]`: connection limits (rebound_server::listener).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerFile {
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_read_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
 }
 
 pub fn load_file(global: &Global) -> anyhow::Result<FileConfig> {
@@ -99,6 +111,82 @@ pub struct ServeSettings {
     pub workers: WorkerConfig,
     pub policy: Policy,
     pub sns_cert_dir: Option<PathBuf>,
+    pub limits: ConnectionLimits,
+}
+
+/// The listener's limits as configured; the connection cap, when not configured, is set at
+/// start from the open-file limit ([`max_connections`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: Option<usize>,
+}
+
+/// Longest timeout accepted, in seconds (one day).
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+fn timeout(
+    what: &str,
+    flag: Option<u64>,
+    file: Option<u64>,
+    default: u64,
+) -> anyhow::Result<Duration> {
+    let secs = flag.or(file).unwrap_or(default);
+    if !(1..=MAX_TIMEOUT_SECS).contains(&secs) {
+        bail!("{what} must be between 1 and {MAX_TIMEOUT_SECS} seconds (got {secs})");
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+pub fn connection_limits(args: &ServeArgs, file: &ServerFile) -> anyhow::Result<ConnectionLimits> {
+    let max_connections = args.max_connections.or(file.max_connections);
+    if let Some(n) = max_connections {
+        let most = rebound_server::listener::MAX_CONNECTIONS;
+        if !(1..=most).contains(&n) {
+            bail!("max connections must be between 1 and {most} (got {n})");
+        }
+    }
+    Ok(ConnectionLimits {
+        header_read_timeout: timeout(
+            "the header read timeout",
+            args.header_read_timeout,
+            file.header_read_timeout_secs,
+            10,
+        )?,
+        body_read_timeout: timeout(
+            "the body read timeout",
+            args.body_read_timeout,
+            file.body_read_timeout_secs,
+            30,
+        )?,
+        idle_timeout: timeout(
+            "the idle timeout",
+            args.idle_timeout,
+            file.idle_timeout_secs,
+            60,
+        )?,
+        max_connections,
+    })
+}
+
+/// File descriptors kept out of the connection budget: the database (writer, readers, WAL),
+/// mailbox and outbound HTTPS connections, logs. A quarter of a small limit.
+pub fn fd_reserve(nofile: u64) -> u64 {
+    (nofile / 4).min(256)
+}
+
+/// The connections an open-file limit leaves room for (`None`: unlimited).
+pub fn fd_budget(nofile: Option<u64>) -> Option<usize> {
+    nofile.map(|n| usize::try_from(n - fd_reserve(n)).unwrap_or(usize::MAX))
+}
+
+/// The connection cap: the configured one, else the default (4,096) or what the open-file
+/// limit leaves room for, whichever is lower.
+pub fn max_connections(configured: Option<usize>, nofile: Option<u64>) -> usize {
+    let default = rebound_server::listener::DEFAULT_MAX_CONNECTIONS;
+    configured.unwrap_or_else(|| fd_budget(nofile).map_or(default, |b| b.min(default).max(1)))
 }
 
 /// The listen address and the public base URL (without a trailing slash): from the flag or
@@ -147,6 +235,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
         backoff_max_ms: w.backoff_max_ms.unwrap_or(d.backoff_max_ms).max(1),
         ..d
     };
+    let limits = connection_limits(args, &file.server)?;
     Ok(ServeSettings {
         listen,
         public_url,
@@ -158,6 +247,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
             .sns_cert_dir
             .clone()
             .or_else(|| file.sns_cert_dir.clone()),
+        limits,
     })
 }
 
@@ -219,11 +309,105 @@ mod tests {
             body_limit: None,
             workers: Some(0),
             sns_cert_dir: None,
+            header_read_timeout: None,
+            body_read_timeout: None,
+            idle_timeout: None,
+            max_connections: None,
         };
         let s = serve_settings(&args, &file).expect("settings");
         assert_eq!(s.listen, "127.0.0.1:1234");
         assert_eq!(s.public_url, "http://127.0.0.1:1234");
         assert_eq!(s.body_limit, 10);
         assert_eq!(s.workers.tasks, 0);
+        assert_eq!(s.limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.limits.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(s.limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(s.limits.max_connections, None);
+    }
+
+    fn no_flags() -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            public_url: None,
+            body_limit: None,
+            workers: None,
+            sns_cert_dir: None,
+            header_read_timeout: None,
+            body_read_timeout: None,
+            idle_timeout: None,
+            max_connections: None,
+        }
+    }
+
+    #[test]
+    fn connection_limits_layer_and_validate() {
+        let file: FileConfig = toml::from_str(
+            "[server]\nheader_read_timeout_secs = 5\nidle_timeout_secs = 7\nmax_connections = 100\n",
+        )
+        .expect("toml");
+        let mut args = no_flags();
+        args.idle_timeout = Some(3);
+        let l = connection_limits(&args, &file.server).expect("limits");
+        assert_eq!(l.header_read_timeout, Duration::from_secs(5), "file");
+        assert_eq!(l.body_read_timeout, Duration::from_secs(30), "default");
+        assert_eq!(l.idle_timeout, Duration::from_secs(3), "flag over file");
+        assert_eq!(l.max_connections, Some(100));
+
+        args.header_read_timeout = Some(0);
+        let err = connection_limits(&args, &file.server).unwrap_err();
+        assert!(err.to_string().contains("header read timeout"), "{err}");
+        args.header_read_timeout = Some(u64::MAX);
+        assert!(connection_limits(&args, &file.server).is_err());
+        args.header_read_timeout = None;
+        args.max_connections = Some(0);
+        let err = connection_limits(&args, &file.server).unwrap_err();
+        assert!(err.to_string().contains("max connections"), "{err}");
+        let err = toml::from_str::<FileConfig>("[server]\nidle_timeout = 3\n").unwrap_err();
+        assert!(err.to_string().contains("idle_timeout"), "{err}");
+    }
+
+    /// The `[server]` keys the example documents (commented out) are the ones read, with
+    /// the defaults it states.
+    #[test]
+    fn the_example_documents_the_server_keys() {
+        let example = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rebound.example.toml"),
+        )
+        .expect("example");
+        let section = example
+            .split("\n[server]\n")
+            .nth(1)
+            .and_then(|s| s.split("\n[").next())
+            .expect("[server] section");
+        let keys: String = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .map(|l| format!("{}\n", l.split('#').next().unwrap_or_default().trim()))
+            .collect();
+        let file: FileConfig = toml::from_str(&format!("[server]\n{keys}")).expect("keys");
+        let l = connection_limits(&no_flags(), &file.server).expect("limits");
+        let defaults = connection_limits(&no_flags(), &ServerFile::default()).expect("defaults");
+        assert_eq!(
+            l,
+            ConnectionLimits {
+                max_connections: Some(4096),
+                ..defaults
+            }
+        );
+    }
+
+    #[test]
+    fn the_connection_cap_leaves_room_for_other_files() {
+        assert_eq!(max_connections(None, None), 4096);
+        assert_eq!(max_connections(None, Some(1_048_576)), 4096);
+        // The attacker's report: 1,024 open files.
+        assert_eq!(max_connections(None, Some(1024)), 768);
+        assert_eq!(max_connections(None, Some(64)), 48);
+        assert_eq!(max_connections(None, Some(0)), 1);
+        // A configured cap is kept (serve warns when it exceeds the budget).
+        assert_eq!(max_connections(Some(10_000), Some(1024)), 10_000);
+        assert_eq!(fd_budget(Some(1024)), Some(768));
+        assert_eq!(fd_budget(None), None);
     }
 }

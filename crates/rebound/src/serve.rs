@@ -1,16 +1,16 @@
 //! `rebound serve`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use rebound_core::Policy;
 use rebound_server::api::POLICY_KEY;
+use rebound_server::listener::Limits;
 use rebound_server::state::digest;
 use rebound_server::{worker, AppState, ServerConfig};
 use rebound_store::DynStore;
 
-use crate::config::{ServeSettings, ACK_TIMEOUT};
+use crate::config::{self, ServeSettings, ACK_TIMEOUT};
 
 /// The settings key holding the SHA-256 of the generated admin token.
 pub const TOKEN_KEY: &str = "admin_token_sha256";
@@ -51,7 +51,66 @@ pub async fn policy_in_force(store: &DynStore, default: Policy) -> anyhow::Resul
     })
 }
 
+/// Raises the soft open-file limit to the hard one (at most 2^20): the soft default (often
+/// 1,024) is far below what a listener with thousands of connections needs, and the hard
+/// limit is what the administrator allows. Returns the soft limit in force (`None`:
+/// unlimited).
+#[cfg(unix)]
+fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    const CAP: u64 = 1 << 20;
+    let lim = getrlimit(Resource::Nofile);
+    let soft = lim.current?;
+    let target = lim.maximum.unwrap_or(CAP).min(CAP);
+    if target <= soft {
+        return Some(soft);
+    }
+    let raised = Rlimit {
+        current: Some(target),
+        maximum: lim.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::info!(from = soft, to = target, "raised the open-file limit");
+            Some(target)
+        }
+        Err(e) => {
+            tracing::warn!(limit = soft, error = %e, "cannot raise the open-file limit");
+            Some(soft)
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_file_limit() -> Option<u64> {
+    None
+}
+
+/// The listener's limits, the connection cap set from the open-file limit when not
+/// configured.
+fn listener_limits(s: &ServeSettings) -> Limits {
+    let nofile = raise_open_file_limit();
+    let max_connections = config::max_connections(s.limits.max_connections, nofile);
+    if let Some(budget) = config::fd_budget(nofile).filter(|b| max_connections > *b) {
+        tracing::warn!(
+            max_connections,
+            open_file_limit = nofile,
+            budget,
+            "max_connections is more than the open-file limit leaves room for: accepts may \
+             fail with `Too many open files` before the cap is reached (the listener backs off \
+             and keeps serving)"
+        );
+    }
+    Limits {
+        header_read_timeout: s.limits.header_read_timeout,
+        body_read_timeout: s.limits.body_read_timeout,
+        idle_timeout: s.limits.idle_timeout,
+        max_connections,
+    }
+}
+
 pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
+    let limits = listener_limits(&s);
     let released = store.release_leases().await?;
     if released > 0 {
         tracing::info!(
@@ -93,13 +152,18 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", s.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, public_url = %s.public_url, "rebound listening");
+    tracing::info!(
+        %addr,
+        public_url = %s.public_url,
+        header_read_timeout_s = limits.header_read_timeout.as_secs(),
+        body_read_timeout_s = limits.body_read_timeout.as_secs(),
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "rebound listening"
+    );
     eprintln!("rebound listening on http://{addr}");
-    let app = rebound_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    let app = rebound_server::router(state);
+    rebound_server::listener::serve(listener, app, limits, shutdown_signal()).await;
     Ok(())
 }
 

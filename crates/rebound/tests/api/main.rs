@@ -6,6 +6,7 @@ mod crash;
 mod docs;
 mod every_provider;
 mod helpers;
+mod limits;
 mod mailbox;
 mod policy;
 mod providers;

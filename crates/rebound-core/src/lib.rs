@@ -8,7 +8,8 @@
 //! was received). Its provider adapter ([`providers`]) first verifies it on the raw bytes, then
 //! normalizes it into zero or more [`event::Event`]s: one per affected recipient, each with a
 //! dedup key. [`policy::apply`] folds an event into a contact's [`contact::ContactState`] and
-//! says what changed.
+//! says what changed; [`policy::replay`] folds a set of events in the order they happened,
+//! whatever order they arrived in.
 //!
 //! # Layout
 //! - [`bounces`]: bounce emails (DSN, ARF, auto-replies, vendor formats) → records.
@@ -18,7 +19,8 @@
 //! - [`reason`]: the bounce-reason taxonomy (Sisimai's names) and a classifier from status
 //!   codes, reply codes and diagnostic text.
 //! - [`contact`]: contact `Status` and the policy-relevant `ContactState`.
-//! - [`policy`]: the configurable policy (`Policy`) and `apply`, the state machine.
+//! - [`policy`]: the configurable policy (`Policy`), `apply` (the state machine) and `replay`
+//!   (the same machine over a set of events sorted by their own times).
 //! - [`webhook`]: the raw inbound request as providers see it.
 //! - [`signature`]: constant-time HMAC and Standard Webhooks verification.
 //! - [`providers`]: one module per provider (`verify` + `parse`) and the registry.
@@ -39,9 +41,9 @@ pub mod verp;
 pub mod webhook;
 
 pub use address::{Address, AddressError};
-pub use contact::{ContactState, Status};
+pub use contact::{ContactState, ManualChange, Status};
 pub use event::{BounceClass, Event, EventKind, Recipient};
-pub use policy::{Outcome, Policy};
+pub use policy::{Outcome, Policy, PolicyEvent};
 pub use providers::Provider;
 pub use reason::Reason;
 pub use timestamp::Millis;

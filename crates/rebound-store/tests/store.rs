@@ -1,4 +1,5 @@
-//! The SQLite store on real files: migrations, group commit, isolation of failing writes.
+//! The SQLite store on real files: migrations, group commit, isolation of failing writes,
+//! and the policy applied in any arrival order (issue #23).
 
 use std::sync::Arc;
 
@@ -40,7 +41,17 @@ async fn reopening_applies_migrations_once_and_keeps_data() {
         .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?))
         .await
         .expect("read");
-    assert_eq!(versions, 2, "one row per migration, applied once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .expect("migrations")
+        .filter(|f| {
+            f.as_ref()
+                .is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".sql"))
+        })
+        .count();
+    assert_eq!(
+        versions, files as i64,
+        "one row per migration, applied once"
+    );
     let mode: String = s
         .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
         .await
@@ -136,4 +147,534 @@ async fn replaying_a_rejected_request_is_refused() {
         s.replay(id + 1).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+// ---------------------------------------------------------------- policy, any arrival order
+
+use rebound_core::policy::{self, PolicyEvent};
+use rebound_core::timestamp::DAY_MS;
+use rebound_core::{
+    Address, BounceClass, ContactState, Event, EventKind, Millis, Policy, Reason, Recipient, Status,
+};
+use rebound_store::{Contact, ContactPatch, NewContact, Processed};
+
+fn event(email: &str, key: &str, kind: EventKind, class: Option<BounceClass>, t: Millis) -> Event {
+    Event {
+        recipient: Recipient::Email(Address::parse(email).expect("address")),
+        kind,
+        class,
+        reason: class.map(|_| Reason::MailboxFull),
+        status: None,
+        diagnostic: None,
+        message_id: None,
+        provider_event_id: None,
+        occurred_at: t,
+        dedup_key: key.to_string(),
+        details: serde_json::Value::Null,
+    }
+}
+
+/// Applies events as one worker batch of one inbox row each.
+async fn apply_events(s: &SqliteStore, events: &[Event]) -> rebound_store::ApplyReport {
+    let rows: Vec<Processed> = events
+        .iter()
+        .map(|e| Processed {
+            inbox_id: 0,
+            source_id: 1,
+            provider: "generic".into(),
+            outcome: Ok(vec![e.clone()]),
+            attempts: 1,
+            max_attempts: 5,
+            retry_at: 0,
+        })
+        .collect();
+    s.apply(Arc::from(rows), Policy::default(), 1)
+        .await
+        .expect("apply")
+}
+
+async fn contact(s: &SqliteStore, email: &str) -> Contact {
+    let key = Address::parse(email).expect("address").key().to_string();
+    s.get_contacts(vec![key])
+        .await
+        .expect("get")
+        .pop()
+        .flatten()
+        .expect("contact exists")
+}
+
+/// The policy state the store keeps for a contact, read back from its row.
+async fn stored_state(s: &SqliteStore, email: &str) -> ContactState {
+    let c = contact(s, email).await;
+    let key = Address::parse(email).expect("address").key().to_string();
+    let newest: Option<Millis> = s
+        .read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT last_policy_event_at FROM contacts WHERE email_key = ?1",
+                [key],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .expect("read");
+    assert_eq!(c.soft_bounce_count as usize, c.soft_bounces.len());
+    ContactState {
+        status: c.status,
+        reason: c.reason,
+        soft_bounces: c.soft_bounces,
+        last_event_at: c.last_event_at,
+        last_delivered_at: c.last_delivered_at,
+        last_engaged_at: c.last_engaged_at,
+        last_policy_event_at: newest,
+        manual: None,
+    }
+}
+
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// The property of issue #23 end to end: random sets of events for one address (soft and
+/// hard bounces, deliveries, complaints, unsubscribes, deferrals, opens; times on a coarse
+/// grid, so equal times are common), each arriving in 8 random orders, in batches of 1–3,
+/// with a duplicate re-sent now and then. Every order ends in one stored state, the state by
+/// definition ([`policy::replay`] over the set). 60 sets, 480 arrival orders.
+#[tokio::test]
+async fn random_sets_in_random_orders_end_in_one_stored_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    let p = Policy::default();
+    let (mut bounced, mut subscribed, mut refolds) = (0, 0, 0u64);
+    for set_no in 0..60 {
+        let n = 2 + (next() % 8) as usize;
+        let mut set: Vec<(EventKind, Option<BounceClass>, Millis, usize)> = (0..n)
+            .map(|i| {
+                let (kind, class) = match next() % 100 {
+                    0..=39 => (EventKind::Bounce, Some(BounceClass::Soft)),
+                    40..=66 => (EventKind::Delivery, None),
+                    67..=71 => (EventKind::Bounce, Some(BounceClass::Hard)),
+                    72..=74 => (EventKind::Complaint, None),
+                    75..=78 => (EventKind::Unsubscribe, None),
+                    79..=89 => (EventKind::Deferred, None),
+                    _ => (EventKind::Open, None),
+                };
+                let t = (next() % 14) as Millis * 3 * DAY_MS + (next() % 2) as Millis;
+                (kind, class, t, i)
+            })
+            .collect();
+        let mut states = Vec::new();
+        for order in 0..8 {
+            for i in (1..set.len()).rev() {
+                let j = (next() % (i as u64 + 1)) as usize;
+                set.swap(i, j);
+            }
+            let email = format!("p{set_no}-{order}@example.com");
+            let events: Vec<Event> = set
+                .iter()
+                .map(|&(kind, class, t, i)| {
+                    // Dedup keys are per address (they are unique store-wide) but sort in
+                    // the same order for every address, so ties break alike.
+                    event(&email, &format!("e{i}-{email}"), kind, class, t)
+                })
+                .collect();
+            let mut sent = 0;
+            while sent < events.len() {
+                let take = (1 + (next() % 3) as usize).min(events.len() - sent);
+                let mut batch = events[sent..sent + take].to_vec();
+                if next().is_multiple_of(4) {
+                    batch.push(events[(next() as usize) % (sent + take)].clone());
+                }
+                let report = apply_events(&s, &batch).await;
+                assert_eq!(report.events, take as u64);
+                sent += take;
+            }
+            let definition = policy::replay(
+                &p,
+                &ContactState::default(),
+                &events.iter().map(PolicyEvent::from).collect::<Vec<_>>(),
+            );
+            let state = stored_state(&s, &email).await;
+            assert_eq!(state, definition, "{email}: {set:?}");
+            states.push(state);
+            let key = Address::parse(&email).expect("a").key().to_string();
+            refolds += s
+                .read(move |c| {
+                    Ok(c.query_row(
+                        "SELECT COUNT(*) FROM events e JOIN contacts c ON c.id = e.contact_id
+                         WHERE c.email_key = ?1 AND e.note LIKE '%re-folded%'",
+                        [key],
+                        |r| r.get::<_, i64>(0),
+                    )?)
+                })
+                .await
+                .expect("read") as u64;
+        }
+        match states[0].status {
+            Status::Bounced => bounced += 1,
+            Status::Subscribed => subscribed += 1,
+            _ => {}
+        }
+        // Times aside (they are equal anyway), one state in every order.
+        states.dedup();
+        assert_eq!(states.len(), 1, "{set:?}");
+    }
+    assert!(bounced >= 5 && subscribed >= 5, "{bounced} {subscribed}");
+    assert!(refolds >= 100, "{refolds} late events re-folded");
+}
+
+/// The issue's example through the store: three soft bounces and a delivery dated after
+/// them, the delivery arriving last or first: `bounced` either way, count reset.
+#[tokio::test]
+async fn the_issue_example_ends_in_one_stored_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
+    let soft = Some(BounceClass::Soft);
+    for (email, delivery_first) in [("last@example.com", false), ("first@example.com", true)] {
+        let mut events = vec![
+            event(email, &format!("{email}1"), EventKind::Bounce, soft, DAY_MS),
+            event(
+                email,
+                &format!("{email}2"),
+                EventKind::Bounce,
+                soft,
+                2 * DAY_MS,
+            ),
+            event(
+                email,
+                &format!("{email}3"),
+                EventKind::Bounce,
+                soft,
+                3 * DAY_MS,
+            ),
+        ];
+        let d = event(
+            email,
+            &format!("{email}d"),
+            EventKind::Delivery,
+            None,
+            4 * DAY_MS,
+        );
+        if delivery_first {
+            events.insert(0, d);
+        } else {
+            events.push(d);
+        }
+        for e in &events {
+            apply_events(&s, std::slice::from_ref(e)).await;
+        }
+        let c = contact(&s, email).await;
+        assert_eq!(c.status, Status::Bounced, "{email}");
+        assert_eq!(c.reason.as_deref(), Some("mailboxfull"));
+        assert_eq!(c.soft_bounce_count, 0);
+        assert_eq!(c.last_delivered_at, Some(4 * DAY_MS));
+    }
+    assert_eq!(
+        stored_state(&s, "last@example.com").await,
+        stored_state(&s, "first@example.com").await
+    );
+}
+
+/// A status set by hand at T is the base of later re-folds: events dated before T do not
+/// override it, also when they arrive late; events dated after T fold on top of it, in any
+/// order. Attributes alone are not a manual status change.
+#[tokio::test]
+async fn a_status_set_by_hand_is_the_base_of_re_folds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
+    let email = "m@example.com";
+    let key = Address::parse(email).expect("a").key().to_string();
+    let soft = Some(BounceClass::Soft);
+    let ev = |k: &str, kind, class, day: i64| event(email, k, kind, class, day * DAY_MS);
+    apply_events(
+        &s,
+        &[ev("h1", EventKind::Bounce, Some(BounceClass::Hard), 1)],
+    )
+    .await;
+    assert_eq!(contact(&s, email).await.status, Status::Bounced);
+    let patch = |status: Option<Status>, reason: Option<&str>| ContactPatch {
+        status,
+        reason: reason.map(str::to_string),
+        ..Default::default()
+    };
+    let c = s
+        .patch_contact(
+            &key,
+            patch(Some(Status::Unsubscribed), Some("asked")),
+            10 * DAY_MS,
+        )
+        .await
+        .expect("patch");
+    assert_eq!(
+        (c.status, c.reason.as_deref()),
+        (Status::Unsubscribed, Some("asked"))
+    );
+    // After T: two soft bounces, then a delivery dated between them arriving late: a
+    // re-fold, from the status set by hand (not from the hard bounce before it).
+    apply_events(&s, &[ev("s12", EventKind::Bounce, soft, 12)]).await;
+    apply_events(&s, &[ev("s14", EventKind::Bounce, soft, 14)]).await;
+    let report = apply_events(&s, &[ev("d13", EventKind::Delivery, None, 13)]).await;
+    assert_eq!(report.status_changes, 0);
+    let c = contact(&s, email).await;
+    assert_eq!(
+        (c.status, c.reason.as_deref()),
+        (Status::Unsubscribed, Some("asked"))
+    );
+    assert_eq!(c.soft_bounces, vec![14 * DAY_MS]);
+    // Before T, arriving late: times only.
+    apply_events(&s, &[ev("c5", EventKind::Complaint, None, 5)]).await;
+    let c = contact(&s, email).await;
+    assert_eq!(c.status, Status::Unsubscribed);
+    let (_, timeline) = (
+        (),
+        s.list_events(rebound_store::EventFilter {
+            email_key: Some(key.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("events"),
+    );
+    let notes: Vec<String> = timeline
+        .items
+        .iter()
+        .filter_map(|e| e.note.clone())
+        .collect();
+    assert!(
+        notes[0].contains("before the status set by hand"),
+        "{notes:?}"
+    );
+    assert!(notes[1].contains("re-folded"), "{notes:?}");
+    // Two more soft bounces after T, the older arriving last: the third bounce in time
+    // order (after the delivery of day 13: 14, 15, 16) raises to bounced.
+    apply_events(&s, &[ev("s16", EventKind::Bounce, soft, 16)]).await;
+    let report = apply_events(&s, &[ev("s15", EventKind::Bounce, soft, 15)]).await;
+    assert_eq!(report.status_changes, 1);
+    let c = contact(&s, email).await;
+    assert_eq!(
+        (c.status, c.reason.as_deref()),
+        (Status::Bounced, Some("mailboxfull"))
+    );
+    assert_eq!(c.soft_bounce_count, 3);
+    // Patching attributes only keeps the base and the count.
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("plan".into(), serde_json::json!("pro"));
+    let c = s
+        .patch_contact(
+            &key,
+            ContactPatch {
+                attributes: Some(attrs),
+                ..Default::default()
+            },
+            20 * DAY_MS,
+        )
+        .await
+        .expect("patch");
+    assert_eq!(c.soft_bounce_count, 3);
+    let manual: (Option<Millis>, Option<String>, Option<String>) = {
+        let key = key.clone();
+        s.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT manual_at, manual_status, manual_reason FROM contacts WHERE email_key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
+        .await
+        .expect("read")
+    };
+    assert_eq!(
+        manual,
+        (
+            Some(10 * DAY_MS),
+            Some("unsubscribed".into()),
+            Some("asked".into())
+        )
+    );
+    // Resubscribed by hand at day 30 (while an event dated day 40 is known: the change is
+    // placed after it); a late soft bounce of day 35 then changes nothing.
+    apply_events(&s, &[ev("o40", EventKind::Open, None, 40)]).await;
+    s.patch_contact(&key, patch(Some(Status::Subscribed), None), 30 * DAY_MS)
+        .await
+        .expect("patch");
+    apply_events(&s, &[ev("s35", EventKind::Bounce, soft, 35)]).await;
+    let c = contact(&s, email).await;
+    assert_eq!((c.status, c.soft_bounce_count), (Status::Subscribed, 0));
+    assert_eq!(c.last_event_at, Some(40 * DAY_MS));
+}
+
+/// Imports are manual changes too: a contact created suppressed keeps that status through
+/// a re-fold; `--overwrite` sets a new base.
+#[tokio::test]
+async fn imported_statuses_are_the_base_of_re_folds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
+    let new = |email: &str, status: Status, now: Millis| NewContact {
+        email: email.into(),
+        email_key: Address::parse(email).expect("a").key().to_string(),
+        status: Some(status),
+        reason: Some("imported".into()),
+        uuid: None,
+        attributes: serde_json::Value::Null,
+        now,
+    };
+    s.upsert_contacts(vec![new("u@example.com", Status::Unsubscribed, 0)], false)
+        .await
+        .expect("import");
+    let soft = Some(BounceClass::Soft);
+    let ev = |k: &str, kind, day: i64| event("u@example.com", k, kind, soft, day * DAY_MS);
+    apply_events(&s, &[ev("b2", EventKind::Bounce, 2)]).await;
+    apply_events(&s, &[ev("b1", EventKind::Bounce, 1)]).await;
+    let c = contact(&s, "u@example.com").await;
+    assert_eq!(
+        (c.status, c.reason.as_deref()),
+        (Status::Unsubscribed, Some("imported"))
+    );
+    assert_eq!(c.soft_bounce_count, 2);
+    // Overwritten as subscribed at day 5: the count starts afresh, the old bounces stay
+    // behind it even when a re-fold happens.
+    s.upsert_contacts(
+        vec![new("u@example.com", Status::Subscribed, 5 * DAY_MS)],
+        true,
+    )
+    .await
+    .expect("overwrite");
+    apply_events(&s, &[ev("b7", EventKind::Bounce, 7)]).await;
+    apply_events(&s, &[ev("b6", EventKind::Bounce, 6)]).await;
+    let c = contact(&s, "u@example.com").await;
+    assert_eq!((c.status, c.reason), (Status::Subscribed, None));
+    assert_eq!(c.soft_bounces, vec![6 * DAY_MS, 7 * DAY_MS]);
+}
+
+/// Migration 3 on a database written before it: the newest order-sensitive event time and
+/// the last manual change are filled in from the events table.
+#[tokio::test]
+async fn migration_3_fills_in_existing_contacts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .expect("v1");
+        c.execute_batch(include_str!("../migrations/sqlite/0002_mailbox.sql"))
+            .expect("v2");
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0), (2, 0);
+             INSERT INTO contacts (id, email, email_key, uuid, status, reason, created_at, updated_at)
+               VALUES (1, 'a@example.com', 'a@example.com', 'u1', 'subscribed', NULL, 0, 0),
+                      (2, 'b@example.com', 'b@example.com', 'u2', 'bounced', 'userunknown', 0, 0);
+             INSERT INTO events (dedup_key, contact_id, provider, kind, class, occurred_at, recorded_at, status_after, reason)
+               VALUES ('k1', 1, 'ses', 'bounce', 'hard', 100, 100, 'bounced', 'userunknown'),
+                      ('k2', 1, 'ses', 'open', NULL, 900, 900, 'bounced', NULL),
+                      ('api:manual:x', 1, 'api', 'other', NULL, 500, 500, 'unsubscribed', 'asked'),
+                      ('api:manual:y', 1, 'api', 'other', NULL, 700, 700, 'subscribed', NULL),
+                      ('k3', 2, 'ses', 'delivery', NULL, 300, 300, 'subscribed', NULL),
+                      ('k4', 2, 'ses', 'bounce', 'hard', 200, 200, 'bounced', 'userunknown');",
+        )
+        .expect("old data");
+    }
+    let s = SqliteStore::open(&path).expect("migrate");
+    type Row = (
+        i64,
+        Option<Millis>,
+        Option<Millis>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = s
+        .read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, last_policy_event_at, manual_at, manual_status, manual_reason FROM contacts ORDER BY id",
+            )?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+        .expect("read");
+    assert_eq!(
+        rows,
+        vec![
+            (1, Some(100), Some(700), Some("subscribed".into()), None),
+            (2, Some(300), None, None, None),
+        ]
+    );
+}
+
+/// The cost bound: a late event re-reads at most 10,000 order-sensitive events of its
+/// contact; with more, it is folded in arrival order (and stored) instead of re-folded.
+#[tokio::test]
+async fn a_re_fold_reads_at_most_ten_thousand_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("r.db")).expect("open");
+    let soft = Some(BounceClass::Soft);
+    for (email, deliveries) in [("under@example.com", 9_999), ("over@example.com", 10_001)] {
+        // The contact, then its history written directly (fast), newest at day 100.
+        apply_events(
+            &s,
+            &[event(
+                email,
+                &format!("{email}-new"),
+                EventKind::Delivery,
+                None,
+                100 * DAY_MS,
+            )],
+        )
+        .await;
+        let email = email.to_string();
+        s.write(move |c| {
+            let id: i64 = c.query_row(
+                "SELECT id FROM contacts WHERE email = ?1",
+                [&email],
+                |r| r.get(0),
+            )?;
+            let mut st = c.prepare(
+                "INSERT INTO events (dedup_key, contact_id, provider, kind, occurred_at, recorded_at)
+                 VALUES (?1, ?2, 'generic', 'delivery', ?3, 0)",
+            )?;
+            for i in 0..deliveries - 1 {
+                st.execute(rusqlite::params![format!("{email}-{i}"), id, i as i64])?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("history");
+    }
+    for email in ["under@example.com", "over@example.com"] {
+        let late = event(
+            email,
+            &format!("{email}-late"),
+            EventKind::Bounce,
+            soft,
+            50 * DAY_MS,
+        );
+        let report = apply_events(&s, &[late]).await;
+        assert_eq!(report.events, 1);
+        let key = Address::parse(email).expect("a").key().to_string();
+        let page = s
+            .list_events(rebound_store::EventFilter {
+                email_key: Some(key),
+                limit: 1,
+                ..Default::default()
+            })
+            .await
+            .expect("events");
+        let note = page.items[0].note.clone().unwrap_or_default();
+        if email.starts_with("under") {
+            assert!(note.contains("10000 events re-folded"), "{note}");
+            // In time order the bounce came after the deliveries before it and before the
+            // one of day 100: the count is reset.
+            assert_eq!(contact(&s, email).await.soft_bounce_count, 0);
+        } else {
+            assert!(!note.contains("re-folded"), "{note}");
+            // Arrival order: counted on top of the state.
+            assert_eq!(contact(&s, email).await.soft_bounce_count, 1);
+        }
+    }
 }

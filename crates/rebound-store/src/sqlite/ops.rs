@@ -1,8 +1,10 @@
 //! The SQL of the SQLite store, as plain functions over a connection. Writers run inside
 //! the writer thread's group transaction; readers on a reader connection.
 
+use rebound_core::policy::{self, PolicyEvent};
 use rebound_core::{
-    policy, Address, BounceClass, ContactState, Event, Millis, Policy, Recipient, Status,
+    Address, BounceClass, ContactState, Event, EventKind, ManualChange, Millis, Policy, Reason,
+    Recipient, Status,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -240,12 +242,17 @@ struct ContactRow {
 
 fn load_contact_state(c: &Connection, column: &str, value: &str) -> Result<Option<ContactRow>> {
     let sql = format!(
-        "SELECT id, status, reason, soft_bounces, last_event_at, last_delivered_at, last_engaged_at FROM contacts WHERE {column} = ?1"
+        "SELECT id, status, reason, soft_bounces, last_event_at, last_delivered_at, last_engaged_at,
+                last_policy_event_at, manual_at, manual_status, manual_reason
+         FROM contacts WHERE {column} = ?1"
     );
     Ok(c.prepare_cached(&sql)?
         .query_row([value], |r| {
             let status: String = r.get(1)?;
             let soft: String = r.get(3)?;
+            let manual_at: Option<Millis> = r.get(8)?;
+            let manual_status: Option<String> = r.get(9)?;
+            let manual_reason: Option<String> = r.get(10)?;
             Ok(ContactRow {
                 id: r.get(0)?,
                 state: ContactState {
@@ -255,10 +262,62 @@ fn load_contact_state(c: &Connection, column: &str, value: &str) -> Result<Optio
                     last_event_at: r.get(4)?,
                     last_delivered_at: r.get(5)?,
                     last_engaged_at: r.get(6)?,
+                    last_policy_event_at: r.get(7)?,
+                    manual: manual_at.map(|at| ManualChange {
+                        at,
+                        status: manual_status
+                            .as_deref()
+                            .and_then(Status::parse)
+                            .unwrap_or_default(),
+                        reason: manual_reason,
+                    }),
                 },
             })
         })
         .optional()?)
+}
+
+/// Most order-sensitive events of one contact that a late event re-folds. A contact with
+/// more (since its last manual change) gets a late event folded in arrival order, as before
+/// #23, and a warning in the log: the cost of one late event stays bounded (one indexed scan
+/// of the contact's events, at most this many rows decoded and sorted).
+pub(crate) const REPLAY_LIMIT: usize = 10_000;
+
+/// The contact's order-sensitive events dated after `after` (its manual change), for a
+/// re-fold; `None` when there are more than [`REPLAY_LIMIT`].
+fn policy_history(
+    c: &Connection,
+    contact_id: i64,
+    after: Option<Millis>,
+) -> Result<Option<Vec<PolicyEvent>>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT kind, class, reason, occurred_at, dedup_key FROM events
+         WHERE contact_id = ?1 AND kind IN ('bounce', 'delivery', 'complaint', 'unsubscribe')
+               AND occurred_at > ?2
+         LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![
+        contact_id,
+        after.unwrap_or(Millis::MIN),
+        REPLAY_LIMIT as i64 + 1
+    ])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let kind: String = r.get(0)?;
+        let Some(kind) = EventKind::parse(&kind) else {
+            continue;
+        };
+        let class: Option<String> = r.get(1)?;
+        let reason: Option<String> = r.get(2)?;
+        out.push(PolicyEvent {
+            kind,
+            class: class.as_deref().and_then(BounceClass::parse),
+            reason: reason.as_deref().and_then(Reason::parse),
+            occurred_at: r.get(3)?,
+            dedup_key: r.get(4)?,
+        });
+    }
+    Ok((out.len() <= REPLAY_LIMIT).then_some(out))
 }
 
 fn insert_contact(c: &Connection, addr: &Address, now: Millis) -> Result<i64> {
@@ -347,7 +406,34 @@ fn apply_event(
             resolve(c, &e.recipient, now)?
         }
     };
-    let outcome = policy::apply(policy_, &contact.state, e);
+    let outcome = if policy::in_order(&contact.state, e) {
+        policy::apply(policy_, &contact.state, e)
+    } else {
+        // Dated before the newest order-sensitive event: re-fold the contact's events in
+        // time order (a duplicate is found first, so it costs no re-read).
+        let duplicate: bool = c
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM events WHERE dedup_key = ?1)")?
+            .query_row([&e.dedup_key], |r| r.get(0))?;
+        if duplicate {
+            return Ok(Applied {
+                stored: false,
+                status_changed: false,
+                unmatched: false,
+            });
+        }
+        let after = contact.state.manual.as_ref().map(|m| m.at);
+        match policy_history(c, contact.id, after)? {
+            Some(history) => policy::apply_late(policy_, &contact.state, e, &history),
+            None => {
+                tracing::warn!(
+                    contact = contact.id,
+                    limit = REPLAY_LIMIT,
+                    "too many events to re-fold: a late event is folded in arrival order"
+                );
+                policy::apply(policy_, &contact.state, e)
+            }
+        }
+    };
     let inserted = c
         .prepare_cached(
             "INSERT INTO events (dedup_key, contact_id, source_id, inbox_id, provider, kind, class, reason, status_code,
@@ -387,7 +473,8 @@ fn apply_event(
         let s = &outcome.state;
         c.prepare_cached(
             "UPDATE contacts SET status = ?1, reason = ?2, soft_bounce_count = ?3, soft_bounces = ?4,
-                    last_event_at = ?5, last_delivered_at = ?6, last_engaged_at = ?7, updated_at = ?8
+                    last_event_at = ?5, last_delivered_at = ?6, last_engaged_at = ?7, updated_at = ?8,
+                    last_policy_event_at = ?10
              WHERE id = ?9",
         )?
         .execute(params![
@@ -399,7 +486,8 @@ fn apply_event(
             s.last_delivered_at,
             s.last_engaged_at,
             now,
-            contact.id
+            contact.id,
+            s.last_policy_event_at,
         ])?;
     }
     Ok(Applied {
@@ -576,6 +664,12 @@ pub(crate) fn contact_by(c: &Connection, column: &str, value: &str) -> Result<Op
         .optional()?)
 }
 
+/// When a status set by hand at `now` takes effect: `now`, or the newest event already
+/// folded if that is later, as `ContactState::set_manually` places it.
+fn manual_at(last_event_at: Option<Millis>, now: Millis) -> Millis {
+    last_event_at.map_or(now, |t| t.max(now))
+}
+
 fn record_manual(
     c: &Connection,
     contact_id: i64,
@@ -623,11 +717,15 @@ pub(crate) fn upsert_contacts(
                         "uuid {uuid} belongs to another contact"
                     )));
                 }
+                // A contact created suppressed starts from that status set by hand; one
+                // created subscribed starts from the default state.
+                let manual = status.is_suppressed().then_some(n.now);
                 c.prepare_cached(
-                    "INSERT INTO contacts (email, email_key, uuid, status, reason, attributes, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    "INSERT INTO contacts (email, email_key, uuid, status, reason, attributes, created_at, updated_at,
+                                           manual_at, manual_status, manual_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, CASE WHEN ?8 IS NULL THEN NULL ELSE ?4 END, ?5)",
                 )?
-                .execute(params![n.email, n.email_key, uuid, status.as_str(), reason, json_text(&n.attributes), n.now])?;
+                .execute(params![n.email, n.email_key, uuid, status.as_str(), reason, json_text(&n.attributes), n.now, manual])?;
                 let id = c.last_insert_rowid();
                 record_manual(
                     c,
@@ -641,13 +739,21 @@ pub(crate) fn upsert_contacts(
                 report.created += 1;
             }
             Some(old) if overwrite => {
+                // Overwriting sets the status by hand (see `ContactState::set_manually`).
                 c.prepare_cached(
                     "UPDATE contacts SET status = ?1, reason = ?2, attributes = ?3, updated_at = ?4,
-                            soft_bounce_count = CASE WHEN ?1 = 'subscribed' THEN 0 ELSE soft_bounce_count END,
-                            soft_bounces = CASE WHEN ?1 = 'subscribed' THEN '[]' ELSE soft_bounces END
+                            soft_bounce_count = 0, soft_bounces = '[]',
+                            manual_at = ?6, manual_status = ?1, manual_reason = ?2
                      WHERE id = ?5",
                 )?
-                .execute(params![status.as_str(), reason, json_text(&n.attributes), n.now, old.id])?;
+                .execute(params![
+                    status.as_str(),
+                    reason,
+                    json_text(&n.attributes),
+                    n.now,
+                    old.id,
+                    manual_at(old.last_event_at, n.now),
+                ])?;
                 record_manual(
                     c,
                     old.id,
@@ -696,17 +802,25 @@ pub(crate) fn patch_contact(
         old.reason.clone()
     };
     let reason = reason.filter(|_| status.is_suppressed());
+    // A status set by hand is the base the policy folds later events onto (see
+    // `ContactState::set_manually`); a patch of attributes only changes nothing of that.
+    let set_by_hand = patch.status.is_some();
     c.execute(
         "UPDATE contacts SET status = ?1, reason = ?2, attributes = ?3, updated_at = ?4,
-                soft_bounce_count = CASE WHEN ?1 = 'subscribed' THEN 0 ELSE soft_bounce_count END,
-                soft_bounces = CASE WHEN ?1 = 'subscribed' THEN '[]' ELSE soft_bounces END
+                soft_bounce_count = CASE WHEN ?6 THEN 0 ELSE soft_bounce_count END,
+                soft_bounces = CASE WHEN ?6 THEN '[]' ELSE soft_bounces END,
+                manual_at = CASE WHEN ?6 THEN ?7 ELSE manual_at END,
+                manual_status = CASE WHEN ?6 THEN ?1 ELSE manual_status END,
+                manual_reason = CASE WHEN ?6 THEN ?2 ELSE manual_reason END
          WHERE id = ?5",
         params![
             status.as_str(),
             reason,
             serde_json::Value::Object(attrs).to_string(),
             now,
-            old.id
+            old.id,
+            set_by_hand,
+            manual_at(old.last_event_at, now),
         ],
     )?;
     record_manual(c, old.id, "api", old.status, status, reason.as_deref(), now)?;

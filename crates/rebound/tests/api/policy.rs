@@ -251,3 +251,174 @@ async fn contacts_are_created_listed_paged_patched_and_deleted() {
     let (code, v) = app.contact("c1@example.com").await;
     assert_eq!(code, 404, "{v}");
 }
+
+/// Posts one generic event for `email` and lets the worker apply it before the next one:
+/// the arrival order is the order of the calls.
+async fn arrive(app: &TestApp, src: &Value, email: &str, (id, typ, ts): (&str, &str, &str)) {
+    let (code, v) = post_generic(app, src, generic_event(id, typ, email, ts)).await;
+    assert_eq!(code, 200, "{v}");
+    let report = app.drain().await;
+    assert_eq!(report.events, 1, "{id}: {report:?}");
+}
+
+/// Issue #23, item 6: three soft bounces and a delivery dated after them end in one state
+/// whichever arrives first. In time order the third bounce reached the threshold
+/// (`bounced`), and the delivery after it resets the count without undoing the bounce.
+#[tokio::test]
+async fn soft_bounces_and_a_later_delivery_end_alike_in_either_arrival_order() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "generic", "name": "G"}))
+        .await;
+    let bounces = [
+        ("bounced.soft", "2026-03-01T00:00:00Z"),
+        ("bounced.soft", "2026-03-02T00:00:00Z"),
+        ("bounced.soft", "2026-03-03T00:00:00Z"),
+    ];
+    let delivery = ("delivered", "2026-03-04T00:00:00Z");
+    for (email, delivery_first) in [("last@example.com", false), ("first@example.com", true)] {
+        let mut order: Vec<(&str, &str)> = bounces.to_vec();
+        if delivery_first {
+            order.insert(0, delivery);
+        } else {
+            order.push(delivery);
+        }
+        for (i, (typ, ts)) in order.into_iter().enumerate() {
+            let id = format!("{email}-{i}");
+            arrive(&app, &src, email, (&id, typ, ts)).await;
+        }
+    }
+    let (_, last) = app.contact("last@example.com").await;
+    let (_, first) = app.contact("first@example.com").await;
+    for c in [&last, &first] {
+        assert_eq!(c["status"], "bounced", "{c}");
+        assert_eq!(c["reason"], "mailboxfull");
+        assert_eq!(c["soft_bounce_count"], 0);
+        assert_eq!(c["last_delivered_at"], "2026-03-04T00:00:00.000Z");
+        assert_eq!(c["last_event_at"], "2026-03-04T00:00:00.000Z");
+    }
+    assert_eq!(
+        suppression(&app, "first@example.com").await,
+        json!({"email": "first@example.com", "suppressed": true, "status": "bounced", "reason": "mailboxfull"})
+    );
+    // The bounces that arrived after the delivery were re-folded in time order; the
+    // timeline (newest first) says so, and records the change on the third.
+    let notes: Vec<&str> = first["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["note"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert!(notes[0].contains("re-folded"), "{notes:?}");
+    assert!(notes[0].ends_with("subscribed → bounced"), "{notes:?}");
+    assert_eq!(first["events"][0]["status_after"], "bounced");
+}
+
+/// A delivery dated between soft bounces that arrives after them: in time order the
+/// threshold was never reached, so the contact is subscribed again, and the suppression
+/// check agrees.
+#[tokio::test]
+async fn a_late_delivery_between_soft_bounces_lifts_a_bounce_that_never_happened() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "generic", "name": "G"}))
+        .await;
+    let email = "p@example.com";
+    arrive(
+        &app,
+        &src,
+        email,
+        ("a", "bounced.soft", "2026-03-01T00:00:00Z"),
+    )
+    .await;
+    arrive(
+        &app,
+        &src,
+        email,
+        ("b", "bounced.soft", "2026-03-02T00:00:00Z"),
+    )
+    .await;
+    arrive(
+        &app,
+        &src,
+        email,
+        ("c", "bounced.soft", "2026-03-04T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(suppression(&app, email).await["status"], "bounced");
+    arrive(
+        &app,
+        &src,
+        email,
+        ("d", "delivered", "2026-03-03T00:00:00Z"),
+    )
+    .await;
+    let (_, c) = app.contact(email).await;
+    assert_eq!(c["status"], "subscribed", "{c}");
+    assert_eq!(c["soft_bounce_count"], 1);
+    assert_eq!(c["events"][0]["status_before"], "bounced");
+    assert_eq!(c["events"][0]["status_after"], "subscribed");
+    assert_eq!(suppression(&app, email).await["suppressed"], false);
+}
+
+/// A status set by hand (PATCH) is not overridden by events dated before it, even when they
+/// arrive after it; events dated after it count.
+#[tokio::test]
+async fn events_dated_before_a_manual_change_do_not_override_it() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "generic", "name": "G"}))
+        .await;
+    let email = "m@example.com";
+    arrive(
+        &app,
+        &src,
+        email,
+        ("h", "bounced.hard", "2020-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(suppression(&app, email).await["status"], "bounced");
+    let (code, v) = app
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/contacts/{email}"),
+            Some(json!({"status": "subscribed"})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    // Dated before the change, arriving after it.
+    arrive(
+        &app,
+        &src,
+        email,
+        ("c", "complained", "2020-01-02T00:00:00Z"),
+    )
+    .await;
+    arrive(
+        &app,
+        &src,
+        email,
+        ("s", "bounced.soft", "2020-01-03T00:00:00Z"),
+    )
+    .await;
+    let (_, c) = app.contact(email).await;
+    assert_eq!(c["status"], "subscribed", "{c}");
+    assert_eq!(c["soft_bounce_count"], 0);
+    assert!(
+        c["events"][0]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("before the status set by hand"),
+        "{c}"
+    );
+    // Dated after it: folds on top.
+    arrive(
+        &app,
+        &src,
+        email,
+        ("u", "unsubscribed", "2099-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(suppression(&app, email).await["status"], "unsubscribed");
+}

@@ -32,7 +32,10 @@ const QUEUE: usize = 8192;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_mailbox.sql")),
-    (3, include_str!("../../migrations/sqlite/0003_policy_order.sql")),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_policy_order.sql"),
+    ),
 ];
 
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;

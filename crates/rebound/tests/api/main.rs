@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod crash_loop;
 mod docs;
 mod every_provider;
 mod helpers;

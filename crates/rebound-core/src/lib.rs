@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod attributes;
 pub mod bounces;
 pub mod contact;
 pub mod event;

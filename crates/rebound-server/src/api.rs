@@ -2,9 +2,9 @@
 //! every error is `{"error": "..."}` with a fitting status code.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
@@ -14,9 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::Client;
 use crate::error::ApiError;
-use crate::sources::{self, source_json, CreateSource, UpdateSource};
-use crate::state::{digest, now_ms, AppState};
+use crate::sources::{self, source_json, Audit, CreateSource, UpdateSource};
+use crate::state::{now_ms, AppState};
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
@@ -25,6 +26,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/sources", get(list_sources).post(create_source))
         .route("/sources/{id}", patch(update_source))
+        .route("/sources/{id}/reveal", post(reveal_source))
+        .route("/sources/{id}/rotate", post(rotate_source))
         .route("/sources/{id}/scan", post(scan_source))
         .route("/verp", post(verp_encode))
         .route("/suppressions/check", post(check_suppressions))
@@ -36,53 +39,18 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/events", get(list_events))
         .route("/log", get(list_log))
+        .route("/log/rejections", get(list_rejections))
         .route("/log/{id}/replay", post(replay))
         .route("/settings", get(get_settings).put(put_settings))
         .fallback(crate::error::not_found)
-        .layer(middleware::from_fn_with_state(state, require_admin))
-}
-
-async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
-    if state.auth_failures.blocked(&peer, now_ms()) {
-        let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed authentication attempts; try again in a minute",
-        )
-        .into_response();
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-        return resp;
-    }
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match token {
-        None => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing admin token (Authorization: Bearer <token>)",
-        )
-        .into_response(),
-        Some(t)
-            if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) =>
-        {
-            next.run(req).await
-        }
-        Some(_) => {
-            state.auth_failures.record(&peer, now_ms());
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response()
-        }
-    }
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::error::ADMIN_BODY_LIMIT,
+        ))
+        .layer(middleware::map_response(crate::error::json_rejections))
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::auth::require_admin,
+        ))
 }
 
 /// Parses a JSON body into `T`, answering 400 with serde's description of the problem.
@@ -177,13 +145,48 @@ async fn create_source(State(state): State<AppState>, body: Bytes) -> ApiResult 
         .into_response())
 }
 
+/// Who is calling, for the request log of actions on secrets.
+fn audit(method: &str, path: String, client: Client) -> Audit {
+    Audit {
+        method: method.into(),
+        path,
+        remote: client.0.map(|ip| ip.to_string()),
+    }
+}
+
 async fn update_source(
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    client: Client,
     body: Bytes,
 ) -> ApiResult {
     let req: UpdateSource = parse_json(&body)?;
-    let source = sources::update(&state.store, id, req).await?;
+    let who = audit("PATCH", format!("/api/v1/sources/{id}"), client);
+    let source = sources::update(&state.store, id, req, &who).await?;
+    state.sources.fill(state.store.list_sources().await?);
+    Ok(Json(source_json(&state.config.public_url, &source)).into_response())
+}
+
+/// `POST /api/v1/sources/{id}/reveal`: the source with its secrets, once more.
+async fn reveal_source(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    client: Client,
+) -> ApiResult {
+    let who = audit("POST", format!("/api/v1/sources/{id}/reveal"), client);
+    let source = sources::reveal(&state.store, id, &who).await?;
+    Ok(Json(source_json(&state.config.public_url, &source)).into_response())
+}
+
+/// `POST /api/v1/sources/{id}/rotate`: a new URL key (and generated secret); the old ones
+/// stop working at once.
+async fn rotate_source(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    client: Client,
+) -> ApiResult {
+    let who = audit("POST", format!("/api/v1/sources/{id}/rotate"), client);
+    let source = sources::rotate(&state.store, id, &who).await?;
     state.sources.fill(state.store.list_sources().await?);
     Ok(Json(source_json(&state.config.public_url, &source)).into_response())
 }
@@ -192,7 +195,7 @@ async fn list_sources(State(state): State<AppState>) -> ApiResult {
     let all = state.store.list_sources().await?;
     let items: Vec<Value> = all
         .iter()
-        .map(|s| source_json(&state.config.public_url, s))
+        .map(|s| sources::listed_json(&state.config.public_url, s))
         .collect();
     Ok(Json(json!({ "items": items })).into_response())
 }
@@ -271,8 +274,23 @@ struct CreateContact {
     attributes: Option<serde_json::Map<String, Value>>,
 }
 
+/// 413 for attributes over the size limit, 400 for too deep a nesting.
+fn check_attributes(attrs: &serde_json::Map<String, Value>) -> ApiResult<()> {
+    use rebound_core::attributes::{check, Exceeded};
+    match check(attrs) {
+        Ok(()) => Ok(()),
+        Err(e @ Exceeded::Size(_)) => {
+            Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e @ Exceeded::Depth) => Err(ApiError::bad_request(e.to_string())),
+    }
+}
+
 async fn create_contact(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateContact = parse_json(&body)?;
+    if let Some(a) = &req.attributes {
+        check_attributes(a)?;
+    }
     let addr = parse_address(&req.email)?;
     let status = req.status.as_deref().map(parse_status).transpose()?;
     let new = NewContact {
@@ -373,7 +391,19 @@ async fn patch_contact(
     body: Bytes,
 ) -> ApiResult {
     let req: PatchBody = parse_json(&body)?;
-    let (addr, _) = contact_or_404(&state, &email).await?;
+    let (addr, old) = contact_or_404(&state, &email).await?;
+    if let Some(a) = &req.attributes {
+        // Patched attributes are merged into the old ones: the merge is what is kept.
+        let mut merged = old.attributes.as_object().cloned().unwrap_or_default();
+        for (k, v) in a {
+            if v.is_null() {
+                merged.remove(k);
+            } else {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        check_attributes(&merged)?;
+    }
     let patch = ContactPatch {
         status: req.status.as_deref().map(parse_status).transpose()?,
         reason: req.reason,
@@ -448,6 +478,51 @@ async fn list_log(State(state): State<AppState>, Query(q): Query<LogQuery>) -> A
     Ok(Json(json!(state.store.list_log(filter).await?)).into_response())
 }
 
+#[derive(Deserialize)]
+struct RejectionQuery {
+    since: Option<String>,
+    source: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/log/rejections`: rejected requests counted per minute, source, status and
+/// error (the request log keeps only a sample of them), newest first; those not written
+/// yet included. `since` (RFC 3339) defaults to 24 hours ago.
+async fn list_rejections(
+    State(state): State<AppState>,
+    Query(q): Query<RejectionQuery>,
+) -> ApiResult {
+    let since = match q.since.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => rebound_core::timestamp::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("since: '{s}' is not an RFC 3339 time"))
+        })?,
+        None => now_ms() - 24 * 3_600_000,
+    };
+    let limit = q.limit.unwrap_or(1000).min(10_000);
+    let mut items = state.rejections.pending();
+    items.extend(state.store.list_rejections(since, limit).await?);
+    items.retain(|r| r.minute >= since - 59_999 && q.source.is_none_or(|s| r.source_id == Some(s)));
+    // Pending and stored counts of the same kind are shown as one.
+    let mut merged: std::collections::BTreeMap<_, rebound_store::RejectionCount> =
+        Default::default();
+    for r in items {
+        let key = (
+            std::cmp::Reverse(r.minute),
+            r.source_id,
+            r.provider.clone(),
+            r.http_status,
+            r.error.clone(),
+        );
+        merged
+            .entry(key)
+            .and_modify(|m| m.count += r.count)
+            .or_insert(r);
+    }
+    let items: Vec<_> = merged.into_values().take(limit as usize).collect();
+    let total: u64 = items.iter().map(|r| r.count).sum();
+    Ok(Json(json!({ "items": items, "total": total })).into_response())
+}
+
 async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     state.store.replay(id).await?;
     state.wake.notify_one();
@@ -472,6 +547,8 @@ async fn get_settings(State(state): State<AppState>) -> ApiResult {
         .get_setting(crate::mailbox::VERP_RETURN_PATH_KEY)
         .await?
         .unwrap_or(Value::Null);
+    v[crate::retention::SETTING] =
+        json!(crate::retention::days(&state.store, state.config.retention_days).await?);
     Ok(Json(v).into_response())
 }
 
@@ -486,6 +563,7 @@ async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
         POLICY_KEY,
         crate::mailbox::TRUST_KEY,
         crate::mailbox::VERP_RETURN_PATH_KEY,
+        crate::retention::SETTING,
     ];
     if let Some(k) = top.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!("unknown setting '{k}'")));
@@ -500,6 +578,16 @@ async fn put_settings(State(state): State<AppState>, body: Bytes) -> ApiResult {
         state
             .store
             .put_setting(crate::mailbox::TRUST_KEY, json!(t.as_str()))
+            .await?;
+    }
+    if let Some(d) = top.get(crate::retention::SETTING) {
+        let days = d
+            .as_u64()
+            .ok_or_else(|| ApiError::bad_request("retention_days must be a number of days"))
+            .and_then(|d| crate::retention::check_days(d).map_err(ApiError::bad_request))?;
+        state
+            .store
+            .put_setting(crate::retention::SETTING, json!(days))
             .await?;
     }
     if let Some(rp) = top.get(crate::mailbox::VERP_RETURN_PATH_KEY) {

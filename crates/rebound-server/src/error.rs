@@ -72,3 +72,30 @@ impl From<crate::sources::Error> for ApiError {
         }
     }
 }
+
+/// Largest admin API body: a batch suppression check of 1,000 addresses fits with room.
+pub const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Turns axum's own plain-text rejections (a body over the limit, a path that does not
+/// parse, a wrong content type…) into the JSON error every route answers with.
+pub async fn json_rejections(resp: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::CONTENT_TYPE;
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return resp;
+    }
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("body larger than the limit of {ADMIN_BODY_LIMIT} bytes")
+    } else {
+        let body = axum::body::to_bytes(resp.into_body(), 4096)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&body).trim().to_string()
+    };
+    ApiError::new(status, message).into_response()
+}

@@ -9,11 +9,10 @@
 //!
 //! Every request, accepted or not, lands in the request log.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -57,12 +56,15 @@ impl Ctx {
     }
 }
 
-/// Answers a rejection and writes it to the request log.
+/// Answers a rejection. It is counted; a sample of rejections (the first of each kind in a
+/// minute) is also logged and kept in the request log (see [`crate::rejections`]).
 async fn reject(state: &AppState, ctx: &Ctx, err: ApiError) -> Response {
-    tracing::info!(status = err.status.as_u16(), path = %ctx.path, error = %err.message, "webhook rejected");
-    let entry = ctx.log(err.status, "rejected", Some(err.message.clone()));
-    if let Err(e) = state.store.log_request(entry).await {
-        tracing::error!(error = %e, "could not log a rejected request");
+    let mut entry = ctx.log(err.status, "rejected", Some(err.message.clone()));
+    if state.rejections.note(&mut entry) {
+        tracing::info!(status = err.status.as_u16(), path = %ctx.path, error = entry.error.as_deref().unwrap_or_default(), "webhook rejected");
+        if let Err(e) = state.store.log_request(entry).await {
+            tracing::error!(error = %e, "could not log a rejected request");
+        }
     }
     err.into_response()
 }
@@ -71,19 +73,20 @@ fn forbidden() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "forbidden")
 }
 
-fn ctx_of(req: &Request, path: String, provider: Option<String>) -> Ctx {
+fn ctx_of(state: &AppState, req: &Request, path: String, provider: Option<String>) -> Ctx {
     Ctx {
         received_at: now_ms(),
         method: req.method().to_string(),
         path,
-        remote: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        remote: crate::auth::request_client(req, &state.config.trusted_proxies)
+            .map(|ip| ip.to_string()),
         provider,
         source_id: None,
     }
 }
+
+/// The longest URL key looked up (keys rebound makes are 32 characters).
+const MAX_KEY_LEN: usize = 128;
 
 /// `HEAD /webhooks/{provider}/{key}`: providers (Mandrill) check that the URL answers before
 /// saving it. Empty 200; says nothing about whether the key exists.
@@ -111,18 +114,27 @@ pub async fn webhook(
     Path((provider, key)): Path<(String, String)>,
     req: Request,
 ) -> Response {
+    // Only a provider's own name goes into the log: anything else is a 404 that echoes
+    // nothing of what was asked.
+    let Some(p) = Provider::from_name(&provider) else {
+        let ctx = ctx_of(&state, &req, "/webhooks/<unknown>/<key>".into(), None);
+        let err = ApiError::new(StatusCode::NOT_FOUND, "no such endpoint");
+        return reject(&state, &ctx, err).await;
+    };
     let mut ctx = ctx_of(
+        &state,
         &req,
-        format!("/webhooks/{provider}/<key>"),
-        Some(provider.clone()),
+        format!("/webhooks/{}/<key>", p.name()),
+        Some(p.name().into()),
     );
-    let source = state.sources.lookup(&state.store, &key).await;
-    let (Some(p), Some(source)) = (Provider::from_name(&provider), source) else {
+    let source = if key.len() <= MAX_KEY_LEN {
+        state.sources.lookup(&state.store, &key).await
+    } else {
+        None
+    };
+    let Some(source) = source.filter(|s| s.provider == p.name()) else {
         return reject(&state, &ctx, forbidden()).await;
     };
-    if source.provider != p.name() {
-        return reject(&state, &ctx, forbidden()).await;
-    }
     ctx.source_id = Some(source.id);
     accept(state, ctx, p, source, req).await
 }
@@ -144,7 +156,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /webhooks/bounce`: listmonk's bounce API, HTTP basic auth (username from the
 /// source, password = the source's key).
 pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Response {
-    let ctx = ctx_of(&req, "/webhooks/bounce".into(), Some("listmonk".into()));
+    let ctx = ctx_of(
+        &state,
+        &req,
+        "/webhooks/bounce".into(),
+        Some("listmonk".into()),
+    );
     let Some((user, pass)) = basic_credentials(req.headers()) else {
         let err = ApiError::new(StatusCode::UNAUTHORIZED, "basic auth required");
         let mut resp = reject(&state, &ctx, err).await;
@@ -261,10 +278,13 @@ async fn verify_and_validate(
         let err = match e {
             VerifyError::NoSecret => {
                 let msg = "this source has no signing secret, key or credentials configured: requests are refused until one is set";
-                let _ = state
-                    .store
-                    .set_source_status(source.id, "error", Some(msg))
-                    .await;
+                // A source created without its provider's secret already says so.
+                if source.status != crate::sources::WAITING {
+                    let _ = state
+                        .store
+                        .set_source_status(source.id, "error", Some(msg))
+                        .await;
+                }
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, msg)
             }
             other => ApiError::new(StatusCode::UNAUTHORIZED, other.to_string()),

@@ -10,9 +10,14 @@
 //! - [`error`]: `ApiError`, every error answered as JSON `{"error": "..."}`.
 //! - [`ingest`]: `POST /webhooks/{provider}/{key}` and `POST /webhooks/bounce`: key check
 //!   (403), body limit (413), signature (401), shape (400), durable inbox write, then 2xx.
+//! - [`auth`]: the client's address (through trusted proxies only), the admin token
+//!   check and its failed-attempt limiter.
 //! - [`api`]: the admin JSON API under `/api/v1` (bearer token).
 //! - [`sources`]: creating a source (validation, generated keys and secrets) and showing
 //!   it (its webhook URL): one code path for the API and the CLI.
+//! - [`rejections`]: rejected webhook requests counted per minute and sampled, so a flood
+//!   of forged requests costs bounded space.
+//! - [`retention`]: old request-log rows and rejection counts pruned in small batches.
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
@@ -22,10 +27,13 @@
 //! [`router`] builds the whole application; tests can drive it without a socket.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod ingest;
 pub mod listener;
 pub mod mailbox;
+pub mod rejections;
+pub mod retention;
 pub mod sns;
 pub mod sources;
 pub mod state;

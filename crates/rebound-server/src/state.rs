@@ -20,6 +20,10 @@ pub struct ServerConfig {
     pub ack_timeout: Duration,
     /// SNS signing certificates available locally, by file name.
     pub sns_cert_dir: Option<std::path::PathBuf>,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::auth::TrustedProxies,
+    /// Days request-log rows are kept when the `retention_days` setting is not set.
+    pub retention_days: u32,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +33,8 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             ack_timeout: Duration::from_secs(10),
             sns_cert_dir: None,
+            trusted_proxies: crate::auth::TrustedProxies::default(),
+            retention_days: crate::retention::DEFAULT_DAYS,
         }
     }
 }
@@ -136,43 +142,9 @@ pub struct AppState {
     /// When the last webhook was acknowledged (workers keep batches short while they come).
     pub last_ingest: Arc<std::sync::atomic::AtomicI64>,
     /// Failed admin-token attempts per peer, to slow down guessing.
-    pub auth_failures: Arc<AuthFailures>,
-}
-
-/// Counts failed admin authentications per peer address in one-minute windows; past
-/// [`AuthFailures::LIMIT`] the peer gets 429 until its window ends.
-#[derive(Default)]
-pub struct AuthFailures {
-    by_peer: std::sync::Mutex<HashMap<String, (Millis, u32)>>,
-}
-
-impl AuthFailures {
-    /// Failed attempts allowed per peer and minute.
-    pub const LIMIT: u32 = 10;
-    const WINDOW_MS: Millis = 60_000;
-
-    /// Records a failure.
-    pub fn record(&self, peer: &str, now: Millis) {
-        if let Ok(mut m) = self.by_peer.lock() {
-            if m.len() > 10_000 {
-                m.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
-            }
-            let e = m.entry(peer.to_string()).or_insert((now, 0));
-            if now - e.0 >= Self::WINDOW_MS {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
-    }
-
-    /// Whether the peer has used up its attempts for the current window.
-    pub fn blocked(&self, peer: &str, now: Millis) -> bool {
-        self.by_peer
-            .lock()
-            .ok()
-            .and_then(|m| m.get(peer).copied())
-            .is_some_and(|(start, n)| now - start < Self::WINDOW_MS && n >= Self::LIMIT)
-    }
+    pub auth_failures: Arc<crate::auth::AuthFailures>,
+    /// Rejected webhook requests, counted and sampled.
+    pub rejections: Arc<crate::rejections::Rejections>,
 }
 
 /// Tokens seen recently, bounded in size and age. Per node: a replay to another node is
@@ -221,6 +193,9 @@ impl AppState {
         let sns = Arc::new(crate::sns::Sns::new(sns_http, config.sns_cert_dir.clone()));
         let sources = Arc::new(SourceCache::default());
         sources.fill(store.list_sources().await?);
+        let rejections = Arc::new(crate::rejections::Rejections::default());
+        // Counts are written in the background for as long as the runtime runs.
+        tokio::spawn(rejections.clone().flush_loop(store.clone()));
         Ok(AppState {
             store,
             sources,
@@ -231,7 +206,8 @@ impl AppState {
             sns,
             replay: Arc::new(ReplayCache::default()),
             last_ingest: Arc::new(std::sync::atomic::AtomicI64::new(0)),
-            auth_failures: Arc::new(AuthFailures::default()),
+            auth_failures: Arc::new(crate::auth::AuthFailures::default()),
+            rejections,
         })
     }
 

@@ -98,6 +98,14 @@ pub trait Store: Send + Sync {
     async fn replay(&self, log_id: i64) -> Result<()>;
     /// Puts every failed inbox row back in the queue; returns how many.
     async fn replay_failed(&self) -> Result<u64>;
+    /// Adds rejection counts (summed with those already stored for the same minute and key).
+    async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()>;
+    /// Rejection counts since `since`, newest first, at most `limit`.
+    async fn list_rejections(&self, since: Millis, limit: u32) -> Result<Vec<RejectionCount>>;
+    /// Removes up to `batch` request-log rows (processed or rejected; pending and failed
+    /// ones are kept) and rejection counts older than `before`, in one short transaction.
+    /// Events, contacts and their timelines are never pruned.
+    async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport>;
     /// Counts of inbox rows by state.
     async fn inbox_counts(&self) -> Result<InboxCounts>;
 
@@ -109,8 +117,8 @@ pub trait Store: Send + Sync {
     /// The id of the newest source (0 when there is none): a cheap check, for a process
     /// that caches sources, that another process (the CLI, another node) added one.
     async fn newest_source_id(&self) -> Result<i64>;
-    /// Writes a source's name, secret, settings and status (by its id); errors if it does
-    /// not exist.
+    /// Writes a source's name, URL key, secret, settings and status (by its id); errors if
+    /// it does not exist.
     async fn update_source(&self, source: Source) -> Result<()>;
     /// Replaces a source's provider-specific settings.
     async fn set_source_config(&self, id: i64, config: serde_json::Value) -> Result<()>;

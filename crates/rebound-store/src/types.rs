@@ -386,3 +386,30 @@ pub struct LogFilter {
     /// From the previous page.
     pub cursor: Option<String>,
 }
+
+/// Rejected requests of one minute with the same source, status and error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectionCount {
+    /// The minute, as the time it starts.
+    #[serde(serialize_with = "ts::serialize")]
+    pub minute: Millis,
+    /// The source the URL key matched, if any.
+    pub source_id: Option<i64>,
+    /// The provider named in the path, if it is one.
+    pub provider: Option<String>,
+    /// The status answered.
+    pub http_status: u16,
+    /// Why (bounded in length).
+    pub error: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// What one pruning pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Request-log rows (with their raw bodies) of processed and rejected requests.
+    pub requests: u64,
+    /// Rejection counts.
+    pub rejection_counts: u64,
+}

@@ -125,6 +125,14 @@ pub struct ServeArgs {
     /// if the open-file limit is lower).
     #[arg(long, env = "REBOUND_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Reverse proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For /
+    /// Forwarded headers name the client (default: none; the TCP peer is the client).
+    #[arg(long, env = "REBOUND_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+    /// Days request-log rows (raw bodies) and rejection counts are kept (default 30; the
+    /// retention_days setting of the API wins once set).
+    #[arg(long, env = "REBOUND_RETENTION_DAYS", value_name = "DAYS")]
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,7 +197,24 @@ pub enum SourceCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List sources.
+    /// Show a source's webhook URL and secrets once more (recorded in the request log).
+    Reveal {
+        /// The source's id (`rebound source list`).
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// New URL key, and a new generated secret or basic-auth password, for a source: the
+    /// old ones stop working at once (recorded in the request log).
+    Rotate {
+        /// The source's id (`rebound source list`).
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List sources (without their secrets: `rebound source reveal ID` shows them).
     List {
         /// Print JSON lines.
         #[arg(long)]

@@ -122,12 +122,23 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                 secret,
                 public_key,
             };
-            let s = sources::update(store, id, req).await?;
+            let audit = sources::Audit::cli(format!("rebound source update {id}"));
+            let s = sources::update(store, id, req, &audit).await?;
             print_source(&base, &s, "updated", json);
+        }
+        SourceCommand::Reveal { id, json } => {
+            let audit = sources::Audit::cli(format!("rebound source reveal {id}"));
+            let s = sources::reveal(store, id, &audit).await?;
+            print_source(&base, &s, "revealed", json);
+        }
+        SourceCommand::Rotate { id, json } => {
+            let audit = sources::Audit::cli(format!("rebound source rotate {id}"));
+            let s = sources::rotate(store, id, &audit).await?;
+            print_source(&base, &s, "rotated", json);
         }
         SourceCommand::List { json } => {
             for s in store.list_sources().await? {
-                let v = source_json(&base, &s);
+                let v = sources::listed_json(&base, &s);
                 if json {
                     println!("{v}");
                 } else {
@@ -137,7 +148,10 @@ async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyh
                         s.provider,
                         s.name,
                         s.status,
-                        v["webhook_url"].as_str().unwrap_or_default()
+                        v["webhook_url"]
+                            .as_str()
+                            .or_else(|| v["url"].as_str())
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -281,6 +295,7 @@ fn contact_from_record(
     }
     let email = email.ok_or("missing email")?;
     let addr = Address::parse(email).map_err(|e| e.to_string())?;
+    rebound_core::attributes::check(&attributes).map_err(|e| e.to_string())?;
     Ok(NewContact {
         email: addr.as_str().into(),
         email_key: addr.key().into(),

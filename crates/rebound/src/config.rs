@@ -52,6 +52,10 @@ pub struct ServerFile {
     pub body_read_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub max_connections: Option<usize>,
+    /// Reverse proxies whose forwarding headers are believed (addresses or CIDRs).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Days request-log rows and rejection counts are kept.
+    pub retention_days: Option<u64>,
 }
 
 pub fn load_file(global: &Global) -> anyhow::Result<FileConfig> {
@@ -112,6 +116,8 @@ pub struct ServeSettings {
     pub policy: Policy,
     pub sns_cert_dir: Option<PathBuf>,
     pub limits: ConnectionLimits,
+    pub trusted_proxies: rebound_server::auth::TrustedProxies,
+    pub retention_days: u32,
 }
 
 /// The listener's limits as configured; the connection cap, when not configured, is set at
@@ -236,6 +242,19 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
         ..d
     };
     let limits = connection_limits(args, &file.server)?;
+    let proxies = match (&args.trusted_proxies, &file.server.trusted_proxies) {
+        (Some(flag), _) => flag.clone(),
+        (None, Some(list)) => list.join(","),
+        (None, None) => String::new(),
+    };
+    let trusted_proxies = rebound_server::auth::TrustedProxies::parse(&proxies)
+        .map_err(|e| anyhow::anyhow!("trusted proxies: {e}"))?;
+    let retention_days = rebound_server::retention::check_days(
+        args.retention_days
+            .or(file.server.retention_days)
+            .unwrap_or(u64::from(rebound_server::retention::DEFAULT_DAYS)),
+    )
+    .map_err(anyhow::Error::msg)?;
     Ok(ServeSettings {
         listen,
         public_url,
@@ -248,6 +267,8 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
             .clone()
             .or_else(|| file.sns_cert_dir.clone()),
         limits,
+        trusted_proxies,
+        retention_days,
     })
 }
 
@@ -313,6 +334,8 @@ mod tests {
             body_read_timeout: None,
             idle_timeout: None,
             max_connections: None,
+            trusted_proxies: None,
+            retention_days: None,
         };
         let s = serve_settings(&args, &file).expect("settings");
         assert_eq!(s.listen, "127.0.0.1:1234");
@@ -336,7 +359,52 @@ mod tests {
             body_read_timeout: None,
             idle_timeout: None,
             max_connections: None,
+            trusted_proxies: None,
+            retention_days: None,
         }
+    }
+
+    #[test]
+    fn trusted_proxies_and_retention_layer_and_validate() {
+        let file: FileConfig = toml::from_str(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]\nretention_days = 7\n",
+        )
+        .expect("toml");
+        let s = serve_settings(&no_flags(), &file).expect("settings");
+        assert_eq!(
+            s.trusted_proxies,
+            rebound_server::auth::TrustedProxies::parse("10.0.0.0/8,127.0.0.1").expect("cidrs")
+        );
+        assert_eq!(s.retention_days, 7);
+        let args = ServeArgs {
+            trusted_proxies: Some("192.0.2.1".into()),
+            retention_days: Some(90),
+            ..no_flags()
+        };
+        let s = serve_settings(&args, &file).expect("settings");
+        assert_eq!(
+            s.trusted_proxies,
+            rebound_server::auth::TrustedProxies::parse("192.0.2.1").expect("cidr")
+        );
+        assert_eq!(s.retention_days, 90);
+        let defaults = serve_settings(&no_flags(), &FileConfig::default()).expect("settings");
+        assert_eq!(defaults.retention_days, 30);
+        let bad = ServeArgs {
+            trusted_proxies: Some("proxy.example".into()),
+            ..no_flags()
+        };
+        let Err(err) = serve_settings(&bad, &FileConfig::default()) else {
+            panic!("not a CIDR, accepted");
+        };
+        assert!(err.to_string().contains("proxy.example"), "{err}");
+        let bad = ServeArgs {
+            retention_days: Some(0),
+            ..no_flags()
+        };
+        let Err(err) = serve_settings(&bad, &FileConfig::default()) else {
+            panic!("0 days, accepted");
+        };
+        assert!(err.to_string().contains("retention_days"), "{err}");
     }
 
     #[test]

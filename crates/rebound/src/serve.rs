@@ -125,6 +125,8 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         public_url: s.public_url.clone(),
         body_limit: s.body_limit,
         ack_timeout: ACK_TIMEOUT,
+        trusted_proxies: s.trusted_proxies.clone(),
+        retention_days: s.retention_days,
     };
     let fetcher = rebound_server::sns::HttpsFetcher::new()
         .map_err(|e| anyhow::anyhow!("cannot build the HTTPS client for SNS: {e}"))?;
@@ -144,6 +146,11 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         store.clone(),
         state.wake.clone(),
         std::time::Duration::from_secs(5),
+    ));
+    // Old request-log rows and rejection counts, pruned in small batches.
+    tokio::spawn(rebound_server::retention::run(
+        store.clone(),
+        s.retention_days,
     ));
     if s.workers.tasks == 0 {
         tracing::warn!("workers paused (0 tasks): requests are stored but not processed");

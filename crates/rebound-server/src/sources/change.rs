@@ -4,7 +4,7 @@
 use base64::Engine;
 use rebound_core::providers::Auth;
 use rebound_core::Provider;
-use rebound_store::{DynStore, NewSource, Source, StoreError};
+use rebound_store::{DynStore, NewLogEntry, NewSource, Source, StoreError};
 use serde::Deserialize;
 
 use crate::state::now_ms;
@@ -64,15 +64,92 @@ pub struct UpdateSource {
     pub public_key: Option<String>,
 }
 
-/// Changes a source by the rules of [`create`]; a source that was [`WAITING`] (or in error
-/// for lack of a secret) and now has what it needs becomes `active`.
-pub async fn update(store: &DynStore, id: i64, req: UpdateSource) -> Result<Source, Error> {
-    let mut source = store
+/// Who asked for an action that shows or changes secrets, for the request log.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// `POST`, `PATCH`, or `CLI`.
+    pub method: String,
+    /// The route or command, e.g. `/api/v1/sources/3/reveal` or `rebound source reveal 3`.
+    pub path: String,
+    /// The client's address, for the API.
+    pub remote: Option<String>,
+}
+
+impl Audit {
+    /// An action of the CLI (`rebound source …`).
+    pub fn cli(command: String) -> Audit {
+        Audit {
+            method: "CLI".into(),
+            path: command,
+            remote: None,
+        }
+    }
+
+    async fn record(&self, store: &DynStore, source: &Source, outcome: &str) -> Result<(), Error> {
+        store
+            .log_request(NewLogEntry {
+                received_at: now_ms(),
+                source_id: Some(source.id),
+                provider: Some(source.provider.clone()),
+                method: self.method.clone(),
+                path: self.path.clone(),
+                remote_addr: self.remote.clone(),
+                http_status: 200,
+                outcome: outcome.into(),
+                error: None,
+            })
+            .await?;
+        tracing::info!(source = source.id, path = %self.path, outcome, "source secrets");
+        Ok(())
+    }
+}
+
+async fn find(store: &DynStore, id: i64) -> Result<Source, Error> {
+    Ok(store
         .list_sources()
         .await?
         .into_iter()
         .find(|s| s.id == id)
-        .ok_or_else(|| StoreError::NotFound(format!("no source {id}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("no source {id}")))?)
+}
+
+/// The source with its secrets, for showing once more; recorded in the request log.
+pub async fn reveal(store: &DynStore, id: i64, audit: &Audit) -> Result<Source, Error> {
+    let source = find(store, id).await?;
+    audit.record(store, &source, "secrets revealed").await?;
+    Ok(source)
+}
+
+/// New secrets for a source: a new URL key (so a new webhook URL), and a new generated
+/// signing secret or basic-auth password where rebound generated it (a secret the provider
+/// issued stays: rotate it there, then `update`). The old ones stop working at once.
+/// Recorded in the request log.
+pub async fn rotate(store: &DynStore, id: i64, audit: &Audit) -> Result<Source, Error> {
+    let mut source = find(store, id).await?;
+    let Some(provider) = Provider::from_name(&source.provider) else {
+        return Err(Error::Invalid(
+            "a mailbox source has no key: change its password at the mail server and create a new source".into(),
+        ));
+    };
+    source.key = random_b64(24);
+    if matches!(provider.auth(), Auth::Signature) || provider.basic_in_url() {
+        source.secret = secret_for(provider, None).map_err(Error::Invalid)?;
+    }
+    store.update_source(source.clone()).await?;
+    audit.record(store, &source, "secrets rotated").await?;
+    Ok(source)
+}
+
+/// Changes a source by the rules of [`create`]; a source that was [`WAITING`] (or in error
+/// for lack of a secret) and now has what it needs becomes `active`. Recorded in the
+/// request log.
+pub async fn update(
+    store: &DynStore,
+    id: i64,
+    req: UpdateSource,
+    audit: &Audit,
+) -> Result<Source, Error> {
+    let mut source = find(store, id).await?;
     if let Some(name) = req.name {
         source.name = check_name(&name).map_err(Error::Invalid)?;
     }
@@ -100,6 +177,7 @@ pub async fn update(store: &DynStore, id: i64, req: UpdateSource) -> Result<Sour
         source.status_message = None;
     }
     store.update_source(source.clone()).await?;
+    audit.record(store, &source, "source updated").await?;
     Ok(source)
 }
 

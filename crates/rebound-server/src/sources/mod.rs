@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 mod change;
 
 pub use change::{
-    create, missing_credential, new_source, update, CreateSource, Error, UpdateSource, WAITING,
+    create, missing_credential, new_source, reveal, rotate, update, Audit, CreateSource, Error,
+    UpdateSource, WAITING,
 };
 
 /// Where a source's provider posts, without credentials: `{public}/webhooks/{provider}/{key}`,
@@ -58,9 +59,47 @@ pub fn webhook_url(public_url: &str, s: &Source) -> String {
     }
 }
 
-/// The JSON shape of a source, with its webhook URL, as the API answers and
-/// `rebound source add --json` prints it.
+/// A secret as listings show it: enough to tell two apart, not enough to use.
+pub fn hint(secret: &str) -> String {
+    let (prefix, rest) = secret.split_at(if secret.starts_with("whsec_") { 6 } else { 0 });
+    let shown: String = rest.chars().take(4).collect();
+    format!("{prefix}{shown}…")
+}
+
+/// The webhook URL as listings show it: no credentials, the key cut to its [`hint`].
+pub fn masked_url(public_url: &str, s: &Source) -> String {
+    let url = endpoint(public_url, s);
+    match url.strip_suffix(s.key.as_str()) {
+        Some(base) if s.provider != Provider::Listmonk.name() => format!("{base}{}", hint(&s.key)),
+        _ => url,
+    }
+}
+
+/// A source as the create, reveal, rotate and update answers show it (and `rebound source
+/// add` prints it): the webhook URL to paste, with the key, secret and credentials.
 pub fn source_json(public_url: &str, s: &Source) -> Value {
+    let mut v = listed_json(public_url, s);
+    if s.provider == crate::mailbox::PROVIDER {
+        return v;
+    }
+    v["key"] = json!(s.key);
+    v["webhook_url"] = json!(webhook_url(public_url, s));
+    if let Some(secret) = &s.secret {
+        v["secret"] = json!(secret);
+    }
+    if let Some((username, password)) = basic_auth(s) {
+        v["basic_auth"] = json!({ "username": username, "password": password });
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("key_hint");
+        o.remove("secret_hint");
+    }
+    v
+}
+
+/// A source as listings show it (`GET /api/v1/sources`, `rebound source list`): no URL key,
+/// secret or password, only hints of them; the webhook URL without them.
+pub fn listed_json(public_url: &str, s: &Source) -> Value {
     if s.provider == crate::mailbox::PROVIDER {
         // The password is never shown again: the URL is kept with it masked.
         return json!({
@@ -78,14 +117,14 @@ pub fn source_json(public_url: &str, s: &Source) -> Value {
         "id": s.id,
         "provider": s.provider,
         "name": s.name,
-        "key": s.key,
-        "webhook_url": webhook_url(public_url, s),
+        "key_hint": hint(&s.key),
+        "webhook_url": masked_url(public_url, s),
         "status": s.status,
         "status_message": s.status_message,
         "created_at": rebound_core::timestamp::format(s.created_at),
     });
     if let Some(secret) = &s.secret {
-        v["secret"] = json!(secret);
+        v["secret_hint"] = json!(hint(secret));
     }
     for k in [
         "topic_arns",
@@ -97,8 +136,8 @@ pub fn source_json(public_url: &str, s: &Source) -> Value {
             v[k] = x.clone();
         }
     }
-    if let Some((username, password)) = basic_auth(s) {
-        v["basic_auth"] = json!({ "username": username, "password": password });
+    if let Some((username, _)) = basic_auth(s) {
+        v["basic_auth"] = json!({ "username": username });
     }
     v
 }

@@ -11,6 +11,7 @@
 //! Reads use their own connections (WAL lets them run beside the writer).
 
 mod ops;
+mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../../migrations/sqlite/0003_policy_order.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_rejections.sql"),
     ),
 ];
 
@@ -78,6 +83,7 @@ pub struct SqliteStore {
     commits: Arc<AtomicU64>,
     jobs: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    wal_limit: Arc<AtomicU64>,
 }
 
 fn open_conn(path: &Path, write: bool) -> Result<Connection> {
@@ -135,7 +141,42 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+/// How large the WAL may grow before the writer truncates it (see [`SqliteStore::set_wal_limit`]).
+pub const WAL_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Keeps the WAL file near `limit`: the checkpointer copies frames back beside the writer,
+/// but under a steady stream of writes (an import, a flood) it never catches up with the
+/// end of the WAL, which then grows by every write. Past the limit the writer, between two
+/// transactions, checkpoints and truncates the WAL itself (waiting for readers to finish,
+/// never for other writers: it is the only one).
+struct WalGuard {
+    wal: PathBuf,
+    limit: Arc<AtomicU64>,
+}
+
+impl WalGuard {
+    /// After a transaction (one `stat`: cheap beside the commit's fsync).
+    fn after_commit(&self, conn: &Connection) {
+        let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if size <= self.limit.load(Ordering::Relaxed) {
+            return;
+        }
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(0) => tracing::debug!(bytes = size, "WAL over its limit: truncated"),
+            Ok(_) => tracing::debug!(bytes = size, "WAL over its limit: readers kept it"),
+            Err(e) => tracing::warn!(error = %e, "WAL truncation failed"),
+        }
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    commits: Arc<AtomicU64>,
+    wal: WalGuard,
+) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut exclusive: std::collections::VecDeque<Job> = Default::default();
     fn route(j: Job, group: &mut Vec<Job>, exclusive: &mut std::collections::VecDeque<Job>) {
@@ -165,6 +206,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, commits: Arc<Atomi
         if let Some(j) = exclusive.pop_front() {
             run_group(&conn, vec![j], &commits);
         }
+        wal.after_commit(&conn);
         if rx.is_closed() && exclusive.is_empty() && group.is_empty() && rx.is_empty() {
             return;
         }
@@ -254,13 +296,22 @@ impl SqliteStore {
         }
         let conn = open_conn(&path, true)?;
         migrate(&conn)?;
+        // After a checkpoint resets the WAL, the file is cut back to this size.
+        conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
         let checkpoint_conn = open_conn(&path, true)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let commits = Arc::new(AtomicU64::new(0));
         let counter = commits.clone();
+        let wal_limit = Arc::new(AtomicU64::new(WAL_LIMIT));
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        let guard = WalGuard {
+            wal: wal.into(),
+            limit: wal_limit.clone(),
+        };
         std::thread::Builder::new()
             .name("rebound-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, counter))
+            .spawn(move || writer_loop(conn, rx, counter, guard))
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
         let alive = tx.downgrade();
         std::thread::Builder::new()
@@ -273,7 +324,14 @@ impl SqliteStore {
             commits,
             jobs: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
+            wal_limit,
         })
+    }
+
+    /// Sets how large the WAL may grow before the writer truncates it ([`WAL_LIMIT`] by
+    /// default).
+    pub fn set_wal_limit(&self, bytes: u64) {
+        self.wal_limit.store(bytes, Ordering::Relaxed);
     }
 
     /// Write transactions committed since the store was opened (each one fsync).
@@ -450,6 +508,18 @@ impl Store for SqliteStore {
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
     }
+    async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
+        self.write(move |c| retention::add_rejections(c, &counts))
+            .await
+    }
+    async fn list_rejections(&self, since: Millis, limit: u32) -> Result<Vec<RejectionCount>> {
+        self.read(move |c| retention::list_rejections(c, since, limit))
+            .await
+    }
+    async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport> {
+        self.submit(Mode::Exclusive, move |c| retention::prune(c, before, batch))
+            .await
+    }
     async fn create_source(&self, source: NewSource) -> Result<Source> {
         self.write(move |c| ops::create_source(c, &source)).await
     }
@@ -465,13 +535,14 @@ impl Store for SqliteStore {
     async fn update_source(&self, source: Source) -> Result<()> {
         self.write(move |c| {
             let n = c.execute(
-                "UPDATE sources SET name = ?1, secret = ?2, config = ?3, status = ?4, status_message = ?5 WHERE id = ?6",
+                "UPDATE sources SET name = ?1, secret = ?2, config = ?3, status = ?4, status_message = ?5, url_key = ?6 WHERE id = ?7",
                 rusqlite::params![
                     source.name,
                     source.secret,
                     source.config.to_string(),
                     source.status,
                     source.status_message,
+                    source.key,
                     source.id
                 ],
             )?;

@@ -28,26 +28,55 @@ async fn wrong_keys_are_403_without_a_hint() {
     wrong.replace_range(key.len() - 1.., if key.ends_with('A') { "B" } else { "A" });
     let url = shown_url(&src);
     assert!(url.ends_with(&format!("/webhooks/tosend/{key}")), "{url}");
+    let long_key = "k".repeat(60_000);
     for forged in [
         with_key(&url, &wrong),
         with_key(&url, &key[..key.len() - 1]),
+        with_key(&url, &long_key),
         url.replace("/webhooks/tosend/", "/webhooks/generic/"),
-        url.replace("/webhooks/tosend/", "/webhooks/nosuchprovider/"),
     ] {
         let (code, v) = app.post_url(&forged, &[], body.clone()).await;
-        assert_eq!((code, v), (403, json!({"error": "forbidden"})), "{forged}");
+        assert_eq!(
+            (code, v),
+            (403, json!({"error": "forbidden"})),
+            "{}",
+            &forged[..80]
+        );
+    }
+    // Not a provider: 404, and nothing of the path is echoed or kept.
+    let unknown = format!("/webhooks/{}/{key}", "x".repeat(60_000));
+    for path in ["/webhooks/nosuchprovider/abc".to_string(), unknown] {
+        let (code, v) = app.post_url(&app.url(&path), &[], body.clone()).await;
+        assert_eq!((code, v), (404, json!({"error": "no such endpoint"})));
     }
     assert_nothing_stored(&app).await;
+    // One sample of each kind of rejection is in the log; all of them are counted.
     let log = app.log().await;
-    assert_eq!(log.len(), 4);
-    assert!(log
-        .iter()
-        .all(|e| e["http_status"] == 403 && e["outcome"] == "rejected"));
-    assert!(
-        log.iter()
-            .all(|e| !e["path"].as_str().unwrap_or_default().contains(&key[..10])),
-        "keys are not logged"
-    );
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log.iter().all(|e| e["outcome"] == "rejected"));
+    for e in &log {
+        let path = e["path"].as_str().unwrap_or_default();
+        assert!(path.len() < 40, "bounded path: {path}");
+        assert!(!path.contains(&key[..10]), "keys are not logged");
+        assert!(
+            !path.contains("nosuchprovider"),
+            "unknown names are not kept"
+        );
+    }
+    let (_, counts) = app.get("/api/v1/log/rejections").await;
+    assert_eq!(counts["total"], 6, "{counts}");
+    let by_status = |status: u64| {
+        counts["items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c["http_status"] == status)
+                    .map(|c| c["count"].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!((by_status(403), by_status(404)), (4, 2), "{counts}");
 }
 
 #[tokio::test]
@@ -119,11 +148,15 @@ async fn bad_missing_empty_and_stale_signatures_are_401() {
         assert!(v["error"].is_string(), "{what}: JSON error");
     }
     assert_nothing_stored(&app).await;
+    // Every one counted; one sample of each distinct error in the log.
+    let (_, counts) = app.get("/api/v1/log/rejections").await;
+    assert_eq!(counts["total"], n as u64, "{counts}");
     let log = app.log().await;
-    assert_eq!(log.len(), n);
-    assert!(log
-        .iter()
-        .all(|e| e["http_status"] == 401 && e["error"].is_string()));
+    let errors: std::collections::HashSet<&str> =
+        log.iter().filter_map(|e| e["error"].as_str()).collect();
+    assert_eq!(log.len(), errors.len(), "one sample per kind");
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(log.iter().all(|e| e["http_status"] == 401));
     // Within the tolerance both ways is fine.
     for ts in [now - 290, now + 290] {
         let (code, v) = app.post_url(&url, &sw("evt_y", ts), body.clone()).await;
@@ -267,7 +300,10 @@ async fn bodies_over_the_limit_are_413() {
         .iter()
         .filter_map(|e| e["http_status"].as_u64())
         .collect();
-    assert_eq!(statuses, vec![413, 413, 200]);
+    // The two 413s are one kind: one sample in the log, both counted.
+    assert_eq!(statuses, vec![413, 200]);
+    let (_, counts) = app.get("/api/v1/log/rejections").await;
+    assert_eq!(counts["total"], 2, "{counts}");
 }
 
 #[tokio::test]
@@ -328,27 +364,161 @@ async fn the_admin_api_needs_the_token() {
     let (code, v) = app.get("/readyz").await;
     assert_eq!((code, v["status"].as_str()), (200, Some("ready")));
     // Guessing is slowed down: after 10 wrong tokens in a minute (one above, nine here),
-    // 429 even for the right one.
+    // the next wrong one is 429 — but the right token still works.
     for _ in 0..9 {
-        let r = app
-            .client
-            .get(app.url("/api/v1/contacts"))
-            .bearer_auth("guess-guess-guess")
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status().as_u16(), 401);
+        assert_eq!(admin_get(&app, "guess-guess-guess", None).await.0, 401);
     }
-    let r = app
+    let (code, retry) = admin_get(&app, "guess-guess-guess", None).await;
+    assert_eq!(code, 429);
+    let retry: u64 = retry.and_then(|r| r.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        admin_get(&app, TOKEN, None).await.0,
+        200,
+        "the right token is never refused by the limiter"
+    );
+}
+
+/// GET /api/v1/contacts with a token (and an X-Forwarded-For); status and Retry-After.
+async fn admin_get(app: &TestApp, token: &str, xff: Option<&str>) -> (u16, Option<String>) {
+    let mut req = app
         .client
         .get(app.url("/api/v1/contacts"))
+        .bearer_auth(token);
+    if let Some(x) = xff {
+        req = req.header("x-forwarded-for", x);
+    }
+    let r = req.send().await.expect("send");
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (r.status().as_u16(), retry)
+}
+
+/// Behind a trusted proxy the limiter counts per forwarded client: one client's wrong
+/// tokens neither block another client nor the right token; from an untrusted peer the
+/// forwarding header is ignored (it cannot be used to dodge the limit).
+#[tokio::test]
+async fn the_token_limiter_cannot_lock_anyone_out() {
+    let cfg = rebound_server::ServerConfig {
+        trusted_proxies: rebound_server::auth::TrustedProxies::parse("127.0.0.1").expect("cidr"),
+        ..Default::default()
+    };
+    let app = spawn_app_with(cfg).await;
+    let attacker = Some("203.0.113.66");
+    for _ in 0..10 {
+        assert_eq!(admin_get(&app, "wrong-token-wrong", attacker).await.0, 401);
+    }
+    assert_eq!(admin_get(&app, "wrong-token-wrong", attacker).await.0, 429);
+    assert_eq!(
+        admin_get(&app, TOKEN, attacker).await.0,
+        200,
+        "right token, same client"
+    );
+    assert_eq!(admin_get(&app, TOKEN, Some("198.51.100.1")).await.0, 200);
+    assert_eq!(
+        admin_get(&app, TOKEN, None).await.0,
+        200,
+        "the proxy itself"
+    );
+    assert_eq!(
+        admin_get(&app, "wrong-token-wrong", Some("198.51.100.1"))
+            .await
+            .0,
+        401,
+        "another client is not blocked"
+    );
+
+    // Without trusted proxies the header is the client's own claim: ignored.
+    let app = spawn_app().await;
+    for i in 0..10 {
+        let xff = format!("192.0.2.{i}");
+        assert_eq!(
+            admin_get(&app, "wrong-token-wrong", Some(&xff)).await.0,
+            401
+        );
+    }
+    assert_eq!(
+        admin_get(&app, "wrong-token-wrong", Some("192.0.2.200"))
+            .await
+            .0,
+        429,
+        "a fresh X-Forwarded-For does not reset the count"
+    );
+}
+
+/// Admin inputs are bounded: a body over the admin limit is 413 before it is parsed,
+/// attributes over their size 413 and over their depth 400, each naming the limit, also
+/// when a patch would grow the stored attributes past it; axum's own rejections are JSON.
+#[tokio::test]
+async fn admin_inputs_are_bounded_and_named() {
+    let app = spawn_app().await;
+    let million = format!(
+        "{{\"email\":\"big@example.com\",\"attributes\":{{\"x\":[{}0]}}}}",
+        "0,".repeat(1_000_000)
+    );
+    let r = app
+        .client
+        .post(app.url("/api/v1/contacts"))
         .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(million)
         .send()
         .await
         .expect("send");
-    assert_eq!(r.status().as_u16(), 429);
-    assert_eq!(
-        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-        Some("60")
+    assert_eq!(r.status().as_u16(), 413);
+    let v: Value = r.json().await.expect("a JSON error");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("1048576"),
+        "{v}"
     );
+
+    let post = |attrs: Value| {
+        app.api(
+            Method::POST,
+            "/api/v1/contacts",
+            Some(json!({"email": "a@example.com", "attributes": attrs})),
+        )
+    };
+    let (code, v) = post(json!({"x": "y".repeat(20_000)})).await;
+    assert_eq!(code, 413, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("16384"),
+        "{v}"
+    );
+    let (code, v) = post(json!({"x": [[[[[[[[[1]]]]]]]]]})).await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deeper than 8"),
+        "{v}"
+    );
+    let (code, v) = post(json!({"plan": "pro", "half": "y".repeat(9_000)})).await;
+    assert_eq!(code, 201, "{v}");
+    let (code, v) = app
+        .api(
+            Method::PATCH,
+            "/api/v1/contacts/a@example.com",
+            Some(json!({"attributes": {"other": "z".repeat(9_000)}})),
+        )
+        .await;
+    assert_eq!(code, 413, "the merge would be over the limit: {v}");
+    let (code, v) = app
+        .api(
+            Method::PATCH,
+            "/api/v1/contacts/a@example.com",
+            Some(json!({"attributes": {"half": null, "other": "z".repeat(9_000)}})),
+        )
+        .await;
+    assert_eq!(code, 200, "replacing stays under it: {v}");
+
+    let (code, v) = app
+        .api(Method::POST, "/api/v1/sources/not-a-number/reveal", None)
+        .await;
+    assert_eq!(code, 400);
+    assert!(v["error"].is_string(), "axum's rejection as JSON: {v}");
 }

@@ -1,0 +1,330 @@
+//! Who is asking, and may they: the client's address (through trusted proxies only), the
+//! admin bearer-token check, and the failed-attempt limiter that slows token guessing
+//! without ever refusing the right token.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use rebound_core::Millis;
+
+use crate::error::ApiError;
+use crate::state::{digest, now_ms, AppState};
+
+/// The networks whose `X-Forwarded-For` / `Forwarded` headers are believed: the reverse
+/// proxies in front of rebound. Empty (the default): the TCP peer is the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses a comma-separated list of addresses or CIDRs (`127.0.0.1, 10.0.0.0/8`).
+    pub fn parse(list: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("'{item}' is not an IP address or CIDR"))?;
+            nets.push(net);
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The addresses a request passed through, nearest last, as the proxy headers give them:
+/// `X-Forwarded-For` (every occurrence, in order), else `Forwarded`'s `for=` parameters.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
+    let xff: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| parse_node(s.trim()))
+        .collect();
+    if !xff.is_empty() {
+        return xff;
+    }
+    headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .flat_map(|element| element.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("for")
+                .then(|| parse_node(v.trim().trim_matches('"')))?
+        })
+        .collect()
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`.
+fn parse_node(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Some(sa.ip());
+    }
+    s.strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .and_then(|(ip, _)| ip.parse().ok())
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+/// nearest address in the forwarding headers that is not itself a trusted proxy.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let peer = canonical(peer?);
+    if !trusted.contains(peer) {
+        return Some(peer);
+    }
+    let chain = forwarded_chain(headers);
+    Some(
+        chain
+            .iter()
+            .rev()
+            .map(|ip| canonical(*ip))
+            .find(|ip| !trusted.contains(*ip))
+            .or_else(|| chain.first().copied().map(canonical))
+            .unwrap_or(peer),
+    )
+}
+
+/// The client address of a request (see [`client_ip`]).
+pub fn request_client(req: &Request, trusted: &TrustedProxies) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    client_ip(peer, req.headers(), trusted)
+}
+
+/// Extracts the client address of a request (see [`client_ip`]).
+pub struct Client(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Client(client_ip(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
+/// Counts failed admin authentications per client in one-minute windows; past
+/// [`AuthFailures::LIMIT`] a client's wrong tokens get 429 until its window ends. A right
+/// token is never refused, so nobody can lock anybody else out.
+#[derive(Default)]
+pub struct AuthFailures {
+    by_client: std::sync::Mutex<HashMap<IpAddr, (Millis, u32)>>,
+}
+
+impl AuthFailures {
+    /// Failed attempts allowed per client and minute.
+    pub const LIMIT: u32 = 10;
+    const WINDOW_MS: Millis = 60_000;
+    /// Clients remembered at most (expired windows are dropped first).
+    const MAX_CLIENTS: usize = 100_000;
+
+    /// Records a failure; returns how long the client must wait (`Some(seconds)`) when
+    /// it has now used up its attempts.
+    pub fn record(&self, client: IpAddr, now: Millis) -> Option<u64> {
+        let mut m = self.by_client.lock().ok()?;
+        if m.len() >= Self::MAX_CLIENTS {
+            m.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
+            if m.len() >= Self::MAX_CLIENTS {
+                // Still full of live windows: forget the oldest half rather than grow.
+                let mut starts: Vec<Millis> = m.values().map(|(s, _)| *s).collect();
+                starts.sort_unstable();
+                let cut = starts[starts.len() / 2];
+                m.retain(|_, (start, _)| *start > cut);
+            }
+        }
+        let e = m.entry(client).or_insert((now, 0));
+        if now - e.0 >= Self::WINDOW_MS {
+            *e = (now, 0);
+        }
+        e.1 = e.1.saturating_add(1);
+        (e.1 > Self::LIMIT).then(|| Self::wait_secs(e.0, now))
+    }
+
+    /// Seconds until the client's window ends, when it has used up its attempts.
+    pub fn blocked(&self, client: IpAddr, now: Millis) -> Option<u64> {
+        let m = self.by_client.lock().ok()?;
+        let (start, n) = m.get(&client).copied()?;
+        (now - start < Self::WINDOW_MS && n >= Self::LIMIT).then(|| Self::wait_secs(start, now))
+    }
+
+    fn wait_secs(start: Millis, now: Millis) -> u64 {
+        let left = (start + Self::WINDOW_MS - now).max(1000);
+        u64::try_from((left + 999) / 1000).unwrap_or(60)
+    }
+}
+
+fn too_many(wait_secs: u64) -> Response {
+    let mut resp = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed authentication attempts; try again in {wait_secs} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait_secs.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Middleware of the admin API: the right token passes, always; a wrong one counts
+/// against the client, which past the limit gets 429 with `Retry-After`.
+pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let token = bearer(req.headers()).map(str::to_string);
+    if let Some(t) = &token {
+        if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) {
+            return next.run(req).await;
+        }
+    }
+    let client =
+        request_client(&req, &state.config.trusted_proxies).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let now = now_ms();
+    if let Some(wait) = state.auth_failures.blocked(client, now) {
+        return too_many(wait);
+    }
+    match token {
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing admin token (Authorization: Bearer <token>)",
+        )
+        .into_response(),
+        Some(_) => {
+            if let Some(wait) = state.auth_failures.record(client, now) {
+                tracing::warn!(%client, "admin token guessing: failed attempts over the limit");
+                return too_many(wait);
+            }
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_count_only_from_trusted_proxies() {
+        let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").expect("parse");
+        let xff = headers(&[("x-forwarded-for", "203.0.113.9, 10.1.2.3")]);
+        // From a trusted proxy: the nearest untrusted address in the chain.
+        assert_eq!(
+            client_ip(Some(ip("127.0.0.1")), &xff, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Mapped IPv6 peer is the IPv4 proxy.
+        assert_eq!(
+            client_ip(Some(ip("::ffff:127.0.0.1")), &xff, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // From anyone else: the header is ignored.
+        assert_eq!(
+            client_ip(Some(ip("198.51.100.7")), &xff, &trusted),
+            Some(ip("198.51.100.7"))
+        );
+        // A spoofed first entry does not win over the address the proxy saw.
+        let spoofed = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9")]);
+        assert_eq!(
+            client_ip(Some(ip("127.0.0.1")), &spoofed, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // RFC 7239.
+        let fwd = headers(&[(
+            "forwarded",
+            "for=\"[2001:db8::1]:4711\";proto=https, for=10.0.0.2",
+        )]);
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &fwd, &trusted),
+            Some(ip("2001:db8::1"))
+        );
+        // Trusted peer without headers: the peer.
+        assert_eq!(
+            client_ip(Some(ip("127.0.0.1")), &HeaderMap::new(), &trusted),
+            Some(ip("127.0.0.1"))
+        );
+        // No trusted proxies configured: always the peer.
+        assert_eq!(
+            client_ip(Some(ip("127.0.0.1")), &xff, &TrustedProxies::default()),
+            Some(ip("127.0.0.1"))
+        );
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.example").is_err());
+    }
+
+    #[test]
+    fn the_limiter_counts_per_client_and_window() {
+        let f = AuthFailures::default();
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        for i in 0..AuthFailures::LIMIT {
+            assert_eq!(f.blocked(a, 1_000), None, "attempt {i}");
+            assert_eq!(f.record(a, 1_000), None);
+        }
+        assert_eq!(f.blocked(a, 1_000), Some(60));
+        assert_eq!(
+            f.blocked(a, 31_000),
+            Some(30),
+            "Retry-After says what is left"
+        );
+        assert_eq!(f.blocked(b, 1_000), None, "other clients are not affected");
+        assert_eq!(f.blocked(a, 61_000), None, "a new window");
+    }
+}

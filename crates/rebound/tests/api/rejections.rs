@@ -522,3 +522,52 @@ async fn admin_inputs_are_bounded_and_named() {
     assert_eq!(code, 400);
     assert!(v["error"].is_string(), "axum's rejection as JSON: {v}");
 }
+
+/// The lock-out the issue found, against the real binary behind a (simulated) reverse
+/// proxy: ten bad tokens from one client neither lock out that client's right token nor
+/// any other client, and the limit follows the forwarded client, not the proxy.
+#[tokio::test]
+async fn ten_bad_tokens_lock_nobody_out_of_the_real_binary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = std::process::Command::new(bin())
+        .args(["--data-dir", dir.path().to_str().expect("utf-8")])
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("REBOUND_ADMIN_TOKEN", TOKEN)
+        .env("REBOUND_TRUSTED_PROXIES", "127.0.0.1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("rebound serve");
+    let client = reqwest::Client::new();
+    wait_ready(&client, port).await;
+    let check = |token: &'static str, xff: &'static str| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!(
+                    "http://127.0.0.1:{port}/api/v1/suppressions/a@example.com"
+                ))
+                .bearer_auth(token)
+                .header("x-forwarded-for", xff)
+                .send()
+                .await
+                .expect("send");
+            (r.status().as_u16(), r.headers().contains_key("retry-after"))
+        }
+    };
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        codes.push(check("wrong-token-wrong", "203.0.113.5").await);
+    }
+    let right_same = check(TOKEN, "203.0.113.5").await;
+    let other = check("wrong-token-wrong", "198.51.100.9").await;
+    let right_other = check(TOKEN, "198.51.100.9").await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(codes[..10].iter().all(|c| *c == (401, false)), "{codes:?}");
+    assert!(codes[10..].iter().all(|c| *c == (429, true)), "{codes:?}");
+    assert_eq!(right_same.0, 200, "the right token is never refused");
+    assert_eq!(other.0, 401, "another client is not limited");
+    assert_eq!(right_other.0, 200);
+}

@@ -39,7 +39,10 @@ async fn largest_wal(limit: u64, batches: usize) -> u64 {
                 }
             })
             .collect();
-        store.upsert_contacts(contacts, false).await.expect("upsert");
+        store
+            .upsert_contacts(contacts, false)
+            .await
+            .expect("upsert");
         largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
     }
     reader.abort();

@@ -112,11 +112,35 @@ impl Recipient {
     }
 }
 
+/// How the store finds the contact an event is about, and how far it trusts the recipient
+/// the event names. Set by whoever produced the event (a provider adapter, the bounce-email
+/// matching of [`crate::bounces::events`]); the store's apply reads it, never `details`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Attribution {
+    /// The recipient the event names, trusted: a provider reporting on its own send, or a
+    /// bounce whose signed VERP return path names the recipient. An address that is not a
+    /// contact yet becomes one.
+    #[default]
+    Recipient,
+    /// A recipient named by a bounce report read from a mailbox, which anyone can send. The
+    /// report's returned Message-ID is looked up first: when rebound has seen that send (an
+    /// event of a webhook source with the same Message-ID), the event is about that send's
+    /// contact, whatever address the report names. Otherwise it is about the named recipient,
+    /// which with `known_contacts_only` must already be a contact: an unknown one is left
+    /// unmatched and nothing changes (so a forged report cannot create or suppress contacts).
+    Reported {
+        /// The named recipient must already be a contact.
+        known_contacts_only: bool,
+    },
+}
+
 /// One normalized event about one recipient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// Who the event is about.
     pub recipient: Recipient,
+    /// How the store finds that contact and how far it trusts `recipient`.
+    pub attribution: Attribution,
     /// What happened.
     pub kind: EventKind,
     /// Hard or soft, for bounces only.

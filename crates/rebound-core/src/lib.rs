@@ -15,7 +15,8 @@
 //! - [`bounces`]: bounce emails (DSN, ARF, auto-replies, vendor formats) → records.
 //! - [`address`]: `Address`, an email address trimmed and compared case-insensitively in its
 //!   domain part, keeping the original spelling for display.
-//! - [`event`]: the normalized `Event`, its `EventKind`, `BounceClass` and dedup key.
+//! - [`event`]: the normalized `Event`, its `EventKind`, `BounceClass`, dedup key and
+//!   `Attribution` (how the store finds its contact and how far it trusts its recipient).
 //! - [`reason`]: the bounce-reason taxonomy (Sisimai's names) and a classifier from status
 //!   codes, reply codes and diagnostic text.
 //! - [`contact`]: contact `Status` and the policy-relevant `ContactState`.
@@ -43,7 +44,7 @@ pub mod webhook;
 
 pub use address::{Address, AddressError};
 pub use contact::{ContactState, ManualChange, Status};
-pub use event::{BounceClass, Event, EventKind, Recipient};
+pub use event::{Attribution, BounceClass, Event, EventKind, Recipient};
 pub use policy::{Outcome, Policy, PolicyEvent};
 pub use providers::Provider;
 pub use reason::Reason;

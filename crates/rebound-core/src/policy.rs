@@ -411,6 +411,7 @@ mod tests {
     fn ev_at(kind: EventKind, class: Option<BounceClass>, t: Millis, key: &str) -> Event {
         Event {
             recipient: Recipient::Email(Address::parse("a@example.com").unwrap()),
+            attribution: Default::default(),
             kind,
             class,
             reason: class.map(|_| Reason::MailboxFull),

@@ -161,6 +161,7 @@ use rebound_store::{Contact, ContactPatch, NewContact, Processed};
 fn event(email: &str, key: &str, kind: EventKind, class: Option<BounceClass>, t: Millis) -> Event {
     Event {
         recipient: Recipient::Email(Address::parse(email).expect("address")),
+        attribution: Default::default(),
         kind,
         class,
         reason: class.map(|_| Reason::MailboxFull),

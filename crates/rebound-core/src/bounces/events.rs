@@ -1,18 +1,20 @@
 //! Bounce records → events, with the recipient-matching rules of mailbox sources.
 //!
 //! In order: a signed VERP return path (verified when the message was fetched) names the
-//! recipient and is always trusted; then the store matches the returned Message-ID to a send
-//! it has seen (an event of a webhook source) and applies the bounce to that contact;
-//! otherwise the report's own recipients are used as the source's trust setting allows: `verp` (nothing but VERP may change a contact),
-//! `known-contact` (the default: the recipient must already be a contact, so a forged DSN
-//! about an arbitrary address changes nothing — the store enforces it), or `any`.
+//! recipient and is always trusted ([`Attribution::Recipient`]); then the store matches the
+//! returned Message-ID to a send it has seen (an event of a webhook source) and applies the
+//! bounce to that contact; otherwise the report's own recipients are used as the source's
+//! trust setting allows: `verp` (nothing but VERP may change a contact), `known-contact` (the
+//! default: the recipient must already be a contact, so a forged DSN about an arbitrary
+//! address changes nothing — the store enforces it), or `any`. The last two are
+//! [`Attribution::Reported`], which the store reads; `details` only shows the same for people.
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::BounceRecord;
 use crate::event::hashed_dedup_key;
-use crate::{Address, Event, EventKind, Millis, Recipient};
+use crate::{Address, Attribution, Event, EventKind, Millis, Recipient};
 
 /// How far a mailbox source trusts the recipients a bounce names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,7 +46,8 @@ impl Trust {
     }
 }
 
-/// Events carrying this detail flag apply only to an existing contact (the store checks).
+/// The `details` key that shows whether an event applies only to an existing contact. For
+/// display: the store reads [`Attribution::Reported`], set alongside.
 pub const KNOWN_CONTACTS_ONLY: &str = "known_contacts_only";
 
 /// What the matching decided, for the summary and the log.
@@ -66,8 +69,16 @@ pub fn to_events(
 ) -> Matched {
     let digest = hex::encode(Sha256::digest(raw));
     let mut out = Matched::default();
+    // `by`: `verp` (a signed return path: trusted) or `recipient` (named by the report).
     let event = |r: &BounceRecord, to: &Address, by: &str, known_only: bool| Event {
         recipient: Recipient::Email(to.clone()),
+        attribution: if by == "verp" {
+            Attribution::Recipient
+        } else {
+            Attribution::Reported {
+                known_contacts_only: known_only,
+            }
+        },
         kind: r.kind,
         class: r.class,
         reason: Some(r.reason),
@@ -150,8 +161,20 @@ Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown (in reply to RCPT T
         let any = to_events(&raw, &recs, None, Trust::Any, 1);
         assert_eq!(any.events.len(), 1);
         assert_eq!(any.events[0].details[KNOWN_CONTACTS_ONLY], false);
+        assert_eq!(
+            any.events[0].attribution,
+            Attribution::Reported {
+                known_contacts_only: false
+            }
+        );
         let known = to_events(&raw, &recs, None, Trust::KnownContact, 1);
         assert_eq!(known.events[0].details[KNOWN_CONTACTS_ONLY], true);
+        assert_eq!(
+            known.events[0].attribution,
+            Attribution::Reported {
+                known_contacts_only: true
+            }
+        );
         let verp_only = to_events(&raw, &recs, None, Trust::Verp, 1);
         assert!(verp_only.events.is_empty());
         assert_eq!(verp_only.unmatched, vec!["a@example.org".to_string()]);
@@ -159,6 +182,7 @@ Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown (in reply to RCPT T
         let by_verp = to_events(&raw, &recs, Some(&v), Trust::Verp, 1);
         assert_eq!(by_verp.events.len(), 1);
         assert_eq!(by_verp.events[0].recipient.display(), "b@example.org");
+        assert_eq!(by_verp.events[0].attribution, Attribution::Recipient);
         assert!(is_bounce(&recs));
         // The same bytes give the same keys: a message fetched twice counts once.
         assert_eq!(

@@ -6,7 +6,9 @@ use super::{str_field, ParseError, SourceAuth};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{timestamp, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest,
+};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let secret = auth
@@ -51,6 +53,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         out.push(Event {
             dedup_key: hashed_dedup_key("forwardemail", &[email_id.as_deref().unwrap_or(""), addr.key(), category, &occurred_at.to_string()]),
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind: EventKind::Bounce,
             class: Some(class),
             reason: Some(reason),

@@ -9,7 +9,10 @@ use super::{address_field, objects, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{timestamp, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient,
+    WebhookRequest,
+};
 
 /// The signature header when a source sets none.
 pub const DEFAULT_SIGNATURE_HEADER: &str = "x-webhook-signature";
@@ -118,6 +121,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         }
         out.push(Event {
             recipient: Recipient::Email(email),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

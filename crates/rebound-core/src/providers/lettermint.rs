@@ -13,7 +13,10 @@ use super::{classify_or, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::hashed_dedup_key;
 use crate::reason::find_status;
 use crate::signature::{ct_eq, hmac_sha256, VerifyError, TOLERANCE_SECS};
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Millis, Recipient,
+    WebhookRequest,
+};
 
 pub(super) fn verify(
     req: &WebhookRequest,
@@ -117,6 +120,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     );
     Ok(vec![Event {
         recipient: Recipient::Email(addr),
+        attribution: Attribution::Recipient,
         kind,
         class,
         reason,

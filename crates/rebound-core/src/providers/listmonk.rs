@@ -7,7 +7,9 @@
 use super::{objects, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{Address, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{
+    Address, Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest,
+};
 
 pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     let items = objects(&req.body)?;
@@ -61,6 +63,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         }
         out.push(Event {
             recipient,
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -7,7 +7,9 @@ use super::{reason_of, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Recipient, WebhookRequest,
+};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let secret = auth
@@ -65,6 +67,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -8,7 +8,9 @@ use super::{objects, str_field, ParseError, SourceAuth};
 use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    Address, Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+};
 
 /// How far the signed timestamp may be from now, either way.
 pub const TOLERANCE_SECS: i64 = 15 * 60;
@@ -138,6 +140,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         });
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

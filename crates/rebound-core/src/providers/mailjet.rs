@@ -6,7 +6,9 @@ use serde_json::Value;
 use super::{address_field, objects, reason_of, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+};
 
 fn error_reason(error: &str) -> Option<Reason> {
     Some(match error {
@@ -81,6 +83,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

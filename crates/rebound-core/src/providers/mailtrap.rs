@@ -7,7 +7,7 @@ use super::{address_field, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
-use crate::{BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
+use crate::{Attribution, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let secret = auth
@@ -67,6 +67,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

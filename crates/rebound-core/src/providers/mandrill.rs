@@ -10,7 +10,9 @@ use super::{classify_or, reason_of, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::find_status;
 use crate::signature::VerifyError;
-use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    Address, Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+};
 
 /// Decodes `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte).
 pub fn form_decode(body: &[u8]) -> Vec<(String, String)> {
@@ -159,6 +161,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

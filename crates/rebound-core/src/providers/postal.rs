@@ -9,7 +9,9 @@ use super::{objects, str_field, ParseError, SourceAuth};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::VerifyError;
-use crate::{Address, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
+use crate::{
+    Address, Attribution, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest,
+};
 
 /// Checks that a key is an RSA public key (base64 SPKI, PEM armour tolerated).
 pub fn check_public_key(key: &str) -> Result<(), String> {
@@ -116,6 +118,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -7,7 +7,10 @@ use serde_json::Value;
 use super::{objects, str_field, ParseError};
 use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Reason, Recipient,
+    WebhookRequest,
+};
 
 /// Bounce `Type` → class; `None` means the record is not a bounce of the recipient.
 fn bounce_class(typ: &str) -> Option<BounceClass> {
@@ -89,6 +92,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         };
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -8,7 +8,8 @@ use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
 use crate::{
-    timestamp, Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient,
+    WebhookRequest,
 };
 
 pub(super) fn verify(
@@ -112,6 +113,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             out.push(Event {
                 dedup_key: id_dedup_key("resend", &format!("{base}:{}", addr.key())),
                 recipient: Recipient::Email(addr),
+                attribution: Attribution::Recipient,
                 kind,
                 class,
                 reason,

@@ -9,7 +9,9 @@ use super::{address_field, classify_or, objects, reason_of, str_field, ParseErro
 use crate::event::dedup_key;
 use crate::reason::find_status;
 use crate::signature::VerifyError;
-use crate::{BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+};
 
 /// Signature header.
 pub const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
@@ -160,6 +162,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -9,7 +9,10 @@ use super::sns::{Envelope, MessageType};
 use super::{str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Reason, Recipient,
+    WebhookRequest,
+};
 
 pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     let v: Value = serde_json::from_slice(&req.body).map_err(ParseError::json)?;
@@ -59,6 +62,7 @@ impl Ctx<'_> {
         };
         Event {
             recipient: Recipient::Email(recipient),
+            attribution: Attribution::Recipient,
             kind,
             class: None,
             reason: None,

@@ -13,7 +13,10 @@ use super::mandrill::form_decode;
 use super::{classify_or, reason_of, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::find_status;
-use crate::{timestamp, Address, BounceClass, Event, EventKind, Millis, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Address, Attribution, BounceClass, Event, EventKind, Millis, Recipient,
+    WebhookRequest,
+};
 
 /// The event as a JSON object, whichever output type the webhook uses.
 fn event_object(body: &[u8]) -> Result<Value, ParseError> {
@@ -92,6 +95,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     );
     Ok(vec![Event {
         recipient: Recipient::Email(addr),
+        attribution: Attribution::Recipient,
         kind,
         class,
         reason,

@@ -6,7 +6,9 @@ use serde_json::Value;
 use super::{objects, reason_of, str_field, ParseError};
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{Address, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest};
+use crate::{
+    Address, Attribution, BounceClass, Event, EventKind, Millis, Reason, Recipient, WebhookRequest,
+};
 
 /// SparkPost bounce classes that are permanent (Invalid Recipient, No RCPT, Unsubscribe).
 const HARD_CLASSES: [&str; 3] = ["10", "30", "90"];
@@ -85,6 +87,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             );
             out.push(Event {
                 recipient: Recipient::Email(addr),
+                attribution: Attribution::Recipient,
                 kind,
                 class: bclass,
                 reason,

@@ -4,7 +4,7 @@
 use super::{address_field, objects, str_field, ParseError};
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
-use crate::{BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
 
 pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     let items = objects(&req.body)?;
@@ -61,6 +61,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         }
         out.push(Event {
             recipient: Recipient::Email(email),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -18,7 +18,9 @@ use super::{address_field, classify_or, reason_of, str_field, ParseError, Source
 use crate::event::hashed_dedup_key;
 use crate::reason::find_status;
 use crate::signature::{ct_eq, VerifyError};
-use crate::{timestamp, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
+use crate::{
+    timestamp, Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest,
+};
 
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let key = auth
@@ -164,6 +166,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         );
         out.push(Event {
             recipient: Recipient::Email(addr),
+            attribution: Attribution::Recipient,
             kind,
             class,
             reason,

@@ -30,7 +30,9 @@ pub struct WorkerConfig {
     pub backoff_base_ms: Millis,
     /// Longest delay between retries.
     pub backoff_max_ms: Millis,
-    /// How long a claim holds a row before another worker may take it.
+    /// How long a claim holds a row before another worker, of this process or any other on
+    /// the same database, may take it. A worker that dies holding rows (a process killed)
+    /// delays them by this much; nothing releases them earlier, not even a restart.
     pub lease_ms: Millis,
     /// How long an idle worker sleeps when nobody wakes it.
     pub idle_poll: Duration,
@@ -45,7 +47,10 @@ impl Default for WorkerConfig {
             max_attempts: 5,
             backoff_base_ms: 5_000,
             backoff_max_ms: 3_600_000,
-            lease_ms: 300_000,
+            // Long beside a batch (claimed, normalized and applied in well under a second),
+            // short beside a restart after a crash. (Amazon SQS's default visibility
+            // timeout is the same 30 s.)
+            lease_ms: 30_000,
             idle_poll: Duration::from_millis(500),
         }
     }
@@ -126,7 +131,16 @@ pub async fn run_once(
         .collect();
     // `processed` is shared: cloning it copies a pointer, not the batch.
     let report = match store.apply(processed.clone(), policy, now_ms()).await {
-        Ok(r) => r,
+        Ok(r) => {
+            if r.stale > 0 {
+                tracing::warn!(
+                    rows = r.stale,
+                    lease_ms = cfg.lease_ms,
+                    "rows were finished by another worker after this one's lease expired"
+                );
+            }
+            r
+        }
         Err(rebound_store::StoreError::Unavailable(e)) => {
             return Err(rebound_store::StoreError::Unavailable(e))
         }
@@ -168,6 +182,8 @@ fn add(total: &mut ApplyReport, r: &ApplyReport) {
     total.duplicates += r.duplicates;
     total.status_changes += r.status_changes;
     total.unmatched += r.unmatched;
+    total.stale += r.stale;
+    total.changes.extend(r.changes.iter().cloned());
 }
 
 /// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).

@@ -10,9 +10,20 @@
 //! (group commit), which is what lets ingest acknowledge tens of thousands of webhooks per
 //! second with one fsync per batch.
 //!
+//! Decisions are not a backend's: [`apply`] (which contact an event is about, trust,
+//! duplicates, the policy, each inbox row's fate) is written once against a small row-level
+//! trait, [`apply::ApplyRows`], that each backend implements.
+//!
+//! Inbox rows are leased through two columns, `locked_until` and `locked_by` (the store
+//! instance's [`node id`](sqlite::SqliteStore::node_id)): [`Store::claim`] takes rows that
+//! are pending, due, and not leased or whose lease expired, whoever held it; [`Store::apply`]
+//! releases them. Nothing is released at start: a row leased by a process that died is
+//! taken again once its lease expires, by any process on the same database.
+//!
 //! # Layout
 //! - [`types`]: the records the store reads and writes (sources, inbox rows, contacts,
 //!   events, request log entries) and the filters of list queries.
+//! - [`apply`]: applying processed inbox rows, for every backend.
 //! - [`sqlite`]: the SQLite implementation: one writer thread doing group commit, reader
 //!   connections for queries, embedded migrations applied at open.
 
@@ -21,6 +32,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rebound_core::{Millis, Policy};
 
+pub mod apply;
 pub mod sqlite;
 pub mod types;
 
@@ -44,12 +56,6 @@ pub enum StoreError {
     /// The request cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Db(e.to_string())
-    }
 }
 
 /// Shorthand for store results.
@@ -79,21 +85,23 @@ pub trait Store: Send + Sync {
         scope: &str,
         items: Vec<MailItem>,
     ) -> Result<Vec<MailStored>>;
-    /// Leases up to `limit` inbox rows due for processing until `lease_until`; each claim
-    /// counts as an attempt.
+    /// Leases up to `limit` inbox rows, oldest first, until `lease_until`, in one durable
+    /// write: rows that are pending, due (`next_attempt_at <= now`), and not leased or whose
+    /// lease expired (`locked_until <= now`, whoever held it). Each claim counts as an
+    /// attempt ([`InboxRow::attempts`]).
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>>;
-    /// Applies normalized rows in one transaction: events (deduplicated), contact changes,
-    /// timeline; marks each row done, or schedules its retry / marks it failed. The rows are
-    /// shared, not consumed, so that a caller can re-apply them one by one after a failure
-    /// without copying every batch.
+    /// Applies normalized rows in one transaction ([`apply::apply`]): events
+    /// (deduplicated), contact changes, timeline; marks each row done, or schedules its
+    /// retry / marks it failed, and releases its lease. A row no longer pending (finished
+    /// by another worker after this one's lease expired) is left alone. The report lists
+    /// every status change. The rows are shared, not consumed, so that a caller can
+    /// re-apply them one by one after a failure without copying every batch.
     async fn apply(
         &self,
         rows: Arc<[Processed]>,
         policy: Policy,
         now: Millis,
     ) -> Result<ApplyReport>;
-    /// Releases every lease (single-node start-up: nothing else can hold one).
-    async fn release_leases(&self) -> Result<u64>;
     /// Puts a logged request back in the queue. Errors if it was rejected (nothing kept).
     async fn replay(&self, log_id: i64) -> Result<()>;
     /// Puts every failed inbox row back in the queue; returns how many.
@@ -162,4 +170,20 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
     /// Lists the request log, newest first.
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+}
+
+/// A random (version 4) UUID, as contacts get.
+pub(crate) fn new_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }

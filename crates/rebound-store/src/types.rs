@@ -57,6 +57,30 @@ pub struct Processed {
     pub retry_at: Millis,
 }
 
+/// A contact whose status an applied event changed (raised by the policy, or, rarely,
+/// lowered by the re-fold of an event that arrived late).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactChange {
+    /// The contact's id.
+    pub contact_id: i64,
+    /// Its UUID.
+    pub uuid: String,
+    /// Its address as first spelled.
+    pub email: String,
+    /// The status before the event.
+    pub old_status: Status,
+    /// The status after it.
+    pub new_status: Status,
+    /// The contact's reason after it (`None` when no longer suppressed).
+    pub reason: Option<String>,
+    /// The stored event that changed it.
+    pub event_id: i64,
+    /// The source the event came through.
+    pub source_id: i64,
+    /// The inbox row the event came from.
+    pub inbox_id: i64,
+}
+
 /// What an [`crate::Store::apply`] call did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -74,6 +98,12 @@ pub struct ApplyReport {
     pub status_changes: u64,
     /// Events not applied because their recipient had to be a known contact and was not.
     pub unmatched: u64,
+    /// Rows left alone because they were no longer pending: another worker took them over
+    /// when this one's lease expired, and finished them first.
+    pub stale: u64,
+    /// Every status change, in the order applied (one per event that changed a status;
+    /// `status_changes` counts them).
+    pub changes: Vec<ContactChange>,
 }
 
 /// A fetched mailbox message to store.

@@ -111,13 +111,8 @@ fn listener_limits(s: &ServeSettings) -> Limits {
 
 pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
     let limits = listener_limits(&s);
-    let released = store.release_leases().await?;
-    if released > 0 {
-        tracing::info!(
-            released,
-            "picked up requests left unprocessed by the previous run"
-        );
-    }
+    // Nothing to release: rows a previous run died holding are claimable again once their
+    // lease expires (`WorkerConfig::lease_ms`), here or on any other node.
     let token_hash = admin_token_hash(&store, s.admin_token.as_deref()).await?;
     let policy = policy_in_force(&store, s.policy).await?;
     let config = ServerConfig {

@@ -9,9 +9,14 @@
 //! backpressure: callers wait, and the HTTP layer turns a long wait into 503.
 //!
 //! Reads use their own connections (WAL lets them run beside the writer).
+//!
+//! Claiming inbox rows is a write (it sets their lease columns) in the group transaction;
+//! applying them runs [`crate::apply::apply`] over [`rows::SqliteRows`] in a transaction of
+//! its own.
 
 mod ops;
 mod retention;
+mod rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +46,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_rejections.sql"),
     ),
+    (5, include_str!("../../migrations/sqlite/0005_leases.sql")),
 ];
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
 
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 /// A write: runs on the writer thread, says whether it succeeded, and returns the answer to
@@ -67,19 +79,11 @@ struct Job {
     mode: Mode,
     run: Run,
 }
-/// In-memory leases of the SQLite store.
-#[derive(Default)]
-struct Leases {
-    /// Leased inbox id → lease expiry.
-    held: std::collections::HashMap<i64, Millis>,
-}
-
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     path: PathBuf,
-    /// Inbox rows handed to a worker and not yet applied, with their lease expiry. In
-    /// memory: one process owns the file, so a crash loses the leases with the workers.
-    leases: Arc<Mutex<Leases>>,
+    /// Written to `locked_by` of the inbox rows this instance leases.
+    node_id: Arc<str>,
     commits: Arc<AtomicU64>,
     jobs: mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -320,7 +324,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot start checkpointer: {e}")))?;
         Ok(SqliteStore {
             path,
-            leases: Arc::new(Mutex::new(Leases::default())),
+            node_id: new_node_id().into(),
             commits,
             jobs: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -342,6 +346,13 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This instance's id in the inbox's `locked_by` column: the process id and 64 random
+    /// bits, new at every open (two stores open on one file, in one process or two, never
+    /// share one).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// Runs `f` on the writer thread inside the current group transaction (in a savepoint
@@ -447,21 +458,10 @@ impl Store for SqliteStore {
         .await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
-        // Only one claim reads at a time, so two workers never get the same rows.
-        let leases = self.leases.clone();
-        self.read(move |c| {
-            let mut l = leases
-                .lock()
-                .map_err(|_| StoreError::Unavailable("lease table poisoned".into()))?;
-            l.held.retain(|_, until| *until > now);
-            let skip: std::collections::HashSet<i64> = l.held.keys().copied().collect();
-            let rows = ops::pending(c, limit, now, &skip)?;
-            for r in &rows {
-                l.held.insert(r.id, lease_until);
-            }
-            Ok(rows)
-        })
-        .await
+        // Writes are serialized on the writer thread: two claims never take the same row.
+        let node = self.node_id.clone();
+        self.write(move |c| ops::claim(c, limit, now, lease_until, &node))
+            .await
     }
     async fn apply(
         &self,
@@ -469,29 +469,12 @@ impl Store for SqliteStore {
         policy: Policy,
         now: Millis,
     ) -> Result<ApplyReport> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.inbox_id).collect();
-        let res = self
-            .submit(Mode::Exclusive, move |c| ops::apply(c, &rows, &policy, now))
-            .await;
-        // Once applied, the rows are free again (a failed row waits for its retry time). A
-        // failed batch stays leased: the worker holding it re-applies it row by row.
-        if res.is_ok() {
-            if let Ok(mut l) = self.leases.lock() {
-                for id in ids {
-                    l.held.remove(&id);
-                }
-            }
-        }
-        res
-    }
-    async fn release_leases(&self) -> Result<u64> {
-        let mut l = self
-            .leases
-            .lock()
-            .map_err(|_| StoreError::Unavailable("lease table poisoned".into()))?;
-        let n = l.held.len() as u64;
-        l.held.clear();
-        Ok(n)
+        // Applied rows are released (a failed row waits for its retry time). A failed batch
+        // is rolled back and stays leased: the worker holding it re-applies it row by row.
+        self.submit(Mode::Exclusive, move |c| {
+            crate::apply::apply(&mut rows::SqliteRows(c), &rows, &policy, now)
+        })
+        .await
     }
     async fn replay(&self, log_id: i64) -> Result<()> {
         self.write(move |c| ops::replay(c, log_id)).await
@@ -632,4 +615,13 @@ impl Store for SqliteStore {
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
     }
+}
+
+/// A new store instance id: the process id (to read in the database) and 64 random bits.
+fn new_node_id() -> String {
+    format!(
+        "pid{}-{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 8]>())
+    )
 }

@@ -1,11 +1,7 @@
 //! The SQL of the SQLite store, as plain functions over a connection. Writers run inside
 //! the writer thread's group transaction; readers on a reader connection.
 
-use rebound_core::policy::{self, PolicyEvent};
-use rebound_core::{
-    Address, BounceClass, ContactState, Event, EventKind, ManualChange, Millis, Policy, Reason,
-    Recipient, Status,
-};
+use rebound_core::{Millis, Status};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::*;
@@ -17,22 +13,7 @@ pub(crate) fn now_ms() -> Millis {
         .unwrap_or(0)
 }
 
-fn new_uuid() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
-fn json_text(v: &serde_json::Value) -> String {
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
     if v.is_null() {
         "{}".into()
     } else {
@@ -158,30 +139,31 @@ pub(crate) fn mailbox_store(
     })
 }
 
-/// Reads up to `limit` due inbox rows, oldest first, skipping `skip`. A read:
-/// the SQLite store keeps leases in memory (one process owns the file), so claiming costs
-/// the writer nothing. `attempts` is the attempt about to be made.
-pub(crate) fn pending(
+/// Leases up to `limit` inbox rows that are pending, due, and not leased or whose lease
+/// expired, oldest first, to `node` until `lease_until`; returns them in id order.
+/// `attempts` is the attempt about to be made.
+pub(crate) fn claim(
     c: &Connection,
     limit: usize,
     now: Millis,
-    skip: &std::collections::HashSet<i64>,
+    lease_until: Millis,
+    node: &str,
 ) -> Result<Vec<InboxRow>> {
     let mut stmt = c.prepare_cached(
-        "SELECT id, source_id, provider, received_at, headers, body, attempts FROM inbox
-         WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+        "UPDATE inbox SET locked_until = ?3, locked_by = ?4
+         WHERE id IN (SELECT id FROM inbox
+                      WHERE state = 'pending' AND next_attempt_at <= ?1
+                            AND (locked_until IS NULL OR locked_until <= ?1)
+                      ORDER BY id LIMIT ?2)
+         RETURNING id, source_id, provider, received_at, headers, body, attempts",
     )?;
-    let mut rows = stmt.query(params![now, (limit + skip.len()) as i64])?;
-    let mut out = Vec::with_capacity(limit);
+    let mut rows = stmt.query(params![now, limit as i64, lease_until, node])?;
+    let mut out = Vec::with_capacity(limit.min(4096));
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        if skip.contains(&id) {
-            continue;
-        }
         let headers: String = r.get(4)?;
         let attempts: u32 = r.get(6)?;
         out.push(InboxRow {
-            id,
+            id: r.get(0)?,
             source_id: r.get(1)?,
             provider: r.get(2)?,
             received_at: r.get(3)?,
@@ -189,10 +171,9 @@ pub(crate) fn pending(
             body: r.get(5)?,
             attempts: attempts + 1,
         });
-        if out.len() >= limit {
-            break;
-        }
     }
+    // RETURNING gives rows in no promised order.
+    out.sort_unstable_by_key(|r| r.id);
     Ok(out)
 }
 
@@ -231,340 +212,6 @@ pub(crate) fn inbox_counts(c: &Connection) -> Result<InboxCounts> {
         }
     }
     Ok(counts)
-}
-
-// ---------------------------------------------------------------- apply
-
-struct ContactRow {
-    id: i64,
-    state: ContactState,
-}
-
-fn load_contact_state(c: &Connection, column: &str, value: &str) -> Result<Option<ContactRow>> {
-    let sql = format!(
-        "SELECT id, status, reason, soft_bounces, last_event_at, last_delivered_at, last_engaged_at,
-                last_policy_event_at, manual_at, manual_status, manual_reason
-         FROM contacts WHERE {column} = ?1"
-    );
-    Ok(c.prepare_cached(&sql)?
-        .query_row([value], |r| {
-            let status: String = r.get(1)?;
-            let soft: String = r.get(3)?;
-            let manual_at: Option<Millis> = r.get(8)?;
-            let manual_status: Option<String> = r.get(9)?;
-            let manual_reason: Option<String> = r.get(10)?;
-            Ok(ContactRow {
-                id: r.get(0)?,
-                state: ContactState {
-                    status: Status::parse(&status).unwrap_or_default(),
-                    reason: r.get(2)?,
-                    soft_bounces: serde_json::from_str(&soft).unwrap_or_default(),
-                    last_event_at: r.get(4)?,
-                    last_delivered_at: r.get(5)?,
-                    last_engaged_at: r.get(6)?,
-                    last_policy_event_at: r.get(7)?,
-                    manual: manual_at.map(|at| ManualChange {
-                        at,
-                        status: manual_status
-                            .as_deref()
-                            .and_then(Status::parse)
-                            .unwrap_or_default(),
-                        reason: manual_reason,
-                    }),
-                },
-            })
-        })
-        .optional()?)
-}
-
-/// Most order-sensitive events of one contact that a late event re-folds. A contact with
-/// more (since its last manual change) gets a late event folded in arrival order, as before
-/// #23, and a warning in the log: the cost of one late event stays bounded (one indexed scan
-/// of the contact's events, at most this many rows decoded and sorted).
-pub(crate) const REPLAY_LIMIT: usize = 10_000;
-
-/// The contact's order-sensitive events dated after `after` (its manual change), for a
-/// re-fold; `None` when there are more than [`REPLAY_LIMIT`].
-fn policy_history(
-    c: &Connection,
-    contact_id: i64,
-    after: Option<Millis>,
-) -> Result<Option<Vec<PolicyEvent>>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT kind, class, reason, occurred_at, dedup_key FROM events
-         WHERE contact_id = ?1 AND kind IN ('bounce', 'delivery', 'complaint', 'unsubscribe')
-               AND occurred_at > ?2
-         LIMIT ?3",
-    )?;
-    let mut rows = stmt.query(params![
-        contact_id,
-        after.unwrap_or(Millis::MIN),
-        REPLAY_LIMIT as i64 + 1
-    ])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let kind: String = r.get(0)?;
-        let Some(kind) = EventKind::parse(&kind) else {
-            continue;
-        };
-        let class: Option<String> = r.get(1)?;
-        let reason: Option<String> = r.get(2)?;
-        out.push(PolicyEvent {
-            kind,
-            class: class.as_deref().and_then(BounceClass::parse),
-            reason: reason.as_deref().and_then(Reason::parse),
-            occurred_at: r.get(3)?,
-            dedup_key: r.get(4)?,
-        });
-    }
-    Ok((out.len() <= REPLAY_LIMIT).then_some(out))
-}
-
-fn insert_contact(c: &Connection, addr: &Address, now: Millis) -> Result<i64> {
-    c.prepare_cached(
-        "INSERT INTO contacts (email, email_key, uuid, status, created_at, updated_at) VALUES (?1, ?2, ?3, 'subscribed', ?4, ?4)",
-    )?
-    .execute(params![addr.as_str(), addr.key(), new_uuid(), now])?;
-    Ok(c.last_insert_rowid())
-}
-
-fn resolve(c: &Connection, r: &Recipient, now: Millis) -> Result<ContactRow> {
-    match r {
-        Recipient::Email(addr) => match load_contact_state(c, "email_key", addr.key())? {
-            Some(row) => Ok(row),
-            None => Ok(ContactRow {
-                id: insert_contact(c, addr, now)?,
-                state: ContactState::default(),
-            }),
-        },
-        Recipient::ContactUuid(u) => load_contact_state(c, "uuid", u)?
-            .ok_or_else(|| StoreError::Invalid(format!("unknown subscriber_uuid '{u}'"))),
-    }
-}
-
-/// The contact of the send a Message-ID belongs to: an event of a webhook source with that
-/// Message-ID (with or without its angle brackets).
-fn contact_of_send(c: &Connection, message_id: &str) -> Result<Option<ContactRow>> {
-    let bare = message_id
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>');
-    if bare.is_empty() {
-        return Ok(None);
-    }
-    let id: Option<i64> = c
-        .prepare_cached(
-            "SELECT contact_id FROM events WHERE message_id IN (?1, ?2) AND provider <> 'mailbox'
-             ORDER BY id LIMIT 1",
-        )?
-        .query_row(params![bare, format!("<{bare}>")], |r| r.get(0))
-        .optional()?;
-    match id {
-        Some(id) => load_contact_state(c, "id", &id.to_string()),
-        None => Ok(None),
-    }
-}
-
-struct Applied {
-    stored: bool,
-    status_changed: bool,
-    /// The recipient had to be a known contact and was not.
-    unmatched: bool,
-}
-
-fn apply_event(
-    c: &Connection,
-    p: &Processed,
-    e: &Event,
-    policy_: &Policy,
-    now: Millis,
-) -> Result<Applied> {
-    // A bounce email names its recipient; when its returned message is a send rebound has
-    // seen (an event of another source with the same Message-ID), that send's contact is
-    // the one it is about, whatever address the report names.
-    let by_recipient = e.details.get("matched_by").and_then(|v| v.as_str()) == Some("recipient");
-    let sent_to = match (&e.message_id, by_recipient) {
-        (Some(mid), true) => contact_of_send(c, mid)?,
-        _ => None,
-    };
-    let contact = match sent_to {
-        Some(row) => row,
-        None => {
-            let known_only = e
-                .details
-                .get(rebound_core::bounces::events::KNOWN_CONTACTS_ONLY)
-                == Some(&serde_json::Value::Bool(true));
-            if let (true, Recipient::Email(addr)) = (known_only, &e.recipient) {
-                if load_contact_state(c, "email_key", addr.key())?.is_none() {
-                    return Ok(Applied {
-                        stored: false,
-                        status_changed: false,
-                        unmatched: true,
-                    });
-                }
-            }
-            resolve(c, &e.recipient, now)?
-        }
-    };
-    let outcome = if policy::in_order(&contact.state, e) {
-        policy::apply(policy_, &contact.state, e)
-    } else {
-        // Dated before the newest order-sensitive event: re-fold the contact's events in
-        // time order (a duplicate is found first, so it costs no re-read).
-        let duplicate: bool = c
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM events WHERE dedup_key = ?1)")?
-            .query_row([&e.dedup_key], |r| r.get(0))?;
-        if duplicate {
-            return Ok(Applied {
-                stored: false,
-                status_changed: false,
-                unmatched: false,
-            });
-        }
-        let after = contact.state.manual.as_ref().map(|m| m.at);
-        match policy_history(c, contact.id, after)? {
-            Some(history) => policy::apply_late(policy_, &contact.state, e, &history),
-            None => {
-                tracing::warn!(
-                    contact = contact.id,
-                    limit = REPLAY_LIMIT,
-                    "too many events to re-fold: a late event is folded in arrival order"
-                );
-                policy::apply(policy_, &contact.state, e)
-            }
-        }
-    };
-    let inserted = c
-        .prepare_cached(
-            "INSERT INTO events (dedup_key, contact_id, source_id, inbox_id, provider, kind, class, reason, status_code,
-                                 diagnostic, message_id, provider_event_id, occurred_at, recorded_at,
-                                 status_before, status_after, note, details)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT (dedup_key) DO NOTHING",
-        )?
-        .execute(params![
-            e.dedup_key,
-            contact.id,
-            p.source_id,
-            p.inbox_id,
-            p.provider,
-            e.kind.as_str(),
-            e.class.map(BounceClass::as_str),
-            e.reason.map(|r| r.as_str()),
-            e.status,
-            e.diagnostic,
-            e.message_id,
-            e.provider_event_id,
-            e.occurred_at,
-            now,
-            contact.state.status.as_str(),
-            outcome.state.status.as_str(),
-            outcome.note,
-            json_text(&e.details),
-        ])?;
-    if inserted == 0 {
-        return Ok(Applied {
-            stored: false,
-            status_changed: false,
-            unmatched: false,
-        });
-    }
-    if outcome.state != contact.state {
-        let s = &outcome.state;
-        c.prepare_cached(
-            "UPDATE contacts SET status = ?1, reason = ?2, soft_bounce_count = ?3, soft_bounces = ?4,
-                    last_event_at = ?5, last_delivered_at = ?6, last_engaged_at = ?7, updated_at = ?8,
-                    last_policy_event_at = ?10
-             WHERE id = ?9",
-        )?
-        .execute(params![
-            s.status.as_str(),
-            s.reason,
-            s.soft_bounces.len() as i64,
-            serde_json::to_string(&s.soft_bounces).unwrap_or_else(|_| "[]".into()),
-            s.last_event_at,
-            s.last_delivered_at,
-            s.last_engaged_at,
-            now,
-            contact.id,
-            s.last_policy_event_at,
-        ])?;
-    }
-    Ok(Applied {
-        stored: true,
-        status_changed: outcome.status_change.is_some(),
-        unmatched: false,
-    })
-}
-
-fn mark_failure(
-    c: &Connection,
-    p: &Processed,
-    error: &str,
-    now: Millis,
-    report: &mut ApplyReport,
-) -> Result<()> {
-    if p.attempts >= p.max_attempts {
-        c.prepare_cached(
-            "UPDATE inbox SET state = 'failed', last_error = ?1, processed_at = ?2, attempts = ?4 WHERE id = ?3",
-        )?
-        .execute(params![error, now, p.inbox_id, p.attempts])?;
-        report.failed += 1;
-    } else {
-        c.prepare_cached(
-            "UPDATE inbox SET last_error = ?1, next_attempt_at = ?2, attempts = ?4 WHERE id = ?3",
-        )?
-        .execute(params![error, p.retry_at, p.inbox_id, p.attempts])?;
-        report.retried += 1;
-    }
-    Ok(())
-}
-
-pub(crate) fn apply(
-    c: &Connection,
-    rows: &[Processed],
-    policy_: &Policy,
-    now: Millis,
-) -> Result<ApplyReport> {
-    let mut report = ApplyReport::default();
-    for p in rows {
-        let events = match &p.outcome {
-            Ok(ev) => ev,
-            Err(msg) => {
-                mark_failure(c, p, msg, now, &mut report)?;
-                continue;
-            }
-        };
-        // No savepoint per row (it would copy every touched page into a journal): an error
-        // fails the whole call, the transaction is rolled back, and the worker retries the
-        // rows one by one to isolate the one that fails.
-        let mut stored = 0i64;
-        let mut unmatched: Vec<&str> = Vec::new();
-        for e in events {
-            let a = apply_event(c, p, e, policy_, now)?;
-            if a.unmatched {
-                report.unmatched += 1;
-                unmatched.push(e.recipient.display());
-            } else if a.stored {
-                report.events += 1;
-                stored += 1;
-            } else {
-                report.duplicates += 1;
-            }
-            report.status_changes += u64::from(a.status_changed);
-        }
-        // Recipients left alone because they are not contacts stay visible in the log.
-        let note = (!unmatched.is_empty())
-            .then(|| format!("unmatched (not a known contact): {}", unmatched.join(", ")));
-        c.prepare_cached(
-            "UPDATE inbox SET state = 'done', processed_at = ?1, events_created = ?2, last_error = NULL, attempts = ?4,
-                    error = CASE WHEN ?5 IS NULL THEN error WHEN error IS NULL THEN ?5
-                                 ELSE error || '; ' || ?5 END WHERE id = ?3",
-        )?
-        .execute(params![now, stored, p.inbox_id, p.attempts, note])?;
-        report.done += 1;
-    }
-    Ok(report)
 }
 
 // ---------------------------------------------------------------- sources & settings
@@ -687,7 +334,7 @@ fn record_manual(
          VALUES (?1, ?2, ?3, 'other', ?4, ?5, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
-        format!("{provider}:manual:{}", new_uuid()),
+        format!("{provider}:manual:{}", crate::new_uuid()),
         contact_id,
         provider,
         reason,
@@ -711,7 +358,7 @@ pub(crate) fn upsert_contacts(
         let reason = n.reason.clone().filter(|_| status.is_suppressed());
         match existing {
             None => {
-                let uuid = n.uuid.clone().unwrap_or_else(new_uuid);
+                let uuid = n.uuid.clone().unwrap_or_else(crate::new_uuid);
                 if contact_by(c, "uuid", &uuid)?.is_some() {
                     return Err(StoreError::Conflict(format!(
                         "uuid {uuid} belongs to another contact"

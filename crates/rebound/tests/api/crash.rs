@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rebound_core::Policy;
 use rebound_server::worker::{self, WorkerConfig};
-use rebound_store::{NewInbox, NewLogEntry};
+use rebound_store::{NewInbox, NewLogEntry, Store};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -253,9 +253,11 @@ async fn a_storage_failure_answers_503_and_nothing_is_acknowledged() {
     assert_eq!(app.drain().await.events, 1);
 }
 
-/// Rows leased by a process that died are released at start and processed.
+/// Rows leased by a process that died are taken again once the lease expires, by another
+/// store instance on the same database (here: a second open of the file, as another process
+/// or node would); nothing releases them earlier. A worker's default lease is short.
 #[tokio::test]
-async fn rows_leased_by_a_crashed_worker_are_picked_up_at_start() {
+async fn rows_leased_by_a_crashed_worker_are_taken_again_when_the_lease_expires() {
     let app = spawn_app().await;
     let src = app
         .create_source(json!({"provider": "tosend", "name": "T"}))
@@ -264,20 +266,56 @@ async fn rows_leased_by_a_crashed_worker_are_picked_up_at_start() {
         .post_shown(&src, &[], fixture("tosend", "complaint.json"))
         .await;
     assert_eq!(code, 200);
-    // A worker claims the row for an hour, then "crashes" before applying it.
-    let now = rebound_server::state::now_ms();
-    let claimed = app
-        .store
-        .claim(10, now, now + 3_600_000)
-        .await
-        .expect("claim");
-    assert_eq!(claimed.len(), 1);
+    // Another process claims the row, then "crashes" before applying it.
+    const LEASE_MS: i64 = 1_500;
+    {
+        let other = rebound_store::sqlite::SqliteStore::open(&app.db).expect("open");
+        let now = rebound_server::state::now_ms();
+        let claimed = other.claim(10, now, now + LEASE_MS).await.expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let leased_by: String = other
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT locked_by FROM inbox WHERE locked_by IS NOT NULL",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .expect("read");
+        assert_eq!(leased_by, other.node_id());
+    }
+    let taken = Instant::now();
     assert_eq!(app.drain().await.done, 0, "leased rows are not taken twice");
-    assert_eq!(app.store.release_leases().await.expect("release"), 1);
-    let r = app.drain().await;
-    assert_eq!((r.done, r.events), (1, 1));
+    assert_eq!(app.store.inbox_counts().await.expect("counts").pending, 1);
+    let r = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = app.drain().await;
+        if r.done > 0 {
+            break r;
+        }
+        assert!(
+            taken.elapsed() < Duration::from_secs(10),
+            "never taken again"
+        );
+    };
+    assert!(
+        taken.elapsed() >= Duration::from_millis(LEASE_MS as u64 - 200),
+        "taken before the lease expired"
+    );
+    assert_eq!((r.done, r.events, r.status_changes), (1, 1, 1));
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].email, "recipient@example.com");
+    assert_eq!(
+        (r.changes[0].old_status, r.changes[0].new_status),
+        (
+            rebound_core::Status::Subscribed,
+            rebound_core::Status::Complained
+        )
+    );
     let (_, c) = app.contact("recipient@example.com").await;
     assert_eq!(c["status"], "complained");
+    assert!(WorkerConfig::default().lease_ms <= 30_000);
 }
 
 /// `rebound replay --failed` requeues and processes failed rows; an unknown id is an error.

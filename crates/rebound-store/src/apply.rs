@@ -1,0 +1,329 @@
+//! Applying processed inbox rows, once for every backend.
+//!
+//! [`apply`] holds the decisions of [`crate::Store::apply`]: which contact an event is about
+//! (its recipient, or for a bounce report read from a mailbox the contact of the send its
+//! Message-ID names, and whether an unknown recipient may be created: the event's typed
+//! [`Attribution`], never its `details`), duplicates, in-order folding or the re-fold of a
+//! late event ([`rebound_core::policy`]), and what becomes of each inbox row (done, retried,
+//! failed). A backend only implements [`ApplyRows`]: reads and writes of single rows inside
+//! the transaction it has opened, and commits once `apply` returns `Ok` (rolls back on `Err`).
+//!
+//! The trait is synchronous on purpose. The SQLite store runs `apply` on its one writer
+//! thread, inside a transaction of its own. A PostgreSQL store can do the same with a blocking
+//! client (`postgres`, or `tokio-postgres` driven from a dedicated thread): one writer thread
+//! per node applying batches, while ingest keeps its own group commit. Nothing here awaits,
+//! so the logic cannot interleave with another batch of the same node; nodes serialize on the
+//! row locks the contact lookups take (see [`ApplyRows::contact_by_key`]).
+
+use rebound_core::policy::{self, PolicyEvent};
+use rebound_core::{Address, Attribution, ContactState, Event, Millis, Policy, Recipient, Status};
+
+use crate::{ApplyReport, ContactChange, Processed, Result, StoreError};
+
+/// Most order-sensitive events of one contact that a late event re-folds. A contact with
+/// more (since its last manual change) gets a late event folded in arrival order, as before
+/// #23, and a warning in the log: the cost of one late event stays bounded (one indexed scan
+/// of the contact's events, at most this many rows decoded and sorted).
+pub const REPLAY_LIMIT: usize = 10_000;
+
+/// The provider name of events read from bounce mailboxes: a bounce report's Message-ID is
+/// matched against the sends of every *other* source.
+pub const MAILBOX_PROVIDER: &str = "mailbox";
+
+/// A contact as `apply` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// Id.
+    pub id: i64,
+    /// UUID.
+    pub uuid: String,
+    /// The address as first spelled.
+    pub email: String,
+    /// What the policy folds events into.
+    pub state: ContactState,
+}
+
+/// An event row to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// The event as normalized.
+    pub event: &'a Event,
+    /// The contact it is about.
+    pub contact_id: i64,
+    /// The source it came through.
+    pub source_id: i64,
+    /// The inbox row it came from.
+    pub inbox_id: i64,
+    /// The provider name.
+    pub provider: &'a str,
+    /// When rebound recorded it.
+    pub recorded_at: Millis,
+    /// The contact's status before.
+    pub status_before: Status,
+    /// The contact's status after.
+    pub status_after: Status,
+    /// What the policy did, for the timeline.
+    pub note: &'a str,
+}
+
+/// How an inbox row ends this attempt. Every end releases the row's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowEnd<'a> {
+    /// Processed: `done`, with the number of events stored and a note to append to the
+    /// row's error text (recipients left unmatched).
+    Done {
+        /// Events stored.
+        events: u64,
+        /// Appended to the row's `error` (after `; ` when there is one already).
+        note: Option<&'a str>,
+    },
+    /// Failed this time: still `pending`, due again at `at`.
+    Retry {
+        /// Why.
+        error: &'a str,
+        /// When it is due again.
+        at: Millis,
+    },
+    /// Failed for good: `failed`.
+    Failed {
+        /// Why.
+        error: &'a str,
+    },
+}
+
+/// The row-level reads and writes [`apply`] needs, inside one transaction that the backend
+/// opened and commits. Implementations decide nothing: each method is one statement (or
+/// two) on the rows named.
+pub trait ApplyRows {
+    /// Whether inbox row `id` is still `pending` (`None`: no such row), locking it for the
+    /// rest of the transaction (PostgreSQL: `SELECT … FOR UPDATE`), so that two workers that
+    /// hold it (a lease expired while its first holder was still busy) apply it once.
+    fn inbox_row_pending(&mut self, id: i64) -> Result<Option<bool>>;
+    /// The contact with this normalized address, locked for the rest of the transaction:
+    /// two nodes applying events of one contact at once serialize here (PostgreSQL:
+    /// `SELECT … FOR UPDATE`; SQLite's one writer already holds the whole database).
+    fn contact_by_key(&mut self, email_key: &str) -> Result<Option<ContactRow>>;
+    /// The contact with this UUID, locked like [`ApplyRows::contact_by_key`].
+    fn contact_by_uuid(&mut self, uuid: &str) -> Result<Option<ContactRow>>;
+    /// The contact of the earliest stored event (lowest id) whose `message_id` is one of
+    /// `message_ids` and whose provider is not `except_provider`, locked like
+    /// [`ApplyRows::contact_by_key`].
+    fn contact_of_send(
+        &mut self,
+        message_ids: &[String],
+        except_provider: &str,
+    ) -> Result<Option<ContactRow>>;
+    /// Creates a `subscribed` contact with the default state and a new UUID, unless one
+    /// with that address exists (another node may have created it meanwhile); returns it,
+    /// locked like [`ApplyRows::contact_by_key`].
+    fn create_contact(&mut self, address: &Address, now: Millis) -> Result<ContactRow>;
+    /// Whether an event with this dedup key is stored.
+    fn event_exists(&mut self, dedup_key: &str) -> Result<bool>;
+    /// Up to `limit` of the contact's order-sensitive events (see
+    /// [`policy::order_matters`]) dated after `after` (all when `None`), in any order.
+    fn policy_history(
+        &mut self,
+        contact_id: i64,
+        after: Option<Millis>,
+        limit: usize,
+    ) -> Result<Vec<PolicyEvent>>;
+    /// Inserts an event; returns its id, or `None` when its dedup key is already stored
+    /// (nothing written).
+    fn insert_event(&mut self, event: &NewEvent<'_>) -> Result<Option<i64>>;
+    /// Writes a contact's state (status, reason, soft bounces and their count, times) and
+    /// `updated_at = now`.
+    fn update_contact(&mut self, contact_id: i64, state: &ContactState, now: Millis) -> Result<()>;
+    /// Ends this attempt at inbox row `id`: records `attempts`, the outcome and `now` as
+    /// the processing time where it is final, and clears the lease.
+    fn end_inbox_row(&mut self, id: i64, attempts: u32, end: RowEnd<'_>, now: Millis)
+        -> Result<()>;
+}
+
+/// The Message-IDs (with and without angle brackets) of the send a bounce report may be
+/// about: only for reports ([`Attribution::Reported`]) that name one.
+pub fn send_message_ids(e: &Event) -> Option<Vec<String>> {
+    if !matches!(e.attribution, Attribution::Reported { .. }) {
+        return None;
+    }
+    let bare = e
+        .message_id
+        .as_deref()?
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    (!bare.is_empty()).then(|| vec![bare.to_string(), format!("<{bare}>")])
+}
+
+/// Which contact an event is about, or `None` when it must be left unmatched.
+fn resolve(rows: &mut impl ApplyRows, e: &Event, now: Millis) -> Result<Option<ContactRow>> {
+    // A bounce email names its recipient; when its returned message is a send rebound has
+    // seen (an event of another source with the same Message-ID), that send's contact is
+    // the one it is about, whatever address the report names.
+    if let Some(ids) = send_message_ids(e) {
+        if let Some(row) = rows.contact_of_send(&ids, MAILBOX_PROVIDER)? {
+            return Ok(Some(row));
+        }
+    }
+    let known_only = matches!(
+        e.attribution,
+        Attribution::Reported {
+            known_contacts_only: true
+        }
+    );
+    match &e.recipient {
+        Recipient::Email(addr) => match rows.contact_by_key(addr.key())? {
+            Some(row) => Ok(Some(row)),
+            None if known_only => Ok(None),
+            None => rows.create_contact(addr, now).map(Some),
+        },
+        Recipient::ContactUuid(u) => rows
+            .contact_by_uuid(u)?
+            .map(Some)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown subscriber_uuid '{u}'"))),
+    }
+}
+
+/// What applying one event did.
+enum Applied {
+    /// Stored, with the status change it caused, if any.
+    Stored(Option<ContactChange>),
+    /// Already stored: nothing changed.
+    Duplicate,
+    /// The recipient had to be a known contact and was not: nothing changed.
+    Unmatched,
+}
+
+fn apply_event(
+    rows: &mut impl ApplyRows,
+    p: &Processed,
+    e: &Event,
+    policy_: &Policy,
+    now: Millis,
+) -> Result<Applied> {
+    let Some(contact) = resolve(rows, e, now)? else {
+        return Ok(Applied::Unmatched);
+    };
+    let outcome = if policy::in_order(&contact.state, e) {
+        policy::apply(policy_, &contact.state, e)
+    } else {
+        // Dated before the newest order-sensitive event: re-fold the contact's events in
+        // time order (a duplicate is found first, so it costs no re-read).
+        if rows.event_exists(&e.dedup_key)? {
+            return Ok(Applied::Duplicate);
+        }
+        let after = contact.state.manual.as_ref().map(|m| m.at);
+        let history = rows.policy_history(contact.id, after, REPLAY_LIMIT + 1)?;
+        if history.len() > REPLAY_LIMIT {
+            tracing::warn!(
+                contact = contact.id,
+                limit = REPLAY_LIMIT,
+                "too many events to re-fold: a late event is folded in arrival order"
+            );
+            policy::apply(policy_, &contact.state, e)
+        } else {
+            policy::apply_late(policy_, &contact.state, e, &history)
+        }
+    };
+    let inserted = rows.insert_event(&NewEvent {
+        event: e,
+        contact_id: contact.id,
+        source_id: p.source_id,
+        inbox_id: p.inbox_id,
+        provider: &p.provider,
+        recorded_at: now,
+        status_before: contact.state.status,
+        status_after: outcome.state.status,
+        note: &outcome.note,
+    })?;
+    let Some(event_id) = inserted else {
+        return Ok(Applied::Duplicate);
+    };
+    if outcome.state != contact.state {
+        rows.update_contact(contact.id, &outcome.state, now)?;
+    }
+    Ok(Applied::Stored(outcome.status_change.map(|(old, new)| {
+        ContactChange {
+            contact_id: contact.id,
+            uuid: contact.uuid,
+            email: contact.email,
+            old_status: old,
+            new_status: new,
+            reason: outcome.state.reason.clone(),
+            event_id,
+            source_id: p.source_id,
+            inbox_id: p.inbox_id,
+        }
+    })))
+}
+
+/// Applies processed inbox rows inside the caller's transaction: events (deduplicated),
+/// contact changes, timeline; each row marked done, or scheduled for a retry, or failed.
+/// An `Err` means the transaction must be rolled back: no row savepoints (they would copy
+/// every touched page into a journal); the worker re-applies the rows one by one to find
+/// the one that fails.
+pub fn apply(
+    rows: &mut impl ApplyRows,
+    batch: &[Processed],
+    policy_: &Policy,
+    now: Millis,
+) -> Result<ApplyReport> {
+    let mut report = ApplyReport::default();
+    for p in batch {
+        if rows.inbox_row_pending(p.inbox_id)? == Some(false) {
+            // Finished by another worker that took the row over when this one's lease
+            // expired: its events are stored already.
+            report.stale += 1;
+            continue;
+        }
+        let events = match &p.outcome {
+            Ok(ev) => ev,
+            Err(error) => {
+                let end = if p.attempts >= p.max_attempts {
+                    report.failed += 1;
+                    RowEnd::Failed { error }
+                } else {
+                    report.retried += 1;
+                    RowEnd::Retry {
+                        error,
+                        at: p.retry_at,
+                    }
+                };
+                rows.end_inbox_row(p.inbox_id, p.attempts, end, now)?;
+                continue;
+            }
+        };
+        let mut stored = 0u64;
+        let mut unmatched: Vec<&str> = Vec::new();
+        for e in events {
+            match apply_event(rows, p, e, policy_, now)? {
+                Applied::Stored(change) => {
+                    report.events += 1;
+                    stored += 1;
+                    if let Some(change) = change {
+                        report.status_changes += 1;
+                        report.changes.push(change);
+                    }
+                }
+                Applied::Duplicate => report.duplicates += 1,
+                Applied::Unmatched => {
+                    report.unmatched += 1;
+                    unmatched.push(e.recipient.display());
+                }
+            }
+        }
+        // Recipients left alone because they are not contacts stay visible in the log.
+        let note = (!unmatched.is_empty())
+            .then(|| format!("unmatched (not a known contact): {}", unmatched.join(", ")));
+        rows.end_inbox_row(
+            p.inbox_id,
+            p.attempts,
+            RowEnd::Done {
+                events: stored,
+                note: note.as_deref(),
+            },
+            now,
+        )?;
+        report.done += 1;
+    }
+    Ok(report)
+}

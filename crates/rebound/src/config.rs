@@ -42,6 +42,7 @@ pub struct WorkersFile {
     pub max_attempts: Option<u32>,
     pub backoff_base_ms: Option<i64>,
     pub backoff_max_ms: Option<i64>,
+    pub lease_ms: Option<i64>,
 }
 
 /// `[server]`: connection limits (rebound_server::listener).
@@ -239,6 +240,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
         max_attempts: w.max_attempts.unwrap_or(d.max_attempts).max(1),
         backoff_base_ms: w.backoff_base_ms.unwrap_or(d.backoff_base_ms).max(1),
         backoff_max_ms: w.backoff_max_ms.unwrap_or(d.backoff_max_ms).max(1),
+        lease_ms: w.lease_ms.unwrap_or(d.lease_ms).max(1000),
         ..d
     };
     let limits = connection_limits(args, &file.server)?;

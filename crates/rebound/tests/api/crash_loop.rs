@@ -28,6 +28,9 @@ const ADDRESSES: u64 = 300;
 /// unprocessed, and the next server is killed soon after it starts, while its workers are
 /// draining them.
 const PAUSE_EVERY: usize = 5;
+/// The workers' lease (`[workers] lease_ms`): how long after a claim the rows of a server
+/// killed before applying them are claimable again.
+const LEASE_MS: u64 = 2_000;
 /// A client's pause before it retries an unacknowledged request.
 const RETRY_DELAY: Duration = Duration::from_millis(5);
 /// The SMTP code and text of every bounce, hard or soft, from either provider: one reason
@@ -250,12 +253,17 @@ struct Server {
 
 impl Server {
     fn start(binary: &Path, data: &Path, port: u16, workers: usize, log: &Path) -> Server {
+        // A short lease: rows a killed server held are taken again by a later one while
+        // the loop runs, and the last drain does not wait out the default 30 s.
+        let config = data.with_extension("toml");
+        std::fs::write(&config, format!("[workers]\nlease_ms = {LEASE_MS}\n")).expect("config");
         let stderr = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("server log");
         let child = Command::new(binary)
+            .args(["--config", config.to_str().expect("utf-8 path")])
             .args(["--data-dir", data.to_str().expect("utf-8 path"), "serve"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--workers", &workers.to_string()])

@@ -327,3 +327,224 @@ pub fn apply(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    //! `apply` over an in-memory [`ApplyRows`]: the trait's contract without SQL, and the
+    //! decisions checked without a database.
+
+    use std::collections::HashMap;
+
+    use rebound_core::{BounceClass, EventKind, Reason};
+
+    use super::*;
+
+    /// Plain maps. Contact ids are positions + 1; event ids likewise.
+    #[derive(Default)]
+    struct Mem {
+        pending: HashMap<i64, bool>,
+        contacts: Vec<ContactRow>,
+        keys: Vec<String>,
+        /// (contact id, provider, event)
+        events: Vec<(i64, String, Event)>,
+        ends: Vec<(i64, String)>,
+    }
+
+    impl ApplyRows for Mem {
+        fn inbox_row_pending(&mut self, id: i64) -> Result<Option<bool>> {
+            Ok(self.pending.get(&id).copied())
+        }
+        fn contact_by_key(&mut self, key: &str) -> Result<Option<ContactRow>> {
+            let i = self.keys.iter().position(|k| k == key);
+            Ok(i.map(|i| self.contacts[i].clone()))
+        }
+        fn contact_by_uuid(&mut self, uuid: &str) -> Result<Option<ContactRow>> {
+            Ok(self.contacts.iter().find(|c| c.uuid == uuid).cloned())
+        }
+        fn contact_of_send(&mut self, ids: &[String], except: &str) -> Result<Option<ContactRow>> {
+            let hit = self.events.iter().find(|(_, p, e)| {
+                p != except && e.message_id.as_ref().is_some_and(|m| ids.contains(m))
+            });
+            Ok(hit.map(|(c, _, _)| self.contacts[*c as usize - 1].clone()))
+        }
+        fn create_contact(&mut self, a: &Address, _now: Millis) -> Result<ContactRow> {
+            let row = ContactRow {
+                id: self.contacts.len() as i64 + 1,
+                uuid: format!("u{}", self.contacts.len() + 1),
+                email: a.as_str().to_string(),
+                state: ContactState::default(),
+            };
+            self.contacts.push(row.clone());
+            self.keys.push(a.key().to_string());
+            Ok(row)
+        }
+        fn event_exists(&mut self, key: &str) -> Result<bool> {
+            Ok(self.events.iter().any(|(_, _, e)| e.dedup_key == key))
+        }
+        fn policy_history(
+            &mut self,
+            contact: i64,
+            after: Option<Millis>,
+            limit: usize,
+        ) -> Result<Vec<PolicyEvent>> {
+            Ok(self
+                .events
+                .iter()
+                .filter(|(c, _, e)| {
+                    *c == contact
+                        && policy::order_matters(e.kind)
+                        && after.is_none_or(|t| e.occurred_at > t)
+                })
+                .map(|(_, _, e)| PolicyEvent::from(e))
+                .take(limit)
+                .collect())
+        }
+        fn insert_event(&mut self, n: &NewEvent<'_>) -> Result<Option<i64>> {
+            if self.event_exists(&n.event.dedup_key)? {
+                return Ok(None);
+            }
+            self.events
+                .push((n.contact_id, n.provider.to_string(), n.event.clone()));
+            Ok(Some(self.events.len() as i64))
+        }
+        fn update_contact(&mut self, id: i64, s: &ContactState, _now: Millis) -> Result<()> {
+            self.contacts[id as usize - 1].state = s.clone();
+            Ok(())
+        }
+        fn end_inbox_row(&mut self, id: i64, _a: u32, end: RowEnd<'_>, _now: Millis) -> Result<()> {
+            self.pending.insert(id, matches!(end, RowEnd::Retry { .. }));
+            self.ends.push((id, format!("{end:?}")));
+            Ok(())
+        }
+    }
+
+    fn ev(email: &str, key: &str, attribution: Attribution, mid: Option<&str>) -> Event {
+        Event {
+            recipient: Recipient::Email(Address::parse(email).expect("address")),
+            attribution,
+            kind: EventKind::Bounce,
+            class: Some(BounceClass::Hard),
+            reason: Some(Reason::UserUnknown),
+            status: None,
+            diagnostic: None,
+            message_id: mid.map(str::to_string),
+            provider_event_id: None,
+            occurred_at: 10,
+            dedup_key: key.into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    fn row(id: i64, provider: &str, outcome: Result<Vec<Event>, String>) -> Processed {
+        Processed {
+            inbox_id: id,
+            source_id: 7,
+            provider: provider.into(),
+            outcome,
+            attempts: 1,
+            max_attempts: 2,
+            retry_at: 99,
+        }
+    }
+
+    const KNOWN_ONLY: Attribution = Attribution::Reported {
+        known_contacts_only: true,
+    };
+
+    #[test]
+    fn contacts_are_found_as_the_attribution_says_and_rows_end_as_they_should() {
+        let mut m = Mem::default();
+        for id in 1..=5 {
+            m.pending.insert(id, true);
+        }
+        m.pending.insert(6, false);
+        let mut send = ev("sent@example.org", "w1", Attribution::Recipient, None);
+        (send.kind, send.class, send.reason) = (EventKind::Delivery, None, None);
+        send.message_id = Some("<m1@x>".into());
+        let batch = [
+            // A webhook's recipient: created.
+            row(1, "generic", Ok(vec![send])),
+            // A report about that send (bare Message-ID), naming another address.
+            row(
+                2,
+                "mailbox",
+                Ok(vec![ev("fwd@example.org", "r1", KNOWN_ONLY, Some("m1@x"))]),
+            ),
+            // Unknown, known contacts only: unmatched (and noted on the row).
+            row(
+                3,
+                "mailbox",
+                Ok(vec![ev("who@example.org", "r2", KNOWN_ONLY, None)]),
+            ),
+            // A duplicate of the report; a failure with attempts left.
+            row(
+                4,
+                "mailbox",
+                Ok(vec![ev("fwd@example.org", "r1", KNOWN_ONLY, Some("m1@x"))]),
+            ),
+            row(5, "generic", Err("bad".into())),
+            // Finished by another holder meanwhile.
+            row(
+                6,
+                "generic",
+                Ok(vec![ev(
+                    "late@example.org",
+                    "x",
+                    Attribution::Recipient,
+                    None,
+                )]),
+            ),
+        ];
+        let r = apply(&mut m, &batch, &Policy::default(), 50).expect("apply");
+        assert_eq!(
+            (
+                r.done,
+                r.retried,
+                r.failed,
+                r.events,
+                r.duplicates,
+                r.unmatched,
+                r.stale
+            ),
+            (4, 1, 0, 2, 1, 1, 1)
+        );
+        assert_eq!(m.contacts.len(), 1, "only the send's contact exists");
+        let change = &r.changes[..];
+        assert_eq!(change.len(), 1);
+        assert_eq!(
+            (
+                change[0].email.as_str(),
+                change[0].new_status,
+                change[0].event_id
+            ),
+            ("sent@example.org", Status::Bounced, 2)
+        );
+        assert_eq!((change[0].source_id, change[0].inbox_id), (7, 2));
+        assert!(m.ends[2]
+            .1
+            .contains("unmatched (not a known contact): who@example.org"));
+        assert!(m.ends[4].1.starts_with("Retry"), "{:?}", m.ends[4]);
+        let last = Processed {
+            attempts: 2,
+            ..row(5, "generic", Err("bad".into()))
+        };
+        let r = apply(&mut m, &[last], &Policy::default(), 60).expect("apply");
+        assert_eq!(r.failed, 1);
+        assert!(m.ends[5].1.starts_with("Failed"), "{:?}", m.ends[5]);
+    }
+
+    #[test]
+    fn only_reports_are_matched_by_message_id() {
+        let plain = ev("a@example.org", "k", Attribution::Recipient, Some("<m@x>"));
+        assert_eq!(send_message_ids(&plain), None);
+        let report = ev("a@example.org", "k", KNOWN_ONLY, Some(" <m@x> "));
+        assert_eq!(
+            send_message_ids(&report),
+            Some(vec!["m@x".to_string(), "<m@x>".to_string()])
+        );
+        assert_eq!(
+            send_message_ids(&ev("a@example.org", "k", KNOWN_ONLY, Some("<>"))),
+            None
+        );
+    }
+}

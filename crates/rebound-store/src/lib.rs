@@ -187,3 +187,13 @@ pub(crate) fn new_uuid() -> String {
         &h[20..]
     )
 }
+
+/// A new store instance id, written to `locked_by` of the inbox rows it leases: the process
+/// id (to read in the database) and 64 random bits (unique per instance, also across hosts).
+pub(crate) fn new_node_id() -> String {
+    format!(
+        "pid{}-{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 8]>())
+    )
+}

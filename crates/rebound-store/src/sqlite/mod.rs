@@ -324,7 +324,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("cannot start checkpointer: {e}")))?;
         Ok(SqliteStore {
             path,
-            node_id: new_node_id().into(),
+            node_id: crate::new_node_id().into(),
             commits,
             jobs: tx,
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -615,13 +615,4 @@ impl Store for SqliteStore {
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
     }
-}
-
-/// A new store instance id: the process id (to read in the database) and 64 random bits.
-fn new_node_id() -> String {
-    format!(
-        "pid{}-{}",
-        std::process::id(),
-        hex::encode(rand::random::<[u8; 8]>())
-    )
 }

@@ -301,7 +301,11 @@ pub async fn scan(
             let mut items = Vec::with_capacity(batch.len());
             let mut looked = Vec::with_capacity(batch.len());
             for (id, raw) in batch {
-                let records = bounces::parse(&raw);
+                // A parser panic leaves the message looking like no bounce (kept, counted
+                // as other) instead of ending the pass; the worker meets it again guarded.
+                let records =
+                    crate::worker::guarded("parsing a mailbox message", || bounces::parse(&raw))
+                        .unwrap_or_default();
                 let is_bounce = events::is_bounce(&records);
                 let verp = verp_recipient(&secret, &raw, &records);
                 let mut headers = vec![

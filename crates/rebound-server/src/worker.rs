@@ -65,8 +65,28 @@ impl WorkerConfig {
     }
 }
 
-/// Normalizes one inbox row: provider lookup, parse, dedup scoping. Pure.
+/// Runs `f`, turning a panic into an error naming `what`: a parser bug met on one request
+/// fails that request (retried, then `failed` and replayable) instead of ending the worker
+/// task that met it.
+pub fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(panic = %msg, "{what} panicked");
+        format!("{what} panicked (a bug in rebound: the request is kept for replay)")
+    })
+}
+
+/// Normalizes one inbox row: provider lookup, parse, dedup scoping. Pure; a panic of a
+/// parser is an error of the row (see [`guarded`]).
 pub fn normalize(row: &InboxRow) -> Result<Vec<Event>, String> {
+    guarded("normalizing the request", || normalize_row(row))?
+}
+
+fn normalize_row(row: &InboxRow) -> Result<Vec<Event>, String> {
     if row.provider == crate::mailbox::PROVIDER {
         return Ok(crate::mailbox::normalize(
             &row.headers,
@@ -285,5 +305,22 @@ mod tests {
             attempts: 1,
         };
         assert_eq!(normalize(&row).unwrap()[0].dedup_key, "s7:generic:id:e1");
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    #[test]
+    fn a_panic_becomes_an_error_of_the_row() {
+        assert_eq!(super::guarded("x", || 7), Ok(7));
+        let err =
+            super::guarded("parsing", || -> u8 { panic!("boom at byte 3") }).expect_err("a panic");
+        assert!(err.contains("parsing panicked"), "{err}");
+        let err = super::guarded("parsing", || -> u8 {
+            let v: Vec<u8> = Vec::new();
+            v[1]
+        })
+        .expect_err("an index panic");
+        assert!(err.contains("kept for replay"), "{err}");
     }
 }

@@ -220,6 +220,36 @@ impl AppState {
     pub fn policy(&self) -> Policy {
         self.policy.read().map(|p| *p).unwrap_or_default()
     }
+
+    /// Takes the policy stored in the settings when it differs from the one in force (a
+    /// change made through another node, or the CLI); returns whether it changed.
+    pub async fn refresh_policy(&self) -> bool {
+        let stored = match self.store.get_setting(crate::api::POLICY_KEY).await {
+            Ok(Some(v)) => serde_json::from_value::<Policy>(v).ok(),
+            _ => None,
+        };
+        match stored.filter(|p| p.validate().is_ok() && *p != self.policy()) {
+            Some(p) => {
+                if let Ok(mut w) = self.policy.write() {
+                    *w = p;
+                }
+                tracing::info!("policy changed in the settings: now in force");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Follows the settings every second, for as long as the process runs: several nodes
+    /// on one database apply the same policy within a second of a change on any of them.
+    pub async fn follow_settings(self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.refresh_policy().await;
+        }
+    }
 }
 
 /// Now, in milliseconds since the epoch.

@@ -142,6 +142,8 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         state.wake.clone(),
         std::time::Duration::from_secs(5),
     ));
+    // A policy changed through another node (or the CLI) is taken within a second.
+    tokio::spawn(state.clone().follow_settings());
     // Old request-log rows and rejection counts, pruned in small batches.
     tokio::spawn(rebound_server::retention::run(
         store.clone(),

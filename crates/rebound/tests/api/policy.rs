@@ -422,3 +422,31 @@ async fn events_dated_before_a_manual_change_do_not_override_it() {
     .await;
     assert_eq!(suppression(&app, email).await["status"], "unsubscribed");
 }
+
+/// Two nodes on one database: a policy changed through one is taken by the other (the
+/// serve loop calls `refresh_policy` every second).
+#[tokio::test]
+async fn a_policy_changed_on_one_node_is_taken_by_another() {
+    let app = spawn_app().await;
+    let other = rebound_server::AppState::new(
+        app.store.clone(),
+        rebound_server::ServerConfig::default(),
+        rebound_server::state::digest(TOKEN),
+        rebound_core::Policy::default(),
+        std::sync::Arc::new(LocalAws::default()),
+    )
+    .await
+    .expect("second node");
+    assert!(!other.refresh_policy().await, "nothing changed yet");
+    let (code, v) = app
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/settings",
+            Some(serde_json::json!({"policy": {"soft_bounce_threshold": 5}})),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert!(other.refresh_policy().await);
+    assert_eq!(other.policy().soft_bounce_threshold, 5);
+    assert!(!other.refresh_policy().await, "taken once");
+}

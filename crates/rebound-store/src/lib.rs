@@ -26,6 +26,9 @@
 //! - [`apply`]: applying processed inbox rows, for every backend.
 //! - [`sqlite`]: the SQLite implementation: one writer thread doing group commit, reader
 //!   connections for queries, embedded migrations applied at open.
+//! - [`postgres`]: the PostgreSQL implementation, for several nodes on one database: the
+//!   same shape (one writer thread per node, group commit, reader connections), leases
+//!   taken with `FOR UPDATE SKIP LOCKED`, migrations applied under an advisory lock.
 
 use std::sync::Arc;
 
@@ -33,6 +36,7 @@ use async_trait::async_trait;
 use rebound_core::{Millis, Policy};
 
 pub mod apply;
+pub mod postgres;
 pub mod sqlite;
 pub mod types;
 

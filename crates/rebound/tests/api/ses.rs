@@ -489,3 +489,58 @@ async fn real_signed_ses_messages_are_accepted_from_a_local_cert_dir() {
     let (code, _) = app.post_shown(&src, &[], tampered.into_bytes()).await;
     assert_eq!(code, 401);
 }
+
+/// A SubscriptionConfirmation whose signature does not match (its SubscribeURL or Token
+/// changed after signing) is refused with 401, and its SubscribeURL is never visited: a
+/// forged confirmation cannot make rebound subscribe anything anywhere.
+#[tokio::test]
+async fn a_badly_signed_subscription_confirmation_is_never_followed() {
+    let subscribe_url = format!(
+        "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=tok-123"
+    );
+    let (cert, signed) = sign(vec![confirmation(
+        "SubscriptionConfirmation",
+        "c-1",
+        TOPIC,
+        &subscribe_url,
+    )]);
+    let app = ses_app(cert).await;
+    let src = app
+        .create_source(json!({"provider": "ses", "name": "SES", "topic_arns": [TOPIC]}))
+        .await;
+    let elsewhere = format!(
+        "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=attacker"
+    );
+    for (what, field, value) in [
+        ("SubscribeURL", "SubscribeURL", elsewhere.as_str()),
+        ("Token", "Token", "attacker-token"),
+        ("Signature", "Signature", "AAAA"),
+    ] {
+        let mut forged = signed[0].clone();
+        forged[field] = json!(value);
+        let (code, v) = post(&app, &src, &forged).await;
+        assert_eq!(code, 401, "{what}: {v}");
+    }
+    assert!(
+        app.aws
+            .requests()
+            .iter()
+            .all(|u| !u.contains("ConfirmSubscription")),
+        "no SubscribeURL visited: {:?}",
+        app.aws.requests()
+    );
+    assert_eq!(source_status(&app).await.0, "pending confirmation");
+    // The genuine one is then followed, once.
+    let (code, v) = post(&app, &src, &signed[0]).await;
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("subscription-confirmed"))
+    );
+    let visits = app
+        .aws
+        .requests()
+        .iter()
+        .filter(|u| u.contains("ConfirmSubscription"))
+        .count();
+    assert_eq!(visits, 1);
+}

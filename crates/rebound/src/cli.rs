@@ -20,7 +20,8 @@ pub struct Global {
     /// Data directory (SQLite database lives here).
     #[arg(long, env = "REBOUND_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// Database URL: sqlite://PATH (default: DATA_DIR/rebound.db).
+    /// Database URL: sqlite://PATH (default: DATA_DIR/rebound.db) or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (several nodes on one database).
     #[arg(long, env = "REBOUND_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Configuration file (TOML).

@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return webhook_parse(provider, path);
     }
-    let db = config::database_path(&cli.global, &file)?;
+    let db = config::database(&cli.global, &file)?;
     let store = config::open_store(&db)?;
     match cli.command {
         Command::Serve(args) => {

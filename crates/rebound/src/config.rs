@@ -2,13 +2,14 @@
 //! Flags and environment variables are read by clap (one `Option` each); this module
 //! loads the file and resolves the layers into validated runtime settings.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use rebound_core::Policy;
 use rebound_server::worker::WorkerConfig;
+use rebound_store::postgres::PgStore;
 use rebound_store::sqlite::SqliteStore;
 use rebound_store::DynStore;
 use serde::Deserialize;
@@ -75,8 +76,19 @@ pub fn load_file(global: &Global) -> anyhow::Result<FileConfig> {
     Ok(cfg)
 }
 
-/// Where the database is.
-pub fn database_path(global: &Global, file: &FileConfig) -> anyhow::Result<PathBuf> {
+/// Which database the store is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (`sqlite://PATH`, or `DATA_DIR/rebound.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…` or `postgresql://…`), shared by any number of
+    /// nodes.
+    Postgres(String),
+}
+
+/// Where the database is: `--database-url` (or `REBOUND_DATABASE_URL`, or the file's
+/// `database_url`), else `DATA_DIR/rebound.db`.
+pub fn database(global: &Global, file: &FileConfig) -> anyhow::Result<Database> {
     let url = global
         .database_url
         .clone()
@@ -86,25 +98,47 @@ pub fn database_path(global: &Global, file: &FileConfig) -> anyhow::Result<PathB
             if p.is_empty() {
                 bail!("database URL '{url}' has no path");
             }
-            return Ok(PathBuf::from(p));
+            return Ok(Database::Sqlite(PathBuf::from(p)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            bail!("PostgreSQL is not supported by this version of rebound yet; use sqlite://PATH");
+            return Ok(Database::Postgres(url));
         }
-        bail!("unsupported database URL '{url}' (expected sqlite://PATH)");
+        bail!("unsupported database URL '{url}' (expected sqlite://PATH or postgres://…)");
     }
     let dir = global
         .data_dir
         .clone()
         .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("rebound-data"));
-    Ok(dir.join("rebound.db"))
+    Ok(Database::Sqlite(dir.join("rebound.db")))
 }
 
-pub fn open_store(path: &Path) -> anyhow::Result<DynStore> {
-    let store = SqliteStore::open(path)
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
-    Ok(Arc::new(store))
+pub fn open_store(db: &Database) -> anyhow::Result<DynStore> {
+    Ok(match db {
+        Database::Sqlite(path) => Arc::new(
+            SqliteStore::open(path)
+                .with_context(|| format!("cannot open the database {}", path.display()))?,
+        ),
+        Database::Postgres(url) => Arc::new(
+            PgStore::open(url)
+                .with_context(|| format!("cannot open the database {}", redact(url)))?,
+        ),
+    })
+}
+
+/// A database URL without its password, to show in messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.split_once('@') {
+        Some(parts) => parts,
+        None => return url.to_string(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// Validated settings for `rebound serve`.
@@ -308,15 +342,21 @@ mod tests {
         std::fs::write(&bad, "[policy]\nsoft_bounce_threshold = 0\n").expect("write");
         let err = format!("{:#}", load_file(&global(Some(bad), None)).unwrap_err());
         assert!(err.contains("soft_bounce_threshold"), "{err}");
-        let err =
-            database_path(&global(None, Some("postgres://x")), &FileConfig::default()).unwrap_err();
-        assert!(err.to_string().contains("PostgreSQL"), "{err}");
-        let p = database_path(
+        let err = database(&global(None, Some("mysql://x")), &FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("postgres://"), "{err}");
+        let p = database(
             &global(None, Some("sqlite:///var/lib/r.db")),
             &FileConfig::default(),
         )
         .expect("path");
-        assert_eq!(p, PathBuf::from("/var/lib/r.db"));
+        assert_eq!(p, Database::Sqlite(PathBuf::from("/var/lib/r.db")));
+        let url = "postgres://rebound:secret@db.internal:5432/rebound";
+        let p = database(&global(None, Some(url)), &FileConfig::default()).expect("url");
+        assert_eq!(p, Database::Postgres(url.to_string()));
+        assert_eq!(
+            redact(url),
+            "postgres://rebound:***@db.internal:5432/rebound"
+        );
     }
 
     #[test]

@@ -31,7 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ::postgres::types::ToSql;
-use ::postgres::{Client, Config, NoTls, Row, Statement};
+pub use ::postgres::Config;
+use ::postgres::{Client, NoTls, Row, Statement};
 use async_trait::async_trait;
 use rebound_core::{Millis, Policy};
 use tokio::sync::{mpsc, oneshot};

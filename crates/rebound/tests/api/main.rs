@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod mailbox;
 mod policy;
+mod postgres;
 mod providers;
 mod rejections;
 mod ses;

@@ -130,6 +130,11 @@ per_backend!(
     a_status_set_by_hand_is_the_base_of_re_folds,
     imported_statuses_are_the_base_of_re_folds,
     a_re_fold_reads_at_most_ten_thousand_events,
+    sources_and_settings_read_back_as_written,
+    contacts_are_upserted_found_listed_patched_and_deleted,
+    the_log_and_the_events_are_listed_newest_first,
+    mailbox_messages_are_stored_once,
+    rejections_and_old_requests_are_pruned,
 );
 
 fn item(n: i64) -> (NewInbox, NewLogEntry) {
@@ -885,6 +890,490 @@ async fn a_re_fold_reads_at_most_ten_thousand_events(b: Backend) {
     }
 }
 
+// ---------------------------------------------------------------- sources, settings, contacts, lists
+
+fn new_source(name: &str, key: &str) -> rebound_store::NewSource {
+    rebound_store::NewSource {
+        provider: "generic".into(),
+        name: name.into(),
+        key: key.into(),
+        secret: Some(format!("secret-{key}")),
+        config: serde_json::json!({"signature_header": "x-sig"}),
+        created_at: 1_000,
+    }
+}
+
+/// Sources and settings read back as written; an update of a missing source is refused; a
+/// URL key is unique.
+async fn sources_and_settings_read_back_as_written(b: Backend) {
+    let s = &b.store;
+    assert_eq!(s.newest_source_id().await.expect("newest"), 0);
+    let a = s.create_source(new_source("A", "key-a")).await.expect("a");
+    let b2 = s.create_source(new_source("B", "key-b")).await.expect("b");
+    assert!(a.id < b2.id);
+    assert_eq!(
+        (a.name.as_str(), a.key.as_str(), a.secret.as_deref()),
+        ("A", "key-a", Some("secret-key-a"))
+    );
+    assert_eq!(a.config["signature_header"], "x-sig");
+    assert_eq!((a.status.as_str(), a.created_at), ("active", 1_000));
+    assert!(s.create_source(new_source("C", "key-a")).await.is_err());
+    assert_eq!(s.newest_source_id().await.expect("newest"), b2.id);
+    let mut changed = a.clone();
+    changed.name = "A2".into();
+    changed.key = "key-a2".into();
+    changed.secret = None;
+    s.update_source(changed).await.expect("update");
+    s.set_source_config(b2.id, serde_json::json!({"n": 1}))
+        .await
+        .expect("config");
+    s.set_source_status(b2.id, "error", Some("no secret configured"))
+        .await
+        .expect("status");
+    let listed = s.list_sources().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        (
+            listed[0].name.as_str(),
+            listed[0].key.as_str(),
+            listed[0].secret.as_deref()
+        ),
+        ("A2", "key-a2", None)
+    );
+    assert_eq!(listed[1].config, serde_json::json!({"n": 1}));
+    assert_eq!(
+        (
+            listed[1].status.as_str(),
+            listed[1].status_message.as_deref()
+        ),
+        ("error", Some("no secret configured"))
+    );
+    let mut missing = a;
+    missing.id = 999;
+    assert!(matches!(
+        s.update_source(missing).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    assert_eq!(s.get_setting("k").await.expect("get"), None);
+    assert!(s
+        .put_setting_if_absent("k", serde_json::json!({"a": 1}))
+        .await
+        .expect("put"));
+    assert!(!s
+        .put_setting_if_absent("k", serde_json::json!(2))
+        .await
+        .expect("put"));
+    assert_eq!(
+        s.get_setting("k").await.expect("get"),
+        Some(serde_json::json!({"a": 1}))
+    );
+    s.put_setting("k", serde_json::json!("v"))
+        .await
+        .expect("put");
+    assert_eq!(
+        s.get_setting("k").await.expect("get"),
+        Some(serde_json::json!("v"))
+    );
+}
+
+fn new_contact(email: &str, status: Option<Status>, uuid: Option<&str>) -> NewContact {
+    NewContact {
+        email: email.into(),
+        email_key: Address::parse(email).expect("a").key().to_string(),
+        status,
+        reason: status.map(|_| "imported".to_string()),
+        uuid: uuid.map(str::to_string),
+        attributes: serde_json::json!({"plan": "free"}),
+        now: 5,
+    }
+}
+
+/// Contacts: created, kept or overwritten; looked up by address (in the order asked) and
+/// UUID; listed in id order by status and substring (`_` and `%` taken literally), page by
+/// page; patched; deleted with their events.
+async fn contacts_are_upserted_found_listed_patched_and_deleted(b: Backend) {
+    let s = &b.store;
+    let r = s
+        .upsert_contacts(
+            vec![
+                new_contact(
+                    "a_1@example.com",
+                    None,
+                    Some("11111111-1111-4111-8111-111111111111"),
+                ),
+                new_contact("ab1@example.com", Some(Status::Unsubscribed), None),
+                new_contact("c@example.com", None, None),
+            ],
+            false,
+        )
+        .await
+        .expect("upsert");
+    assert_eq!((r.created, r.updated, r.unchanged), (3, 0, 0));
+    let r = s
+        .upsert_contacts(
+            vec![new_contact("c@example.com", Some(Status::Bounced), None)],
+            false,
+        )
+        .await
+        .expect("upsert");
+    assert_eq!(r.unchanged, 1);
+    assert_eq!(contact(s, "c@example.com").await.status, Status::Subscribed);
+    let r = s
+        .upsert_contacts(
+            vec![new_contact("c@example.com", Some(Status::Bounced), None)],
+            true,
+        )
+        .await
+        .expect("overwrite");
+    assert_eq!(r.updated, 1);
+    let c = contact(s, "c@example.com").await;
+    assert_eq!(
+        (c.status, c.reason.as_deref(), c.suppressed),
+        (Status::Bounced, Some("imported"), true)
+    );
+    assert!(matches!(
+        s.upsert_contacts(
+            vec![new_contact(
+                "d@example.com",
+                None,
+                Some("11111111-1111-4111-8111-111111111111")
+            )],
+            false
+        )
+        .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let got = s
+        .get_contacts(vec![
+            "c@example.com".into(),
+            "nobody@example.com".into(),
+            "a_1@example.com".into(),
+        ])
+        .await
+        .expect("get");
+    assert_eq!(
+        got[0].as_ref().map(|c| c.email.as_str()),
+        Some("c@example.com")
+    );
+    assert!(got[1].is_none());
+    assert_eq!(
+        got[2].as_ref().map(|c| c.attributes["plan"].clone()),
+        Some(serde_json::json!("free"))
+    );
+    let by_uuid = s
+        .contact_by_uuid("11111111-1111-4111-8111-111111111111")
+        .await
+        .expect("uuid")
+        .expect("found");
+    assert_eq!(by_uuid.email, "a_1@example.com");
+
+    let list = |status: Option<Status>, q: Option<&str>, limit: u32, cursor: Option<String>| {
+        s.list_contacts(rebound_store::ContactFilter {
+            status,
+            q: q.map(str::to_string),
+            limit,
+            cursor,
+        })
+    };
+    let all = list(None, None, 0, None).await.expect("list");
+    let emails: Vec<&str> = all.items.iter().map(|c| c.email.as_str()).collect();
+    assert_eq!(
+        emails,
+        ["a_1@example.com", "ab1@example.com", "c@example.com"]
+    );
+    assert!(all.next_cursor.is_none());
+    let first = list(None, None, 2, None).await.expect("page 1");
+    assert_eq!(first.items.len(), 2);
+    let second = list(None, None, 2, first.next_cursor.clone())
+        .await
+        .expect("page 2");
+    assert_eq!(
+        (
+            second.items.len(),
+            second.items[0].email.as_str(),
+            second.next_cursor.as_deref()
+        ),
+        (1, "c@example.com", None)
+    );
+    let literal = list(None, Some("a_1"), 0, None).await.expect("q");
+    assert_eq!(literal.items.len(), 1, "`_` is not a wildcard");
+    let unsub = list(Some(Status::Unsubscribed), None, 0, None)
+        .await
+        .expect("status");
+    assert_eq!(unsub.items[0].email, "ab1@example.com");
+    assert!(matches!(
+        list(None, None, 0, Some("x".into())).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("plan".into(), serde_json::Value::Null);
+    attrs.insert("team".into(), serde_json::json!("b"));
+    let c = s
+        .patch_contact(
+            "a_1@example.com",
+            ContactPatch {
+                status: Some(Status::Unsubscribed),
+                reason: None,
+                attributes: Some(attrs),
+            },
+            50,
+        )
+        .await
+        .expect("patch");
+    assert_eq!(
+        (c.status, c.reason.as_deref(), c.attributes.clone()),
+        (
+            Status::Unsubscribed,
+            Some("manual"),
+            serde_json::json!({"team": "b"})
+        )
+    );
+    assert!(matches!(
+        s.patch_contact("nobody@example.com", ContactPatch::default(), 50)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        events_of(s, "a_1@example.com").await.len(),
+        1,
+        "the change is in the timeline"
+    );
+    assert!(s.delete_contact("a_1@example.com").await.expect("delete"));
+    assert!(!s.delete_contact("a_1@example.com").await.expect("delete"));
+    assert!(find(s, "a_1@example.com").await.is_none());
+    let events = s.list_events(EventFilter::default()).await.expect("events");
+    assert!(events.items.iter().all(|e| e.email != "a_1@example.com"));
+}
+
+/// The request log and the events are listed newest first, page by page, and filtered.
+async fn the_log_and_the_events_are_listed_newest_first(b: Backend) {
+    let s = &b.store;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let (i, l) = item(n);
+        ids.push(s.ingest(i, l).await.expect("ingest"));
+    }
+    let rejected = s
+        .log_request(NewLogEntry {
+            received_at: 9,
+            method: "POST".into(),
+            path: "/x".into(),
+            http_status: 403,
+            outcome: "rejected".into(),
+            error: Some("bad signature".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("log");
+    let page = |outcome: Option<&str>, processing: Option<&str>, limit, cursor| {
+        s.list_log(rebound_store::LogFilter {
+            outcome: outcome.map(str::to_string),
+            processing: processing.map(str::to_string),
+            source_id: None,
+            limit,
+            cursor,
+        })
+    };
+    let first = page(None, None, 2, None).await.expect("log");
+    assert_eq!(
+        first.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [rejected, ids[3]]
+    );
+    assert_eq!(
+        (
+            first.items[0].http_status,
+            first.items[0].processing.as_deref(),
+            first.items[0].inbox_id
+        ),
+        (403, None, None)
+    );
+    assert_eq!(
+        (
+            first.items[1].processing.as_deref(),
+            first.items[1].inbox_id,
+            first.items[1].attempts
+        ),
+        (Some("pending"), Some(ids[3]), Some(0))
+    );
+    let rest = page(None, None, 2, first.next_cursor.clone())
+        .await
+        .expect("log");
+    assert_eq!(
+        rest.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[2], ids[1]]
+    );
+    let only = page(Some("rejected"), None, 0, None).await.expect("log");
+    assert_eq!(only.items.len(), 1);
+    assert_eq!(only.items[0].error.as_deref(), Some("bad signature"));
+    assert_eq!(
+        page(None, Some("pending"), 0, None)
+            .await
+            .expect("log")
+            .items
+            .len(),
+        4
+    );
+
+    apply_events(
+        s,
+        &[
+            event("l@example.com", "e1", EventKind::Delivery, None, 1),
+            event("l@example.com", "e2", EventKind::Open, None, 2),
+            event("m@example.com", "e3", EventKind::Delivery, None, 3),
+        ],
+    )
+    .await;
+    let events = s
+        .list_events(EventFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    assert_eq!(events.items.len(), 2);
+    assert_eq!(events.items[0].email, "m@example.com");
+    let older = s
+        .list_events(EventFilter {
+            cursor: events.next_cursor.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    assert_eq!(older.items.len(), 1);
+    assert_eq!(older.items[0].kind, "delivery");
+    let deliveries = s
+        .list_events(EventFilter {
+            kind: Some("delivery".into()),
+            email_key: Some("l@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    assert_eq!(deliveries.items.len(), 1);
+    let nobody = s
+        .list_events(EventFilter {
+            email_key: Some("nobody@example.com".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    assert!(nobody.items.is_empty());
+}
+
+/// A message fetched from a mailbox twice is stored once, with the verdict it was stored
+/// with; the mailbox's ids are listed by scope.
+async fn mailbox_messages_are_stored_once(b: Backend) {
+    let s = &b.store;
+    let mail = |uid: &str, is_bounce: bool| {
+        let (item, log) = item(1);
+        rebound_store::MailItem {
+            uid: uid.into(),
+            is_bounce,
+            item,
+            log,
+        }
+    };
+    let first = s
+        .mailbox_store_batch("source:1", vec![mail("u1", true), mail("u2", false)])
+        .await
+        .expect("store");
+    assert!(first.iter().all(|m| m.new && m.inbox_id.is_some()));
+    let again = s
+        .mailbox_store_batch("source:1", vec![mail("u1", false), mail("u3", true)])
+        .await
+        .expect("store");
+    assert_eq!(
+        (again[0].new, again[0].is_bounce, again[0].inbox_id),
+        (false, true, first[0].inbox_id)
+    );
+    assert!(again[1].new);
+    let mut seen: Vec<String> = s
+        .mailbox_seen("source:1")
+        .await
+        .expect("seen")
+        .into_iter()
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["u1", "u2", "u3"]);
+    assert!(s.mailbox_seen("source:2").await.expect("seen").is_empty());
+    assert_eq!(s.inbox_counts().await.expect("counts").pending, 3);
+}
+
+/// Rejection counts are summed per minute and key, listed newest first, and pruned with
+/// old processed and rejected requests; pending and failed requests are kept.
+async fn rejections_and_old_requests_are_pruned(b: Backend) {
+    let s = &b.store;
+    let count = |minute: Millis, n: u64| rebound_store::RejectionCount {
+        minute,
+        source_id: None,
+        provider: Some("generic".into()),
+        http_status: 403,
+        error: "bad signature".into(),
+        count: n,
+    };
+    s.add_rejections(vec![count(60_000, 2), count(120_000, 1)])
+        .await
+        .expect("add");
+    s.add_rejections(vec![count(60_000, 3)]).await.expect("add");
+    let listed = s.list_rejections(0, 10).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| (r.minute, r.count))
+            .collect::<Vec<_>>(),
+        [(120_000, 1), (60_000, 5)]
+    );
+    assert_eq!(listed[0].source_id, None);
+    assert_eq!(s.list_rejections(100_000, 10).await.expect("list").len(), 1);
+
+    // Old rows: one done, one failed, one pending, one rejected; and a new rejected one.
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let (i, l) = item(n);
+        ids.push(s.ingest(i, l).await.expect("ingest"));
+    }
+    let claimed = s.claim(2, 10, 1_000).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let rows = vec![
+        processed(ids[0], 1, Ok(vec![])),
+        Processed {
+            max_attempts: 1,
+            ..processed(ids[1], 1, Err("broken".into()))
+        },
+    ];
+    let r = s
+        .apply(Arc::from(rows), Policy::default(), 20)
+        .await
+        .expect("apply");
+    assert_eq!((r.done, r.failed), (1, 1));
+    let log = |received_at| NewLogEntry {
+        received_at,
+        method: "POST".into(),
+        path: "/x".into(),
+        http_status: 403,
+        outcome: "rejected".into(),
+        ..Default::default()
+    };
+    s.log_request(log(5)).await.expect("log");
+    s.log_request(log(500_000)).await.expect("log");
+    let pruned = s.prune(100_000, 1_000).await.expect("prune");
+    assert_eq!((pruned.requests, pruned.rejection_counts), (2, 1));
+    let left = s
+        .list_log(rebound_store::LogFilter::default())
+        .await
+        .expect("log");
+    assert_eq!(left.items.len(), 3, "pending, failed and the new rejection");
+    assert_eq!(s.list_rejections(0, 10).await.expect("list").len(), 1);
+    let counts = s.inbox_counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.done, counts.failed), (1, 0, 1));
+    // Failed rows go back in the queue.
+    assert_eq!(s.replay_failed().await.expect("replay"), 1);
+    let counts = s.inbox_counts().await.expect("counts");
+    assert_eq!((counts.pending, counts.failed), (2, 0));
+}
+
 // ---------------------------------------------------------------- SQLite only
 //
 // What only the SQLite backend has: its migrations and files, group commit on its one
@@ -1205,4 +1694,50 @@ async fn postgres_nodes_share_one_database_and_never_claim_a_row_twice() {
         (300, 300),
         "every row leased exactly once"
     );
+}
+
+/// The server closes the store's connections (a restart): the write that meets the closed
+/// connection fails, never a false success; the next ones reconnect.
+#[tokio::test]
+async fn postgres_a_lost_connection_is_reopened() {
+    let Some((_keep, config)) = pg_database() else {
+        return;
+    };
+    let s = PgStore::open_config(config.clone()).expect("open");
+    let (i, l) = item(1);
+    s.ingest(i, l).await.expect("ingest");
+    let killer = PgStore::open_config(config).expect("open");
+    let killed: i64 = killer
+        .read(|c| {
+            Ok(c.query_one(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )?
+            .get(0))
+        })
+        .await
+        .expect("terminate");
+    assert!(killed >= 1, "{killed}");
+    let mut stored = 0;
+    for n in 2..6 {
+        let (i, l) = item(n);
+        if s.ingest(i, l).await.is_ok() {
+            stored += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        stored >= 3,
+        "only {stored} of 4 writes after the loss were stored"
+    );
+    // Reads too: a closed reader is not put back in the pool.
+    let mut pending = None;
+    for _ in 0..3 {
+        if let Ok(c) = s.inbox_counts().await {
+            pending = Some(c.pending);
+            break;
+        }
+    }
+    assert_eq!(pending, Some(1 + stored));
 }

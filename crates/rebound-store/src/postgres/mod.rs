@@ -214,7 +214,12 @@ fn migrate(c: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-fn writer_loop(mut conn: Conn, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+fn writer_loop(
+    mut conn: Conn,
+    config: Config,
+    mut rx: mpsc::Receiver<Job>,
+    commits: Arc<AtomicU64>,
+) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut exclusive: std::collections::VecDeque<Run> = Default::default();
     fn route(j: Job, group: &mut Vec<Job>, exclusive: &mut std::collections::VecDeque<Run>) {
@@ -234,6 +239,17 @@ fn writer_loop(mut conn: Conn, mut rx: mpsc::Receiver<Job>, commits: Arc<AtomicU
             match rx.try_recv() {
                 Ok(j) => route(j, &mut group, &mut exclusive),
                 Err(_) => break,
+            }
+        }
+        // A connection the server closed (a restart, a failover) is opened again; until it
+        // can be, every write is answered with an error.
+        if conn.client.is_closed() {
+            match Conn::connect(&config) {
+                Ok(c) => {
+                    tracing::warn!("PostgreSQL write connection lost: reconnected");
+                    conn = c;
+                }
+                Err(e) => tracing::error!(error = %e, "PostgreSQL write connection lost"),
             }
         }
         if !group.is_empty() {
@@ -401,7 +417,7 @@ impl PgStore {
                 match conn {
                     Ok(conn) => {
                         let _ = ready_tx.send(Ok(()));
-                        writer_loop(conn, rx, counter);
+                        writer_loop(conn, writer_config, rx, counter);
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));

@@ -1741,3 +1741,129 @@ async fn postgres_a_lost_connection_is_reopened() {
     }
     assert_eq!(pending, Some(1 + stored));
 }
+
+/// Four nodes apply the events of two contacts at once, every event sent to two of them
+/// at the same moment (a provider's retry reaching another node): each event is stored once,
+/// and every contact ends in the state of a serial replay of its events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_applying_one_contact_at_once_serialize() {
+    let Some((_keep, config)) = pg_database() else {
+        return;
+    };
+    let nodes: Vec<DynStore> = (0..4)
+        .map(|_| Arc::new(PgStore::open_config(config.clone()).expect("open")) as DynStore)
+        .collect();
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+    let emails: Vec<String> = (0..2).map(|i| format!("shared{i}@example.com")).collect();
+    let mut sets: Vec<Vec<Event>> = vec![Vec::new(); emails.len()];
+    let mut queues: Vec<Vec<Event>> = vec![Vec::new(); nodes.len()];
+    for i in 0..400usize {
+        let c = (next() % emails.len() as u64) as usize;
+        let (kind, class) = match next() % 10 {
+            0..=4 => (EventKind::Bounce, Some(BounceClass::Soft)),
+            5..=7 => (EventKind::Delivery, None),
+            8 => (EventKind::Bounce, Some(BounceClass::Hard)),
+            _ => (EventKind::Open, None),
+        };
+        let t = (next() % 40) as Millis * DAY_MS;
+        let e = event(&emails[c], &format!("n{i}"), kind, class, t);
+        sets[c].push(e.clone());
+        queues[i % 4].push(e.clone());
+        queues[(i + 1) % 4].push(e);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(nodes.len()));
+    let mut tasks = Vec::new();
+    for (node, queue) in nodes.iter().cloned().zip(queues) {
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let mut stored = 0;
+            for e in queue {
+                stored += apply_events(&node, &[e]).await.events;
+            }
+            stored
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        stored += t.await.expect("join");
+    }
+    assert_eq!(stored, 400, "each event stored once");
+    let p = Policy::default();
+    for (email, set) in emails.iter().zip(&sets) {
+        let definition = policy::replay(
+            &p,
+            &ContactState::default(),
+            &set.iter().map(PolicyEvent::from).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            stored_state(&nodes[0], email).await,
+            shown(definition),
+            "{email}"
+        );
+    }
+}
+
+/// `apply` locks the contact it changes: while another transaction holds the contact's row
+/// (another node applying an event of it), an apply of an event of that contact waits, and
+/// then folds onto what that transaction committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_apply_waits_for_a_contact_another_node_holds() {
+    let Some((_keep, config)) = pg_database() else {
+        return;
+    };
+    let s: DynStore = Arc::new(PgStore::open_config(config.clone()).expect("open"));
+    let email = "held@example.com";
+    apply_events(&s, &[event(email, "h0", EventKind::Delivery, None, 1)]).await;
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut client = config.connect(::postgres::NoTls).expect("connect");
+        let mut tx = client.transaction().expect("begin");
+        tx.query(
+            "SELECT id FROM contacts WHERE email_key = $1 FOR UPDATE",
+            &[&email],
+        )
+        .expect("lock");
+        locked_tx.send(()).expect("locked");
+        release_rx.recv().expect("release");
+        tx.execute(
+            "UPDATE contacts SET soft_bounces = '[5]', soft_bounce_count = 1 WHERE email_key = $1",
+            &[&email],
+        )
+        .expect("update");
+        tx.commit().expect("commit");
+    });
+    locked_rx.recv().expect("locked");
+    let applying = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            apply_events(
+                &s,
+                &[event(
+                    email,
+                    "h1",
+                    EventKind::Bounce,
+                    Some(BounceClass::Soft),
+                    10,
+                )],
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(
+        !applying.is_finished(),
+        "apply did not wait for the contact's lock"
+    );
+    release_tx.send(()).expect("release");
+    let report = applying.await.expect("join");
+    assert_eq!(report.events, 1);
+    holder.join().expect("holder");
+    let c = contact(&s, email).await;
+    assert_eq!(
+        c.soft_bounces,
+        vec![5, 10],
+        "folded onto the committed state"
+    );
+}

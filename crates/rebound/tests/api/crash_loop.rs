@@ -8,6 +8,9 @@
 //! release binary) and prints the same summary line. Environment: `CRASH_CYCLES` (default 6),
 //! `CRASH_SEED` (the event stream and the kill moments; printed, so a run can be repeated),
 //! `REBOUND_CRASH_BIN` (the `rebound` binary to run and kill; default: this build's).
+//!
+//! The loop runs on SQLite (a data directory) and on PostgreSQL (a database of its own per
+//! server lineage on the server of `REBOUND_TEST_DATABASE_URL`, see `postgres.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::OpenOptions;
@@ -244,6 +247,23 @@ fn stable_port(rng: &mut Rng) -> u16 {
     panic!("no free port below {low}");
 }
 
+/// Where a server lineage keeps its data.
+enum Db {
+    /// `--data-dir`.
+    Dir(PathBuf),
+    /// `--database-url postgres://…`.
+    Url(String),
+}
+
+impl Db {
+    fn args(&self) -> [&str; 2] {
+        match self {
+            Db::Dir(d) => ["--data-dir", d.to_str().expect("utf-8 path")],
+            Db::Url(u) => ["--database-url", u],
+        }
+    }
+}
+
 /// A running `rebound serve`; killed (SIGKILL) and reaped when dropped.
 struct Server {
     child: Child,
@@ -252,10 +272,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &Path, data: &Path, port: u16, workers: usize, log: &Path) -> Server {
+    fn start(binary: &Path, db: &Db, port: u16, workers: usize, log: &Path) -> Server {
         // A short lease: rows a killed server held are taken again by a later one while
         // the loop runs, and the last drain does not wait out the default 30 s.
-        let config = data.with_extension("toml");
+        let config = log.with_extension("toml");
         std::fs::write(&config, format!("[workers]\nlease_ms = {LEASE_MS}\n")).expect("config");
         let stderr = OpenOptions::new()
             .create(true)
@@ -264,7 +284,8 @@ impl Server {
             .expect("server log");
         let child = Command::new(binary)
             .args(["--config", config.to_str().expect("utf-8 path")])
-            .args(["--data-dir", data.to_str().expect("utf-8 path"), "serve"])
+            .args(db.args())
+            .arg("serve")
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--workers", &workers.to_string()])
             .env("REBOUND_ADMIN_TOKEN", TOKEN)
@@ -446,17 +467,12 @@ async fn serial_replay(
     binary: &Path,
     sent: &[Planned],
     rng: &mut Rng,
+    db: &Db,
 ) -> (BTreeMap<String, Value>, usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = reqwest::Client::new();
     let port = stable_port(rng);
-    let mut server = Server::start(
-        binary,
-        &dir.path().join("data"),
-        port,
-        2,
-        &dir.path().join("server.log"),
-    );
+    let mut server = Server::start(binary, db, port, 2, &dir.path().join("server.log"));
     server.ready(&http).await;
     let sources = Sources::create(&http, port).await;
     for e in sent {
@@ -473,6 +489,29 @@ async fn serial_replay(
 /// those of a serial replay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9_loops_exactly_once_and_states_match_a_serial_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crash_loop(
+        Db::Dir(dir.path().join("data")),
+        Db::Dir(dir.path().join("serial")),
+    )
+    .await;
+}
+
+/// The same loop with `--database-url postgres://…`: what a node acknowledged survives its
+/// kill -9 on PostgreSQL too, and the rows it held are taken again once their lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_acknowledged_events_survive_kill_9_loops_exactly_once() {
+    let Some(main) = crate::postgres::TestDatabase::create() else {
+        return;
+    };
+    let Some(serial) = crate::postgres::TestDatabase::create() else {
+        return;
+    };
+    crash_loop(Db::Url(main.url.clone()), Db::Url(serial.url.clone())).await;
+}
+
+/// Runs the loop with its servers on `db`, and the serial replay on `serial_db`.
+async fn crash_loop(db: Db, serial_db: Db) {
     let cycles: usize = std::env::var("CRASH_CYCLES")
         .ok()
         .map(|s| s.parse().expect("CRASH_CYCLES: a number"))
@@ -496,7 +535,7 @@ async fn acknowledged_events_survive_kill_9_loops_exactly_once_and_states_match_
     let started = Instant::now();
     let mut rng = Rng(seed ^ 0x6b69_6c6c);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (data, log) = (dir.path().join("data"), dir.path().join("server.log"));
+    let log = dir.path().join("server.log");
     let http = reqwest::Client::new();
     let port = stable_port(&mut rng);
     // Server k runs between kill k and kill k + 1; the last one (k = cycles) is not killed.
@@ -507,7 +546,7 @@ async fn acknowledged_events_survive_kill_9_loops_exactly_once_and_states_match_
             2
         }
     };
-    let mut server = Server::start(&binary, &data, port, workers(0), &log);
+    let mut server = Server::start(&binary, &db, port, workers(0), &log);
     server.ready(&http).await;
     let sources = Sources::create(&http, port).await;
 
@@ -555,7 +594,7 @@ async fn acknowledged_events_survive_kill_9_loops_exactly_once_and_states_match_
             "the client stopped during cycle {} (seed {seed})",
             k + 1
         );
-        server = Server::start(&binary, &data, port, workers(k + 1), &log);
+        server = Server::start(&binary, &db, port, workers(k + 1), &log);
         server.ready(&http).await;
         downtimes.push(down.elapsed());
         if cycles >= 50 && (k + 1) % 25 == 0 {
@@ -608,7 +647,8 @@ async fn acknowledged_events_survive_kill_9_loops_exactly_once_and_states_match_
 
     // (b) Contact states equal a serial replay of the same stream.
     let replay_started = Instant::now();
-    let (serial_states, serial_events) = serial_replay(&binary, &run.sent, &mut rng).await;
+    let (serial_states, serial_events) =
+        serial_replay(&binary, &run.sent, &mut rng, &serial_db).await;
     let replay_time = replay_started.elapsed();
     let emails: std::collections::BTreeSet<&String> =
         main_states.keys().chain(serial_states.keys()).collect();

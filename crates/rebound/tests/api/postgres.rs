@@ -13,14 +13,17 @@ use crate::helpers::*;
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A database of its own, dropped (best effort) at the end.
-struct TestDatabase {
+pub struct TestDatabase {
     admin: Config,
     name: String,
-    url: String,
+    /// Its URL, for `--database-url`.
+    pub url: String,
 }
 
 impl TestDatabase {
-    fn create() -> Option<TestDatabase> {
+    /// A new database `rebound_test_<random>`; `None` (after a note) when there is no
+    /// server and `CI` is not `true`.
+    pub fn create() -> Option<TestDatabase> {
         let base = std::env::var("REBOUND_TEST_DATABASE_URL")
             .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_string());
         let admin: Config = base.parse().expect("REBOUND_TEST_DATABASE_URL");

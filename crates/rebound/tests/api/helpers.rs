@@ -1,5 +1,7 @@
-//! Test helpers: `spawn_app()` starts the real router on 127.0.0.1 with a fresh SQLite file;
-//! workers are driven explicitly with `drain()` so tests never sleep for them.
+//! Test helpers: `spawn_app()` starts the real router on 127.0.0.1 with a fresh SQLite file
+//! (or, with `REBOUND_TEST_BACKEND=postgres`, a fresh PostgreSQL database: see
+//! [`on_postgres`]); workers are driven explicitly with `drain()` so tests never sleep for
+//! them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,8 +50,17 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     pub _dir: tempfile::TempDir,
+    /// The SQLite file (absent when the app runs on PostgreSQL).
     pub db: PathBuf,
+    /// The PostgreSQL database, when the app runs on one.
+    pub pg: Option<crate::postgres::TestDatabase>,
     pub aws: Arc<LocalAws>,
+}
+
+/// Whether `spawn_app` puts apps on PostgreSQL (`REBOUND_TEST_BACKEND=postgres`): the API
+/// suite runs once per backend. Tests of what only SQLite has check this and return.
+pub fn on_postgres() -> bool {
+    std::env::var("REBOUND_TEST_BACKEND").is_ok_and(|b| b == "postgres")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -101,7 +112,16 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
 pub async fn spawn_app_full(mut config: ServerConfig, aws: Arc<LocalAws>) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("rebound.db");
-    let store: DynStore = Arc::new(SqliteStore::open(&db).expect("open store"));
+    let pg = on_postgres().then(|| {
+        crate::postgres::TestDatabase::create()
+            .expect("REBOUND_TEST_BACKEND=postgres needs a PostgreSQL server")
+    });
+    let store: DynStore = match &pg {
+        Some(pg) => Arc::new(
+            rebound_store::postgres::PgStore::open(&pg.url).expect("open PostgreSQL store"),
+        ),
+        None => Arc::new(SqliteStore::open(&db).expect("open store")),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -128,11 +148,20 @@ pub async fn spawn_app_full(mut config: ServerConfig, aws: Arc<LocalAws>) -> Tes
         client: reqwest::Client::new(),
         _dir: dir,
         db,
+        pg,
         aws,
     }
 }
 
 impl TestApp {
+    /// The `--database-url` of the app's database.
+    pub fn database_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}", self.db.display()),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -57,7 +57,7 @@ async fn listings_carry_no_secret_and_reveal_and_rotate_are_logged() {
 
     // The CLI's list reads the same store: no secret either.
     let out = std::process::Command::new(bin())
-        .args(["--database-url", &format!("sqlite://{}", app.db.display())])
+        .args(["--database-url", &app.database_url()])
         .args(["source", "list", "--json"])
         .output()
         .expect("rebound");

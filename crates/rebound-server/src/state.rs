@@ -114,9 +114,13 @@ impl SourceCache {
             if let Ok(all) = store.list_sources().await {
                 self.fill(all);
             }
-            return self.find(key);
         }
-        None
+        // Looked up again either way: a concurrent request's reload may have filled the
+        // cache (and its newest id) between the miss above and the check, which then finds
+        // nothing newer. Answering `None` there refused a source created a moment before on
+        // another node (403 under a burst of requests to a node just started; tests/api/
+        // multinode.rs).
+        self.find(key)
     }
 }
 

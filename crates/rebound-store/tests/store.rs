@@ -1867,3 +1867,39 @@ async fn postgres_apply_waits_for_a_contact_another_node_holds() {
         "folded onto the committed state"
     );
 }
+
+/// A write whose statement fails inside a group transaction undoes only itself (its
+/// savepoint), on PostgreSQL where a failed statement aborts the whole transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_failing_write_does_not_undo_its_neighbours() {
+    let Some((_keep, config)) = pg_database() else {
+        return;
+    };
+    let s = Arc::new(PgStore::open_config(config).expect("open"));
+    let mut tasks = Vec::new();
+    for n in 0..200i64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            if n % 2 == 0 {
+                let (i, l) = item(n);
+                s.ingest(i, l).await.map(|_| ())
+            } else {
+                s.write(move |c| {
+                    c.execute("INSERT INTO inbox (received_at) VALUES ($1)", &[&n])?;
+                    c.execute("SELECT 1 / 0", &[])?;
+                    Ok(())
+                })
+                .await
+            }
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        if t.await.expect("join").is_err() {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 100);
+    let counts = s.inbox_counts().await.expect("counts");
+    assert_eq!(counts.pending, 100, "only the successful writes are kept");
+}

@@ -283,18 +283,22 @@ fn run_group(conn: &mut Conn, jobs: Vec<Job>, commits: &AtomicU64) {
         }
         // Each job still gets an answer: an error, never a false success.
         for run in runs {
-            let (_, reply) = run_one(conn, run, false);
+            let (_, _, reply) = run_one(conn, run, false);
             reply(Err(msg.clone()));
         }
         let _ = conn.batch("ROLLBACK");
         return;
     }
     let mut replies = Vec::with_capacity(runs.len());
+    let mut usable = true;
     for run in runs {
-        let (_, reply) = run_one(conn, run, true);
+        let (_, still_usable, reply) = run_one(conn, run, true);
+        usable &= still_usable;
         replies.push(reply);
     }
-    let ids = if ingests.is_empty() {
+    let ids = if !usable {
+        Err(StoreError::Db("the transaction was aborted".into()))
+    } else if ingests.is_empty() {
         Ok(Vec::new())
     } else {
         ops::ingest_many(conn, &ingests)
@@ -337,12 +341,12 @@ fn run_group(conn: &mut Conn, jobs: Vec<Job>, commits: &AtomicU64) {
 /// A large write in a transaction of its own.
 fn run_exclusive(conn: &mut Conn, run: Run, commits: &AtomicU64) {
     if let Err(e) = conn.batch("BEGIN") {
-        let (_, reply) = run_one(conn, run, false);
+        let (_, _, reply) = run_one(conn, run, false);
         let _ = conn.batch("ROLLBACK");
         reply(Err(format!("begin failed: {e}")));
         return;
     }
-    let (ok, reply) = run_one(conn, run, false);
+    let (ok, _, reply) = run_one(conn, run, false);
     let committed = if ok {
         conn.batch("COMMIT").map_err(|e| {
             let _ = conn.batch("ROLLBACK");
@@ -358,8 +362,12 @@ fn run_exclusive(conn: &mut Conn, run: Run, commits: &AtomicU64) {
 }
 
 /// Runs one job (in a savepoint if asked); a panic is a failure.
-fn run_one(conn: &mut Conn, run: Run, savepoint: bool) -> (bool, Reply) {
-    let savepoint = savepoint && conn.batch("SAVEPOINT job").is_ok();
+///
+/// Also says whether the transaction is still usable: PostgreSQL aborts a transaction at
+/// its first failed statement and then answers `COMMIT` with a silent rollback, so a failure
+/// not undone by its savepoint must roll the whole group back and be answered as such.
+fn run_one(conn: &mut Conn, run: Run, savepoint: bool) -> (bool, bool, Reply) {
+    let savepoint = savepoint.then(|| conn.batch("SAVEPOINT job").is_ok());
     let (ok, reply) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn))) {
         Ok(r) => r,
         Err(_) => {
@@ -367,13 +375,15 @@ fn run_one(conn: &mut Conn, run: Run, savepoint: bool) -> (bool, Reply) {
             (false, Box::new(|_| {}) as Reply)
         }
     };
-    if savepoint {
-        if !ok {
-            let _ = conn.batch("ROLLBACK TO SAVEPOINT job");
+    let usable = match savepoint {
+        Some(true) => {
+            let undone = ok || conn.batch("ROLLBACK TO SAVEPOINT job").is_ok();
+            conn.batch("RELEASE SAVEPOINT job").is_ok() && undone
         }
-        let _ = conn.batch("RELEASE SAVEPOINT job");
-    }
-    (ok, reply)
+        Some(false) => false,
+        None => ok,
+    };
+    (ok, usable, reply)
 }
 
 /// Runs `f` on a fresh thread (no Tokio context: the blocking client may run there) and

@@ -33,7 +33,7 @@ const ADDRESSES: u64 = 300;
 const PAUSE_EVERY: usize = 5;
 /// The workers' lease (`[workers] lease_ms`): how long after a claim the rows of a server
 /// killed before applying them are claimable again.
-const LEASE_MS: u64 = 2_000;
+pub(crate) const LEASE_MS: u64 = 2_000;
 /// A client's pause before it retries an unacknowledged request.
 const RETRY_DELAY: Duration = Duration::from_millis(5);
 /// The SMTP code and text of every bounce, hard or soft, from either provider: one reason
@@ -41,10 +41,10 @@ const RETRY_DELAY: Duration = Duration::from_millis(5);
 const BOUNCE: (&str, &str) = ("452", "4.2.2 Mailbox full");
 
 /// SplitMix64: the whole run (stream and kill moments) follows from one seed.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -52,7 +52,7 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -104,22 +104,22 @@ enum Via {
 }
 
 /// One event of the stream: one request, one event, a unique Message-ID.
-struct Planned {
+pub(crate) struct Planned {
     via: Via,
     body: Vec<u8>,
-    message_id: String,
+    pub(crate) message_id: String,
 }
 
 /// The event stream: event `i` goes to a random contact and is that contact's next script step,
 /// dated `i` seconds after the start of November 2026.
-struct Stream {
+pub(crate) struct Stream {
     rng: Rng,
     steps: Vec<usize>,
     n: u64,
 }
 
 impl Stream {
-    fn new(seed: u64) -> Stream {
+    pub(crate) fn new(seed: u64) -> Stream {
         Stream {
             rng: Rng(seed),
             steps: vec![0; ADDRESSES as usize],
@@ -127,7 +127,7 @@ impl Stream {
         }
     }
 
-    fn next(&mut self) -> Planned {
+    pub(crate) fn next(&mut self) -> Planned {
         let i = self.n;
         self.n += 1;
         let a = self.rng.below(ADDRESSES) as usize;
@@ -184,14 +184,14 @@ impl Stream {
 }
 
 /// The two sources, as their create responses show them.
-struct Sources {
-    generic_url: String,
-    secret: String,
-    tosend_url: String,
+pub(crate) struct Sources {
+    pub(crate) generic_url: String,
+    pub(crate) secret: String,
+    pub(crate) tosend_url: String,
 }
 
 impl Sources {
-    async fn create(http: &reqwest::Client, port: u16) -> Sources {
+    pub(crate) async fn create(http: &reqwest::Client, port: u16) -> Sources {
         let generic = create_source(http, port, json!({"provider": "generic", "name": "G"})).await;
         let tosend = create_source(http, port, json!({"provider": "tosend", "name": "T"})).await;
         Sources {
@@ -202,7 +202,7 @@ impl Sources {
     }
 
     /// Posts one event as its provider would; the status, or the transport error.
-    async fn post(&self, http: &reqwest::Client, e: &Planned) -> reqwest::Result<u16> {
+    pub(crate) async fn post(&self, http: &reqwest::Client, e: &Planned) -> reqwest::Result<u16> {
         let req = match e.via {
             Via::Generic => http
                 .post(&self.generic_url)
@@ -232,7 +232,7 @@ async fn create_source(http: &reqwest::Client, port: u16, body: Value) -> Value 
 
 /// A port below the ephemeral range: the server keeps it across restarts (the webhook URLs
 /// name it), and no outgoing connection can take it while the server is down.
-fn stable_port(rng: &mut Rng) -> u16 {
+pub(crate) fn stable_port(rng: &mut Rng) -> u16 {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
@@ -248,7 +248,7 @@ fn stable_port(rng: &mut Rng) -> u16 {
 }
 
 /// Where a server lineage keeps its data.
-enum Db {
+pub(crate) enum Db {
     /// `--data-dir`.
     Dir(PathBuf),
     /// `--database-url postgres://…`.
@@ -265,14 +265,14 @@ impl Db {
 }
 
 /// A running `rebound serve`; killed (SIGKILL) and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     port: u16,
     log: PathBuf,
 }
 
 impl Server {
-    fn start(binary: &Path, db: &Db, port: u16, workers: usize, log: &Path) -> Server {
+    pub(crate) fn start(binary: &Path, db: &Db, port: u16, workers: usize, log: &Path) -> Server {
         // A short lease: rows a killed server held are taken again by a later one while
         // the loop runs, and the last drain does not wait out the default 30 s.
         let config = log.with_extension("toml");
@@ -303,7 +303,7 @@ impl Server {
 
     /// kill -9 (`Child::kill` is SIGKILL on Unix), then reap it. A server that has died on
     /// its own fails the test, with its log.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!(
                 "rebound serve exited on its own ({status}); its log:\n{}",
@@ -316,7 +316,7 @@ impl Server {
 
     /// Polls `/readyz` until it answers 2xx; fails at once, with the server's log, if the
     /// process has exited.
-    async fn ready(&mut self, http: &reqwest::Client) {
+    pub(crate) async fn ready(&mut self, http: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -355,7 +355,7 @@ impl Drop for Server {
     }
 }
 
-async fn api(http: &reqwest::Client, port: u16, path: &str) -> Value {
+pub(crate) async fn api(http: &reqwest::Client, port: u16, path: &str) -> Value {
     let resp = http
         .get(format!("http://127.0.0.1:{port}{path}"))
         .bearer_auth(TOKEN)
@@ -367,7 +367,7 @@ async fn api(http: &reqwest::Client, port: u16, path: &str) -> Value {
 }
 
 /// Every item of a paginated list (`path` has a query string already).
-async fn all_pages(http: &reqwest::Client, port: u16, path: &str) -> Vec<Value> {
+pub(crate) async fn all_pages(http: &reqwest::Client, port: u16, path: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -384,7 +384,7 @@ async fn all_pages(http: &reqwest::Client, port: u16, path: &str) -> Vec<Value> 
 }
 
 /// Inbox rows waiting to be applied (0 when the server does not answer).
-async fn pending(http: &reqwest::Client, port: u16) -> u64 {
+pub(crate) async fn pending(http: &reqwest::Client, port: u16) -> u64 {
     let Ok(resp) = http
         .get(format!("http://127.0.0.1:{port}/readyz"))
         .send()
@@ -410,7 +410,7 @@ async fn drained(http: &reqwest::Client, port: u16) -> Value {
 }
 
 /// Every contact's `[status, reason, soft_bounce_count]`, by address.
-async fn contact_states(http: &reqwest::Client, port: u16) -> BTreeMap<String, Value> {
+pub(crate) async fn contact_states(http: &reqwest::Client, port: u16) -> BTreeMap<String, Value> {
     all_pages(http, port, "/api/v1/contacts?limit=1000")
         .await
         .into_iter()
@@ -463,7 +463,7 @@ async fn client(
 }
 
 /// The same stream, in the same order, to a fresh server that is never killed.
-async fn serial_replay(
+pub(crate) async fn serial_replay(
     binary: &Path,
     sent: &[Planned],
     rng: &mut Rng,

@@ -95,6 +95,15 @@ pub enum RowEnd<'a> {
 /// opened and commits. Implementations decide nothing: each method is one statement (or
 /// two) on the rows named.
 pub trait ApplyRows {
+    /// Locks the existing contacts among `email_keys` (sorted, no repeats) in that order,
+    /// before a batch touches any of them: two nodes whose batches share contacts then wait
+    /// for each other instead of locking them in opposite orders (a deadlock, which
+    /// PostgreSQL breaks only after `deadlock_timeout`). SQLite's one writer holds the whole
+    /// database already: nothing to do.
+    fn lock_contacts(&mut self, email_keys: &[String]) -> Result<()> {
+        let _ = email_keys;
+        Ok(())
+    }
     /// Whether inbox row `id` is still `pending` (`None`: no such row), locking it for the
     /// rest of the transaction (PostgreSQL: `SELECT … FOR UPDATE`), so that two workers that
     /// hold it (a lease expired while its first holder was still busy) apply it once.
@@ -268,6 +277,18 @@ pub fn apply(
     now: Millis,
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
+    let mut keys: Vec<String> = batch
+        .iter()
+        .filter_map(|p| p.outcome.as_ref().ok())
+        .flatten()
+        .filter_map(|e| match &e.recipient {
+            Recipient::Email(addr) => Some(addr.key().to_string()),
+            Recipient::ContactUuid(_) => None,
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    rows.lock_contacts(&keys)?;
     for p in batch {
         if rows.inbox_row_pending(p.inbox_id)? == Some(false) {
             // Finished by another worker that took the row over when this one's lease

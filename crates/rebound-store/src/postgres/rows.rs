@@ -68,6 +68,17 @@ impl PgRows<'_> {
 }
 
 impl ApplyRows for PgRows<'_> {
+    fn lock_contacts(&mut self, email_keys: &[String]) -> Result<()> {
+        if !email_keys.is_empty() {
+            // Rows are locked as the sort returns them: in key order on every node.
+            self.0.execute(
+                "SELECT 1 FROM contacts WHERE email_key = ANY($1) ORDER BY email_key FOR UPDATE",
+                &[&email_keys],
+            )?;
+        }
+        Ok(())
+    }
+
     fn inbox_row_pending(&mut self, id: i64) -> Result<Option<bool>> {
         self.0
             .query_opt(

@@ -33,6 +33,8 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorizati
 
 struct Ctx {
     received_at: i64,
+    /// Tells this request apart from any other (the holder of the locks it takes).
+    nonce: u64,
     method: String,
     path: String,
     remote: Option<String>,
@@ -40,7 +42,20 @@ struct Ctx {
     source_id: Option<i64>,
 }
 
+/// How long a Mailgun token is remembered: longer than its signature tolerance.
+const TOKEN_TTL_MS: i64 = 60 * 60 * 1000;
+
 impl Ctx {
+    /// The lock that stands for a Mailgun token of this source: taken by the first request
+    /// that carries it, on every node (the database's named locks).
+    fn token_lock(&self, source_id: i64, wreq: &WebhookRequest) -> Option<(String, String)> {
+        let token = rebound_core::providers::mailgun::token(wreq)?;
+        Some((
+            format!("mailgun:{source_id}:{token}"),
+            format!("{}-{:x}", self.received_at, self.nonce),
+        ))
+    }
+
     fn log(&self, status: StatusCode, outcome: &str, error: Option<String>) -> NewLogEntry {
         NewLogEntry {
             received_at: self.received_at,
@@ -76,6 +91,7 @@ fn forbidden() -> ApiError {
 fn ctx_of(state: &AppState, req: &Request, path: String, provider: Option<String>) -> Ctx {
     Ctx {
         received_at: now_ms(),
+        nonce: rand::random(),
         method: req.method().to_string(),
         path,
         remote: crate::auth::request_client(req, &state.config.trusted_proxies)
@@ -292,10 +308,20 @@ async fn verify_and_validate(
         return Err(reject(state, ctx, err).await);
     }
     if p == Provider::Mailgun {
-        let token = rebound_core::providers::mailgun::token(wreq).unwrap_or_default();
-        if state.replay.seen(&format!("{}:{token}", source.id)) {
-            let err = ApiError::new(StatusCode::UNAUTHORIZED, "replayed token");
-            return Err(reject(state, ctx, err).await);
+        if let Some((name, holder)) = ctx.token_lock(source.id, wreq) {
+            let until = ctx.received_at + TOKEN_TTL_MS;
+            match state
+                .store
+                .try_lock(&name, &holder, until, ctx.received_at)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    let err = ApiError::new(StatusCode::UNAUTHORIZED, "replayed token");
+                    return Err(reject(state, ctx, err).await);
+                }
+                Err(e) => return Err(ApiError::from(e).into_response()),
+            }
         }
     }
     let events = match p.parse(wreq) {
@@ -472,8 +498,10 @@ async fn store_and_ack(
     source: &Source,
     wreq: WebhookRequest,
 ) -> Response {
-    let replay_token = (p == Provider::Mailgun)
-        .then(|| rebound_core::providers::mailgun::token(&wreq))
+    // The token lock taken in `verify_and_validate`: given up if the request is not stored,
+    // so the provider's retry gets through.
+    let token_lock = (p == Provider::Mailgun)
+        .then(|| ctx.token_lock(source.id, &wreq))
         .flatten();
     let item = NewInbox {
         source_id: source.id,
@@ -495,13 +523,6 @@ async fn store_and_ack(
             state
                 .last_ingest
                 .store(ctx.received_at, std::sync::atomic::Ordering::Relaxed);
-            // Remember the token only once the request is stored: a retry after a failure
-            // must still get through.
-            if let Some(token) = replay_token {
-                state
-                    .replay
-                    .remember(&format!("{}:{token}", source.id), ctx.received_at);
-            }
             (
                 StatusCode::OK,
                 Json(serde_json::json!({ "status": "accepted", "id": id })),
@@ -509,6 +530,7 @@ async fn store_and_ack(
                 .into_response()
         }
         Ok(Err(e)) => {
+            give_up(&state, token_lock).await;
             tracing::error!(error = %e, "inbox write failed; answering 503 so the provider retries");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -517,9 +539,19 @@ async fn store_and_ack(
             .into_response()
         }
         Err(_) => {
+            give_up(&state, token_lock).await;
             tracing::error!("inbox write timed out; answering 503 so the provider retries");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage busy, retry later")
                 .into_response()
+        }
+    }
+}
+
+/// Gives up a request's token lock (its write failed: the retry must get through).
+async fn give_up(state: &AppState, lock: Option<(String, String)>) {
+    if let Some((name, holder)) = lock {
+        if let Err(e) = state.store.unlock(&name, &holder).await {
+            tracing::warn!(error = %e, "could not give up a token lock");
         }
     }
 }

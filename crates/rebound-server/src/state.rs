@@ -141,48 +141,12 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// SNS certificates and confirmations.
     pub sns: Arc<crate::sns::Sns>,
-    /// Tokens of signed requests already accepted (Mailgun), to refuse replays.
-    pub replay: Arc<ReplayCache>,
     /// When the last webhook was acknowledged (workers keep batches short while they come).
     pub last_ingest: Arc<std::sync::atomic::AtomicI64>,
     /// Failed admin-token attempts per peer, to slow down guessing.
     pub auth_failures: Arc<crate::auth::AuthFailures>,
     /// Rejected webhook requests, counted and sampled.
     pub rejections: Arc<crate::rejections::Rejections>,
-}
-
-/// Tokens seen recently, bounded in size and age. Per node: a replay to another node is
-/// still caught by event deduplication.
-#[derive(Default)]
-pub struct ReplayCache {
-    seen: std::sync::Mutex<HashMap<String, Millis>>,
-}
-
-impl ReplayCache {
-    /// How long a token is remembered (longer than any signature tolerance).
-    pub const TTL_MS: Millis = 60 * 60 * 1000;
-    const MAX: usize = 100_000;
-
-    /// Whether the token was accepted before (and is still remembered).
-    pub fn seen(&self, token: &str) -> bool {
-        self.seen
-            .lock()
-            .map(|m| m.contains_key(token))
-            .unwrap_or(false)
-    }
-
-    /// Remembers a token accepted at `now`.
-    pub fn remember(&self, token: &str, now: Millis) {
-        if let Ok(mut m) = self.seen.lock() {
-            if m.len() >= Self::MAX {
-                m.retain(|_, t| now - *t < Self::TTL_MS);
-                if m.len() >= Self::MAX {
-                    m.clear();
-                }
-            }
-            m.insert(token.to_string(), now);
-        }
-    }
 }
 
 impl AppState {
@@ -208,7 +172,6 @@ impl AppState {
             policy: Arc::new(RwLock::new(policy)),
             wake: Arc::new(Notify::new()),
             sns,
-            replay: Arc::new(ReplayCache::default()),
             last_ingest: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             auth_failures: Arc::new(crate::auth::AuthFailures::default()),
             rejections,

@@ -114,6 +114,12 @@ pub trait Store: Send + Sync {
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()>;
     /// Rejection counts since `since`, newest first, at most `limit`.
     async fn list_rejections(&self, since: Millis, limit: u32) -> Result<Vec<RejectionCount>>;
+    /// Takes the named lock for `holder` until `until`, unless another holder has it and it
+    /// has not expired at `now` (the same holder renews it); returns whether it is taken.
+    /// Shared by every process and node on the database (Mailgun's replayed tokens).
+    async fn try_lock(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool>;
+    /// Gives the named lock up, if `holder` has it.
+    async fn unlock(&self, name: &str, holder: &str) -> Result<()>;
     /// Removes up to `batch` request-log rows (processed or rejected; pending and failed
     /// ones are kept) and rejection counts older than `before`, in one short transaction.
     /// Events, contacts and their timelines are never pruned.

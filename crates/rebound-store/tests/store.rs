@@ -135,7 +135,69 @@ per_backend!(
     the_log_and_the_events_are_listed_newest_first,
     mailbox_messages_are_stored_once,
     rejections_and_old_requests_are_pruned,
+    named_locks_are_held_renewed_released_and_expire,
 );
+
+/// The lock every node shares: taken once until it expires or is given up; its holder can
+/// renew it; expired locks are cleared by later takers.
+async fn named_locks_are_held_renewed_released_and_expire(b: Backend) {
+    let s = &b.store;
+    assert!(s
+        .try_lock("mailbox:a", "node-1", 1_000, 0)
+        .await
+        .expect("lock"));
+    assert!(
+        !s.try_lock("mailbox:a", "node-2", 2_000, 500)
+            .await
+            .expect("lock"),
+        "held"
+    );
+    assert!(
+        s.try_lock("mailbox:a", "node-1", 3_000, 600)
+            .await
+            .expect("lock"),
+        "renewed"
+    );
+    assert!(
+        !s.try_lock("mailbox:a", "node-2", 4_000, 2_999)
+            .await
+            .expect("lock"),
+        "renewed until 3,000"
+    );
+    s.unlock("mailbox:a", "node-2").await.expect("unlock");
+    assert!(
+        !s.try_lock("mailbox:a", "node-2", 4_000, 2_999)
+            .await
+            .expect("lock"),
+        "not node-2's to give up"
+    );
+    s.unlock("mailbox:a", "node-1").await.expect("unlock");
+    assert!(
+        s.try_lock("mailbox:a", "node-2", 4_000, 2_999)
+            .await
+            .expect("lock"),
+        "given up"
+    );
+    assert!(
+        s.try_lock("mailbox:a", "node-3", 9_000, 4_000)
+            .await
+            .expect("lock"),
+        "expired"
+    );
+    // A token seen once is refused within its time, whoever asks.
+    assert!(s
+        .try_lock("mailgun:1:tok", "req-1", 10_000, 5_000)
+        .await
+        .expect("lock"));
+    assert!(!s
+        .try_lock("mailgun:1:tok", "req-2", 10_000, 5_001)
+        .await
+        .expect("lock"));
+    assert!(s
+        .try_lock("mailgun:1:other", "req-3", 10_000, 5_002)
+        .await
+        .expect("lock"));
+}
 
 fn item(n: i64) -> (NewInbox, NewLogEntry) {
     (

@@ -48,7 +48,13 @@ const READERS: usize = 8;
 /// The advisory lock key that serializes migrations across nodes ("rebound" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0072_6562_6f75_6e64;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_named_locks.sql"),
+    ),
+];
 
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> Self {
@@ -651,6 +657,15 @@ impl Store for PgStore {
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport> {
         self.submit(true, move |c| ops::prune(c, before, batch))
             .await
+    }
+    async fn try_lock(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| ops::try_lock(c, &name, &holder, until, now))
+            .await
+    }
+    async fn unlock(&self, name: &str, holder: &str) -> Result<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| ops::unlock(c, &name, &holder)).await
     }
     async fn create_source(&self, source: NewSource) -> Result<Source> {
         self.write(move |c| ops::create_source(c, &source)).await

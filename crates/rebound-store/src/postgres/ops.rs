@@ -294,6 +294,39 @@ pub(crate) fn inbox_counts(c: &mut Conn) -> Result<InboxCounts> {
 
 // ---------------------------------------------------------------- retention
 
+/// See [`crate::Store::try_lock`]; removes a few expired locks on the way.
+pub(crate) fn try_lock(
+    c: &mut Conn,
+    name: &str,
+    holder: &str,
+    until: Millis,
+    now: Millis,
+) -> Result<bool> {
+    c.execute(
+        "DELETE FROM named_locks WHERE name IN (
+             SELECT name FROM named_locks WHERE until < $1 AND name <> $2
+             LIMIT 10 FOR UPDATE SKIP LOCKED)",
+        &[&now, &name],
+    )?;
+    let taken = c.query_opt(
+        "INSERT INTO named_locks (name, holder, until) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+         WHERE named_locks.until <= $4 OR named_locks.holder = EXCLUDED.holder
+         RETURNING 1",
+        &[&name, &holder, &until, &now],
+    )?;
+    Ok(taken.is_some())
+}
+
+/// See [`crate::Store::unlock`].
+pub(crate) fn unlock(c: &mut Conn, name: &str, holder: &str) -> Result<()> {
+    c.execute(
+        "DELETE FROM named_locks WHERE name = $1 AND holder = $2",
+        &[&name, &holder],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn add_rejections(c: &mut Conn, counts: &[RejectionCount]) -> Result<()> {
     for r in counts {
         c.execute(

@@ -47,6 +47,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0004_rejections.sql"),
     ),
     (5, include_str!("../../migrations/sqlite/0005_leases.sql")),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_named_locks.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -498,6 +502,22 @@ impl Store for SqliteStore {
     async fn list_rejections(&self, since: Millis, limit: u32) -> Result<Vec<RejectionCount>> {
         self.read(move |c| retention::list_rejections(c, since, limit))
             .await
+    }
+    async fn try_lock(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| retention::try_lock(c, &name, &holder, until, now))
+            .await
+    }
+    async fn unlock(&self, name: &str, holder: &str) -> Result<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM named_locks WHERE name = ?1 AND holder = ?2",
+                rusqlite::params![name, holder],
+            )?;
+            Ok(())
+        })
+        .await
     }
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport> {
         self.submit(Mode::Exclusive, move |c| retention::prune(c, before, batch))

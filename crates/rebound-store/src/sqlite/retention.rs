@@ -71,3 +71,27 @@ pub(crate) fn prune(c: &Connection, before: Millis, batch: u32) -> Result<PruneR
         rejection_counts: rejection_counts as u64,
     })
 }
+
+/// Takes the named lock for `holder` until `until` unless another holder has it and it has
+/// not expired; removes a few expired locks on the way (their number stays bounded).
+pub(crate) fn try_lock(
+    c: &Connection,
+    name: &str,
+    holder: &str,
+    until: Millis,
+    now: Millis,
+) -> Result<bool> {
+    c.prepare_cached(
+        "DELETE FROM named_locks WHERE name IN (
+             SELECT name FROM named_locks WHERE until < ?1 AND name <> ?2 LIMIT 10)",
+    )?
+    .execute(params![now, name])?;
+    let taken = c
+        .prepare_cached(
+            "INSERT INTO named_locks (name, holder, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE named_locks.until <= ?4 OR named_locks.holder = excluded.holder",
+        )?
+        .execute(params![name, holder, until, now])?;
+    Ok(taken == 1)
+}

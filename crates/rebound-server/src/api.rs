@@ -392,23 +392,16 @@ async fn patch_contact(
 ) -> ApiResult {
     let req: PatchBody = parse_json(&body)?;
     let (addr, old) = contact_or_404(&state, &email).await?;
-    if let Some(a) = &req.attributes {
-        // Patched attributes are merged into the old ones: the merge is what is kept.
-        let mut merged = old.attributes.as_object().cloned().unwrap_or_default();
-        for (k, v) in a {
-            if v.is_null() {
-                merged.remove(k);
-            } else {
-                merged.insert(k.clone(), v.clone());
-            }
-        }
-        check_attributes(&merged)?;
-    }
-    let patch = ContactPatch {
-        status: req.status.as_deref().map(parse_status).transpose()?,
-        reason: req.reason,
+    let mut patch = ContactPatch {
         attributes: req.attributes,
+        ..ContactPatch::default()
     };
+    if patch.attributes.is_some() {
+        // Patched attributes are merged into the old ones: the merge is what is kept.
+        check_attributes(&patch.merged_attributes(&old.attributes))?;
+    }
+    patch.status = req.status.as_deref().map(parse_status).transpose()?;
+    patch.reason = req.reason;
     let c = state
         .store
         .patch_contact(addr.key(), patch, now_ms())

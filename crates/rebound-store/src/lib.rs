@@ -36,6 +36,7 @@ use async_trait::async_trait;
 use rebound_core::{Millis, Policy};
 
 pub mod apply;
+mod common;
 pub mod postgres;
 pub mod sqlite;
 pub mod types;

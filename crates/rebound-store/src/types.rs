@@ -271,6 +271,38 @@ pub struct ContactPatch {
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl ContactPatch {
+    /// The attributes the contact has after this patch: `old` with the patch merged in.
+    pub fn merged_attributes(
+        &self,
+        old: &serde_json::Value,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut attrs = old.as_object().cloned().unwrap_or_default();
+        for (k, v) in self.attributes.iter().flatten() {
+            if v.is_null() {
+                attrs.remove(k);
+            } else {
+                attrs.insert(k.clone(), v.clone());
+            }
+        }
+        attrs
+    }
+
+    /// The status and reason the contact has after this patch: a status set by hand keeps
+    /// its reason (`manual` when none is given); a reason only goes with a suppressed status.
+    pub fn status_and_reason(&self, old: &Contact) -> (Status, Option<String>) {
+        let status = self.status.unwrap_or(old.status);
+        let reason = if self.status.is_some() {
+            self.reason
+                .clone()
+                .or_else(|| status.is_suppressed().then(|| "manual".to_string()))
+        } else {
+            old.reason.clone()
+        };
+        (status, reason.filter(|_| status.is_suppressed()))
+    }
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpsertReport {

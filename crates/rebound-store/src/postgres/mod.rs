@@ -197,7 +197,7 @@ fn migrate(c: &mut Conn) -> Result<()> {
             let applied = tx.batch_execute(sql).and_then(|_| {
                 tx.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                    &[version, &ops::now_ms()],
+                    &[version, &crate::common::now_ms()],
                 )
             });
             match applied {

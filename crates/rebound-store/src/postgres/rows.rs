@@ -11,16 +11,13 @@ use rebound_core::{
     Address, BounceClass, ContactState, EventKind, ManualChange, Millis, Reason, Status,
 };
 
-use super::ops::json_text;
 use super::Conn;
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
+use crate::common::{json_text, CONTACT_STATE_COLS};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
 pub(crate) struct PgRows<'c>(pub &'c mut Conn);
-
-const CONTACT_STATE_COLS: &str = "id, uuid, email, status, reason, soft_bounces, last_event_at,
-    last_delivered_at, last_engaged_at, last_policy_event_at, manual_at, manual_status, manual_reason";
 
 fn contact_row(r: &::postgres::Row) -> Result<ContactRow> {
     let status: String = r.try_get(3)?;

@@ -134,7 +134,7 @@ fn migrate(conn: &Connection) -> Result<()> {
             let res = conn.execute_batch(sql).and_then(|_| {
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-                    rusqlite::params![version, ops::now_ms()],
+                    rusqlite::params![version, crate::common::now_ms()],
                 )
             });
             match res {

@@ -4,45 +4,8 @@
 use rebound_core::{Millis, Status};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::common::*;
 use crate::*;
-
-pub(crate) fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
-}
-
-pub(crate) fn json_text(v: &serde_json::Value) -> String {
-    if v.is_null() {
-        "{}".into()
-    } else {
-        v.to_string()
-    }
-}
-
-fn parse_json(s: Option<String>) -> serde_json::Value {
-    s.and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_else(|| serde_json::json!({}))
-}
-
-fn cursor_id(cursor: &Option<String>) -> Result<Option<i64>> {
-    match cursor.as_deref() {
-        None | Some("") => Ok(None),
-        Some(c) => c
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| StoreError::Invalid(format!("invalid cursor '{c}'"))),
-    }
-}
-
-fn clamp_limit(limit: u32) -> u32 {
-    if limit == 0 {
-        100
-    } else {
-        limit.min(1000)
-    }
-}
 
 // ---------------------------------------------------------------- ingest & log
 
@@ -230,9 +193,6 @@ fn source_from_row(r: &Row<'_>) -> rusqlite::Result<Source> {
     })
 }
 
-const SOURCE_COLS: &str =
-    "id, provider, name, url_key, secret, config, status, status_message, created_at";
-
 pub(crate) fn create_source(c: &Connection, s: &NewSource) -> Result<Source> {
     c.execute(
         "INSERT INTO sources (provider, name, url_key, secret, config, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -280,8 +240,6 @@ pub(crate) fn put_setting(
 
 // ---------------------------------------------------------------- contacts
 
-const CONTACT_COLS: &str = "id, uuid, email, status, reason, soft_bounce_count, soft_bounces, last_event_at, last_delivered_at, last_engaged_at, attributes, created_at, updated_at";
-
 fn contact_from_row(r: &Row<'_>) -> rusqlite::Result<Contact> {
     let status: String = r.get(3)?;
     let status = Status::parse(&status).unwrap_or_default();
@@ -309,12 +267,6 @@ pub(crate) fn contact_by(c: &Connection, column: &str, value: &str) -> Result<Op
     Ok(c.prepare_cached(&sql)?
         .query_row([value], contact_from_row)
         .optional()?)
-}
-
-/// When a status set by hand at `now` takes effect: `now`, or the newest event already
-/// folded if that is later, as `ContactState::set_manually` places it.
-fn manual_at(last_event_at: Option<Millis>, now: Millis) -> Millis {
-    last_event_at.map_or(now, |t| t.max(now))
 }
 
 fn record_manual(
@@ -426,29 +378,8 @@ pub(crate) fn patch_contact(
 ) -> Result<Contact> {
     let old = contact_by(c, "email_key", key)?
         .ok_or_else(|| StoreError::NotFound(format!("no contact {key}")))?;
-    let mut attrs = match old.attributes.clone() {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
-    if let Some(p) = &patch.attributes {
-        for (k, v) in p {
-            if v.is_null() {
-                attrs.remove(k);
-            } else {
-                attrs.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    let status = patch.status.unwrap_or(old.status);
-    let reason = if patch.status.is_some() {
-        patch
-            .reason
-            .clone()
-            .or_else(|| status.is_suppressed().then(|| "manual".to_string()))
-    } else {
-        old.reason.clone()
-    };
-    let reason = reason.filter(|_| status.is_suppressed());
+    let attrs = patch.merged_attributes(&old.attributes);
+    let (status, reason) = patch.status_and_reason(&old);
     // A status set by hand is the base the policy folds later events onto (see
     // `ContactState::set_manually`); a patch of attributes only changes nothing of that.
     let set_by_hand = patch.status.is_some();
@@ -506,17 +437,6 @@ pub(crate) fn list_contacts(c: &Connection, f: &ContactFilter) -> Result<Page<Co
         )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(page(items, limit, |c| c.id))
-}
-
-fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
-    let more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    let next_cursor = if more {
-        items.last().map(|x| id(x).to_string())
-    } else {
-        None
-    };
-    Page { items, next_cursor }
 }
 
 // ---------------------------------------------------------------- events & log
@@ -617,17 +537,4 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
         .collect::<rusqlite::Result<Vec<LogEntry>>>()?;
     let items = items.into_iter().map(log_entry_shape).collect();
     Ok(page(items, limit, |e: &LogEntry| e.id))
-}
-
-/// Log entries of requests that were only logged carry no processing fields.
-fn log_entry_shape(mut e: LogEntry) -> LogEntry {
-    if e.processing.as_deref() == Some("logged") {
-        e.processing = None;
-        e.attempts = None;
-        e.processing_error = None;
-        e.events = None;
-    } else {
-        e.inbox_id = Some(e.id);
-    }
-    e
 }

@@ -10,15 +10,12 @@ use rebound_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::ops::json_text;
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
+use crate::common::{json_text, CONTACT_STATE_COLS};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
 pub(crate) struct SqliteRows<'c>(pub &'c Connection);
-
-const CONTACT_STATE_COLS: &str = "id, uuid, email, status, reason, soft_bounces, last_event_at,
-    last_delivered_at, last_engaged_at, last_policy_event_at, manual_at, manual_status, manual_reason";
 
 fn contact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ContactRow> {
     let status: String = r.get(3)?;

@@ -510,24 +510,40 @@ async fn on_postgresql_acknowledged_events_survive_kill_9_loops_exactly_once() {
     crash_loop(Db::Url(main.url.clone()), Db::Url(serial.url.clone())).await;
 }
 
+/// The number in environment variable `name`, or `default`.
+pub(crate) fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .map(|s| {
+            s.parse()
+                .unwrap_or_else(|_| panic!("{name}: a number, not '{s}'"))
+        })
+        .unwrap_or(default)
+}
+
+/// The seed in environment variable `name`, or one from the clock (printed by the runs, so
+/// a run can be repeated).
+pub(crate) fn env_seed(name: &str) -> u64 {
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    env_number(name, clock)
+}
+
+/// The `rebound` binary the servers run: `REBOUND_CRASH_BIN` (a release build), else the
+/// test build's.
+pub(crate) fn server_binary() -> PathBuf {
+    std::env::var_os("REBOUND_CRASH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(bin()))
+}
+
 /// Runs the loop with its servers on `db`, and the serial replay on `serial_db`.
 async fn crash_loop(db: Db, serial_db: Db) {
-    let cycles: usize = std::env::var("CRASH_CYCLES")
-        .ok()
-        .map(|s| s.parse().expect("CRASH_CYCLES: a number"))
-        .unwrap_or(DEFAULT_CYCLES);
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .map(|s| s.parse().expect("CRASH_SEED: a number"))
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    let binary = std::env::var_os("REBOUND_CRASH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(bin()));
+    let cycles: usize = env_number("CRASH_CYCLES", DEFAULT_CYCLES);
+    let seed = env_seed("CRASH_SEED");
+    let binary = server_binary();
     eprintln!(
         "crash loop: {cycles} cycles, seed {seed}, binary {}",
         binary.display()

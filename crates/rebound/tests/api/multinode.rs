@@ -28,10 +28,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::crash_loop::{
-    all_pages, api, contact_states, pending, serial_replay, stable_port, Db, Planned, Rng, Server,
-    Sources, Stream, LEASE_MS,
+    all_pages, api, contact_states, env_number, env_seed, pending, serial_replay, server_binary,
+    stable_port, Db, Planned, Rng, Server, Sources, Stream, LEASE_MS,
 };
-use crate::helpers::bin;
 
 const DEFAULT_EVENTS: usize = 3_000;
 const NODES: usize = 3;
@@ -197,26 +196,10 @@ async fn three_nodes_on_one_postgresql_database_store_each_event_once_through_du
     let Some(db) = crate::postgres::TestDatabase::create() else {
         return;
     };
-    let n: usize = std::env::var("MULTINODE_EVENTS")
-        .ok()
-        .map(|s| s.parse().expect("MULTINODE_EVENTS: a number"))
-        .unwrap_or(DEFAULT_EVENTS);
-    let concurrency: usize = std::env::var("MULTINODE_CONCURRENCY")
-        .ok()
-        .map(|s| s.parse().expect("MULTINODE_CONCURRENCY: a number"))
-        .unwrap_or(DEFAULT_CONCURRENCY);
-    let seed: u64 = std::env::var("MULTINODE_SEED")
-        .ok()
-        .map(|s| s.parse().expect("MULTINODE_SEED: a number"))
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    let binary = std::env::var_os("REBOUND_CRASH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(bin()));
+    let n: usize = env_number("MULTINODE_EVENTS", DEFAULT_EVENTS);
+    let concurrency: usize = env_number("MULTINODE_CONCURRENCY", DEFAULT_CONCURRENCY);
+    let seed = env_seed("MULTINODE_SEED");
+    let binary = server_binary();
     eprintln!(
         "multinode: {n} events, seed {seed}, {concurrency} in flight, binary {}",
         binary.display()

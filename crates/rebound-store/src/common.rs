@@ -1,0 +1,90 @@
+//! What both backends read and write the same way: column lists, JSON text, paging, the
+//! shape of a log entry. The SQL dialects differ; these do not.
+
+use rebound_core::Millis;
+
+use crate::{LogEntry, Page, Result, StoreError};
+
+/// The columns of a [`crate::Source`], in the order the row readers take them.
+pub(crate) const SOURCE_COLS: &str =
+    "id, provider, name, url_key, secret, config, status, status_message, created_at";
+
+/// The columns of a [`crate::Contact`], in the order the row readers take them.
+pub(crate) const CONTACT_COLS: &str = "id, uuid, email, status, reason, soft_bounce_count, soft_bounces, last_event_at, last_delivered_at, last_engaged_at, attributes, created_at, updated_at";
+
+/// The columns of an [`crate::apply::ContactRow`] (a contact's policy state), in order.
+pub(crate) const CONTACT_STATE_COLS: &str = "id, uuid, email, status, reason, soft_bounces, last_event_at,
+    last_delivered_at, last_engaged_at, last_policy_event_at, manual_at, manual_status, manual_reason";
+
+pub(crate) fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// A JSON column's text (`{}` for null).
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        "{}".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// A JSON column read back (`{}` when absent or not JSON).
+pub(crate) fn parse_json(s: Option<String>) -> serde_json::Value {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_else(|| serde_json::json!({}))
+}
+
+/// The id a listing cursor stands for.
+pub(crate) fn cursor_id(cursor: &Option<String>) -> Result<Option<i64>> {
+    match cursor.as_deref() {
+        None | Some("") => Ok(None),
+        Some(c) => c
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| StoreError::Invalid(format!("invalid cursor '{c}'"))),
+    }
+}
+
+/// A listing's page size: 100 by default, at most 1,000.
+pub(crate) fn clamp_limit(limit: u32) -> u32 {
+    if limit == 0 {
+        100
+    } else {
+        limit.min(1000)
+    }
+}
+
+/// A page of `limit` items from `limit + 1` read, with the cursor of the next one.
+pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(|x| id(x).to_string())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// A log entry as listed: a request logged without being queued has no processing state.
+pub(crate) fn log_entry_shape(mut e: LogEntry) -> LogEntry {
+    if e.processing.as_deref() == Some("logged") {
+        e.processing = None;
+        e.attempts = None;
+        e.processing_error = None;
+        e.events = None;
+    } else {
+        e.inbox_id = Some(e.id);
+    }
+    e
+}
+
+/// When a status set by hand at `now` takes effect: `now`, or the newest event already
+/// folded if that is later, as `ContactState::set_manually` places it.
+pub(crate) fn manual_at(last_event_at: Option<Millis>, now: Millis) -> Millis {
+    last_event_at.map_or(now, |t| t.max(now))
+}

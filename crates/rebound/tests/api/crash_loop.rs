@@ -510,6 +510,60 @@ async fn on_postgresql_acknowledged_events_survive_kill_9_loops_exactly_once() {
     crash_loop(Db::Url(main.url.clone()), Db::Url(serial.url.clone())).await;
 }
 
+/// How the stored events compare with the events sent, by Message-ID.
+pub(crate) struct Tally<'a> {
+    /// Sent and not stored.
+    pub lost: Vec<&'a str>,
+    /// Sent and stored more than once (how many times).
+    pub duplicated: Vec<(&'a str, usize)>,
+    /// Stored and never sent.
+    pub unknown: Vec<&'a str>,
+}
+
+pub(crate) fn tally<'a>(sent: &'a [Planned], stored: &'a [Value]) -> Tally<'a> {
+    let mut copies: HashMap<&str, usize> = HashMap::new();
+    for e in stored {
+        *copies
+            .entry(e["message_id"].as_str().unwrap_or_default())
+            .or_default() += 1;
+    }
+    let ids: HashSet<&str> = sent.iter().map(|e| e.message_id.as_str()).collect();
+    assert_eq!(ids.len(), sent.len(), "Message-IDs are unique");
+    Tally {
+        lost: sent
+            .iter()
+            .map(|e| e.message_id.as_str())
+            .filter(|m| !copies.contains_key(m))
+            .collect(),
+        duplicated: copies
+            .iter()
+            .filter(|(m, n)| **n > 1 && ids.contains(**m))
+            .map(|(m, n)| (*m, *n))
+            .collect(),
+        unknown: copies
+            .keys()
+            .copied()
+            .filter(|m| !ids.contains(m))
+            .collect(),
+    }
+}
+
+/// The contacts whose state differs between a run (`label`) and the serial replay.
+pub(crate) fn state_mismatches(
+    label: &str,
+    run: &BTreeMap<String, Value>,
+    serial: &BTreeMap<String, Value>,
+) -> Vec<String> {
+    let emails: std::collections::BTreeSet<&String> = run.keys().chain(serial.keys()).collect();
+    emails
+        .into_iter()
+        .filter_map(|email| {
+            let (a, b) = (run.get(email), serial.get(email));
+            (a != b).then(|| format!("{email}: {label} {a:?}, serial {b:?}"))
+        })
+        .collect()
+}
+
 /// The number in environment variable `name`, or `default`.
 pub(crate) fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -633,30 +687,11 @@ async fn crash_loop(db: Db, serial_db: Db) {
 
     // (a) Every acknowledged event exactly once, and no event that was not sent.
     let events = all_pages(&http, port, "/api/v1/events?limit=1000").await;
-    let mut copies: HashMap<&str, usize> = HashMap::new();
-    for e in &events {
-        *copies
-            .entry(e["message_id"].as_str().unwrap_or_default())
-            .or_default() += 1;
-    }
-    let sent: HashSet<&str> = run.sent.iter().map(|e| e.message_id.as_str()).collect();
-    assert_eq!(sent.len(), run.sent.len(), "Message-IDs are unique");
-    let lost: Vec<&str> = run
-        .sent
-        .iter()
-        .map(|e| e.message_id.as_str())
-        .filter(|m| !copies.contains_key(m))
-        .collect();
-    let duplicated: Vec<(&str, usize)> = copies
-        .iter()
-        .filter(|(m, n)| **n > 1 && sent.contains(**m))
-        .map(|(m, n)| (*m, *n))
-        .collect();
-    let unknown: Vec<&str> = copies
-        .keys()
-        .copied()
-        .filter(|m| !sent.contains(m))
-        .collect();
+    let Tally {
+        lost,
+        duplicated,
+        unknown,
+    } = tally(&run.sent, &events);
     let stored = inbox["done"].as_u64().unwrap_or(0) + inbox["failed"].as_u64().unwrap_or(0);
     let main_states = contact_states(&http, port).await;
     drop(server);
@@ -666,15 +701,7 @@ async fn crash_loop(db: Db, serial_db: Db) {
     let (serial_states, serial_events) =
         serial_replay(&binary, &run.sent, &mut rng, &serial_db).await;
     let replay_time = replay_started.elapsed();
-    let emails: std::collections::BTreeSet<&String> =
-        main_states.keys().chain(serial_states.keys()).collect();
-    let mismatches: Vec<String> = emails
-        .into_iter()
-        .filter_map(|email| {
-            let (a, b) = (main_states.get(email), serial_states.get(email));
-            (a != b).then(|| format!("{email}: after the crashes {a:?}, serial {b:?}"))
-        })
-        .collect();
+    let mismatches = state_mismatches("after the crashes", &main_states, &serial_states);
 
     downtimes.sort();
     let ms = |d: Option<&Duration>| d.map_or(0, Duration::as_millis);

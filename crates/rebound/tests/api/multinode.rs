@@ -19,7 +19,6 @@
 //! the test fails under `CI=true` and is not run elsewhere (see `postgres.rs`); it runs in the
 //! first pass of `.ci/run` only (see the test).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -29,7 +28,8 @@ use serde_json::Value;
 
 use crate::crash_loop::{
     all_pages, api, contact_states, env_number, env_seed, pending, serial_replay, server_binary,
-    stable_port, Db, Planned, Rng, Server, Sources, Stream, LEASE_MS,
+    stable_port, state_mismatches, tally, Db, Planned, Rng, Server, Sources, Stream, Tally,
+    LEASE_MS,
 };
 
 const DEFAULT_EVENTS: usize = 3_000;
@@ -300,34 +300,11 @@ async fn three_nodes_on_one_postgresql_database_store_each_event_once_through_du
 
     // Exactly the distinct events, each once.
     let stored = all_pages(&http, ports[2], "/api/v1/events?limit=1000").await;
-    let mut copies: HashMap<&str, usize> = HashMap::new();
-    for e in &stored {
-        *copies
-            .entry(e["message_id"].as_str().unwrap_or_default())
-            .or_default() += 1;
-    }
-    let sent: HashSet<&str> = client
-        .events
-        .iter()
-        .map(|e| e.message_id.as_str())
-        .collect();
-    assert_eq!(sent.len(), n, "Message-IDs are unique");
-    let lost: Vec<&str> = client
-        .events
-        .iter()
-        .map(|e| e.message_id.as_str())
-        .filter(|m| !copies.contains_key(m))
-        .collect();
-    let twice: Vec<(&str, usize)> = copies
-        .iter()
-        .filter(|(_, c)| **c > 1)
-        .map(|(m, c)| (*m, *c))
-        .collect();
-    let unknown: Vec<&str> = copies
-        .keys()
-        .copied()
-        .filter(|m| !sent.contains(m))
-        .collect();
+    let Tally {
+        lost,
+        duplicated: twice,
+        unknown,
+    } = tally(&client.events, &stored);
     let acked_requests: usize = client
         .acked_by
         .iter()
@@ -350,14 +327,7 @@ async fn three_nodes_on_one_postgresql_database_store_each_event_once_through_du
     )
     .await;
     let replay_time = replay_started.elapsed();
-    let emails: BTreeSet<&String> = states.keys().chain(serial.keys()).collect();
-    let mismatches: Vec<String> = emails
-        .into_iter()
-        .filter_map(|email| {
-            let (a, b) = (states.get(email), serial.get(email));
-            (a != b).then(|| format!("{email}: on the nodes {a:?}, serial {b:?}"))
-        })
-        .collect();
+    let mismatches = state_mismatches("on the nodes", &states, &serial);
 
     let attempts = client.attempts.load(Ordering::SeqCst);
     let requests = n + duplicates;
@@ -378,7 +348,7 @@ async fn three_nodes_on_one_postgresql_database_store_each_event_once_through_du
         client.acked_by[0].load(Ordering::SeqCst),
         client.acked_by[2].load(Ordering::SeqCst),
         stored.len(),
-        sent.len(),
+        client.events.len(),
         inbox["done"],
         inbox["failed"],
         lost.len(),

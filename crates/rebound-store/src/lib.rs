@@ -24,6 +24,7 @@
 //! - [`types`]: the records the store reads and writes (sources, inbox rows, contacts,
 //!   events, request log entries) and the filters of list queries.
 //! - [`apply`]: applying processed inbox rows, for every backend.
+//! - [`copy`]: moving an installation from one store to another (`rebound store copy`).
 //! - [`sqlite`]: the SQLite implementation: one writer thread doing group commit, reader
 //!   connections for queries, embedded migrations applied at open.
 //! - [`postgres`]: the PostgreSQL implementation, for several nodes on one database: the
@@ -37,6 +38,7 @@ use rebound_core::{Millis, Policy};
 
 pub mod apply;
 mod common;
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 pub mod types;
@@ -181,6 +183,24 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
     /// Lists the request log, newest first.
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+
+    // ---- moving an installation ([`copy`])
+    /// Rows of `table` whose key follows `after` (from the first when `None`), in key order:
+    /// at most `limit`, and no more once about [`copy::BATCH_BYTES`] are read.
+    async fn copy_rows(
+        &self,
+        table: &'static copy::Table,
+        after: Option<Vec<copy::Cell>>,
+        limit: usize,
+    ) -> Result<Vec<Vec<copy::Cell>>>;
+    /// Writes rows of `table` as they are, replacing any row with the same key; durable
+    /// when it returns.
+    async fn put_rows(&self, table: &'static copy::Table, rows: Vec<Vec<copy::Cell>>)
+        -> Result<()>;
+    /// How many rows `table` holds.
+    async fn count_rows(&self, table: &'static copy::Table) -> Result<u64>;
+    /// After rows were written with their ids: new rows get ids after the copied ones.
+    async fn copy_done(&self) -> Result<()>;
 }
 
 /// A random (version 4) UUID, as contacts get.

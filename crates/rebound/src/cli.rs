@@ -56,6 +56,24 @@ pub enum Command {
     /// Signed VERP return paths.
     #[command(subcommand)]
     Verp(VerpCommand),
+    /// The database as a whole: move an installation between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every contact, event, source, setting and logged request from one database to
+    /// another (SQLite ↔ PostgreSQL), keeping ids; rerun it to finish or to catch up.
+    Copy {
+        /// The database to read: sqlite://PATH or postgres://…
+        #[arg(long)]
+        from: String,
+        /// The database to write (created and migrated if needed): sqlite://PATH or
+        /// postgres://…
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         return webhook_parse(provider, path);
     }
+    if let Command::Store(cmd) = cli.command {
+        return crate::store::run(cmd).await;
+    }
     let db = config::database(&cli.global, &file)?;
     let store = config::open_store(&db)?;
     match cli.command {
@@ -73,7 +76,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             println!("{rp}");
         }
-        Command::Webhook(_) | Command::Parse(_) => unreachable!("handled above"),
+        Command::Webhook(_) | Command::Parse(_) | Command::Store(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

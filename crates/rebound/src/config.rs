@@ -94,16 +94,7 @@ pub fn database(global: &Global, file: &FileConfig) -> anyhow::Result<Database> 
         .clone()
         .or_else(|| file.database_url.clone());
     if let Some(url) = url {
-        if let Some(p) = url.strip_prefix("sqlite://") {
-            if p.is_empty() {
-                bail!("database URL '{url}' has no path");
-            }
-            return Ok(Database::Sqlite(PathBuf::from(p)));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Database::Postgres(url));
-        }
-        bail!("unsupported database URL '{url}' (expected sqlite://PATH or postgres://…)");
+        return database_url(&url);
     }
     let dir = global
         .data_dir
@@ -111,6 +102,23 @@ pub fn database(global: &Global, file: &FileConfig) -> anyhow::Result<Database> 
         .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("rebound-data"));
     Ok(Database::Sqlite(dir.join("rebound.db")))
+}
+
+/// A database URL: `sqlite://PATH` or `postgres://…` (`postgresql://…`).
+pub fn database_url(url: &str) -> anyhow::Result<Database> {
+    if let Some(p) = url.strip_prefix("sqlite://") {
+        if p.is_empty() {
+            bail!("database URL '{url}' has no path");
+        }
+        return Ok(Database::Sqlite(PathBuf::from(p)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Database::Postgres(url.to_string()));
+    }
+    bail!(
+        "unsupported database URL '{}' (expected sqlite://PATH or postgres://…)",
+        redact(url)
+    );
 }
 
 pub fn open_store(db: &Database) -> anyhow::Result<DynStore> {
@@ -127,7 +135,7 @@ pub fn open_store(db: &Database) -> anyhow::Result<DynStore> {
 }
 
 /// A database URL without its password, to show in messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod parse;
 mod serve;
+mod store;
 
 use clap::Parser;
 

@@ -23,6 +23,7 @@
 //! that drives asynchronous tasks: connections live on the writer thread and in blocking
 //! tasks only, and the reader pool is emptied on a thread of its own when the store goes.
 
+mod copy;
 mod ops;
 mod rows;
 
@@ -776,5 +777,29 @@ impl Store for PgStore {
     }
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
+    }
+
+    async fn copy_rows(
+        &self,
+        table: &'static crate::copy::Table,
+        after: Option<Vec<crate::copy::Cell>>,
+        limit: usize,
+    ) -> Result<Vec<Vec<crate::copy::Cell>>> {
+        self.read(move |c| copy::rows(c, table, after.as_deref(), limit))
+            .await
+    }
+    async fn put_rows(
+        &self,
+        table: &'static crate::copy::Table,
+        rows: Vec<Vec<crate::copy::Cell>>,
+    ) -> Result<()> {
+        self.submit(true, move |c| copy::put(c, table, rows)).await
+    }
+    async fn count_rows(&self, table: &'static crate::copy::Table) -> Result<u64> {
+        self.read(move |c| copy::count(c, table)).await
+    }
+    async fn copy_done(&self) -> Result<()> {
+        self.submit(true, |c| copy::done(c, crate::copy::TABLES))
+            .await
     }
 }

@@ -14,6 +14,7 @@
 //! applying them runs [`crate::apply::apply`] over [`rows::SqliteRows`] in a transaction of
 //! its own.
 
+mod copy;
 mod ops;
 mod retention;
 mod rows;
@@ -634,5 +635,30 @@ impl Store for SqliteStore {
     }
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
+    }
+
+    async fn copy_rows(
+        &self,
+        table: &'static crate::copy::Table,
+        after: Option<Vec<crate::copy::Cell>>,
+        limit: usize,
+    ) -> Result<Vec<Vec<crate::copy::Cell>>> {
+        self.read(move |c| copy::rows(c, table, after.as_deref(), limit))
+            .await
+    }
+    async fn put_rows(
+        &self,
+        table: &'static crate::copy::Table,
+        rows: Vec<Vec<crate::copy::Cell>>,
+    ) -> Result<()> {
+        self.submit(Mode::Exclusive, move |c| copy::put(c, table, &rows))
+            .await
+    }
+    async fn count_rows(&self, table: &'static crate::copy::Table) -> Result<u64> {
+        self.read(move |c| copy::count(c, table)).await
+    }
+    async fn copy_done(&self) -> Result<()> {
+        // An INTEGER PRIMARY KEY hands out the largest id + 1: nothing to move on.
+        Ok(())
     }
 }

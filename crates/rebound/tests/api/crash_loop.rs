@@ -397,7 +397,7 @@ pub(crate) async fn pending(http: &reqwest::Client, port: u16) -> u64 {
 }
 
 /// Polls `/readyz` until nothing is pending; the inbox counts then.
-async fn drained(http: &reqwest::Client, port: u16) -> Value {
+pub(crate) async fn drained(http: &reqwest::Client, port: u16) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let inbox = api(http, port, "/readyz").await["inbox"].clone();

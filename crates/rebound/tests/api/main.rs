@@ -17,4 +17,5 @@ mod providers;
 mod rejections;
 mod ses;
 mod sources;
+mod store_copy;
 mod webhooks;

@@ -152,47 +152,6 @@ pub fn lock_name(url: &MailboxUrl) -> String {
     format!("mailbox:{}", mailbox_key(url))
 }
 
-/// The store's lock of one pass: given up when the pass ends; if the pass is dropped
-/// (its caller went away, a panic), the unlock is spawned.
-struct StoreLock {
-    store: DynStore,
-    name: String,
-    holder: String,
-    held: bool,
-}
-
-impl StoreLock {
-    /// Gives the lock up, waiting `patience` at most (else it runs out with its lease).
-    async fn release(mut self, patience: std::time::Duration) {
-        self.held = false;
-        let unlock = self.store.unlock(&self.name, &self.holder);
-        let error = match tokio::time::timeout(patience, unlock).await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => "the store did not answer".to_string(),
-        };
-        tracing::warn!(lock = %self.name, %error, "mailbox lock not given up: it runs out with its lease");
-    }
-}
-
-impl Drop for StoreLock {
-    fn drop(&mut self) {
-        if !self.held {
-            return;
-        }
-        let (store, name, holder) = (
-            self.store.clone(),
-            std::mem::take(&mut self.name),
-            std::mem::take(&mut self.holder),
-        );
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = store.unlock(&name, &holder).await;
-            });
-        }
-    }
-}
-
 /// A holder name no other pass has: this process and a random part.
 fn new_holder() -> String {
     format!("pid{}-{:016x}", std::process::id(), rand::random::<u64>())
@@ -203,7 +162,8 @@ fn new_holder() -> String {
 /// `lease.renew_every`; if a renewal fails, is refused (another holder has it) or does not
 /// answer before `lease.length - lease.renew_every` has passed since the last one, `pass`
 /// is dropped where it stands (before its next delete or move) and the result is
-/// [`ScanError::LockLost`]. The lock is given up at the end, whatever the outcome.
+/// [`ScanError::LockLost`]. The lock is given up at the end, whatever the outcome (also
+/// when this future is dropped: the renewing task gives it up).
 pub async fn exclusive<T, F>(
     store: &DynStore,
     key: &str,
@@ -224,23 +184,30 @@ where
     {
         return Err(ScanError::Busy);
     }
-    let lock = StoreLock {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (lose, mut lost) = tokio::sync::oneshot::channel::<String>();
+    let held = Held {
         store: store.clone(),
         name: name.to_string(),
         holder,
-        held: true,
+        lease,
     };
+    let heartbeat = tokio::spawn(held.keep(taken_at, stopped, lose));
     let outcome = tokio::select! {
         biased;
-        why = keep_renewed(store, name, &lock.holder, lease, taken_at) => Err(ScanError::LockLost(why)),
+        // The task ends (dropping its sender) only after a stop or a loss.
+        why = &mut lost => Err(ScanError::LockLost(
+            why.unwrap_or_else(|_| "the task renewing it ended".to_string()),
+        )),
         r = pass => r,
     };
     if let Err(ScanError::LockLost(why)) = &outcome {
+        // The store may not answer: the task gives the lock up without being waited for.
         tracing::warn!(lock = name, why = %why, "mailbox pass stopped: its lock was lost");
-        // The store may not answer: the unlock is spawned (by the drop), not waited for.
-        drop(lock);
     } else {
-        lock.release(lease.renew_every).await;
+        // Waits for a renewal under way, then for the unlock (both bounded).
+        let _ = stop.send(());
+        let _ = heartbeat.await;
     }
     outcome
 }
@@ -249,32 +216,60 @@ fn lease_ms(lease: Lease) -> i64 {
     i64::try_from(lease.length.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// Renews the lock every `lease.renew_every`; returns (why) once it cannot be kept.
-async fn keep_renewed(
-    store: &DynStore,
-    name: &str,
-    holder: &str,
+/// A lock held in the store by one pass.
+struct Held {
+    store: DynStore,
+    name: String,
+    holder: String,
     lease: Lease,
-    mut renewed: tokio::time::Instant,
-) -> String {
-    // Stop while the lease still has `renew_every` to run, by this node's clock.
-    let margin = lease.length.saturating_sub(lease.renew_every);
-    loop {
-        tokio::time::sleep_until(renewed + lease.renew_every).await;
-        let attempt = tokio::time::Instant::now();
-        let now = now_ms();
-        let renewal = store.try_lock(name, holder, now + lease_ms(lease), now);
-        match tokio::time::timeout_at(renewed + margin, renewal).await {
-            Ok(Ok(true)) => renewed = attempt,
-            Ok(Ok(false)) => return "another pass has taken it".to_string(),
-            Ok(Err(e)) => return format!("renewing it failed: {e}"),
-            Err(_) => {
-                return format!(
-                    "the store did not answer a renewal within {} s",
-                    margin.saturating_sub(lease.renew_every).as_secs()
-                )
+}
+
+impl Held {
+    /// Renews the lock every `renew_every` until told to stop (or the sender is dropped),
+    /// then gives it up. Sends why on `lose` once it cannot be kept (and gives it up all the
+    /// same: a no-op if another holder has it). A renewal is never cut short by a stop, so
+    /// the unlock always comes after the last renewal.
+    async fn keep(
+        self,
+        mut renewed: tokio::time::Instant,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+        lose: tokio::sync::oneshot::Sender<String>,
+    ) {
+        let lease = self.lease;
+        // Stop while the lease still has `renew_every` to run, by this node's clock.
+        let margin = lease.length.saturating_sub(lease.renew_every);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep_until(renewed + lease.renew_every) => {}
             }
+            let attempt = tokio::time::Instant::now();
+            let now = now_ms();
+            let renewal = self
+                .store
+                .try_lock(&self.name, &self.holder, now + lease_ms(lease), now);
+            let why = match tokio::time::timeout_at(renewed + margin, renewal).await {
+                Ok(Ok(true)) => {
+                    renewed = attempt;
+                    continue;
+                }
+                Ok(Ok(false)) => "another pass has taken it".to_string(),
+                Ok(Err(e)) => format!("renewing it failed: {e}"),
+                Err(_) => format!(
+                    "the store did not answer a renewal within {:?}",
+                    (renewed + margin).saturating_duration_since(attempt)
+                ),
+            };
+            let _ = lose.send(why);
+            break;
         }
+        let unlock = self.store.unlock(&self.name, &self.holder);
+        let error = match tokio::time::timeout(lease.renew_every, unlock).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the store did not answer".to_string(),
+        };
+        tracing::warn!(lock = %self.name, %error, "mailbox lock not given up: it runs out with its lease");
     }
 }
 

@@ -343,11 +343,15 @@ fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
         "nothing deleted yet"
     );
 
+    // The killed pass still holds its mailbox's lock: the rerun (default --wait 35) says so
+    // and waits for the lock's 30 s lease to run out.
     let out = rebound(dir.path(), &args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("another pass over this mailbox holds its lock")
+            && stderr.contains("waiting up to 35 s"),
+        "{stderr}"
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
     let n = CORPUS_BOUNCES.len() as u64;

@@ -428,19 +428,8 @@ pub async fn scan(
     url: &MailboxUrl,
     trust: Option<events::Trust>,
 ) -> Result<ScanReport, ScanError> {
-    scan_with_lease(store, source, url, trust, LEASE).await
-}
-
-/// [`scan`] with another lease (tests use a short one).
-pub async fn scan_with_lease(
-    store: &DynStore,
-    source: Option<&Source>,
-    url: &MailboxUrl,
-    trust: Option<events::Trust>,
-    lease: Lease,
-) -> Result<ScanReport, ScanError> {
     let pass = scan_locked(store, source, url, trust);
-    exclusive(store, &mailbox_key(url), &lock_name(url), lease, pass).await
+    exclusive(store, &mailbox_key(url), &lock_name(url), LEASE, pass).await
 }
 
 /// One pass, its mailbox's lock held.

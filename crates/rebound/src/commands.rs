@@ -476,13 +476,14 @@ async fn mailbox_scan(
     };
     let spinner = progress(None);
     spinner.set_message(format!("scanning {url}"));
-    // Another pass holds the mailbox's lock: try again every second until `wait` is up.
-    let deadline = std::time::Instant::now() + wait;
+    // Another pass holds the mailbox's lock: try again every second until `wait` is up
+    // (a wait too long to add to the clock has no end).
+    let deadline = std::time::Instant::now().checked_add(wait);
     let mut told = false;
     let report = loop {
         let report = mailbox::scan(store, source.as_ref(), &url, trust).await;
-        if !matches!(report, Err(mailbox::ScanError::Busy)) || std::time::Instant::now() >= deadline
-        {
+        let waited = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if !matches!(report, Err(mailbox::ScanError::Busy)) || waited {
             break report;
         }
         if !told {

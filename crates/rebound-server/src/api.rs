@@ -107,6 +107,11 @@ async fn scan_source(State(state): State<AppState>, Path(id): Path<i64>) -> ApiR
         Err(e @ crate::mailbox::ScanError::Busy) => {
             Err(ApiError::new(StatusCode::CONFLICT, e.to_string()))
         }
+        // Not the mailbox's fault: the source's status is left alone.
+        Err(e @ crate::mailbox::ScanError::LockLost(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
         Err(e) => {
             let msg = e.to_string();
             state

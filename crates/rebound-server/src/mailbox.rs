@@ -82,13 +82,19 @@ pub enum ScanError {
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] rebound_store::StoreError),
-    /// A pass over the same mailbox is already running in this process.
-    #[error("a scan of this mailbox is already running")]
+    /// Another pass over the same mailbox holds its lock (in this process, or on another
+    /// process or node on the same database).
+    #[error("another pass over this mailbox is running (in this or another process or node on the database; a pass that died holds the lock for {} s at most)", LEASE.length.as_secs())]
     Busy,
+    /// The pass could not keep its mailbox's lock (another pass took it after this one's
+    /// lease ran out, or the store did not answer): it stopped before deleting or moving
+    /// anything more. What it stored stays stored; the next pass does the rest.
+    #[error("the pass stopped, its mailbox lock was lost ({0}); what it stored stays stored and the next pass does the rest")]
+    LockLost(String),
 }
 
-/// Mailboxes (user@host:port/folder) with a pass running in this process: two passes over one mailbox
-/// would fight over it (POP3 locks the maildrop; both would try the same deletes).
+/// Mailboxes (user@host:port/folder) with a pass running in this process: a cheap check
+/// before the store's lock ([`exclusive`]), which is the one every node shares.
 static RUNNING: std::sync::LazyLock<std::sync::Mutex<HashSet<String>>> =
     std::sync::LazyLock::new(Default::default);
 
@@ -96,10 +102,9 @@ static RUNNING: std::sync::LazyLock<std::sync::Mutex<HashSet<String>>> =
 struct Running(String);
 
 impl Running {
-    fn claim(scope: &str) -> Option<Running> {
+    fn claim(key: &str) -> Option<Running> {
         let mut r = RUNNING.lock().ok()?;
-        r.insert(scope.to_string())
-            .then(|| Running(scope.to_string()))
+        r.insert(key.to_string()).then(|| Running(key.to_string()))
     }
 }
 
@@ -108,6 +113,163 @@ impl Drop for Running {
         if let Ok(mut r) = RUNNING.lock() {
             r.remove(&self.0);
         }
+    }
+}
+
+/// How long a pass holds its mailbox's lock in the store without renewing it, and how often
+/// it renews it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The lock is free for anyone this long after its last renewal (a pass that died
+    /// holds its mailbox this long at most).
+    pub length: std::time::Duration,
+    /// How often a running pass renews it. A pass that has not renewed it for
+    /// `length - renew_every` stops (so clocks may differ by `renew_every` between nodes).
+    pub renew_every: std::time::Duration,
+}
+
+/// The lease of every pass: 30 s, renewed every 10 s.
+pub const LEASE: Lease = Lease {
+    length: std::time::Duration::from_secs(30),
+    renew_every: std::time::Duration::from_secs(10),
+};
+
+/// The mailbox itself (user@host:port/folder), not the source: two sources may name one
+/// mailbox, and ids repeat across stores.
+fn mailbox_key(url: &MailboxUrl) -> String {
+    format!(
+        "{}@{}:{}/{}",
+        url.user,
+        url.host.to_ascii_lowercase(),
+        url.port,
+        url.folder
+    )
+}
+
+/// The name of a mailbox's lock in the store (`mailbox:user@host:port/folder`), shared by
+/// every process and node on the database.
+pub fn lock_name(url: &MailboxUrl) -> String {
+    format!("mailbox:{}", mailbox_key(url))
+}
+
+/// A holder name no other pass has: this process and a random part.
+fn new_holder() -> String {
+    format!("pid{}-{:016x}", std::process::id(), rand::random::<u64>())
+}
+
+/// Runs `pass` while holding the lock `name` in the store (and `key` in this process):
+/// [`ScanError::Busy`] at once if another holder has either. The lock is renewed every
+/// `lease.renew_every`; if a renewal fails, is refused (another holder has it) or does not
+/// answer before `lease.length - lease.renew_every` has passed since the last one, `pass`
+/// is dropped where it stands (before its next delete or move) and the result is
+/// [`ScanError::LockLost`]. The lock is given up at the end, whatever the outcome (also
+/// when this future is dropped: the renewing task gives it up).
+pub async fn exclusive<T, F>(
+    store: &DynStore,
+    key: &str,
+    name: &str,
+    lease: Lease,
+    pass: F,
+) -> Result<T, ScanError>
+where
+    F: std::future::Future<Output = Result<T, ScanError>>,
+{
+    let _running = Running::claim(key).ok_or(ScanError::Busy)?;
+    let holder = new_holder();
+    let taken_at = tokio::time::Instant::now();
+    let now = now_ms();
+    if !store
+        .try_lock(name, &holder, now + lease_ms(lease), now)
+        .await?
+    {
+        return Err(ScanError::Busy);
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (lose, mut lost) = tokio::sync::oneshot::channel::<String>();
+    let held = Held {
+        store: store.clone(),
+        name: name.to_string(),
+        holder,
+        lease,
+    };
+    let heartbeat = tokio::spawn(held.keep(taken_at, stopped, lose));
+    let outcome = tokio::select! {
+        biased;
+        // The task ends (dropping its sender) only after a stop or a loss.
+        why = &mut lost => Err(ScanError::LockLost(
+            why.unwrap_or_else(|_| "the task renewing it ended".to_string()),
+        )),
+        r = pass => r,
+    };
+    if let Err(ScanError::LockLost(why)) = &outcome {
+        // The store may not answer: the task gives the lock up without being waited for.
+        tracing::warn!(lock = name, why = %why, "mailbox pass stopped: its lock was lost");
+    } else {
+        // Waits for a renewal under way, then for the unlock (both bounded).
+        let _ = stop.send(());
+        let _ = heartbeat.await;
+    }
+    outcome
+}
+
+fn lease_ms(lease: Lease) -> i64 {
+    i64::try_from(lease.length.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// A lock held in the store by one pass.
+struct Held {
+    store: DynStore,
+    name: String,
+    holder: String,
+    lease: Lease,
+}
+
+impl Held {
+    /// Renews the lock every `renew_every` until told to stop (or the sender is dropped),
+    /// then gives it up. Sends why on `lose` once it cannot be kept (and gives it up all the
+    /// same: a no-op if another holder has it). A renewal is never cut short by a stop, so
+    /// the unlock always comes after the last renewal.
+    async fn keep(
+        self,
+        mut renewed: tokio::time::Instant,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+        lose: tokio::sync::oneshot::Sender<String>,
+    ) {
+        let lease = self.lease;
+        // Stop while the lease still has `renew_every` to run, by this node's clock.
+        let margin = lease.length.saturating_sub(lease.renew_every);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep_until(renewed + lease.renew_every) => {}
+            }
+            let attempt = tokio::time::Instant::now();
+            let now = now_ms();
+            let renewal = self
+                .store
+                .try_lock(&self.name, &self.holder, now + lease_ms(lease), now);
+            let why = match tokio::time::timeout_at(renewed + margin, renewal).await {
+                Ok(Ok(true)) => {
+                    renewed = attempt;
+                    continue;
+                }
+                Ok(Ok(false)) => "another pass has taken it".to_string(),
+                Ok(Err(e)) => format!("renewing it failed: {e}"),
+                Err(_) => format!(
+                    "the store did not answer a renewal within {:?}",
+                    (renewed + margin).saturating_duration_since(attempt)
+                ),
+            };
+            let _ = lose.send(why);
+            break;
+        }
+        let unlock = self.store.unlock(&self.name, &self.holder);
+        let error = match tokio::time::timeout(lease.renew_every, unlock).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the store did not answer".to_string(),
+        };
+        tracing::warn!(lock = %self.name, %error, "mailbox lock not given up: it runs out with its lease");
     }
 }
 
@@ -257,20 +419,27 @@ pub fn scope(source: Option<&Source>, url: &MailboxUrl) -> String {
 
 /// Runs one pass over a mailbox. `source` is None for a one-off `--url` scan (rows are
 /// stored with source id 0). `trust` overrides the source's (or the global) setting.
+/// The pass holds its mailbox's lock ([`lock_name`]) in the store, shared by every process
+/// and node on the database ([`exclusive`], [`LEASE`]): [`ScanError::Busy`] at once while
+/// another pass holds it.
 pub async fn scan(
     store: &DynStore,
     source: Option<&Source>,
     url: &MailboxUrl,
     trust: Option<events::Trust>,
 ) -> Result<ScanReport, ScanError> {
+    let pass = scan_locked(store, source, url, trust);
+    exclusive(store, &mailbox_key(url), &lock_name(url), LEASE, pass).await
+}
+
+/// One pass, its mailbox's lock held.
+async fn scan_locked(
+    store: &DynStore,
+    source: Option<&Source>,
+    url: &MailboxUrl,
+    trust: Option<events::Trust>,
+) -> Result<ScanReport, ScanError> {
     let scope = scope(source, url);
-    // The mailbox itself (server, port, user, folder), not the source: two sources may
-    // name one mailbox, and ids repeat across stores.
-    let _running = Running::claim(&format!(
-        "{}@{}:{}/{}",
-        url.user, url.host, url.port, url.folder
-    ))
-    .ok_or(ScanError::Busy)?;
     let trust = match trust {
         Some(t) => t,
         None => trust_of(store, source).await,
@@ -501,8 +670,13 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
                             );
                             let _ = store.set_source_status(s.id, "active", None).await;
                         }
-                        // A pass started through the API or the CLI is running: it does this one's work.
+                        // A pass started through the API, the CLI or another node is
+                        // running: it does this one's work.
                         Err(ScanError::Busy) => {}
+                        // Not the mailbox's fault: the source's status is left alone.
+                        Err(e @ ScanError::LockLost(_)) => {
+                            tracing::warn!(source = s.id, error = %e, "mailbox scan stopped");
+                        }
                         Err(e) => {
                             tracing::warn!(source = s.id, error = %e, "mailbox scan failed");
                             let _ = store

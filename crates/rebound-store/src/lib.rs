@@ -119,7 +119,8 @@ pub trait Store: Send + Sync {
     async fn list_rejections(&self, since: Millis, limit: u32) -> Result<Vec<RejectionCount>>;
     /// Takes the named lock for `holder` until `until`, unless another holder has it and it
     /// has not expired at `now` (the same holder renews it); returns whether it is taken.
-    /// Shared by every process and node on the database (Mailgun's replayed tokens).
+    /// Shared by every process and node on the database (Mailgun's replayed tokens, one
+    /// pass per mailbox).
     async fn try_lock(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool>;
     /// Gives the named lock up, if `holder` has it.
     async fn unlock(&self, name: &str, holder: &str) -> Result<()>;

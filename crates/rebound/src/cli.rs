@@ -97,6 +97,11 @@ pub enum MailboxCommand {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// While another pass over the mailbox holds its lock (on any node on the
+        /// database), wait up to this many seconds for it; 0 reports busy at once (exit 1).
+        /// The default outlasts the lock of a pass that died (30 s).
+        #[arg(long, value_name = "SECONDS", default_value_t = 35)]
+        wait: u64,
     },
 }
 

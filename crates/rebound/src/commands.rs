@@ -58,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             trust,
             no_process,
             json,
+            wait,
         }) => {
             let trust = match trust.as_deref() {
                 None => None,
@@ -65,7 +66,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     || anyhow::anyhow!("--trust must be verp, known-contact or any"),
                 )?),
             };
-            return mailbox_scan(&store, &file, source, url, trust, no_process, json).await;
+            let scan = ScanArgs {
+                source,
+                url,
+                trust,
+                no_process,
+                json,
+                wait: std::time::Duration::from_secs(wait),
+            };
+            return mailbox_scan(&store, &file, scan).await;
         }
         Command::Verp(VerpCommand::Encode {
             address,
@@ -438,16 +447,30 @@ async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn mailbox_scan(
-    store: &DynStore,
-    file: &FileConfig,
+/// `rebound mailbox scan`'s arguments, `--trust` and `--wait` parsed.
+struct ScanArgs {
     source: Option<i64>,
     url: Option<String>,
     trust: Option<rebound_core::bounces::events::Trust>,
     no_process: bool,
     json: bool,
+    wait: std::time::Duration,
+}
+
+async fn mailbox_scan(
+    store: &DynStore,
+    file: &FileConfig,
+    args: ScanArgs,
 ) -> anyhow::Result<ExitCode> {
     use rebound_server::mailbox;
+    let ScanArgs {
+        source,
+        url,
+        trust,
+        no_process,
+        json,
+        wait,
+    } = args;
     let (source, url) = match (source, url) {
         (Some(id), _) => {
             let (s, u) = mailbox::source_by_id(store, id).await?;
@@ -458,10 +481,39 @@ async fn mailbox_scan(
     };
     let spinner = progress(None);
     spinner.set_message(format!("scanning {url}"));
-    let report = mailbox::scan(store, source.as_ref(), &url, trust).await;
+    // Another pass holds the mailbox's lock: try again every second until `wait` is up
+    // (a wait too long to add to the clock has no end).
+    let deadline = std::time::Instant::now().checked_add(wait);
+    let mut told = false;
+    let report = loop {
+        let report = mailbox::scan(store, source.as_ref(), &url, trust).await;
+        let waited = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if !matches!(report, Err(mailbox::ScanError::Busy)) || waited {
+            break report;
+        }
+        if !told {
+            spinner.suspend(|| {
+                eprintln!(
+                    "{url}: another pass over this mailbox holds its lock (a running scan, or one that died less than {} s ago); waiting up to {} s",
+                    mailbox::LEASE.length.as_secs(),
+                    wait.as_secs()
+                )
+            });
+            told = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    };
     spinner.finish_and_clear();
     let report = match report {
         Ok(r) => r,
+        Err(e @ mailbox::ScanError::Busy) => {
+            if wait.is_zero() {
+                bail!("{url}: {e}; --wait SECONDS waits for it");
+            }
+            bail!("{url}: {e}; still held after {} s", wait.as_secs());
+        }
+        // Not the mailbox's fault: the source's status is left alone.
+        Err(e @ mailbox::ScanError::LockLost(_)) => bail!("{url}: {e}"),
         Err(e) => {
             if let Some(s) = &source {
                 store

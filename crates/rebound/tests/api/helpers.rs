@@ -162,6 +162,17 @@ impl TestApp {
         }
     }
 
+    /// A second store on the app's database (SQLite file or PostgreSQL database), as
+    /// another process or node has.
+    pub fn other_store(&self) -> DynStore {
+        match &self.pg {
+            Some(pg) => Arc::new(
+                rebound_store::postgres::PgStore::open(&pg.url).expect("open PostgreSQL store"),
+            ),
+            None => Arc::new(SqliteStore::open(&self.db).expect("open store")),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -343,11 +343,15 @@ fn a_scan_killed_between_storing_and_deleting_loses_nothing_and_counts_once() {
         "nothing deleted yet"
     );
 
+    // The killed pass still holds its mailbox's lock: the rerun (default --wait 35) says so
+    // and waits for the lock's 30 s lease to run out.
     let out = rebound(dir.path(), &args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("another pass over this mailbox holds its lock")
+            && stderr.contains("waiting up to 35 s"),
+        "{stderr}"
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
     let n = CORPUS_BOUNCES.len() as u64;
@@ -543,4 +547,304 @@ async fn a_second_concurrent_scan_of_a_mailbox_is_refused() {
     // Once the first is over, a new pass runs (and finds everything already stored).
     let (status, r) = scan(&app, &src["id"]).await;
     assert_eq!(status, 200, "{r}");
+}
+
+/// `rebound --database-url <the app's database> ARGS…`: another process on the app's
+/// database (SQLite file or PostgreSQL database).
+fn rebound_on(app: &TestApp, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rebound"));
+    c.current_dir(app._dir.path())
+        .arg("--database-url")
+        .arg(app.database_url())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// Another node on the same database holds the mailbox's lock: the API answers 409 and the
+/// CLI (another process) reports busy at once with `--wait 0` or waits for the lock; nothing
+/// is fetched or deleted meanwhile. Once it is given up, the waiting pass runs, and gives its
+/// own lock up at its end. Runs on SQLite and on PostgreSQL (REBOUND_TEST_BACKEND).
+#[tokio::test]
+async fn a_mailbox_locked_by_another_node_is_not_scanned_until_the_lock_is_given_up() {
+    let Some(d) = Dovecot::start() else { return };
+    for f in CORPUS_BOUNCES {
+        d.deliver(&corpus(f));
+    }
+    let n = CORPUS_BOUNCES.len();
+    let app = spawn_app().await;
+    let u = url(&d, "imaps", d.imaps, "/INBOX?after=delete");
+    let src = mailbox_source(&app, &u, "any").await;
+    let id = src["id"].to_string();
+    let name = rebound_server::mailbox::lock_name(
+        &rebound_mailbox::MailboxUrl::parse(&u).expect("mailbox url"),
+    );
+    let node2 = app.other_store();
+    let now = rebound_server::state::now_ms();
+    assert!(node2
+        .try_lock(&name, "node-2", now + 120_000, now)
+        .await
+        .expect("lock"));
+
+    let (status, v) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("another pass"),
+        "{v}"
+    );
+
+    let out = rebound_on(
+        &app,
+        &["mailbox", "scan", "--source", &id, "--wait", "0", "--json"],
+    )
+    .output()
+    .expect("run rebound");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "busy must fail: {stderr}");
+    assert!(
+        stderr.contains("another pass") && stderr.contains("--wait"),
+        "{stderr}"
+    );
+    assert_eq!(d.messages("INBOX").len(), n, "nothing deleted while locked");
+    let (_, list) = app.get("/api/v1/sources").await;
+    let s = list["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == src["id"]).cloned())
+        .expect("source");
+    assert_ne!(s["status"], "error", "busy is not the mailbox's fault: {s}");
+
+    // The CLI waits for the lock; it runs once node 2 gives it up.
+    let child = rebound_on(
+        &app,
+        &["mailbox", "scan", "--source", &id, "--wait", "30", "--json"],
+    )
+    .spawn()
+    .expect("spawn rebound");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        d.messages("INBOX").len(),
+        n,
+        "nothing deleted while node 2 holds the lock"
+    );
+    node2.unlock(&name, "node-2").await.expect("unlock");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("rebound output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("waiting up to 30 s"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(v["deleted"], n as u64, "{v}");
+    assert!(d.messages("INBOX").is_empty());
+
+    // The pass gave its lock up at its end: free at once, not after its lease.
+    let now = rebound_server::state::now_ms();
+    assert!(
+        node2
+            .try_lock(&name, "node-2", now + 120_000, now)
+            .await
+            .expect("lock"),
+        "the pass gave its lock up"
+    );
+    let (status, v) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 409, "held again by node 2: {v}");
+    node2.unlock(&name, "node-2").await.expect("unlock");
+    let (status, v) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["fetched"], 0, "{v}");
+}
+
+/// Two processes on one database: while a `rebound mailbox scan` process passes over a
+/// mailbox, the server (another process) answers 409 and a second CLI process reports busy;
+/// the first pass ends normally. Runs on SQLite and on PostgreSQL (REBOUND_TEST_BACKEND).
+#[tokio::test]
+async fn two_processes_on_one_database_never_pass_over_one_mailbox_at_once() {
+    let Some(d) = Dovecot::start() else { return };
+    // Enough messages that the first pass is still running when the others ask.
+    let n = 1500u32;
+    for i in 0..n {
+        d.deliver(&dsn(
+            "bounces@example.com",
+            &format!("p{i}@example.org"),
+            5000 + i,
+        ));
+    }
+    let app = spawn_app().await;
+    let src = mailbox_source(&app, &url(&d, "imaps", d.imaps, "/INBOX?after=keep"), "any").await;
+    let id = src["id"].to_string();
+    let args = [
+        "mailbox",
+        "scan",
+        "--source",
+        &id,
+        "--wait",
+        "0",
+        "--no-process",
+        "--json",
+    ];
+    let first = rebound_on(&app, &args).spawn().expect("spawn rebound");
+    // Its first batch is stored: its pass holds the lock and has most of the mailbox to go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let c = app.store.inbox_counts().await.expect("counts");
+        if c.pending > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first pass stores nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, v) = scan(&app, &src["id"]).await;
+    let second = rebound_on(&app, &args).output().expect("run rebound");
+    let first = tokio::task::spawn_blocking(move || first.wait_with_output())
+        .await
+        .expect("join")
+        .expect("rebound output");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).expect("json summary");
+    assert_eq!(report["fetched"], n, "{report}");
+    assert_eq!(status, 409, "the server's pass meanwhile: {v}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && stderr.contains("another pass"),
+        "the second process meanwhile: {stderr}"
+    );
+    // Once the first is over, a new pass runs (and finds everything already stored).
+    let (status, r) = scan(&app, &src["id"]).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["fetched"], 0, "{r}");
+}
+
+/// A pass whose lock is taken from it (here by a node whose clock says the lease ran out)
+/// stops at its next renewal: no step of it runs afterwards, and the new holder keeps the
+/// lock. Before that, the renewals kept the lock past its first lease.
+#[tokio::test]
+async fn a_pass_that_loses_its_mailbox_lock_stops_at_its_next_renewal() {
+    use rebound_server::mailbox::{exclusive, Lease, ScanError};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    let name = "mailbox:test@lost.example:993/INBOX";
+    let lease = Lease {
+        length: Duration::from_millis(2000),
+        renew_every: Duration::from_millis(400),
+    };
+    let steps = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = steps.clone();
+    // Stands for deleting one message after another, for 20 s at most.
+    let pass = async move {
+        for _ in 0..1000 {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok::<_, ScanError>(())
+    };
+    let node2 = app.other_store();
+    let thief = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        let now = rebound_server::state::now_ms();
+        let renewed = !node2
+            .try_lock(name, "node-2", now + 60_000, now)
+            .await
+            .expect("lock");
+        // A clock an hour ahead sees the lease run out.
+        let later = now + 3_600_000;
+        let stolen = node2
+            .try_lock(name, "node-2", later + 60_000, later)
+            .await
+            .expect("lock");
+        (renewed, stolen, std::time::Instant::now(), node2)
+    });
+    let r = exclusive(&app.store, "lost-test", name, lease, pass).await;
+    let ended = std::time::Instant::now();
+    let (renewed, stolen, at, node2) = thief.await.expect("join");
+    assert!(renewed, "renewals keep the lock past its first 2 s lease");
+    assert!(stolen);
+    assert!(
+        matches!(&r, Err(ScanError::LockLost(why)) if why.contains("another pass")),
+        "{r:?}"
+    );
+    assert!(
+        ended.duration_since(at) < Duration::from_millis(1500),
+        "stops at the next renewal (every 400 ms): {:?}",
+        ended.duration_since(at)
+    );
+    let done = steps.load(Ordering::SeqCst);
+    assert!(done > 50 && done < 1000, "{done}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        steps.load(Ordering::SeqCst),
+        done,
+        "no step after it stopped"
+    );
+    // The loser's unlock leaves the new holder's lock alone.
+    let now = rebound_server::state::now_ms();
+    assert!(!node2
+        .try_lock(name, "node-3", now + 60_000, now)
+        .await
+        .expect("lock"));
+}
+
+/// A store that does not answer (here the SQLite file held by another connection's
+/// exclusive transaction) stops the pass before its lease can run out on another node.
+#[tokio::test]
+async fn a_pass_whose_store_does_not_answer_stops_before_its_lease_runs_out() {
+    use rebound_server::mailbox::{exclusive, Lease, ScanError};
+    use std::time::Duration;
+
+    if on_postgres() {
+        return; // The SQLite file is held below; the other test runs on both backends.
+    }
+    let app = spawn_app().await;
+    let lease = Lease {
+        length: Duration::from_millis(3000),
+        renew_every: Duration::from_millis(1000),
+    };
+    let db = app.db.clone();
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.execute_batch("BEGIN EXCLUSIVE").expect("begin exclusive");
+        let _ = held_tx.send(std::time::Instant::now());
+        let _ = release_rx.recv_timeout(Duration::from_secs(30));
+        c.execute_batch("ROLLBACK").expect("rollback");
+    });
+    let pass = async {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        Ok::<_, ScanError>(())
+    };
+    let started = std::time::Instant::now();
+    let r = exclusive(&app.store, "stuck-test", "mailbox:stuck", lease, pass).await;
+    let ended = std::time::Instant::now();
+    let _ = release_tx.send(());
+    let held_at = held_rx.await.expect("held");
+    blocker.join().expect("blocker");
+    assert!(held_at < started + Duration::from_secs(2), "held mid-pass");
+    assert!(
+        matches!(&r, Err(ScanError::LockLost(why)) if why.contains("did not answer")),
+        "{r:?}"
+    );
+    // Every lease the pass had ends within 3 s of the file being held; the pass stops 2 s
+    // after its last renewal (made before the file was held), 1 s before that renewal's
+    // lease runs out.
+    let after = ended.duration_since(held_at);
+    assert!(
+        after < lease.length,
+        "stopped before its lease ran out: {after:?} after the file was held"
+    );
 }

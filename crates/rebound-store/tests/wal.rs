@@ -1,5 +1,5 @@
-//! The WAL stays near its limit under a long stream of writes (an import of many contacts),
-//! instead of growing by every write until the next start.
+//! The WAL stays small under a long stream of writes (an import of many contacts), instead
+//! of growing by every write until the next start.
 
 use std::sync::Arc;
 
@@ -50,16 +50,15 @@ async fn largest_wal(limit: u64, batches: usize) -> u64 {
 }
 
 #[tokio::test]
-async fn the_wal_is_cut_back_to_its_limit_during_long_writes() {
+async fn the_wal_stays_small_during_long_writes() {
     let limit = 1024 * 1024;
     let bounded = largest_wal(limit, 60).await;
-    let unbounded = largest_wal(u64::MAX, 60).await;
-    println!("largest WAL: {bounded} bytes with a 1 MiB limit, {unbounded} without");
-    // The writer looks at the WAL after each transaction: one batch's pages come on top of
+    let unguarded = largest_wal(u64::MAX, 60).await;
+    println!("largest WAL: {bounded} bytes with a 1 MiB limit, {unguarded} without");
+    // The writer's own checkpoints restart the WAL: without them it grew by every write
+    // (195 MB for these 120,000 contacts).
+    assert!(unguarded < 32 << 20, "WAL grew to {unguarded} bytes");
+    // The guard looks at the WAL after each transaction: one batch's pages come on top of
     // the limit before it is cut back.
     assert!(bounded < 16 * limit, "WAL grew to {bounded} bytes");
-    assert!(
-        unbounded > 4 * bounded,
-        "the control should grow past the bounded run: {unbounded} vs {bounded}"
-    );
 }

@@ -105,9 +105,14 @@ fn open_conn(path: &Path, write: bool) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))?;
     if write {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // Checkpoints run on their own thread (see `checkpointer`), not inside the
-        // writer's commits.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A commit that leaves more than this many pages in the WAL copies them back
+        // (a passive checkpoint, on the writer, where no other write can append meanwhile:
+        // it completes, and the next transaction starts the WAL over). The checkpointer
+        // thread copies frames beside the writer, so little is left to copy here. Without
+        // it, under steady ingest the WAL only grows until `WalGuard` truncates it, and
+        // each truncation stalled every acknowledgement for 100 ms or more (p99 47 ms →
+        // BENCHMARKS.md).
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -150,14 +155,17 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// WAL pages after which a commit checkpoints (SQLite's default).
+const AUTOCHECKPOINT_PAGES: i64 = 1000;
+
 /// How large the WAL may grow before the writer truncates it (see [`SqliteStore::set_wal_limit`]).
 pub const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
-/// Keeps the WAL file near `limit`: the checkpointer copies frames back beside the writer,
-/// but under a steady stream of writes (an import, a flood) it never catches up with the
-/// end of the WAL, which then grows by every write. Past the limit the writer, between two
-/// transactions, checkpoints and truncates the WAL itself (waiting for readers to finish,
-/// never for other writers: it is the only one).
+/// Keeps the WAL file near `limit` when the writer's own checkpoints cannot restart it
+/// (a reader kept an old snapshot open through them, or one transaction wrote more than the
+/// limit): past the limit the writer, between two transactions, checkpoints and truncates
+/// the WAL (waiting for readers to finish, never for other writers: it is the only one).
+/// This stalls every write for as long as it takes, so it is the exception, not the rule.
 struct WalGuard {
     wal: PathBuf,
     limit: Arc<AtomicU64>,

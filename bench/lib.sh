@@ -193,7 +193,9 @@ merge_wrk() {
 
 # run_wrk_split NAME URL... → as run_wrk, with one wrk process per URL in parallel (a load
 # balancer in front of several nodes), each with SPLIT_THREADS threads (default 1) and its
-# share of CONNS connections. <NAME>_LINE sums the 2xx/s and keeps the worst latency of each
+# share of CONNS connections; their threads are numbered on from one process to the next, so
+# that together they send what one wrk process with as many threads would (different
+# addresses at any moment, not the same ones to every node). <NAME>_LINE sums the 2xx/s and keeps the worst latency of each
 # percentile; each process's own line is printed.
 run_wrk_split() {
   local name=$1 n i conns pids=() phase dur lat tag
@@ -208,7 +210,7 @@ run_wrk_split() {
       conns=$((CONNS / n + (i <= CONNS % n ? 1 : 0)))
       tag="${name}_n${i}"; [ "$phase" = warm ] && tag="${tag}_warm"
       "${WRK_PIN[@]}" wrk -t"${SPLIT_THREADS:-1}" -c"$conns" -d"$dur" "${lat[@]}" -s bench/tosend.lua \
-        "${!i}" -- "$tag" >"$WORK/$name.$phase.$i.wrk" 2>&1 &
+        "${!i}" -- "$tag" $(((i - 1) * ${SPLIT_THREADS:-1})) >"$WORK/$name.$phase.$i.wrk" 2>&1 &
       pids+=("$!")
     done
     for i in "${pids[@]}"; do wait "$i"; done

@@ -99,7 +99,7 @@ bench_machine
 echo "postgres: $(psql_admin -c 'SHOW server_version') at ${PG_URL#*@}; $(psql_admin -F ' ' -c \
   "SELECT string_agg(name || '=' || setting || COALESCE(unit, ''), ' ' ORDER BY name) FROM pg_settings
    WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers',
-                  'max_connections', 'commit_delay', 'full_page_writes',
+                  'max_connections', 'commit_delay', 'full_page_writes', 'autovacuum', 'deadlock_timeout',
                   'data_directory')")"
 
 # ---------------------------------------------------------------- HTTP

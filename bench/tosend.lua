@@ -2,9 +2,10 @@
 -- message_id on every request, and counts 2xx / non-2xx responses itself (wrk only
 -- reports "Non-2xx or 3xx").
 --
---   wrk -t2 -c100 -d10s -s bench/tosend.lua http://127.0.0.1:PORT/webhooks/tosend/KEY -- TAG
+--   wrk -t2 -c100 -d10s -s bench/tosend.lua http://127.0.0.1:PORT/webhooks/tosend/KEY -- TAG [OFFSET]
 --
--- TAG (default "run") is put in every message_id, so runs never repeat one. The last line
+-- TAG (default "run") is put in every message_id, so runs never repeat one. OFFSET (default
+-- 0) is added to the thread numbers, which choose the addresses and message_ids. The last line
 -- printed is machine-readable: "WRK_RESULT key=value ...", latencies in milliseconds.
 
 local threads = {}
@@ -16,6 +17,10 @@ end
 
 function init(args)
   tag = args[1] or "run"
+  -- Several wrk processes in parallel (bench/postgres.sh, one per node) pass different
+  -- offsets, so that their threads send what the threads of one wrk process would, not the
+  -- same addresses at the same moment.
+  tid = tid + (tonumber(args[2]) or 0)
   n = 0
   ok = 0
   non2xx = 0

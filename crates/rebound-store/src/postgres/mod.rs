@@ -9,13 +9,19 @@
 //!   commit: one WAL flush serves every acknowledgement of the batch). Concurrent `ingest`
 //!   calls of one group are one statement, a multi-row `INSERT … SELECT … FROM unnest(…)`:
 //!   one round trip for the whole group. Other writes run each in a savepoint, so that one
-//!   failing does not undo its neighbours. Large writes (applying a batch, pruning) run in a
+//!   failing does not undo its neighbours. Large writes (pruning, copying) run in a
 //!   transaction of their own after the waiting group.
-//! - Reads use a small pool of connections of their own, in blocking tasks.
+//! - Workers' claims and applies do not go through the writer: each runs in a transaction
+//!   of its own on a pooled connection ([`PgStore::transaction`]), beside the group commits,
+//!   so applying a batch never holds back acknowledgements (claims commit without waiting
+//!   for the WAL flush: a lost lease only frees its row).
+//! - Reads use the same small pool of connections, in blocking tasks.
 //! - Several nodes coordinate through the database only: inbox rows are leased with
 //!   `FOR UPDATE SKIP LOCKED`, events are deduplicated by their unique key
-//!   (`ON CONFLICT DO NOTHING`), and [`crate::apply::apply`]'s contact lookups lock the
-//!   contact row (`FOR UPDATE`), so that two nodes applying events of one contact serialize.
+//!   (`ON CONFLICT DO NOTHING`), and [`crate::apply::apply`] first locks every address of
+//!   its batch in one global order (advisory locks by address hash), then the contact rows
+//!   (`FOR UPDATE`), so that two nodes applying events of one contact serialize, and never
+//!   deadlock over contacts they both create.
 //! - Embedded migrations are applied at open under an advisory lock, so nodes starting at
 //!   the same moment apply each migration once.
 //!
@@ -151,6 +157,16 @@ enum Job {
     Savepoint(Run),
     /// In a transaction of its own, after the waiting group.
     Exclusive(Run),
+}
+
+/// How a [`PgStore::transaction`] commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Flushed to the WAL before it returns (what a 2xx or an applied event needs).
+    Durable,
+    /// Without waiting for the flush (`synchronous_commit = off`): a crash may lose the
+    /// last such commits, never corrupt anything (leases).
+    Lazy,
 }
 
 /// The PostgreSQL implementation of [`Store`].
@@ -510,8 +526,53 @@ impl PgStore {
             .map_err(|_| StoreError::Unavailable("writer stopped".into()))
     }
 
+    /// Runs `f` in a transaction of its own on a pooled connection (not the writer's), in a
+    /// blocking task: PostgreSQL runs it beside the writer's group commits, so a worker
+    /// applying a batch does not hold back acknowledgements. Committed when `f` succeeds,
+    /// rolled back otherwise; a connection whose rollback fails is dropped.
+    pub async fn transaction<R, F>(&self, commit: Commit, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<R> + Send + 'static,
+    {
+        let commits = self.commits.clone();
+        self.on_pooled(move |conn| {
+            let begin = match commit {
+                Commit::Durable => "BEGIN",
+                Commit::Lazy => "BEGIN; SET LOCAL synchronous_commit = off",
+            };
+            if let Err(e) = conn.batch(begin) {
+                let _ = conn.batch("ROLLBACK");
+                return Err(e);
+            }
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Db("store transaction panicked".into())));
+            let end = match &res {
+                Ok(_) => conn.batch("COMMIT"),
+                Err(_) => conn.batch("ROLLBACK"),
+            };
+            commits.fetch_add(1, Ordering::Relaxed);
+            match (res, end) {
+                (Ok(r), Ok(())) => Ok(r),
+                (Ok(_), Err(e)) => Err(e),
+                (Err(e), _) => Err(e),
+            }
+        })
+        .await
+    }
+
     /// Runs `f` on a reader connection in a blocking task.
     pub async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<R> + Send + 'static,
+    {
+        self.on_pooled(f).await
+    }
+
+    /// Runs `f` on a pooled connection in a blocking task; the connection goes back to the
+    /// pool unless it is closed.
+    async fn on_pooled<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<R> + Send + 'static,
@@ -618,9 +679,12 @@ impl Store for PgStore {
         .await
     }
     async fn claim(&self, limit: usize, now: Millis, lease_until: Millis) -> Result<Vec<InboxRow>> {
+        // A lease is not worth a flush: lost in a crash, its row is simply free again.
         let node = self.node_id.clone();
-        self.write(move |c| ops::claim(c, limit, now, lease_until, &node))
-            .await
+        self.transaction(Commit::Lazy, move |c| {
+            ops::claim(c, limit, now, lease_until, &node)
+        })
+        .await
     }
     async fn apply(
         &self,
@@ -628,7 +692,7 @@ impl Store for PgStore {
         policy: Policy,
         now: Millis,
     ) -> Result<ApplyReport> {
-        self.submit(true, move |c| {
+        self.transaction(Commit::Durable, move |c| {
             crate::apply::apply(&mut rows::PgRows(c), &rows, &policy, now)
         })
         .await

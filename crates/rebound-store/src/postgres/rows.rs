@@ -67,6 +67,17 @@ impl PgRows<'_> {
 impl ApplyRows for PgRows<'_> {
     fn lock_contacts(&mut self, email_keys: &[String]) -> Result<()> {
         if !email_keys.is_empty() {
+            // Every address of the batch, whether its contact exists yet or not, is locked
+            // in one order on every node (a transaction-level advisory lock per address
+            // hash, sorted by hash): two batches sharing addresses, including contacts both
+            // are about to create, wait for each other instead of deadlocking. The
+            // sub-query's sort fixes the order the locks are taken in.
+            self.0.execute(
+                "SELECT pg_advisory_xact_lock(h)
+                 FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k
+                       ORDER BY h OFFSET 0) AS sorted",
+                &[&email_keys],
+            )?;
             // Rows are locked as the sort returns them: in key order on every node.
             self.0.execute(
                 "SELECT 1 FROM contacts WHERE email_key = ANY($1) ORDER BY email_key FOR UPDATE",

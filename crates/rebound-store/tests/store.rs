@@ -1965,3 +1965,42 @@ async fn postgres_a_failing_write_does_not_undo_its_neighbours() {
     let counts = s.inbox_counts().await.expect("counts");
     assert_eq!(counts.pending, 100, "only the successful writes are kept");
 }
+
+/// A node opens a bounded number of connections however many reads and worker transactions
+/// are asked of it at once: 48 concurrent reads, each holding its connection for 200 ms,
+/// see at most 16 pooled connections and the writer's on the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_node_opens_a_bounded_number_of_connections() {
+    let Some((_keep, config)) = pg_database() else {
+        return;
+    };
+    let s = Arc::new(PgStore::open_config(config).expect("open"));
+    let mut tasks = Vec::new();
+    for _ in 0..48 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.read(|c| {
+                c.batch("SELECT pg_sleep(0.2)")?;
+                let n: i64 = c
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()",
+                        &[],
+                    )?
+                    .try_get(0)
+                    .map_err(|e| rebound_store::StoreError::Db(e.to_string()))?;
+                Ok(n)
+            })
+            .await
+        }));
+    }
+    let mut most = 0;
+    for t in tasks {
+        most = most.max(t.await.expect("join").expect("read"));
+    }
+    // Sixteen pooled connections and the writer's.
+    assert!(most <= 17, "{most} connections open at once");
+    assert!(
+        most >= 8,
+        "the reads did not run concurrently ({most} connections)"
+    );
+}

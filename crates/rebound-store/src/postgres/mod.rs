@@ -52,6 +52,9 @@ pub const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 8192;
 /// Reader connections kept open between reads.
 const READERS: usize = 8;
+/// Pooled connections in use at once at most (reads, workers' claims and applies): more
+/// callers wait for one, so a node never opens more than this plus its writer.
+const MAX_POOLED: usize = 16;
 /// The advisory lock key that serializes migrations across nodes ("rebound" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0072_6562_6f75_6e64;
 
@@ -176,6 +179,8 @@ pub struct PgStore {
     commits: Arc<AtomicU64>,
     jobs: mpsc::Sender<Job>,
     readers: Arc<Pool>,
+    /// Permits for [`MAX_POOLED`] connections in use.
+    in_use: Arc<tokio::sync::Semaphore>,
 }
 
 /// Idle reader connections. Emptied on a thread of its own (see the module doc).
@@ -467,6 +472,7 @@ impl PgStore {
             commits,
             jobs: tx,
             readers: Arc::new(Pool(Mutex::new(Vec::new()))),
+            in_use: Arc::new(tokio::sync::Semaphore::new(MAX_POOLED)),
         })
     }
 
@@ -579,7 +585,14 @@ impl PgStore {
     {
         let readers = self.readers.clone();
         let config = self.config.clone();
+        let permit = self
+            .in_use
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("store closed".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.0.lock().map(|mut v| v.pop()).unwrap_or(None);
             let mut conn = match pooled {
                 Some(c) if !c.client.is_closed() => c,

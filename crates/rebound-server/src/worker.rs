@@ -186,24 +186,12 @@ pub async fn run_once(
                             .await?
                     }
                 };
-                add(&mut total, &r);
+                total.absorb(r);
             }
             total
         }
     };
     Ok(Step { claimed, report })
-}
-
-fn add(total: &mut ApplyReport, r: &ApplyReport) {
-    total.done += r.done;
-    total.retried += r.retried;
-    total.failed += r.failed;
-    total.events += r.events;
-    total.duplicates += r.duplicates;
-    total.status_changes += r.status_changes;
-    total.unmatched += r.unmatched;
-    total.stale += r.stale;
-    total.changes.extend(r.changes.iter().cloned());
 }
 
 /// Runs [`run_once`] until the inbox is empty (rows waiting for a retry are left).
@@ -218,7 +206,7 @@ pub async fn drain(
         if step.claimed == 0 {
             return Ok(total);
         }
-        add(&mut total, &step.report);
+        total.absorb(step.report);
     }
 }
 

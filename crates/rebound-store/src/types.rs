@@ -106,6 +106,21 @@ pub struct ApplyReport {
     pub changes: Vec<ContactChange>,
 }
 
+impl ApplyReport {
+    /// Adds what another apply did to this one (its changes after these).
+    pub fn absorb(&mut self, r: ApplyReport) {
+        self.done += r.done;
+        self.retried += r.retried;
+        self.failed += r.failed;
+        self.events += r.events;
+        self.duplicates += r.duplicates;
+        self.status_changes += r.status_changes;
+        self.unmatched += r.unmatched;
+        self.stale += r.stale;
+        self.changes.extend(r.changes);
+    }
+}
+
 /// A fetched mailbox message to store.
 #[derive(Debug, Clone)]
 pub struct MailItem {

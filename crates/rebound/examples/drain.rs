@@ -55,7 +55,7 @@ use rebound_server::worker::{run_once, WorkerConfig};
 use rebound_store::copy::{self, Cell};
 use rebound_store::postgres::{self as pg, PgStore};
 use rebound_store::sqlite::SqliteStore;
-use rebound_store::DynStore;
+use rebound_store::{ApplyReport, DynStore};
 
 /// Rows written per `put_rows` call (one write on the writer thread, one statement on
 /// PostgreSQL).
@@ -164,28 +164,21 @@ async fn fill(store: &DynStore, rows: u64, addresses: u64) -> anyhow::Result<()>
     Ok(())
 }
 
-#[derive(Default, Debug, Clone, Copy)]
+/// What a worker task (or a node's tasks) did: rows claimed and the applies' counts (their
+/// lists of status changes are not kept).
+#[derive(Default, Debug, Clone)]
 struct Totals {
     claimed: u64,
-    done: u64,
-    events: u64,
-    duplicates: u64,
-    retried: u64,
-    failed: u64,
-    stale: u64,
-    status_changes: u64,
+    report: ApplyReport,
 }
 
 impl Totals {
-    fn add(&mut self, t: &Totals) {
-        self.claimed += t.claimed;
-        self.done += t.done;
-        self.events += t.events;
-        self.duplicates += t.duplicates;
-        self.retried += t.retried;
-        self.failed += t.failed;
-        self.stale += t.stale;
-        self.status_changes += t.status_changes;
+    fn add(&mut self, claimed: u64, report: ApplyReport) {
+        self.claimed += claimed;
+        self.report.absorb(ApplyReport {
+            changes: Vec::new(),
+            ..report
+        });
     }
 }
 
@@ -230,17 +223,7 @@ async fn drain_with(
                         if step.claimed == 0 {
                             return Ok::<_, rebound_store::StoreError>(t);
                         }
-                        let r = step.report;
-                        t.add(&Totals {
-                            claimed: step.claimed as u64,
-                            done: r.done,
-                            events: r.events,
-                            duplicates: r.duplicates,
-                            retried: r.retried,
-                            failed: r.failed,
-                            stale: r.stale,
-                            status_changes: r.status_changes,
-                        });
+                        t.add(step.claimed as u64, step.report);
                         progress.fetch_add(step.claimed as u64, Ordering::Relaxed);
                     }
                 }),
@@ -250,7 +233,7 @@ async fn drain_with(
     let mut per_node = vec![Totals::default(); stores.len()];
     for (node, h) in handles {
         let t = h.await??;
-        per_node[node].add(&t);
+        per_node[node].add(t.claimed, t.report);
     }
     monitor.abort();
     Ok(per_node)
@@ -590,7 +573,7 @@ async fn one_run(
     let commits = opened.commits() - commits_before;
     let mut total = Totals::default();
     for t in &per_node {
-        total.add(t);
+        total.add(t.claimed, t.report.clone());
     }
 
     let after = stores[0].inbox_counts().await?;
@@ -607,9 +590,9 @@ async fn one_run(
         && after.pending == 0
         && after.failed == 0
         && after.done == rows
-        && total.events == rows
+        && total.report.events == rows
         && total.claimed == rows
-        && total.stale == 0
+        && total.report.stale == 0
         && facts.events == rows
         && facts.event_rows == rows
         && facts.rows_with_several_events == 0
@@ -617,23 +600,23 @@ async fn one_run(
     println!(
         "DRAIN backend={backend_name} nodes={nodes} tasks={tasks} batch={} rows={rows} seconds={secs:.2} rows_per_s={:.0} events_per_s={:.0} events_applied={} duplicates={} status_changes={} events_in_db={} inbox_rows_with_events={} rows_with_several_events={} attempts_not_1={} claimed={} claimed_twice={claimed_twice} stale={} deadlocks={} contacts={} inbox_pending={} inbox_done={} inbox_failed={} retried={} commits={commits} fill_rows_per_s={:.0} db_mb={db_mb:.0} check={}",
         cfg.batch,
-        total.done as f64 / secs,
-        total.events as f64 / secs,
-        total.events,
-        total.duplicates,
-        total.status_changes,
+        total.report.done as f64 / secs,
+        total.report.events as f64 / secs,
+        total.report.events,
+        total.report.duplicates,
+        total.report.status_changes,
         facts.events,
         facts.event_rows,
         facts.rows_with_several_events,
         facts.attempts_not_one,
         total.claimed,
-        total.stale,
+        total.report.stale,
         facts.deadlocks,
         facts.contacts,
         after.pending,
         after.done,
         after.failed,
-        total.retried,
+        total.report.retried,
         rows as f64 / fill_s,
         if ok { "ok" } else { "FAILED" },
     );

@@ -79,30 +79,34 @@ pub enum StoreCommand {
 #[derive(Debug, Subcommand)]
 pub enum MailboxCommand {
     /// One pass over a mailbox: fetch, store, delete / move / keep, then process.
-    Scan {
-        /// A mailbox source's id (wins over --url / REBOUND_MAILBOX_URL).
-        #[arg(long, required_unless_present = "url")]
-        source: Option<i64>,
-        /// A mailbox URL (imaps://USER:PASSWORD@HOST/FOLDER?after=…), for a one-off scan.
-        /// The environment variable keeps the password out of the process list.
-        #[arg(long, env = "REBOUND_MAILBOX_URL", hide_env_values = true)]
-        url: Option<String>,
-        /// Which recipients this pass may change: verp, known-contact or any (default: the
-        /// source's setting, else the mailbox_trust setting, else known-contact).
-        #[arg(long)]
-        trust: Option<String>,
-        /// Store the messages but leave processing to a running `serve`.
-        #[arg(long)]
-        no_process: bool,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-        /// While another pass over the mailbox holds its lock (on any node on the
-        /// database), wait up to this many seconds for it; 0 reports busy at once (exit 1).
-        /// The default outlasts the lock of a pass that died (30 s).
-        #[arg(long, value_name = "SECONDS", default_value_t = 35)]
-        wait: u64,
-    },
+    Scan(ScanArgs),
+}
+
+/// `rebound mailbox scan`'s arguments.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// A mailbox source's id (wins over --url / REBOUND_MAILBOX_URL).
+    #[arg(long, required_unless_present = "url")]
+    pub source: Option<i64>,
+    /// A mailbox URL (imaps://USER:PASSWORD@HOST/FOLDER?after=…), for a one-off scan.
+    /// The environment variable keeps the password out of the process list.
+    #[arg(long, env = "REBOUND_MAILBOX_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// Which recipients this pass may change: verp, known-contact or any (default: the
+    /// source's setting, else the mailbox_trust setting, else known-contact).
+    #[arg(long)]
+    pub trust: Option<String>,
+    /// Store the messages but leave processing to a running `serve`.
+    #[arg(long)]
+    pub no_process: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// While another pass over the mailbox holds its lock (on any node on the
+    /// database), wait up to this many seconds for it; 0 reports busy at once (exit 1).
+    /// The default outlasts the lock of a pass that died (30 s).
+    #[arg(long, value_name = "SECONDS", default_value_t = 35)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Subcommand)]

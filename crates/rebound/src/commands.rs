@@ -13,8 +13,8 @@ use rebound_store::{ContactFilter, DynStore, NewContact};
 use serde_json::{json, Value};
 
 use crate::cli::{
-    Cli, Command, ExportArgs, ImportArgs, MailboxCommand, ReplayArgs, SourceCommand, TokenCommand,
-    VerpCommand, WebhookCommand,
+    Cli, Command, ExportArgs, ImportArgs, MailboxCommand, ReplayArgs, ScanArgs, SourceCommand,
+    TokenCommand, VerpCommand, WebhookCommand,
 };
 use crate::config::{self, FileConfig};
 use crate::serve;
@@ -52,29 +52,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "New admin token printed above; restart `rebound serve` for it to take effect."
             );
         }
-        Command::Mailbox(MailboxCommand::Scan {
-            source,
-            url,
-            trust,
-            no_process,
-            json,
-            wait,
-        }) => {
-            let trust = match trust.as_deref() {
-                None => None,
-                Some(t) => Some(rebound_core::bounces::events::Trust::parse(t).ok_or_else(
-                    || anyhow::anyhow!("--trust must be verp, known-contact or any"),
-                )?),
-            };
-            let scan = ScanArgs {
-                source,
-                url,
-                trust,
-                no_process,
-                json,
-                wait: std::time::Duration::from_secs(wait),
-            };
-            return mailbox_scan(&store, &file, scan).await;
+        Command::Mailbox(MailboxCommand::Scan(args)) => {
+            return mailbox_scan(&store, &file, args).await;
         }
         Command::Verp(VerpCommand::Encode {
             address,
@@ -447,16 +426,6 @@ async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rebound mailbox scan`'s arguments, `--trust` and `--wait` parsed.
-struct ScanArgs {
-    source: Option<i64>,
-    url: Option<String>,
-    trust: Option<rebound_core::bounces::events::Trust>,
-    no_process: bool,
-    json: bool,
-    wait: std::time::Duration,
-}
-
 async fn mailbox_scan(
     store: &DynStore,
     file: &FileConfig,
@@ -471,6 +440,14 @@ async fn mailbox_scan(
         json,
         wait,
     } = args;
+    let trust = match trust.as_deref() {
+        None => None,
+        Some(t) => Some(
+            rebound_core::bounces::events::Trust::parse(t)
+                .ok_or_else(|| anyhow::anyhow!("--trust must be verp, known-contact or any"))?,
+        ),
+    };
+    let wait = std::time::Duration::from_secs(wait);
     let (source, url) = match (source, url) {
         (Some(id), _) => {
             let (s, u) = mailbox::source_by_id(store, id).await?;

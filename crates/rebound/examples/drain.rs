@@ -256,6 +256,21 @@ struct Facts {
     statuses: String,
 }
 
+impl Facts {
+    /// The answers to [`FACTS_SQL`] in order, [`STATUSES_SQL`]'s rows, the deadlocks.
+    fn new(n: [u64; 5], statuses: &[String], deadlocks: u64) -> Facts {
+        Facts {
+            events: n[0],
+            contacts: n[1],
+            event_rows: n[2],
+            rows_with_several_events: n[3],
+            attempts_not_one: n[4],
+            deadlocks,
+            statuses: statuses.join(" "),
+        }
+    }
+}
+
 const FACTS_SQL: [&str; 5] = [
     "SELECT COUNT(*) FROM events",
     "SELECT COUNT(*) FROM contacts",
@@ -282,15 +297,7 @@ async fn sqlite_facts(store: &SqliteStore) -> anyhow::Result<Facts> {
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Facts {
-                events: n[0],
-                contacts: n[1],
-                event_rows: n[2],
-                rows_with_several_events: n[3],
-                attempts_not_one: n[4],
-                deadlocks: 0,
-                statuses: statuses.join(" "),
-            })
+            Ok(Facts::new(n, &statuses, 0))
         })
         .await?)
 }
@@ -316,15 +323,7 @@ async fn pg_facts(store: &PgStore) -> anyhow::Result<Facts> {
                     &[],
                 )?
                 .try_get(0)?;
-            Ok(Facts {
-                events: n[0],
-                contacts: n[1],
-                event_rows: n[2],
-                rows_with_several_events: n[3],
-                attempts_not_one: n[4],
-                deadlocks: deadlocks.max(0) as u64,
-                statuses: statuses.join(" "),
-            })
+            Ok(Facts::new(n, &statuses, deadlocks.max(0) as u64))
         })
         .await?)
 }

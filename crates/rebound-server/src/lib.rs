@@ -12,7 +12,7 @@
 //!   (403), body limit (413), signature (401), shape (400), durable inbox write, then 2xx.
 //! - [`auth`]: the client's address (through trusted proxies only), the admin token
 //!   check and its failed-attempt limiter.
-//! - [`api`]: the admin JSON API under `/api/v1` (bearer token).
+//! - [`api`]: the admin JSON API under `/api/v1` (bearer token), one module per resource.
 //! - [`sources`]: creating a source (validation, generated keys and secrets) and showing
 //!   it (its webhook URL): one code path for the API and the CLI.
 //! - [`rejections`]: rejected webhook requests counted per minute and sampled, so a flood

@@ -1,0 +1,176 @@
+//! `/api/v1/contacts`: list, create, show (with the timeline), patch and delete contacts.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use rebound_core::Address;
+use rebound_store::{Contact, ContactFilter, ContactPatch, EventFilter, NewContact};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_address, parse_json, parse_status, ApiResult};
+use crate::error::ApiError;
+use crate::state::{now_ms, AppState};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateContact {
+    email: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    uuid: Option<String>,
+    #[serde(default)]
+    attributes: Option<serde_json::Map<String, Value>>,
+}
+
+/// 413 for attributes over the size limit, 400 for too deep a nesting.
+fn check_attributes(attrs: &serde_json::Map<String, Value>) -> ApiResult<()> {
+    use rebound_core::attributes::{check, Exceeded};
+    match check(attrs) {
+        Ok(()) => Ok(()),
+        Err(e @ Exceeded::Size(_)) => {
+            Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e @ Exceeded::Depth) => Err(ApiError::bad_request(e.to_string())),
+    }
+}
+
+pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let req: CreateContact = parse_json(&body)?;
+    if let Some(a) = &req.attributes {
+        check_attributes(a)?;
+    }
+    let addr = parse_address(&req.email)?;
+    let status = req.status.as_deref().map(parse_status).transpose()?;
+    let new = NewContact {
+        email: addr.as_str().into(),
+        email_key: addr.key().into(),
+        status,
+        reason: req.reason,
+        uuid: req.uuid,
+        attributes: req
+            .attributes
+            .map(Value::Object)
+            .unwrap_or_else(|| json!({})),
+        now: now_ms(),
+    };
+    let report = state.store.upsert_contacts(vec![new], false).await?;
+    if report.created == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("contact {} already exists", addr.as_str()),
+        ));
+    }
+    let c = state
+        .store
+        .get_contacts(vec![addr.key().into()])
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
+    Ok((StatusCode::CREATED, Json(json!(c))).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct ContactQuery {
+    status: Option<String>,
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ContactQuery>,
+) -> ApiResult {
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_status)
+        .transpose()?;
+    let filter = ContactFilter {
+        status,
+        q: q.q.filter(|s| !s.is_empty()),
+        limit: q.limit.unwrap_or(100),
+        cursor: q.cursor,
+    };
+    Ok(Json(json!(state.store.list_contacts(filter).await?)).into_response())
+}
+
+async fn contact_or_404(state: &AppState, email: &str) -> ApiResult<(Address, Contact)> {
+    let addr = parse_address(email)?;
+    let c = state
+        .store
+        .get_contacts(vec![addr.key().into()])
+        .await?
+        .into_iter()
+        .next()
+        .flatten();
+    c.map(|c| (addr, c))
+        .ok_or_else(|| ApiError::not_found(format!("no contact {email}")))
+}
+
+pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
+    let (addr, contact) = contact_or_404(&state, &email).await?;
+    let events = state
+        .store
+        .list_events(EventFilter {
+            email_key: Some(addr.key().into()),
+            limit: 200,
+            ..Default::default()
+        })
+        .await?;
+    let mut v = json!(contact);
+    v["events"] = json!(events.items);
+    Ok(Json(v).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    attributes: Option<serde_json::Map<String, Value>>,
+}
+
+pub(super) async fn patch(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let req: PatchBody = parse_json(&body)?;
+    let (addr, old) = contact_or_404(&state, &email).await?;
+    let mut patch = ContactPatch {
+        attributes: req.attributes,
+        ..ContactPatch::default()
+    };
+    if patch.attributes.is_some() {
+        // Patched attributes are merged into the old ones: the merge is what is kept.
+        check_attributes(&patch.merged_attributes(&old.attributes))?;
+    }
+    patch.status = req.status.as_deref().map(parse_status).transpose()?;
+    patch.reason = req.reason;
+    let c = state
+        .store
+        .patch_contact(addr.key(), patch, now_ms())
+        .await?;
+    Ok(Json(json!(c)).into_response())
+}
+
+pub(super) async fn delete(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
+    let addr = parse_address(&email)?;
+    if state.store.delete_contact(addr.key()).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(format!("no contact {email}")))
+    }
+}

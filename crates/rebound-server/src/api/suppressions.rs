@@ -1,0 +1,70 @@
+//! `/api/v1/suppressions`: the suppression check of the sending path, one address or a batch.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use rebound_core::Address;
+use rebound_store::Contact;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_address, parse_json, ApiResult};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn suppression_json(email: &str, c: Option<&Contact>) -> Value {
+    match c {
+        Some(c) => json!({
+            "email": c.email, "suppressed": c.suppressed, "status": c.status, "reason": c.reason,
+        }),
+        None => json!({ "email": email, "suppressed": false, "status": null, "reason": null }),
+    }
+}
+
+pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
+    let addr = parse_address(&email)?;
+    let found = state
+        .store
+        .get_contacts(vec![addr.key().to_string()])
+        .await?;
+    let c = found.into_iter().next().flatten();
+    Ok(Json(suppression_json(addr.as_str(), c.as_ref())).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    emails: Vec<String>,
+}
+
+const MAX_CHECK: usize = 1000;
+
+pub(super) async fn check(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let req: CheckRequest = parse_json(&body)?;
+    if req.emails.len() > MAX_CHECK {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_CHECK} emails per request"
+        )));
+    }
+    let parsed: Vec<Result<Address, String>> = req
+        .emails
+        .iter()
+        .map(|e| Address::parse(e).map_err(|err| err.to_string()))
+        .collect();
+    let keys: Vec<String> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok())
+        .map(|a| a.key().to_string())
+        .collect();
+    let mut found = state.store.get_contacts(keys).await?.into_iter();
+    let results: Vec<Value> = parsed
+        .iter()
+        .zip(&req.emails)
+        .map(|(p, raw)| match p {
+            Ok(a) => suppression_json(a.as_str(), found.next().flatten().as_ref()),
+            Err(e) => json!({ "email": raw, "error": e }),
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })).into_response())
+}

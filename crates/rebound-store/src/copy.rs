@@ -105,6 +105,35 @@ pub const TABLES: &[Table] = &[
         serial: false,
     },
     Table {
+        name: "api_keys",
+        columns: &[
+            ("id", Int),
+            ("name", Text),
+            ("scope", Text),
+            ("key_hash", Text),
+            ("prefix", Text),
+            ("created_at", Int),
+            ("last_used_at", Int),
+            ("revoked_at", Int),
+        ],
+        key: 1,
+        serial: true,
+    },
+    Table {
+        name: "users",
+        columns: &[
+            ("id", Int),
+            ("email", Text),
+            ("email_key", Text),
+            ("role", Text),
+            ("password_hash", Text),
+            ("created_at", Int),
+            ("last_login_at", Int),
+        ],
+        key: 1,
+        serial: true,
+    },
+    Table {
         name: "sources",
         columns: &[
             ("id", Int),

@@ -23,6 +23,7 @@
 //! # Layout
 //! - [`types`]: the records the store reads and writes (sources, inbox rows, contacts,
 //!   events, request log entries) and the filters of list queries.
+//! - [`access`]: API keys, UI users and their sessions (hashed secrets only).
 //! - [`apply`]: applying processed inbox rows, for every backend.
 //! - [`copy`]: moving an installation from one store to another (`rebound store copy`).
 //! - [`sqlite`]: the SQLite implementation: one writer thread doing group commit, reader
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rebound_core::{Millis, Policy};
 
+pub mod access;
 pub mod apply;
 mod common;
 pub mod copy;
@@ -43,6 +45,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod types;
 
+pub use access::{ApiKey, NewApiKey, NewSession, NewUser, Session, User};
 pub use types::*;
 
 /// Why a store operation failed.
@@ -184,6 +187,32 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
     /// Lists the request log, newest first.
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+
+    // ---- access ([`access`])
+    /// Stores a new API key (its hash).
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+    /// Every API key, revoked ones included, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    /// The live (not revoked) key with this hash.
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// Revokes a key; returns whether a live key was revoked.
+    async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<bool>;
+    /// Records that a key was used.
+    async fn touch_api_key(&self, id: i64, now: Millis) -> Result<()>;
+    /// Creates a UI user; `Conflict` if the address has one.
+    async fn create_user(&self, user: NewUser) -> Result<User>;
+    /// Every UI user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// The user with this (lower-case) address.
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<User>>;
+    /// Deletes a user and its sessions; returns whether it existed.
+    async fn delete_user(&self, id: i64) -> Result<bool>;
+    /// Stores a login session (and removes a few expired ones); records the login.
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The session with this id hash, if it has not expired at `now`, with its user.
+    async fn session(&self, id_hash: &str, now: Millis) -> Result<Option<Session>>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
 
     // ---- moving an installation ([`copy`])
     /// Rows of `table` whose key follows `after` (from the first when `None`), in key order:

@@ -136,7 +136,105 @@ per_backend!(
     mailbox_messages_are_stored_once,
     rejections_and_old_requests_are_pruned,
     named_locks_are_held_renewed_released_and_expire,
+    keys_users_and_sessions_read_back_and_end,
 );
+
+/// API keys are found by hash until revoked; users are unique by address; a session opens
+/// until it expires or ends, and ends with its user.
+async fn keys_users_and_sessions_read_back_and_end(b: Backend) {
+    use rebound_store::{NewApiKey, NewSession, NewUser};
+    let s = &b.store;
+    let key = |name: &str, hash: &str| NewApiKey {
+        name: name.into(),
+        scope: "check".into(),
+        key_hash: hash.into(),
+        prefix: "rbk_ab".into(),
+        created_at: 1_000,
+    };
+    let a = s.create_api_key(key("sender", "h1")).await.expect("key");
+    let b2 = s.create_api_key(key("other", "h2")).await.expect("key");
+    assert!(a.id < b2.id);
+    assert!(
+        s.create_api_key(key("dup", "h1")).await.is_err(),
+        "hash is unique"
+    );
+    let found = s.api_key_by_hash("h1").await.expect("find").expect("found");
+    assert_eq!(
+        (found.id, found.name.as_str(), found.scope.as_str()),
+        (a.id, "sender", "check")
+    );
+    assert!(s.api_key_by_hash("nope").await.expect("find").is_none());
+    s.touch_api_key(a.id, 5_000).await.expect("touch");
+    assert!(s.revoke_api_key(a.id, 6_000).await.expect("revoke"));
+    assert!(
+        !s.revoke_api_key(a.id, 7_000).await.expect("revoke"),
+        "once"
+    );
+    assert!(
+        s.api_key_by_hash("h1").await.expect("find").is_none(),
+        "revoked"
+    );
+    let listed = s.list_api_keys().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        (listed[0].last_used_at, listed[0].revoked_at),
+        (Some(5_000), Some(6_000))
+    );
+    assert_eq!(listed[1].revoked_at, None);
+
+    let user = |email: &str| NewUser {
+        email: email.into(),
+        email_key: email.to_lowercase(),
+        role: "viewer".into(),
+        password_hash: "$argon2id$x".into(),
+        created_at: 2_000,
+    };
+    let u = s.create_user(user("Ann@Example.com")).await.expect("user");
+    assert!(matches!(
+        s.create_user(user("ANN@example.com")).await,
+        Err(rebound_store::StoreError::Conflict(_))
+    ));
+    let got = s
+        .user_by_email("ann@example.com")
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(
+        (got.id, got.email.as_str(), got.password_hash.as_str()),
+        (u.id, "Ann@Example.com", "$argon2id$x")
+    );
+    let session = |id: &str, expires_at: Millis| NewSession {
+        id_hash: id.into(),
+        user_id: u.id,
+        csrf: format!("csrf-{id}"),
+        created_at: 3_000,
+        expires_at,
+    };
+    s.create_session(session("s1", 10_000))
+        .await
+        .expect("session");
+    s.create_session(session("s2", 10_000))
+        .await
+        .expect("session");
+    let live = s.session("s1", 9_999).await.expect("read").expect("live");
+    assert_eq!((live.csrf.as_str(), live.user.id), ("csrf-s1", u.id));
+    assert_eq!(live.user.last_login_at, Some(3_000));
+    assert!(
+        s.session("s1", 10_000).await.expect("read").is_none(),
+        "expired"
+    );
+    s.delete_session("s1").await.expect("end");
+    assert!(
+        s.session("s1", 5_000).await.expect("read").is_none(),
+        "ended"
+    );
+    assert!(s.delete_user(u.id).await.expect("delete"));
+    assert!(
+        s.session("s2", 5_000).await.expect("read").is_none(),
+        "ends with its user"
+    );
+    assert!(s.list_users().await.expect("list").is_empty());
+}
 
 /// The lock every node shares: taken once until it expires or is given up; its holder can
 /// renew it; expired locks are cleared by later takers.

@@ -29,6 +29,7 @@
 //! that drives asynchronous tasks: connections live on the writer thread and in blocking
 //! tasks only, and the reader pool is emptied on a thread of its own when the store goes.
 
+mod access;
 mod copy;
 mod ops;
 mod rows;
@@ -64,6 +65,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_named_locks.sql"),
     ),
+    (3, include_str!("../../migrations/postgres/0003_access.sql")),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -854,6 +856,49 @@ impl Store for PgStore {
     }
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        self.write(move |c| access::create_api_key(c, &key)).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(access::list_api_keys).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let hash = key_hash.to_string();
+        self.read(move |c| access::api_key_by_hash(c, &hash)).await
+    }
+    async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<bool> {
+        self.write(move |c| access::revoke_api_key(c, id, now))
+            .await
+    }
+    async fn touch_api_key(&self, id: i64, now: Millis) -> Result<()> {
+        self.write(move |c| access::touch_api_key(c, id, now)).await
+    }
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        self.write(move |c| access::create_user(c, &user)).await
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(access::list_users).await
+    }
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<User>> {
+        let key = email_key.to_string();
+        self.read(move |c| access::user_by_email(c, &key)).await
+    }
+    async fn delete_user(&self, id: i64) -> Result<bool> {
+        self.write(move |c| access::delete_user(c, id)).await
+    }
+    async fn create_session(&self, session: NewSession) -> Result<()> {
+        self.write(move |c| access::create_session(c, &session))
+            .await
+    }
+    async fn session(&self, id_hash: &str, now: Millis) -> Result<Option<Session>> {
+        let hash = id_hash.to_string();
+        self.read(move |c| access::session(c, &hash, now)).await
+    }
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let hash = id_hash.to_string();
+        self.write(move |c| access::delete_session(c, &hash)).await
     }
 
     async fn copy_rows(

@@ -14,6 +14,7 @@
 //! applying them runs [`crate::apply::apply`] over [`rows::SqliteRows`] in a transaction of
 //! its own.
 
+mod access;
 mod copy;
 mod ops;
 mod retention;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_named_locks.sql"),
     ),
+    (7, include_str!("../../migrations/sqlite/0007_access.sql")),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -643,6 +645,49 @@ impl Store for SqliteStore {
     }
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        self.write(move |c| access::create_api_key(c, &key)).await
+    }
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.read(access::list_api_keys).await
+    }
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        let hash = key_hash.to_string();
+        self.read(move |c| access::api_key_by_hash(c, &hash)).await
+    }
+    async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<bool> {
+        self.write(move |c| access::revoke_api_key(c, id, now))
+            .await
+    }
+    async fn touch_api_key(&self, id: i64, now: Millis) -> Result<()> {
+        self.write(move |c| access::touch_api_key(c, id, now)).await
+    }
+    async fn create_user(&self, user: NewUser) -> Result<User> {
+        self.write(move |c| access::create_user(c, &user)).await
+    }
+    async fn list_users(&self) -> Result<Vec<User>> {
+        self.read(access::list_users).await
+    }
+    async fn user_by_email(&self, email_key: &str) -> Result<Option<User>> {
+        let key = email_key.to_string();
+        self.read(move |c| access::user_by_email(c, &key)).await
+    }
+    async fn delete_user(&self, id: i64) -> Result<bool> {
+        self.write(move |c| access::delete_user(c, id)).await
+    }
+    async fn create_session(&self, session: NewSession) -> Result<()> {
+        self.write(move |c| access::create_session(c, &session))
+            .await
+    }
+    async fn session(&self, id_hash: &str, now: Millis) -> Result<Option<Session>> {
+        let hash = id_hash.to_string();
+        self.read(move |c| access::session(c, &hash, now)).await
+    }
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let hash = id_hash.to_string();
+        self.write(move |c| access::delete_session(c, &hash)).await
     }
 
     async fn copy_rows(

@@ -147,6 +147,10 @@ pub struct AppState {
     pub auth_failures: Arc<crate::auth::AuthFailures>,
     /// Rejected webhook requests, counted and sampled.
     pub rejections: Arc<crate::rejections::Rejections>,
+    /// Failed UI logins per peer.
+    pub login_failures: Arc<crate::auth::AuthFailures>,
+    /// When each API key was last recorded as used.
+    pub key_uses: Arc<crate::auth::KeyUses>,
 }
 
 impl AppState {
@@ -175,6 +179,8 @@ impl AppState {
             last_ingest: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             auth_failures: Arc::new(crate::auth::AuthFailures::default()),
             rejections,
+            key_uses: Arc::default(),
+            login_failures: Arc::default(),
         })
     }
 

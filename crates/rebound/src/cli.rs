@@ -59,6 +59,60 @@ pub enum Command {
     /// The database as a whole: move an installation between SQLite and PostgreSQL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// API keys with a scope: admin, read, or check (the suppression check only).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Users of the web UI.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key and print it once (on standard output, alone).
+    Add {
+        /// A name to tell keys apart (e.g. the application that uses it).
+        #[arg(long)]
+        name: String,
+        /// What the key may do: admin (everything), read (every read), check (the
+        /// suppression checks and unsubscribe links only).
+        #[arg(long, value_parser = ["admin", "read", "check"])]
+        scope: String,
+    },
+    /// List keys: id, name, scope, prefix, created, last used, revoked (never the key).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: it stops working at once, on every node.
+    Revoke {
+        /// The key's id (see `rebound key list`).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make a UI user; prints a generated password once, unless --password-stdin.
+    Add {
+        /// The login address.
+        #[arg(long)]
+        email: String,
+        /// admin (may change things) or viewer (may only look).
+        #[arg(long, value_parser = ["admin", "viewer"], default_value = "admin")]
+        role: String,
+        /// Read the password (at least 12 characters) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List UI users.
+    List,
+    /// Delete a UI user and end its sessions.
+    Delete {
+        /// The user's login address.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

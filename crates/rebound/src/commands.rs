@@ -64,6 +64,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             println!("{rp}");
         }
+        Command::Key(cmd) => return crate::access::key(&store, cmd).await,
+        Command::User(cmd) => return crate::access::user(&store, cmd).await,
         Command::Webhook(_) | Command::Parse(_) | Command::Store(_) => {
             unreachable!("handled above")
         }

@@ -3,6 +3,7 @@
 //! commands in [`commands`]. See the crate docs of `rebound-core`, `rebound-store` and
 //! `rebound-server` for the architecture.
 
+mod access;
 mod cli;
 mod commands;
 mod config;

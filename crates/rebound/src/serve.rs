@@ -5,8 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use rebound_core::Policy;
 use rebound_server::api::POLICY_KEY;
+use rebound_server::auth::users;
 use rebound_server::listener::Limits;
-use rebound_server::state::digest;
+use rebound_server::state::{digest, now_ms};
 use rebound_server::{worker, AppState, ServerConfig};
 use rebound_store::DynStore;
 
@@ -42,6 +43,30 @@ async fn admin_token_hash(store: &DynStore, configured: Option<&str>) -> anyhow:
     }
     // Another process generated one at the same moment: use that.
     Box::pin(admin_token_hash(store, None)).await
+}
+
+/// The first UI user, when there is none: `REBOUND_ADMIN_EMAIL` (default
+/// `admin@localhost`), an admin with a generated password printed once.
+async fn first_ui_user(store: &DynStore) -> anyhow::Result<()> {
+    if !store.list_users().await?.is_empty() {
+        return Ok(());
+    }
+    let email = std::env::var("REBOUND_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
+    match users::create(store, &email, "admin", None, now_ms()).await {
+        Ok((u, Some(password))) => {
+            println!(
+                "Web UI login (shown once; keep it safe): {} / {password}",
+                u.email
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        // Another node made one at the same moment.
+        Err(users::UserError::Store(rebound_store::StoreError::Conflict(_))) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot create the first UI user {email}: {e}"
+        )),
+    }
 }
 
 pub async fn policy_in_force(store: &DynStore, default: Policy) -> anyhow::Result<Policy> {
@@ -114,6 +139,7 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
     // Nothing to release: rows a previous run died holding are claimable again once their
     // lease expires (`WorkerConfig::lease_ms`), here or on any other node.
     let token_hash = admin_token_hash(&store, s.admin_token.as_deref()).await?;
+    first_ui_user(&store).await?;
     let policy = policy_in_force(&store, s.policy).await?;
     let config = ServerConfig {
         sns_cert_dir: s.sns_cert_dir.clone(),

@@ -4,6 +4,7 @@
 
 mod contacts;
 mod events;
+mod keys;
 mod log;
 mod settings;
 mod sources;
@@ -14,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use rebound_core::{Address, Status};
 use serde::de::DeserializeOwned;
@@ -50,6 +51,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/log/rejections", get(log::rejections))
         .route("/log/{id}/replay", post(log::replay))
         .route("/settings", get(settings::get).put(settings::put))
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", delete(keys::revoke))
+        .route("/users", get(keys::list_users).post(keys::create_user))
+        .route("/users/{id}", delete(keys::delete_user))
         .fallback(crate::error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::error::ADMIN_BODY_LIMIT,
@@ -57,7 +62,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(middleware::map_response(crate::error::json_rejections))
         .layer(middleware::from_fn_with_state(
             state,
-            crate::auth::require_admin,
+            crate::auth::require_key,
         ))
 }
 

@@ -1,7 +1,6 @@
 //! The CLI: import/export round trip, webhook parse, source add.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -9,25 +8,8 @@ use serde_json::Value;
 use crate::helpers::*;
 
 fn rebound(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rebound"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rebound");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("wait")
+    let dir = dir.to_str().expect("utf-8 path");
+    run_rebound(&[&["--data-dir", dir], args].concat(), stdin)
 }
 
 #[test]

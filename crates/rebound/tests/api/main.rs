@@ -8,6 +8,7 @@ mod docs;
 mod every_provider;
 mod flood;
 mod helpers;
+mod keys;
 mod limits;
 mod mailbox;
 mod multinode;

@@ -310,8 +310,8 @@ async fn bodies_over_the_limit_are_413() {
 async fn the_admin_api_needs_the_token() {
     let app = spawn_app().await;
     for (auth, want) in [
-        (None, "missing admin token"),
-        (Some("Bearer wrong-token"), "invalid admin token"),
+        (None, "missing API key"),
+        (Some("Bearer wrong-token"), "invalid API key"),
     ] {
         let mut req = app.client.get(app.url("/api/v1/contacts"));
         if let Some(a) = auth {

@@ -1,6 +1,6 @@
 //! Who is asking, and may they: the client's address (through trusted proxies only), the
-//! admin bearer-token check, and the failed-attempt limiter that slows token guessing
-//! without ever refusing the right token.
+//! bearer check of the API (admin token or a scoped key, [`keys`]), and the failed-attempt
+//! limiter that slows guessing without ever refusing the right credential.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +11,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use rebound_core::Millis;
+
+pub mod keys;
+pub mod session;
+pub mod users;
 
 use crate::error::ApiError;
 use crate::state::{digest, now_ms, AppState};
@@ -212,12 +216,44 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Middleware of the admin API: the right token passes, always; a wrong one counts
-/// against the client, which past the limit gets 429 with `Retry-After`.
-pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Middleware of the admin API: the admin token or a live API key whose scope permits the
+/// call passes, always; a wrong one counts against the client, which past the limit gets 429
+/// with `Retry-After`. The caller goes into the request's extensions ([`keys::Caller`]).
+pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let token = bearer(req.headers()).map(str::to_string);
     if let Some(t) = &token {
-        if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) {
+        let caller =
+            if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) {
+                Some(keys::Caller {
+                    scope: keys::Scope::Admin,
+                    key: None,
+                })
+            } else {
+                match keys::find(&state.store, t).await {
+                    Ok(found) => found.map(|(key, scope)| {
+                        state.key_uses.touch(&state.store, key.id, now_ms());
+                        keys::Caller {
+                            scope,
+                            key: Some(key),
+                        }
+                    }),
+                    Err(e) => return crate::error::ApiError::from(e).into_response(),
+                }
+            };
+        if let Some(caller) = caller {
+            if !caller.scope.permits(req.method(), req.uri().path()) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "this key's scope ({}) does not allow {} {}",
+                        caller.scope.as_str(),
+                        req.method(),
+                        req.uri().path()
+                    ),
+                )
+                .into_response();
+            }
+            req.extensions_mut().insert(caller);
             return next.run(req).await;
         }
     }
@@ -230,16 +266,41 @@ pub async fn require_admin(State(state): State<AppState>, req: Request, next: Ne
     match token {
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "missing admin token (Authorization: Bearer <token>)",
+            "missing API key (Authorization: Bearer <admin token or key>)",
         )
         .into_response(),
         Some(_) => {
             if let Some(wait) = state.auth_failures.record(client, now) {
-                tracing::warn!(%client, "admin token guessing: failed attempts over the limit");
+                tracing::warn!(%client, "API key guessing: failed attempts over the limit");
                 return too_many(wait);
             }
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response()
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid API key").into_response()
         }
+    }
+}
+
+/// When each key was last recorded as used: a key's `last_used_at` is written at most once a
+/// minute, in the background, so that a busy sending path costs no write per request.
+#[derive(Default)]
+pub struct KeyUses {
+    last: std::sync::Mutex<HashMap<i64, Millis>>,
+}
+
+impl KeyUses {
+    const EVERY_MS: Millis = 60_000;
+
+    fn touch(&self, store: &rebound_store::DynStore, id: i64, now: Millis) {
+        let Ok(mut m) = self.last.lock() else { return };
+        if m.get(&id).is_some_and(|t| now - t < Self::EVERY_MS) {
+            return;
+        }
+        m.insert(id, now);
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(id, now).await {
+                tracing::warn!(error = %e, key = id, "could not record a key's use");
+            }
+        });
     }
 }
 

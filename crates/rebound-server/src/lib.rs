@@ -13,6 +13,7 @@
 //! - [`auth`]: the client's address (through trusted proxies only), the admin token
 //!   check and its failed-attempt limiter.
 //! - [`api`]: the admin JSON API under `/api/v1` (bearer token), one module per resource.
+//! - [`export`]: the contacts CSV (columns, streamed pages) of the CLI and the API.
 //! - [`sources`]: creating a source (validation, generated keys and secrets) and showing
 //!   it (its webhook URL): one code path for the API and the CLI.
 //! - [`rejections`]: rejected webhook requests counted per minute and sampled, so a flood
@@ -29,6 +30,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod listener;
 pub mod mailbox;

@@ -16,6 +16,19 @@ pub(crate) const CONTACT_COLS: &str = "id, uuid, email, status, reason, soft_bou
 pub(crate) const CONTACT_STATE_COLS: &str = "id, uuid, email, status, reason, soft_bounces, last_event_at,
     last_delivered_at, last_engaged_at, last_policy_event_at, manual_at, manual_status, manual_reason";
 
+/// The timeline note of a status set by hand (or by an import): who, from what, to what.
+pub(crate) fn manual_note(
+    by: &str,
+    before: rebound_core::Status,
+    after: rebound_core::Status,
+) -> String {
+    format!(
+        "status set by {by}: {} → {}",
+        before.as_str(),
+        after.as_str()
+    )
+}
+
 pub(crate) fn now_ms() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -284,6 +284,9 @@ pub struct ContactPatch {
     pub reason: Option<String>,
     /// Attributes to merge (a `null` value removes the key).
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Who asks, for the timeline (`api` when not said): `admin token`, `key:3 (ops)`,
+    /// `user ann@example.com`.
+    pub by: Option<String>,
 }
 
 impl ContactPatch {

@@ -1277,6 +1277,7 @@ async fn contacts_are_upserted_found_listed_patched_and_deleted(b: Backend) {
                 status: Some(Status::Unsubscribed),
                 reason: None,
                 attributes: Some(attrs),
+                by: Some("user ann@example.com".into()),
             },
             50,
         )
@@ -1295,10 +1296,12 @@ async fn contacts_are_upserted_found_listed_patched_and_deleted(b: Backend) {
             .await,
         Err(StoreError::NotFound(_))
     ));
+    let timeline = events_of(s, "a_1@example.com").await;
+    assert_eq!(timeline.len(), 1, "the change is in the timeline");
     assert_eq!(
-        events_of(s, "a_1@example.com").await.len(),
-        1,
-        "the change is in the timeline"
+        timeline[0].note.as_deref(),
+        Some("status set by user ann@example.com: subscribed → unsubscribed"),
+        "with who did it"
     );
     assert!(s.delete_contact("a_1@example.com").await.expect("delete"));
     assert!(!s.delete_contact("a_1@example.com").await.expect("delete"));

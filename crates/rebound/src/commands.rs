@@ -229,18 +229,6 @@ fn webhook_parse(provider: &str, path: &std::path::Path) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Columns written by `export` that `import` reads back; the rest are ignored on import.
-const EXPORT_COLUMNS: [&str; 8] = [
-    "email",
-    "status",
-    "reason",
-    "uuid",
-    "attributes",
-    "soft_bounce_count",
-    "last_event_at",
-    "created_at",
-];
-
 /// A progress bar on standard error when it is a terminal (hidden otherwise); a counter
 /// when the total is unknown.
 fn progress(len: Option<u64>) -> ProgressBar {
@@ -281,7 +269,7 @@ fn contact_from_record(
                 _ => return Err("attributes must be a JSON object".into()),
             },
             "status" | "reason" | "uuid" | "attributes" => {}
-            other if EXPORT_COLUMNS.contains(&other) => {}
+            other if rebound_server::export::COLUMNS.contains(&other) => {}
             _ if v.is_empty() => {}
             _ => {
                 attributes.insert(h.trim().to_string(), json!(v));
@@ -387,43 +375,24 @@ async fn import(store: &DynStore, args: ImportArgs) -> anyhow::Result<ExitCode> 
 }
 
 async fn export(store: &DynStore, args: ExportArgs) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
     let status = match args.status.as_deref() {
         Some(s) => Some(Status::parse(s).ok_or_else(|| anyhow::anyhow!("unknown status '{s}'"))?),
         None => None,
     };
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    w.write_record(EXPORT_COLUMNS)?;
+    let filter = ContactFilter {
+        status,
+        ..Default::default()
+    };
+    let mut out = std::io::stdout().lock();
     let pb = progress(None);
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_contacts(ContactFilter {
-                status,
-                q: None,
-                limit: 1000,
-                cursor,
-            })
-            .await?;
-        for c in &page.items {
-            let fmt = |t: Option<i64>| t.map(rebound_core::timestamp::format).unwrap_or_default();
-            w.write_record([
-                c.email.as_str(),
-                c.status.as_str(),
-                c.reason.as_deref().unwrap_or(""),
-                c.uuid.as_str(),
-                &c.attributes.to_string(),
-                &c.soft_bounce_count.to_string(),
-                &fmt(c.last_event_at),
-                &fmt(Some(c.created_at)),
-            ])?;
-            pb.inc(1);
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
+    let mut chunks = std::pin::pin!(rebound_server::export::stream(store.clone(), filter));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        pb.inc(chunk.iter().filter(|b| **b == b'\n').count() as u64);
+        out.write_all(&chunk)?;
     }
-    w.flush()?;
+    out.flush()?;
     pb.finish_and_clear();
     Ok(())
 }

@@ -84,21 +84,27 @@ pub(super) struct ContactQuery {
     cursor: Option<String>,
 }
 
+/// The contacts a `status` and a search `q` select (empty values select all).
+pub(super) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<ContactFilter> {
+    let status = status
+        .filter(|s| !s.is_empty())
+        .map(parse_status)
+        .transpose()?;
+    Ok(ContactFilter {
+        status,
+        q: q.filter(|s| !s.is_empty()),
+        ..Default::default()
+    })
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Query(q): Query<ContactQuery>,
 ) -> ApiResult {
-    let status = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(parse_status)
-        .transpose()?;
     let filter = ContactFilter {
-        status,
-        q: q.q.filter(|s| !s.is_empty()),
         limit: q.limit.unwrap_or(100),
         cursor: q.cursor,
+        ..filter(q.status.as_deref(), q.q)?
     };
     Ok(Json(json!(state.store.list_contacts(filter).await?)).into_response())
 }
@@ -145,12 +151,14 @@ struct PatchBody {
 pub(super) async fn patch(
     State(state): State<AppState>,
     Path(email): Path<String>,
+    caller: Option<axum::Extension<crate::auth::keys::Caller>>,
     body: Bytes,
 ) -> ApiResult {
     let req: PatchBody = parse_json(&body)?;
     let (addr, old) = contact_or_404(&state, &email).await?;
     let mut patch = ContactPatch {
         attributes: req.attributes,
+        by: caller.map(|c| c.describe()),
         ..ContactPatch::default()
     };
     if patch.attributes.is_some() {

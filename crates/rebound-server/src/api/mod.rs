@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <token>`; every error is `{"error": "..."}` with a fitting status
 //! code.
 
+mod bulk;
 mod contacts;
 mod events;
 mod keys;
@@ -24,6 +25,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub use bulk::{set_status, BulkReport, MAX_BULK};
 pub use settings::POLICY_KEY;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -40,6 +42,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/suppressions/check", post(suppressions::check))
         .route("/suppressions/{email}", get(suppressions::get_one))
         .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/export", get(bulk::export))
+        .route("/contacts/bulk", post(bulk::bulk))
         .route(
             "/contacts/{email}",
             get(contacts::get_one)

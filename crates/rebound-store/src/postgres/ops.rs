@@ -502,7 +502,7 @@ fn contact_from_row_at(r: &Row, at: usize) -> Result<Contact> {
 fn record_manual(
     c: &mut Conn,
     contact_id: i64,
-    provider: &str,
+    (provider, by): (&str, &str),
     before: Status,
     after: Status,
     reason: Option<&str>,
@@ -522,7 +522,7 @@ fn record_manual(
             &now,
             &before.as_str(),
             &after.as_str(),
-            &format!("status set by {provider}: {} → {}", before.as_str(), after.as_str()),
+            &crate::common::manual_note(by, before, after),
         ],
     )?;
     Ok(())
@@ -571,7 +571,7 @@ pub(crate) fn upsert_contacts(
                 record_manual(
                     c,
                     id,
-                    "import",
+                    ("import", "import"),
                     Status::Subscribed,
                     status,
                     reason.as_deref(),
@@ -598,7 +598,7 @@ pub(crate) fn upsert_contacts(
                 record_manual(
                     c,
                     old.id,
-                    "import",
+                    ("import", "import"),
                     old.status,
                     status,
                     reason.as_deref(),
@@ -648,7 +648,9 @@ pub(crate) fn patch_contact(
             &manual_at(old.last_event_at, now),
         ],
     )?;
-    record_manual(c, old.id, "api", old.status, status, reason.as_deref(), now)?;
+    let why = patch.reason.as_deref().or(reason.as_deref());
+    let by = patch.by.as_deref().unwrap_or("api");
+    record_manual(c, old.id, ("api", by), old.status, status, why, now)?;
     contact_by_id(c, old.id)?.ok_or_else(|| StoreError::NotFound(key.to_string()))
 }
 

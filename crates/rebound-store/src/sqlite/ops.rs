@@ -272,7 +272,7 @@ pub(crate) fn contact_by(c: &Connection, column: &str, value: &str) -> Result<Op
 fn record_manual(
     c: &Connection,
     contact_id: i64,
-    provider: &str,
+    (provider, by): (&str, &str),
     before: Status,
     after: Status,
     reason: Option<&str>,
@@ -293,7 +293,7 @@ fn record_manual(
         now,
         before.as_str(),
         after.as_str(),
-        format!("status set by {provider}: {} → {}", before.as_str(), after.as_str()),
+        crate::common::manual_note(by, before, after),
     ])?;
     Ok(())
 }
@@ -329,7 +329,7 @@ pub(crate) fn upsert_contacts(
                 record_manual(
                     c,
                     id,
-                    "import",
+                    ("import", "import"),
                     Status::Subscribed,
                     status,
                     reason.as_deref(),
@@ -356,7 +356,7 @@ pub(crate) fn upsert_contacts(
                 record_manual(
                     c,
                     old.id,
-                    "import",
+                    ("import", "import"),
                     old.status,
                     status,
                     reason.as_deref(),
@@ -401,7 +401,9 @@ pub(crate) fn patch_contact(
             manual_at(old.last_event_at, now),
         ],
     )?;
-    record_manual(c, old.id, "api", old.status, status, reason.as_deref(), now)?;
+    let why = patch.reason.as_deref().or(reason.as_deref());
+    let by = patch.by.as_deref().unwrap_or("api");
+    record_manual(c, old.id, ("api", by), old.status, status, why, now)?;
     contact_by(c, "id", &old.id.to_string())?.ok_or_else(|| StoreError::NotFound(key.to_string()))
 }
 

@@ -65,6 +65,17 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// The histogram of how long a write transaction's `COMMIT` took, in seconds, labelled
+/// `backend` (`sqlite`, `postgres`). Recorded through the `metrics` facade: nothing unless
+/// the process installed a recorder (`rebound serve` does, for `GET /metrics`).
+pub const COMMIT_SECONDS: &str = "rebound_store_commit_duration_seconds";
+
+/// Records one `COMMIT`'s duration in [`COMMIT_SECONDS`].
+pub(crate) fn record_commit(backend: &'static str, started: std::time::Instant) {
+    metrics::histogram!(COMMIT_SECONDS, "backend" => backend)
+        .record(started.elapsed().as_secs_f64());
+}
+
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -130,6 +141,9 @@ pub trait Store: Send + Sync {
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport>;
     /// Counts of inbox rows by state.
     async fn inbox_counts(&self) -> Result<InboxCounts>;
+    /// When the pending inbox row first in line (lowest id: the next one claimed, retries
+    /// waiting included) was received; `None` when nothing is pending. One indexed read.
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>>;
 
     // ---- sources
     /// Creates a source.

@@ -336,11 +336,16 @@ fn run_group(conn: &mut Conn, jobs: Vec<Job>, commits: &AtomicU64) {
             let _ = conn.batch("ROLLBACK");
             Err(format!("a write in the same transaction failed: {e}"))
         }
-        Ok(_) => conn.batch("COMMIT").map_err(|e| {
-            let _ = conn.batch("ROLLBACK");
-            tracing::error!(error = %e, "store commit failed");
-            format!("commit failed: {e}")
-        }),
+        Ok(_) => {
+            let started = std::time::Instant::now();
+            let res = conn.batch("COMMIT");
+            crate::record_commit("postgres", started);
+            res.map_err(|e| {
+                let _ = conn.batch("ROLLBACK");
+                tracing::error!(error = %e, "store commit failed");
+                format!("commit failed: {e}")
+            })
+        }
     };
     commits.fetch_add(1, Ordering::Relaxed);
     // A failed insert rolled the group back: `committed` is an error then.
@@ -554,7 +559,12 @@ impl PgStore {
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
                 .unwrap_or_else(|_| Err(StoreError::Db("store transaction panicked".into())));
             let end = match &res {
-                Ok(_) => conn.batch("COMMIT"),
+                Ok(_) => {
+                    let started = std::time::Instant::now();
+                    let end = conn.batch("COMMIT");
+                    crate::record_commit("postgres", started);
+                    end
+                }
                 Err(_) => conn.batch("ROLLBACK"),
             };
             commits.fetch_add(1, Ordering::Relaxed);
@@ -724,6 +734,9 @@ impl Store for PgStore {
     }
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
+    }
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
+        self.read(ops::oldest_pending_received_at).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| ops::add_rejections(c, &counts)).await

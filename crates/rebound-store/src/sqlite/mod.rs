@@ -270,11 +270,16 @@ fn run_group(conn: &Connection, jobs: Vec<Job>, commits: &AtomicU64) {
             let _ = conn.execute_batch("ROLLBACK");
             Err(msg)
         }
-        None => conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = %e, "store commit failed");
-            format!("commit failed: {e}")
-        }),
+        None => {
+            let started = std::time::Instant::now();
+            let res = conn.execute_batch("COMMIT");
+            crate::record_commit("sqlite", started);
+            res.map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "store commit failed");
+                format!("commit failed: {e}")
+            })
+        }
     };
     commits.fetch_add(1, Ordering::Relaxed);
     for r in replies {
@@ -503,6 +508,9 @@ impl Store for SqliteStore {
     }
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
+    }
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
+        self.read(ops::oldest_pending_received_at).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| retention::add_rejections(c, &counts))

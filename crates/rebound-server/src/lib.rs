@@ -21,6 +21,8 @@
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
+//! - [`metrics`]: `GET /metrics` (admin token), the Prometheus text format: the
+//!   process-wide recorder, the metric names, the inbox gauges read at scrape time.
 //! - [`listener`]: the accept loop: header, body and idle timeouts, connection cap, backing
 //!   off on fd exhaustion, graceful shutdown.
 //!
@@ -32,6 +34,7 @@ pub mod error;
 pub mod ingest;
 pub mod listener;
 pub mod mailbox;
+pub mod metrics;
 pub mod rejections;
 pub mod retention;
 pub mod sns;
@@ -39,13 +42,16 @@ pub mod sources;
 pub mod state;
 pub mod worker;
 
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use state::{AppState, ServerConfig};
 
-/// The application: webhooks, API and health routes.
+/// The application: webhooks, API, metrics and health routes. Installs the process-wide
+/// metrics recorder the first time (see [`metrics::handle`]).
 pub fn router(state: AppState) -> Router {
+    metrics::handle();
     Router::new()
         .route("/webhooks/bounce", post(ingest::listmonk_bounce))
         .route(
@@ -56,6 +62,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
+        .route(
+            "/metrics",
+            get(metrics::scrape).route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_admin,
+            )),
+        )
         .nest("/api/v1", api::routes(state.clone()))
         .fallback(error::not_found)
         .with_state(state)

@@ -10,6 +10,7 @@ mod flood;
 mod helpers;
 mod limits;
 mod mailbox;
+mod metrics;
 mod multinode;
 mod policy;
 mod postgres;

@@ -369,3 +369,48 @@ fn check_labels_and_text(samples: &[Sample], text: &str) {
         assert_eq!(printed, "", "promtool had something to say:\n{text}");
     }
 }
+
+/// Many apps in one process (as here) share one recorder: each serves `/metrics`, and what
+/// any of them does is counted. A pass over a mailbox nobody listens on fails: counted as
+/// `mailbox_error`, its duration recorded. (Other tests of this process add to the same
+/// counters: at least, not exactly.)
+#[tokio::test]
+async fn every_app_of_a_process_serves_the_same_counters() {
+    let first = spawn_app().await;
+    let second = spawn_app().await;
+    let port = free_port();
+    let url = format!("imap://u:p@127.0.0.1:{port}/INBOX?tls=none&insecure=true");
+    let src = second
+        .create_source(json!({"provider": "mailbox", "name": "nobody listens", "url": url}))
+        .await;
+    let id = &src["id"];
+    let (code, v) = second
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/sources/{id}/scan"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 502, "{v}");
+    for app in [&first, &second] {
+        let text = scrape(&app.client, app.addr.port()).await;
+        let s = parse(&text);
+        let scans = value(
+            &s,
+            "rebound_mailbox_scans_total",
+            &[("outcome", "mailbox_error")],
+        );
+        assert!(scans.is_some_and(|n| n >= 1.0), "{text}");
+        let timed = value(&s, "rebound_mailbox_scan_duration_seconds_count", &[]);
+        assert!(timed.is_some_and(|n| n >= 1.0), "{text}");
+        assert!(
+            text.contains("rebound_mailbox_scan_duration_seconds_bucket{le=\"3600\"}"),
+            "mailbox passes go on to an hour: {text}"
+        );
+        // The gauges are the app's own: an empty inbox.
+        assert_eq!(
+            value(&s, "rebound_inbox_rows", &[("state", "pending")]),
+            Some(0.0)
+        );
+    }
+}

@@ -124,15 +124,23 @@ pub async fn get_probe(Path((provider, _key)): Path<(String, String)>) -> Respon
     .into_response()
 }
 
-/// `POST /webhooks/{provider}/{key}`.
+/// `POST /webhooks/{provider}/{key}`; counted in [`crate::metrics::WEBHOOKS`] under the
+/// provider's own name (`unknown` for a name that is none: never the URL's text).
 pub async fn webhook(
     State(state): State<AppState>,
     Path((provider, key)): Path<(String, String)>,
     req: Request,
 ) -> Response {
+    let p = Provider::from_name(&provider);
+    let resp = webhook_for(state, p, key, req).await;
+    crate::metrics::webhook(p.map_or("unknown", Provider::name), &resp);
+    resp
+}
+
+async fn webhook_for(state: AppState, p: Option<Provider>, key: String, req: Request) -> Response {
     // Only a provider's own name goes into the log: anything else is a 404 that echoes
     // nothing of what was asked.
-    let Some(p) = Provider::from_name(&provider) else {
+    let Some(p) = p else {
         let ctx = ctx_of(&state, &req, "/webhooks/<unknown>/<key>".into(), None);
         let err = ApiError::new(StatusCode::NOT_FOUND, "no such endpoint");
         return reject(&state, &ctx, err).await;
@@ -172,6 +180,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /webhooks/bounce`: listmonk's bounce API, HTTP basic auth (username from the
 /// source, password = the source's key).
 pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Response {
+    let resp = listmonk_bounce_for(state, req).await;
+    crate::metrics::webhook(Provider::Listmonk.name(), &resp);
+    resp
+}
+
+async fn listmonk_bounce_for(state: AppState, req: Request) -> Response {
     let ctx = ctx_of(
         &state,
         &req,
@@ -484,11 +498,13 @@ async fn answer(state: &AppState, ctx: &Ctx, outcome: &str, note: &str) -> Respo
     if let Err(e) = state.store.log_request(entry).await {
         tracing::error!(error = %e, "could not log a request");
     }
-    (
+    let mut resp = (
         StatusCode::OK,
         Json(serde_json::json!({ "status": outcome, "message": note })),
     )
-        .into_response()
+        .into_response();
+    resp.extensions_mut().insert(crate::metrics::NotStored);
+    resp
 }
 
 async fn store_and_ack(

@@ -428,8 +428,11 @@ pub async fn scan(
     url: &MailboxUrl,
     trust: Option<events::Trust>,
 ) -> Result<ScanReport, ScanError> {
+    let started = std::time::Instant::now();
     let pass = scan_locked(store, source, url, trust);
-    exclusive(store, &mailbox_key(url), &lock_name(url), LEASE, pass).await
+    let outcome = exclusive(store, &mailbox_key(url), &lock_name(url), LEASE, pass).await;
+    crate::metrics::mailbox_scan(&outcome, started);
+    outcome
 }
 
 /// One pass, its mailbox's lock held.

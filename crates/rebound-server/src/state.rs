@@ -147,6 +147,8 @@ pub struct AppState {
     pub auth_failures: Arc<crate::auth::AuthFailures>,
     /// Rejected webhook requests, counted and sampled.
     pub rejections: Arc<crate::rejections::Rejections>,
+    /// The key of erased addresses' hashes ([`crate::erasure`]).
+    pub erasure_key: Arc<[u8; 32]>,
     /// Failed UI logins per peer.
     pub login_failures: Arc<crate::auth::AuthFailures>,
     /// When each API key was last recorded as used.
@@ -165,6 +167,7 @@ impl AppState {
         let sns = Arc::new(crate::sns::Sns::new(sns_http, config.sns_cert_dir.clone()));
         let sources = Arc::new(SourceCache::default());
         sources.fill(store.list_sources().await?);
+        let erasure_key = crate::erasure::load_key(&store).await?;
         let rejections = Arc::new(crate::rejections::Rejections::default());
         // Counts are written in the background for as long as the runtime runs.
         tokio::spawn(rejections.clone().flush_loop(store.clone()));
@@ -181,6 +184,7 @@ impl AppState {
             rejections,
             key_uses: Arc::default(),
             login_failures: Arc::default(),
+            erasure_key: Arc::new(erasure_key),
         })
     }
 

@@ -131,12 +131,17 @@ pub async fn run_once(
         return Ok(Step::default());
     }
     let claimed = rows.len();
+    // When each row that normalized was received: its latency is recorded once applied.
+    let mut received: Vec<(i64, Millis)> = Vec::with_capacity(claimed);
     let processed: std::sync::Arc<[Processed]> = rows
         .into_iter()
         .map(|row| {
             let outcome = normalize(&row);
-            if let Err(e) = &outcome {
-                tracing::warn!(inbox_id = row.id, attempt = row.attempts, error = %e, "inbox row failed to normalize");
+            match &outcome {
+                Ok(_) => received.push((row.id, row.received_at)),
+                Err(e) => {
+                    tracing::warn!(inbox_id = row.id, attempt = row.attempts, error = %e, "inbox row failed to normalize");
+                }
             }
             Processed {
                 inbox_id: row.id,
@@ -158,6 +163,10 @@ pub async fn run_once(
                     lease_ms = cfg.lease_ms,
                     "rows were finished by another worker after this one's lease expired"
                 );
+            } else {
+                // Every row that normalized is done (with stale rows, which ones is not
+                // known: their holder recorded them).
+                crate::metrics::processed(received.iter().map(|(_, at)| *at));
             }
             r
         }
@@ -174,7 +183,17 @@ pub async fn run_once(
                     .apply(std::sync::Arc::new([p.clone()]), policy, now_ms())
                     .await
                 {
-                    Ok(r) => r,
+                    Ok(r) => {
+                        if r.done == 1 {
+                            crate::metrics::processed(
+                                received
+                                    .iter()
+                                    .filter(|(id, _)| *id == p.inbox_id)
+                                    .map(|(_, at)| *at),
+                            );
+                        }
+                        r
+                    }
                     Err(e) => {
                         tracing::warn!(inbox_id = p.inbox_id, error = %e, "inbox row failed to apply");
                         let failed = Processed {
@@ -191,6 +210,7 @@ pub async fn run_once(
             total
         }
     };
+    crate::metrics::applied(&report);
     Ok(Step { claimed, report })
 }
 

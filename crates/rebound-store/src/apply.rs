@@ -318,7 +318,7 @@ pub fn apply(
         for e in events {
             match apply_event(rows, p, e, policy_, now)? {
                 Applied::Stored(change) => {
-                    report.events += 1;
+                    report.count_stored(e.kind);
                     stored += 1;
                     if let Some(change) = change {
                         report.status_changes += 1;

@@ -120,6 +120,12 @@ pub const TABLES: &[Table] = &[
         serial: true,
     },
     Table {
+        name: "erased",
+        columns: &[("address_hash", Text), ("erased_at", Int)],
+        key: 1,
+        serial: false,
+    },
+    Table {
         name: "users",
         columns: &[
             ("id", Int),

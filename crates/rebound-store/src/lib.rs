@@ -41,6 +41,7 @@ pub mod access;
 pub mod apply;
 mod common;
 pub mod copy;
+mod erasure;
 pub mod postgres;
 pub mod sqlite;
 pub mod types;
@@ -66,6 +67,17 @@ pub enum StoreError {
     /// The request cannot be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The histogram of how long a write transaction's `COMMIT` took, in seconds, labelled
+/// `backend` (`sqlite`, `postgres`). Recorded through the `metrics` facade: nothing unless
+/// the process installed a recorder (`rebound serve` does, for `GET /metrics`).
+pub const COMMIT_SECONDS: &str = "rebound_store_commit_duration_seconds";
+
+/// Records one `COMMIT`'s duration in [`COMMIT_SECONDS`].
+pub(crate) fn record_commit(backend: &'static str, started: std::time::Instant) {
+    metrics::histogram!(COMMIT_SECONDS, "backend" => backend)
+        .record(started.elapsed().as_secs_f64());
 }
 
 /// Shorthand for store results.
@@ -133,6 +145,9 @@ pub trait Store: Send + Sync {
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport>;
     /// Counts of inbox rows by state.
     async fn inbox_counts(&self) -> Result<InboxCounts>;
+    /// When the pending inbox row first in line (lowest id: the next one claimed, retries
+    /// waiting included) was received; `None` when nothing is pending. One indexed read.
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>>;
 
     // ---- sources
     /// Creates a source.
@@ -187,6 +202,18 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
     /// Lists the request log, newest first.
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+
+    // ---- erasure (privacy requests)
+    /// Erases a contact: its events, the raw bodies behind them and the contact are deleted,
+    /// and `address_hash` (a keyed hash of the address) is recorded as erased; returns
+    /// whether there was a contact. The hash is recorded either way.
+    async fn erase_contact(&self, email_key: &str, address_hash: &str, now: Millis)
+        -> Result<bool>;
+    /// Which of these address hashes were erased.
+    async fn erased(
+        &self,
+        address_hashes: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>>;
 
     // ---- access ([`access`])
     /// Stores a new API key (its hash).

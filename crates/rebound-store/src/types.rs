@@ -1,7 +1,7 @@
 //! Records the store reads and writes.
 
 use rebound_core::timestamp::serde_rfc3339 as ts;
-use rebound_core::{Event, Millis, Status};
+use rebound_core::{Event, EventKind, Millis, Status};
 use serde::Serialize;
 
 /// A request accepted for the inbox.
@@ -92,6 +92,9 @@ pub struct ApplyReport {
     pub failed: u64,
     /// Events stored.
     pub events: u64,
+    /// Events stored, by kind: `by_kind[i]` counts `EventKind::ALL[i]` (they add up to
+    /// `events`).
+    pub by_kind: [u64; EventKind::ALL.len()],
     /// Events skipped as duplicates.
     pub duplicates: u64,
     /// Contacts whose status changed.
@@ -107,12 +110,31 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Counts one stored event of `kind`.
+    pub fn count_stored(&mut self, kind: EventKind) {
+        self.events += 1;
+        if let Some(i) = EventKind::ALL.iter().position(|k| *k == kind) {
+            self.by_kind[i] += 1;
+        }
+    }
+
+    /// Events stored of each kind, every kind listed (zeros included).
+    pub fn stored_by_kind(&self) -> impl Iterator<Item = (EventKind, u64)> + '_ {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .zip(self.by_kind.iter().copied())
+    }
+
     /// Adds what another apply did to this one (its changes after these).
     pub fn absorb(&mut self, r: ApplyReport) {
         self.done += r.done;
         self.retried += r.retried;
         self.failed += r.failed;
         self.events += r.events;
+        for (n, m) in self.by_kind.iter_mut().zip(r.by_kind) {
+            *n += m;
+        }
         self.duplicates += r.duplicates;
         self.status_changes += r.status_changes;
         self.unmatched += r.unmatched;

@@ -137,6 +137,7 @@ per_backend!(
     rejections_and_old_requests_are_pruned,
     named_locks_are_held_renewed_released_and_expire,
     keys_users_and_sessions_read_back_and_end,
+    the_oldest_pending_row_is_the_first_in_line,
 );
 
 /// API keys are found by hash until revoked; users are unique by address; a session opens
@@ -341,6 +342,69 @@ async fn replaying_a_rejected_request_is_refused(b: Backend) {
 
 // ---------------------------------------------------------------- leases
 
+/// The received time of the pending row first in line (what `GET /metrics` reports as the
+/// inbox's age): none on an empty inbox; rows done or failed for good no longer count;
+/// rows waiting for a retry still do.
+async fn the_oldest_pending_row_is_the_first_in_line(b: Backend) {
+    let s = &b.store;
+    assert_eq!(s.oldest_pending_received_at().await.expect("oldest"), None);
+    let mut ids = Vec::new();
+    for n in [100, 200, 300] {
+        let (i, l) = item(n);
+        ids.push(s.ingest(i, l).await.expect("ingest"));
+    }
+    assert_eq!(
+        s.oldest_pending_received_at().await.expect("oldest"),
+        Some(100)
+    );
+    let claimed = s.claim(2, 1_000, 2_000).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    // Leased rows are still unprocessed.
+    assert_eq!(
+        s.oldest_pending_received_at().await.expect("oldest"),
+        Some(100)
+    );
+    let rows = vec![
+        processed(ids[0], 1, Ok(vec![])),
+        Processed {
+            retry_at: 50_000,
+            ..processed(ids[1], 1, Err("boom".into()))
+        },
+    ];
+    s.apply(Arc::from(rows), Policy::default(), 1_100)
+        .await
+        .expect("apply");
+    // The first is done; the second waits for its retry and is the oldest now.
+    assert_eq!(
+        s.oldest_pending_received_at().await.expect("oldest"),
+        Some(200)
+    );
+    let rows = vec![Processed {
+        max_attempts: 1,
+        ..processed(ids[1], 1, Err("broken".into()))
+    }];
+    s.claim(1, 50_000, 60_000).await.expect("claim");
+    let r = s
+        .apply(Arc::from(rows), Policy::default(), 50_100)
+        .await
+        .expect("apply");
+    assert_eq!(r.failed, 1);
+    assert_eq!(
+        s.oldest_pending_received_at().await.expect("oldest"),
+        Some(300)
+    );
+    let last = s.claim(1, 60_000, 70_000).await.expect("claim");
+    assert_eq!(last[0].id, ids[2]);
+    s.apply(
+        Arc::from(vec![processed(ids[2], 1, Ok(vec![]))]),
+        Policy::default(),
+        60_100,
+    )
+    .await
+    .expect("apply");
+    assert_eq!(s.oldest_pending_received_at().await.expect("oldest"), None);
+}
+
 /// The processed form of a claimed row: `events` for it, or a failure.
 fn processed(id: i64, attempts: u32, outcome: Result<Vec<Event>, String>) -> Processed {
     Processed {
@@ -457,6 +521,9 @@ async fn the_report_lists_every_status_change(b: Backend) {
     )
     .await;
     assert_eq!((r.status_changes, r.changes.len()), (1, 1));
+    // Counted by kind too (what `GET /metrics` reports): three bounces, nothing else.
+    let by_kind: Vec<_> = r.stored_by_kind().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(by_kind, [(EventKind::Bounce, 3)]);
     let c = contact(s, email).await;
     let raised = &r.changes[0];
     assert_eq!(

@@ -182,3 +182,21 @@ pub(super) async fn delete(State(state): State<AppState>, Path(email): Path<Stri
         Err(ApiError::not_found(format!("no contact {email}")))
     }
 }
+
+/// `POST /api/v1/contacts/{email}/erase`: a privacy request. The contact, its events and
+/// the raw bodies behind them are deleted; the address stays suppressed as a keyed hash.
+/// Answered the same whether or not there was a contact (the hash is kept either way).
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    Path(email): Path<String>,
+    caller: Option<axum::Extension<crate::auth::keys::Caller>>,
+) -> ApiResult {
+    let addr = parse_address(&email)?;
+    let had_contact = crate::erasure::erase(&state, &addr).await?;
+    tracing::info!(
+        by = caller.map_or_else(|| "api".into(), |c| c.describe()),
+        had_contact,
+        "address erased"
+    );
+    Ok(Json(json!({ "erased": true, "contact_deleted": had_contact })).into_response())
+}

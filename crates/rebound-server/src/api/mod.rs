@@ -44,6 +44,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/export", get(bulk::export))
         .route("/contacts/bulk", post(bulk::bulk))
+        .route("/contacts/{email}/erase", post(contacts::erase))
         .route(
             "/contacts/{email}",
             get(contacts::get_one)

@@ -13,23 +13,42 @@ use super::{parse_address, parse_json, ApiResult};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn suppression_json(email: &str, c: Option<&Contact>) -> Value {
+fn suppression_json(email: &str, c: Option<&Contact>, erased: bool) -> Value {
     match c {
-        Some(c) => json!({
+        Some(c) if c.suppressed || !erased => json!({
             "email": c.email, "suppressed": c.suppressed, "status": c.status, "reason": c.reason,
         }),
-        None => json!({ "email": email, "suppressed": false, "status": null, "reason": null }),
+        // Erased (a privacy request): suppressed for good, whatever arrived since.
+        _ if erased => {
+            json!({ "email": email, "suppressed": true, "status": "unsubscribed", "reason": "erased" })
+        }
+        _ => json!({ "email": email, "suppressed": false, "status": null, "reason": null }),
     }
+}
+
+/// The suppression answers for these addresses, in order: their contacts, and for those
+/// not suppressed by a contact, whether the address was erased.
+async fn answers(state: &AppState, addrs: &[&Address]) -> ApiResult<Vec<Value>> {
+    let keys: Vec<String> = addrs.iter().map(|a| a.key().to_string()).collect();
+    let found = state.store.get_contacts(keys).await?;
+    let open: Vec<&Address> = addrs
+        .iter()
+        .zip(&found)
+        .filter(|(_, c)| !c.as_ref().is_some_and(|c| c.suppressed))
+        .map(|(a, _)| *a)
+        .collect();
+    let erased = crate::erasure::erased(state, &open).await?;
+    Ok(addrs
+        .iter()
+        .zip(&found)
+        .map(|(a, c)| suppression_json(a.as_str(), c.as_ref(), erased.contains(a.key())))
+        .collect())
 }
 
 pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
     let addr = parse_address(&email)?;
-    let found = state
-        .store
-        .get_contacts(vec![addr.key().to_string()])
-        .await?;
-    let c = found.into_iter().next().flatten();
-    Ok(Json(suppression_json(addr.as_str(), c.as_ref())).into_response())
+    let mut one = answers(&state, &[&addr]).await?;
+    Ok(Json(one.pop().unwrap_or(Value::Null)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -52,17 +71,13 @@ pub(super) async fn check(State(state): State<AppState>, body: Bytes) -> ApiResu
         .iter()
         .map(|e| Address::parse(e).map_err(|err| err.to_string()))
         .collect();
-    let keys: Vec<String> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok())
-        .map(|a| a.key().to_string())
-        .collect();
-    let mut found = state.store.get_contacts(keys).await?.into_iter();
+    let valid: Vec<&Address> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let mut found = answers(&state, &valid).await?.into_iter();
     let results: Vec<Value> = parsed
         .iter()
         .zip(&req.emails)
         .map(|(p, raw)| match p {
-            Ok(a) => suppression_json(a.as_str(), found.next().flatten().as_ref()),
+            Ok(_) => found.next().unwrap_or(Value::Null),
             Err(e) => json!({ "email": raw, "error": e }),
         })
         .collect();

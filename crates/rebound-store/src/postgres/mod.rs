@@ -31,6 +31,7 @@
 
 mod access;
 mod copy;
+mod erasure;
 mod ops;
 mod rows;
 
@@ -66,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_named_locks.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
+    (4, include_str!("../../migrations/postgres/0004_erased.sql")),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -338,11 +340,16 @@ fn run_group(conn: &mut Conn, jobs: Vec<Job>, commits: &AtomicU64) {
             let _ = conn.batch("ROLLBACK");
             Err(format!("a write in the same transaction failed: {e}"))
         }
-        Ok(_) => conn.batch("COMMIT").map_err(|e| {
-            let _ = conn.batch("ROLLBACK");
-            tracing::error!(error = %e, "store commit failed");
-            format!("commit failed: {e}")
-        }),
+        Ok(_) => {
+            let started = std::time::Instant::now();
+            let res = conn.batch("COMMIT");
+            crate::record_commit("postgres", started);
+            res.map_err(|e| {
+                let _ = conn.batch("ROLLBACK");
+                tracing::error!(error = %e, "store commit failed");
+                format!("commit failed: {e}")
+            })
+        }
     };
     commits.fetch_add(1, Ordering::Relaxed);
     // A failed insert rolled the group back: `committed` is an error then.
@@ -556,7 +563,12 @@ impl PgStore {
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
                 .unwrap_or_else(|_| Err(StoreError::Db("store transaction panicked".into())));
             let end = match &res {
-                Ok(_) => conn.batch("COMMIT"),
+                Ok(_) => {
+                    let started = std::time::Instant::now();
+                    let end = conn.batch("COMMIT");
+                    crate::record_commit("postgres", started);
+                    end
+                }
                 Err(_) => conn.batch("ROLLBACK"),
             };
             commits.fetch_add(1, Ordering::Relaxed);
@@ -727,6 +739,9 @@ impl Store for PgStore {
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
     }
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
+        self.read(ops::oldest_pending_received_at).await
+    }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| ops::add_rejections(c, &counts)).await
     }
@@ -858,6 +873,23 @@ impl Store for PgStore {
         self.read(move |c| ops::list_log(c, &filter)).await
     }
 
+    async fn erase_contact(
+        &self,
+        email_key: &str,
+        address_hash: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let (key, hash) = (email_key.to_string(), address_hash.to_string());
+        self.write(move |c| erasure::erase(c, &key, &hash, now))
+            .await
+    }
+    async fn erased(
+        &self,
+        address_hashes: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>> {
+        self.read(move |c| erasure::erased(c, &address_hashes))
+            .await
+    }
     async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
         self.write(move |c| access::create_api_key(c, &key)).await
     }

@@ -255,6 +255,18 @@ pub(crate) fn inbox_counts(c: &mut Conn) -> Result<InboxCounts> {
     Ok(counts)
 }
 
+pub(crate) fn oldest_pending_received_at(c: &mut Conn) -> Result<Option<Millis>> {
+    // `inbox_pending` (id WHERE state = 'pending'): the first entry, not a scan.
+    let row = c.query_opt(
+        "SELECT received_at FROM inbox WHERE state = 'pending' ORDER BY id LIMIT 1",
+        &[],
+    )?;
+    Ok(match row {
+        Some(r) => Some(r.try_get(0)?),
+        None => None,
+    })
+}
+
 // ---------------------------------------------------------------- retention
 
 /// See [`crate::Store::try_lock`]; removes a few expired locks on the way.

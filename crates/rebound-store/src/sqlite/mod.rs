@@ -16,6 +16,7 @@
 
 mod access;
 mod copy;
+mod erasure;
 mod ops;
 mod retention;
 mod rows;
@@ -54,6 +55,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0006_named_locks.sql"),
     ),
     (7, include_str!("../../migrations/sqlite/0007_access.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_erased.sql")),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -272,11 +274,16 @@ fn run_group(conn: &Connection, jobs: Vec<Job>, commits: &AtomicU64) {
             let _ = conn.execute_batch("ROLLBACK");
             Err(msg)
         }
-        None => conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = %e, "store commit failed");
-            format!("commit failed: {e}")
-        }),
+        None => {
+            let started = std::time::Instant::now();
+            let res = conn.execute_batch("COMMIT");
+            crate::record_commit("sqlite", started);
+            res.map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "store commit failed");
+                format!("commit failed: {e}")
+            })
+        }
     };
     commits.fetch_add(1, Ordering::Relaxed);
     for r in replies {
@@ -506,6 +513,9 @@ impl Store for SqliteStore {
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
     }
+    async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
+        self.read(ops::oldest_pending_received_at).await
+    }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| retention::add_rejections(c, &counts))
             .await
@@ -647,6 +657,23 @@ impl Store for SqliteStore {
         self.read(move |c| ops::list_log(c, &filter)).await
     }
 
+    async fn erase_contact(
+        &self,
+        email_key: &str,
+        address_hash: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let (key, hash) = (email_key.to_string(), address_hash.to_string());
+        self.write(move |c| erasure::erase(c, &key, &hash, now))
+            .await
+    }
+    async fn erased(
+        &self,
+        address_hashes: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>> {
+        self.read(move |c| erasure::erased(c, &address_hashes))
+            .await
+    }
     async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
         self.write(move |c| access::create_api_key(c, &key)).await
     }

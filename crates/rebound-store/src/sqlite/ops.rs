@@ -177,6 +177,15 @@ pub(crate) fn inbox_counts(c: &Connection) -> Result<InboxCounts> {
     Ok(counts)
 }
 
+pub(crate) fn oldest_pending_received_at(c: &Connection) -> Result<Option<Millis>> {
+    // `inbox_pending` (id WHERE state = 'pending'): the first entry, not a scan.
+    Ok(c.prepare_cached(
+        "SELECT received_at FROM inbox WHERE state = 'pending' ORDER BY id LIMIT 1",
+    )?
+    .query_row([], |r| r.get(0))
+    .optional()?)
+}
+
 // ---------------------------------------------------------------- sources & settings
 
 fn source_from_row(r: &Row<'_>) -> rusqlite::Result<Source> {

@@ -11,6 +11,7 @@ mod helpers;
 mod limits;
 mod mailbox;
 mod multinode;
+mod openapi;
 mod policy;
 mod postgres;
 mod providers;

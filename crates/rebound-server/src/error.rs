@@ -32,11 +32,21 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: `{"error": "..."}`. The same type serializes the answers
+/// and describes them in the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(serde_json::json!({ "error": self.message })),
+            Json(ErrorBody {
+                error: self.message,
+            }),
         )
             .into_response()
     }

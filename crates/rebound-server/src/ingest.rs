@@ -24,7 +24,7 @@ use rebound_core::signature::{ct_eq, VerifyError};
 use rebound_core::{Provider, Recipient, WebhookRequest};
 use rebound_store::{NewInbox, NewLogEntry, Source};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::sns::CertError;
 use crate::state::{now_ms, AppState};
 
@@ -101,11 +101,33 @@ fn ctx_of(state: &AppState, req: &Request, path: String, provider: Option<String
     }
 }
 
+/// The name of the basic-auth security scheme in the OpenAPI document (`POST /webhooks/bounce`).
+pub const BASIC: &str = "basic";
+
+/// The path parameters of the provider webhooks, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct WebhookPath {
+    /// The source's provider: `ses`, `sendgrid`, `postmark`, `mailgun`, `resend`, `generic`, …
+    /// An unknown provider is answered 404.
+    provider: String,
+    /// The source's URL key (as its `webhook_url` shows it).
+    key: String,
+}
+
 /// The longest URL key looked up (keys rebound makes are 32 characters).
 const MAX_KEY_LEN: usize = 128;
 
 /// `HEAD /webhooks/{provider}/{key}`: providers (Mandrill) check that the URL answers before
 /// saving it. Empty 200; says nothing about whether the key exists.
+#[utoipa::path(
+    head,
+    path = "/webhooks/{provider}/{key}",
+    tag = "webhooks",
+    params(WebhookPath),
+    responses((status = 200, description = "Always, empty: says nothing about the key.")),
+)]
 pub async fn probe() -> StatusCode {
     StatusCode::OK
 }
@@ -113,6 +135,17 @@ pub async fn probe() -> StatusCode {
 /// `GET /webhooks/{provider}/{key}`: Unisender Go checks its webhook URL with a GET when it
 /// is set up. Other providers deliver events with POST only, so a GET there is answered 405:
 /// a sender that delivered events by GET would otherwise get 200 for events never stored.
+#[utoipa::path(
+    get,
+    path = "/webhooks/{provider}/{key}",
+    tag = "webhooks",
+    params(WebhookPath),
+    responses(
+        (status = 200, description = "Empty, for `unisender-go` (its URL check)."),
+        (status = 405, description = "Any other provider: events are delivered with POST.",
+         body = ErrorBody),
+    ),
+)]
 pub async fn get_probe(Path((provider, _key)): Path<(String, String)>) -> Response {
     if provider == Provider::UnisenderGo.name() {
         return StatusCode::OK.into_response();
@@ -126,6 +159,29 @@ pub async fn get_probe(Path((provider, _key)): Path<(String, String)>) -> Respon
 
 /// `POST /webhooks/{provider}/{key}`; counted in [`crate::metrics::WEBHOOKS`] under the
 /// provider's own name (`unknown` for a name that is none: never the URL's text).
+#[utoipa::path(
+    post,
+    path = "/webhooks/{provider}/{key}",
+    tag = "webhooks",
+    params(WebhookPath),
+    request_body(
+        description = "The provider's payload as it sends it (JSON, form or SNS envelope), \
+                       verified on its raw bytes.",
+        content(("*/*")),
+    ),
+    responses(
+        (status = 200, description = "Stored durably in the inbox (or an SNS subscription \
+         confirmed); processed later.", body = Object),
+        (status = 400, description = "The body is not the provider's shape.", body = ErrorBody),
+        (status = 401, description = "The signature does not verify.", body = ErrorBody),
+        (status = 403, description = "Unknown key, or a key of another provider.",
+         body = ErrorBody),
+        (status = 404, description = "Unknown provider.", body = ErrorBody),
+        (status = 413, description = "The body is over the webhook limit.", body = ErrorBody),
+        (status = 503, description = "Storage failed, or the source has no secret yet: \
+         retry later.", body = ErrorBody),
+    ),
+)]
 pub async fn webhook(
     State(state): State<AppState>,
     Path((provider, key)): Path<(String, String)>,
@@ -179,6 +235,27 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 /// `POST /webhooks/bounce`: listmonk's bounce API, HTTP basic auth (username from the
 /// source, password = the source's key).
+#[utoipa::path(
+    post,
+    path = "/webhooks/bounce",
+    tag = "webhooks",
+    security(("basic" = [])),
+    request_body(
+        description = "listmonk's bounce API body: `{\"email\" or \"subscriber_uuid\", \
+                       \"source\", \"type\": \"hard|soft|complaint\", \"meta\"}`.",
+        content(("application/json")),
+    ),
+    responses(
+        (status = 200, description = "Stored durably in the inbox; processed later.",
+         body = Object),
+        (status = 400, description = "The body is not listmonk's shape.", body = ErrorBody),
+        (status = 401, description = "No basic auth (`WWW-Authenticate: Basic`).",
+         body = ErrorBody),
+        (status = 403, description = "Wrong username or password.", body = ErrorBody),
+        (status = 413, description = "The body is over the webhook limit.", body = ErrorBody),
+        (status = 503, description = "Storage failed: retry later.", body = ErrorBody),
+    ),
+)]
 pub async fn listmonk_bounce(State(state): State<AppState>, req: Request) -> Response {
     let resp = listmonk_bounce_for(state, req).await;
     crate::metrics::webhook(Provider::Listmonk.name(), &resp);

@@ -47,34 +47,83 @@ pub mod sources;
 pub mod state;
 pub mod worker;
 
-use axum::middleware;
-use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use state::{AppState, ServerConfig};
 
-/// The application: webhooks, API, metrics and health routes. Installs the process-wide
-/// metrics recorder the first time (see [`metrics::handle`]).
+/// The top of the OpenAPI document; the paths come from the routes in [`router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rebound",
+        description = "Self-hosted email bounce and complaint handling: provider webhooks in, \
+                       the admin JSON API under `/api/v1` (bearer token). Every error is \
+                       `{\"error\": \"...\"}` with a fitting status code.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    components(schemas(error::ErrorBody)),
+    tags(
+        (name = "webhooks", description = "Provider webhooks in."),
+        (name = "health", description = "Liveness and readiness, no auth."),
+        (name = "sources", description = "Webhook and mailbox sources."),
+        (name = "suppressions", description = "The sending path's check."),
+        (name = "contacts", description = "Contacts and their timelines."),
+        (name = "events", description = "Normalized events."),
+        (name = "log", description = "The request log."),
+        (name = "settings", description = "Policy, mailbox trust, VERP, retention."),
+        (name = "keys", description = "Scoped API keys and web UI users."),
+        (name = "metrics", description = "Prometheus metrics."),
+        (name = "meta", description = "This document."),
+    ),
+)]
+struct ApiDoc;
+
+/// Every route of the application, each registered through `routes!` with its
+/// `#[utoipa::path]`, with the OpenAPI document they make. `/api/v1` gets its layers
+/// (bearer token, body limit, JSON rejections) in [`api::routes`].
+pub fn app(state: AppState) -> OpenApiRouter<AppState> {
+    let mut app = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ingest::listmonk_bounce))
+        .routes(routes!(ingest::webhook, ingest::probe, ingest::get_probe))
+        .routes(routes!(api::healthz))
+        .routes(routes!(api::readyz))
+        .routes(routes!(metrics::scrape))
+        .nest("/api/v1", api::routes(state))
+        .fallback(error::not_found);
+    let doc = app.get_openapi_mut();
+    // Handlers of different resources share names (`list`, `get_one`): operation ids are
+    // made unique with the resource's tag, `contacts_list`, `events_list`.
+    for item in doc.paths.paths.values_mut() {
+        for op in api::operations_mut(item) {
+            if let (Some(tag), Some(id)) =
+                (op.tags.as_ref().and_then(|t| t.first()), &op.operation_id)
+            {
+                op.operation_id = Some(format!("{tag}_{id}"));
+            }
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        api::BEARER,
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        ingest::BASIC,
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+    );
+    app
+}
+
+/// The application: webhooks, API and health routes, and `GET /api/v1/openapi.json`
+/// describing them all.
 pub fn router(state: AppState) -> Router {
     metrics::handle();
-    Router::new()
-        .route("/webhooks/bounce", post(ingest::listmonk_bounce))
-        .route(
-            "/webhooks/{provider}/{key}",
-            post(ingest::webhook)
-                .head(ingest::probe)
-                .get(ingest::get_probe),
-        )
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route(
-            "/metrics",
-            get(metrics::scrape).route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_key,
-            )),
-        )
-        .nest("/api/v1", api::routes(state.clone()))
-        .fallback(error::not_found)
+    let (router, doc) = app(state.clone()).split_for_parts();
+    router
+        .layer(Extension(api::OpenApiJson::new(&doc)))
         .with_state(state)
 }

@@ -226,8 +226,17 @@ pub fn mailbox_scan<T>(outcome: &Result<T, crate::mailbox::ScanError>, started: 
     }
 }
 
-/// `GET /metrics` (behind the admin token).
-pub async fn scrape(State(state): State<AppState>) -> Response {
+/// `GET /metrics` (behind a key of scope `read` or `admin`).
+#[utoipa::path(get, path = "/metrics", tag = "metrics",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format (every metric in docs/metrics.md).", body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "No key, or a wrong one.", body = crate::error::ErrorBody),
+    ))]
+pub async fn scrape(State(state): State<AppState>, req: axum::http::request::Parts) -> Response {
+    if let Err(refused) = crate::auth::authorize(&state, &req).await {
+        return refused;
+    }
     let mut text = handle().map(|h| h.render()).unwrap_or_default();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');

@@ -14,17 +14,26 @@ use serde_json::json;
 
 use super::{parse_json, parse_status, ApiResult};
 use crate::auth::keys::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
-#[derive(Deserialize)]
+/// Which contacts to export.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ExportQuery {
+    /// Only this status.
     status: Option<String>,
+    /// Addresses containing this text.
     q: Option<String>,
 }
 
 /// `GET /api/v1/contacts/export?status=&q=`: the contacts the filter selects, as CSV (the
 /// columns `rebound export` writes and `rebound import` reads), streamed.
+#[utoipa::path(get, path = "/contacts/export", tag = "contacts", params(ExportQuery),
+    responses(
+        (status = 200, description = "CSV: `email,status,reason,uuid,attributes,soft_bounce_count,last_event_at,created_at`.", body = String, content_type = "text/csv"),
+        (status = 400, description = "Unknown status.", body = ErrorBody),
+    ))]
 pub(super) async fn export(
     State(state): State<AppState>,
     Query(q): Query<ExportQuery>,
@@ -44,11 +53,15 @@ pub(super) async fn export(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// A status set by hand on many contacts.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BulkStatus {
+pub(super) struct BulkStatus {
+    /// At most 1000 addresses.
     emails: Vec<String>,
+    /// The new status.
     status: String,
+    /// Why (required; recorded in each timeline).
     reason: String,
 }
 
@@ -123,6 +136,11 @@ pub async fn set_status(
 
 /// `POST /api/v1/contacts/bulk` `{"emails":[…],"status","reason"}` (≤ 1000 addresses; the
 /// reason is required) → `{"changed","unchanged","not_found","invalid"}`.
+#[utoipa::path(post, path = "/contacts/bulk", tag = "contacts", request_body = BulkStatus,
+    responses(
+        (status = 200, description = "`{\"changed\",\"unchanged\",\"not_found\",\"invalid\"}`.", body = Object),
+        (status = 400, description = "No reason, unknown status, or over 1000 addresses.", body = ErrorBody),
+    ))]
 pub(super) async fn bulk(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,

@@ -11,22 +11,41 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_address, parse_json, parse_status, ApiResult};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
-#[derive(Deserialize)]
+/// The body of `POST /api/v1/contacts`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateContact {
+pub(super) struct CreateContact {
+    /// The address.
     email: String,
+    /// `subscribed` (default), `unsubscribed`, `bounced` or `complained`.
     #[serde(default)]
     status: Option<String>,
+    /// Why.
     #[serde(default)]
     reason: Option<String>,
+    /// A UUID of the sender's (listmonk's `subscriber_uuid`); else one is made.
     #[serde(default)]
     uuid: Option<String>,
+    /// Free JSON attributes (at most 16,384 bytes, 8 levels deep).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     attributes: Option<serde_json::Map<String, Value>>,
 }
+
+/// The path parameter of a contact's routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct ContactEmail {
+    /// The contact's address.
+    email: String,
+}
+
+const CONTACT: &str = "The contact: `{\"uuid\", \"email\", \"status\", \"reason\", \
+    \"suppressed\", \"soft_bounce_count\", \"attributes\", \"created_at\", \"updated_at\", …}`.";
 
 /// 413 for attributes over the size limit, 400 for too deep a nesting.
 fn check_attributes(attrs: &serde_json::Map<String, Value>) -> ApiResult<()> {
@@ -40,6 +59,20 @@ fn check_attributes(attrs: &serde_json::Map<String, Value>) -> ApiResult<()> {
     }
 }
 
+/// `POST /api/v1/contacts`.
+#[utoipa::path(
+    post,
+    path = "/contacts",
+    tag = "contacts",
+    request_body = CreateContact,
+    responses(
+        (status = 201, description = CONTACT, body = Object),
+        (status = 400, description = "Invalid JSON, address or status, or attributes nested \
+         too deep.", body = ErrorBody),
+        (status = 409, description = "The contact exists.", body = ErrorBody),
+        (status = 413, description = "Attributes over the size limit.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateContact = parse_json(&body)?;
     if let Some(a) = &req.attributes {
@@ -76,11 +109,17 @@ pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     Ok((StatusCode::CREATED, Json(json!(c))).into_response())
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /api/v1/contacts`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ContactQuery {
+    /// Only contacts with this status.
     status: Option<String>,
+    /// Only addresses containing this text.
     q: Option<String>,
+    /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -97,6 +136,17 @@ pub(super) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<Conta
     })
 }
 
+/// `GET /api/v1/contacts`: contacts in creation order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/contacts",
+    tag = "contacts",
+    params(ContactQuery),
+    responses(
+        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`.", body = Object),
+        (status = 400, description = "Unknown status or bad query.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Query(q): Query<ContactQuery>,
@@ -122,6 +172,19 @@ async fn contact_or_404(state: &AppState, email: &str) -> ApiResult<(Address, Co
         .ok_or_else(|| ApiError::not_found(format!("no contact {email}")))
 }
 
+/// `GET /api/v1/contacts/{email}`: the contact with its `events`, newest first.
+#[utoipa::path(
+    get,
+    path = "/contacts/{email}",
+    tag = "contacts",
+    params(ContactEmail),
+    responses(
+        (status = 200, description = "The contact, with an `events` array, newest first.",
+         body = Object),
+        (status = 400, description = "Not an address.", body = ErrorBody),
+        (status = 404, description = "No such contact.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
     let (addr, contact) = contact_or_404(&state, &email).await?;
     let events = state
@@ -137,17 +200,38 @@ pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<Str
     Ok(Json(v).into_response())
 }
 
-#[derive(Deserialize)]
+/// The body of `PATCH /api/v1/contacts/{email}`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub(super) struct PatchBody {
+    /// A new status (recorded in the timeline).
     #[serde(default)]
     status: Option<String>,
+    /// Why.
     #[serde(default)]
     reason: Option<String>,
+    /// Attributes merged into the old ones.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     attributes: Option<serde_json::Map<String, Value>>,
 }
 
+/// `PATCH /api/v1/contacts/{email}`: change a contact by hand.
+#[utoipa::path(
+    patch,
+    path = "/contacts/{email}",
+    tag = "contacts",
+    params(ContactEmail),
+    request_body = PatchBody,
+    responses(
+        (status = 200, description = CONTACT, body = Object),
+        (status = 400, description = "Invalid JSON, address or status, or attributes nested \
+         too deep.", body = ErrorBody),
+        (status = 404, description = "No such contact.", body = ErrorBody),
+        (status = 413, description = "The merged attributes are over the size limit.",
+         body = ErrorBody),
+    ),
+)]
 pub(super) async fn patch(
     State(state): State<AppState>,
     Path(email): Path<String>,
@@ -174,6 +258,18 @@ pub(super) async fn patch(
     Ok(Json(json!(c)).into_response())
 }
 
+/// `DELETE /api/v1/contacts/{email}`.
+#[utoipa::path(
+    delete,
+    path = "/contacts/{email}",
+    tag = "contacts",
+    params(ContactEmail),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "Not an address.", body = ErrorBody),
+        (status = 404, description = "No such contact.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn delete(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
     let addr = parse_address(&email)?;
     if state.store.delete_contact(addr.key()).await? {
@@ -186,6 +282,12 @@ pub(super) async fn delete(State(state): State<AppState>, Path(email): Path<Stri
 /// `POST /api/v1/contacts/{email}/erase`: a privacy request. The contact, its events and
 /// the raw bodies behind them are deleted; the address stays suppressed as a keyed hash.
 /// Answered the same whether or not there was a contact (the hash is kept either way).
+#[utoipa::path(post, path = "/contacts/{email}/erase", tag = "contacts",
+    params(("email" = String, Path, description = "The address.")),
+    responses(
+        (status = 200, description = "`{\"erased\": true, \"contact_deleted\"}`.", body = Object),
+        (status = 400, description = "Not an address.", body = ErrorBody),
+    ))]
 pub(super) async fn erase(
     State(state): State<AppState>,
     Path(email): Path<String>,

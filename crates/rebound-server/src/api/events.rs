@@ -8,18 +8,37 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{parse_address, ApiResult};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// The query of `GET /api/v1/events`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct EventQuery {
+    /// Only events of this address.
     email: Option<String>,
+    /// Only events of this kind (`bounced.hard`, `complained`, …).
     kind: Option<String>,
+    /// Only events from this source id.
     source: Option<i64>,
+    /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// `GET /api/v1/events`: normalized events, newest first.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    params(EventQuery),
+    responses(
+        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`.", body = Object),
+        (status = 400, description = "Not an address, unknown kind, or bad query.",
+         body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(State(state): State<AppState>, Query(q): Query<EventQuery>) -> ApiResult {
     let email_key = match q.email.as_deref().filter(|s| !s.is_empty()) {
         Some(e) => Some(parse_address(e)?.key().to_string()),

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{parse_json, ApiResult};
 use crate::auth::keys::{self, KeyError};
 use crate::auth::users::{self, UserError};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
 impl From<KeyError> for ApiError {
@@ -33,14 +33,22 @@ impl From<UserError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+/// A new key.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateKey {
+pub(super) struct CreateKey {
+    /// A name to tell keys apart.
     name: String,
+    /// `admin`, `read` or `check`.
     scope: String,
 }
 
 /// `POST /api/v1/keys` `{"name","scope"}` → 201 with the key, shown this once.
+#[utoipa::path(post, path = "/keys", tag = "keys", request_body = CreateKey,
+    responses(
+        (status = 201, description = "`{\"id\",\"name\",\"scope\",\"prefix\",\"created_at\",\"key\"}`: `key` shown this once.", body = Object),
+        (status = 400, description = "Unknown scope or bad name.", body = ErrorBody),
+    ))]
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateKey = parse_json(&body)?;
     let (key, text) = keys::create(&state.store, &req.name, &req.scope, now_ms()).await?;
@@ -50,11 +58,19 @@ pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
 }
 
 /// `GET /api/v1/keys`: every key (never the key itself), revoked ones included.
+#[utoipa::path(get, path = "/keys", tag = "keys",
+    responses((status = 200, description = "`{\"items\": [{\"id\",\"name\",\"scope\",\"prefix\",\"created_at\",\"last_used_at\",\"revoked_at\"}]}`.", body = Object)))]
 pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
     Ok(Json(json!({ "items": state.store.list_api_keys().await? })).into_response())
 }
 
 /// `DELETE /api/v1/keys/{id}`: revokes a key at once, on every node.
+#[utoipa::path(delete, path = "/keys/{id}", tag = "keys",
+    params(("id" = i64, Path, description = "The key's id.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No live key with this id.", body = ErrorBody),
+    ))]
 pub(super) async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     if state.store.revoke_api_key(id, now_ms()).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -63,17 +79,27 @@ pub(super) async fn revoke(State(state): State<AppState>, Path(id): Path<i64>) -
     }
 }
 
-#[derive(Deserialize)]
+/// A new UI user.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
+pub(super) struct CreateUser {
+    /// The login address.
     email: String,
+    /// `admin` or `viewer`.
     role: String,
+    /// At least 12 characters; generated (and answered once) when absent.
     #[serde(default)]
     password: Option<String>,
 }
 
 /// `POST /api/v1/users` `{"email","role","password"?}` → 201; a generated password is in
 /// the answer, this once.
+#[utoipa::path(post, path = "/users", tag = "keys", request_body = CreateUser,
+    responses(
+        (status = 201, description = "`{\"id\",\"email\",\"role\",\"created_at\",\"password\"?}`.", body = Object),
+        (status = 400, description = "Bad address, role or password.", body = ErrorBody),
+        (status = 409, description = "The address has a user.", body = ErrorBody),
+    ))]
 pub(super) async fn create_user(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateUser = parse_json(&body)?;
     let (user, generated) =
@@ -85,12 +111,20 @@ pub(super) async fn create_user(State(state): State<AppState>, body: Bytes) -> A
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
-/// `GET /api/v1/users`.
+/// `GET /api/v1/users`: every UI user (never a password hash).
+#[utoipa::path(get, path = "/users", tag = "keys",
+    responses((status = 200, description = "`{\"items\": [{\"id\",\"email\",\"role\",\"created_at\",\"last_login_at\"}]}`.", body = Object)))]
 pub(super) async fn list_users(State(state): State<AppState>) -> ApiResult {
     Ok(Json(json!({ "items": state.store.list_users().await? })).into_response())
 }
 
 /// `DELETE /api/v1/users/{id}`: the user and its sessions.
+#[utoipa::path(delete, path = "/users/{id}", tag = "keys",
+    params(("id" = i64, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Deleted; its sessions ended."),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    ))]
 pub(super) async fn delete_user(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     if state.store.delete_user(id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())

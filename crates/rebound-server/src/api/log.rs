@@ -5,22 +5,41 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use rebound_store::LogFilter;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::ApiResult;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
-#[derive(Deserialize)]
+/// The query of `GET /api/v1/log`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct LogQuery {
+    /// Only requests with this outcome (`accepted`, `rejected`, …).
     outcome: Option<String>,
+    /// Only requests in this processing state.
     processing: Option<String>,
+    /// Only requests of this source id.
     source: Option<i64>,
+    /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// `GET /api/v1/log`: the request log, newest first.
+#[utoipa::path(
+    get,
+    path = "/log",
+    tag = "log",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`: time, \
+         source, remote address, status, outcome, error, processing state.", body = Object),
+        (status = 400, description = "Bad query.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
     let filter = LogFilter {
         outcome: q.outcome.filter(|s| !s.is_empty()),
@@ -32,16 +51,33 @@ pub(super) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery
     Ok(Json(json!(state.store.list_log(filter).await?)).into_response())
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /api/v1/log/rejections`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RejectionQuery {
+    /// An RFC 3339 time; default 24 hours ago.
     since: Option<String>,
+    /// Only rejections of this source id.
     source: Option<i64>,
+    /// At most this many (default 1000, at most 10,000).
     limit: Option<u32>,
 }
 
 /// `GET /api/v1/log/rejections`: rejected requests counted per minute, source, status and
 /// error (the request log keeps only a sample of them), newest first; those not written
 /// yet included. `since` (RFC 3339) defaults to 24 hours ago.
+#[utoipa::path(
+    get,
+    path = "/log/rejections",
+    tag = "log",
+    params(RejectionQuery),
+    responses(
+        (status = 200, description = "`{\"items\": [{\"minute\", \"source_id\", \"provider\", \
+         \"http_status\", \"error\", \"count\"}], \"total\"}`.", body = Object),
+        (status = 400, description = "`since` is not an RFC 3339 time, or bad query.",
+         body = ErrorBody),
+    ),
+)]
 pub(super) async fn rejections(
     State(state): State<AppState>,
     Query(q): Query<RejectionQuery>,
@@ -77,12 +113,38 @@ pub(super) async fn rejections(
     Ok(Json(json!({ "items": items, "total": total })).into_response())
 }
 
+/// The answer of `POST /api/v1/log/{id}/replay`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Queued {
+    /// Always `queued`.
+    #[schema(example = "queued")]
+    status: &'static str,
+    /// The request's id.
+    id: i64,
+}
+
+/// `POST /api/v1/log/{id}/replay`: queue an accepted request again.
+#[utoipa::path(
+    post,
+    path = "/log/{id}/replay",
+    tag = "log",
+    params(("id" = i64, Path, description = "The request log entry's id.")),
+    responses(
+        (status = 202, description = "Queued (idempotent: duplicates count nothing).",
+         body = Queued),
+        (status = 404, description = "No such request, or not one that can be replayed.",
+         body = ErrorBody),
+    ),
+)]
 pub(super) async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
     state.store.replay(id).await?;
     state.wake.notify_one();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "status": "queued", "id": id })),
+        Json(Queued {
+            status: "queued",
+            id,
+        }),
     )
         .into_response())
 }

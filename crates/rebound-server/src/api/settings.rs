@@ -8,12 +8,36 @@ use rebound_core::Policy;
 use serde_json::{json, Value};
 
 use super::{parse_json, ApiResult};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// The settings key the policy is stored under.
 pub const POLICY_KEY: &str = "policy";
 
+/// The settings, as `GET` shows them and `PUT` takes them (each key optional in `PUT`).
+/// It describes the document only: `PUT` reads the keys one by one to name a bad one.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct Settings {
+    /// The policy: `{"soft_bounce_threshold", "soft_bounce_window_days", …}`; a `PUT`
+    /// changes only the keys given.
+    #[schema(value_type = Option<Object>)]
+    policy: Option<Value>,
+    /// Which recipients a mailbox's bounces may change: `verp`, `known-contact` or `any`.
+    mailbox_trust: Option<String>,
+    /// The return path VERP addresses are signed into, like `bounces@example.com`.
+    verp_return_path: Option<String>,
+    /// Days the request log is kept (1–3650).
+    retention_days: Option<u32>,
+}
+
+/// `GET /api/v1/settings`.
+#[utoipa::path(
+    get,
+    path = "/settings",
+    tag = "settings",
+    responses((status = 200, description = "Every setting.", body = Settings)),
+)]
 pub(super) async fn get(State(state): State<AppState>) -> ApiResult {
     let mut v = json!({ "policy": state.policy() });
     v[crate::mailbox::TRUST_KEY] =
@@ -28,6 +52,18 @@ pub(super) async fn get(State(state): State<AppState>) -> ApiResult {
     Ok(Json(v).into_response())
 }
 
+/// `PUT /api/v1/settings`: change the settings given, keep the others.
+#[utoipa::path(
+    put,
+    path = "/settings",
+    tag = "settings",
+    request_body = Settings,
+    responses(
+        (status = 200, description = "Every setting, after the change.", body = Settings),
+        (status = 400, description = "Invalid JSON, unknown setting or invalid value.",
+         body = ErrorBody),
+    ),
+)]
 pub(super) async fn put(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: Value = parse_json(&body)?;
     let Value::Object(top) = req else {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_address, parse_json, ApiResult};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 fn suppression_json(email: &str, c: Option<&Contact>, erased: bool) -> Value {
@@ -45,20 +45,61 @@ async fn answers(state: &AppState, addrs: &[&Address]) -> ApiResult<Vec<Value>> 
         .collect())
 }
 
+/// The answer of `GET /api/v1/suppressions/{email}`, and of each address of a batch check.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(super) struct Suppression {
+    /// The address (as first spelled, when known).
+    email: String,
+    /// Whether the sending side must skip this address.
+    suppressed: bool,
+    /// `subscribed`, `unsubscribed`, `bounced` or `complained`; null for an unknown address.
+    status: Option<String>,
+    /// Why the status is what it is.
+    reason: Option<String>,
+}
+
+/// `GET /api/v1/suppressions/{email}`: whether to skip one address.
+#[utoipa::path(
+    get,
+    path = "/suppressions/{email}",
+    tag = "suppressions",
+    params(("email" = String, Path, description = "The address.")),
+    responses(
+        (status = 200, description = "The address's suppression (an unknown address: \
+         `suppressed: false`, `status: null`).", body = Suppression),
+        (status = 400, description = "Not an address.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<String>) -> ApiResult {
     let addr = parse_address(&email)?;
     let mut one = answers(&state, &[&addr]).await?;
     Ok(Json(one.pop().unwrap_or(Value::Null)).into_response())
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /api/v1/suppressions/check`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CheckRequest {
+pub(super) struct CheckRequest {
+    /// At most 1000 addresses.
     emails: Vec<String>,
 }
 
 const MAX_CHECK: usize = 1000;
 
+/// `POST /api/v1/suppressions/check`: a batch of addresses, answered in the same order.
+#[utoipa::path(
+    post,
+    path = "/suppressions/check",
+    tag = "suppressions",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "`{\"results\": [...]}` in the order asked: a \
+         `Suppression` per address, or `{\"email\", \"error\"}` for one that is not an \
+         address.", body = Object),
+        (status = 400, description = "Invalid JSON, or over 1000 addresses.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn check(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CheckRequest = parse_json(&body)?;
     if req.emails.len() > MAX_CHECK {

@@ -216,11 +216,28 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Middleware of the admin API: the admin token or a live API key whose scope permits the
-/// call passes, always; a wrong one counts against the client, which past the limit gets 429
-/// with `Retry-After`. The caller goes into the request's extensions ([`keys::Caller`]).
-pub async fn require_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let token = bearer(req.headers()).map(str::to_string);
+/// Middleware of the admin API: see [`authorize`]. The caller goes into the request's
+/// extensions ([`keys::Caller`]).
+pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    match authorize(&state, &parts).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Who sent a request, if they may make it: the admin token, or a live API key whose scope
+/// permits the method and path (relative to `/api/v1`). A wrong credential counts against
+/// the client, which past the limit gets 429 with `Retry-After`; the right one is never
+/// refused.
+pub async fn authorize(
+    state: &AppState,
+    req: &axum::http::request::Parts,
+) -> Result<keys::Caller, Response> {
+    let token = bearer(&req.headers).map(str::to_string);
     if let Some(t) = &token {
         let caller =
             if rebound_core::signature::ct_eq(&digest(t), state.admin_token_hash.as_slice()) {
@@ -237,33 +254,36 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
                             key: Some(key),
                         }
                     }),
-                    Err(e) => return crate::error::ApiError::from(e).into_response(),
+                    Err(e) => return Err(ApiError::from(e).into_response()),
                 }
             };
         if let Some(caller) = caller {
-            if !caller.scope.permits(req.method(), req.uri().path()) {
-                return ApiError::new(
+            if !caller.scope.permits(&req.method, req.uri.path()) {
+                return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     format!(
                         "this key's scope ({}) does not allow {} {}",
                         caller.scope.as_str(),
-                        req.method(),
-                        req.uri().path()
+                        req.method,
+                        req.uri.path()
                     ),
                 )
-                .into_response();
+                .into_response());
             }
-            req.extensions_mut().insert(caller);
-            return next.run(req).await;
+            return Ok(caller);
         }
     }
-    let client =
-        request_client(&req, &state.config.trusted_proxies).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let peer = req
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = client_ip(peer, &req.headers, &state.config.trusted_proxies)
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let now = now_ms();
     if let Some(wait) = state.auth_failures.blocked(client, now) {
-        return too_many(wait);
+        return Err(too_many(wait));
     }
-    match token {
+    Err(match token {
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing API key (Authorization: Bearer <admin token or key>)",
@@ -272,11 +292,11 @@ pub async fn require_key(State(state): State<AppState>, mut req: Request, next: 
         Some(_) => {
             if let Some(wait) = state.auth_failures.record(client, now) {
                 tracing::warn!(%client, "API key guessing: failed attempts over the limit");
-                return too_many(wait);
+                return Err(too_many(wait));
             }
             ApiError::new(StatusCode::UNAUTHORIZED, "invalid API key").into_response()
         }
-    }
+    })
 }
 
 /// When each key was last recorded as used: a key's `last_used_at` is written at most once a

@@ -49,7 +49,7 @@ pub async fn create(store: &DynStore, req: CreateSource) -> Result<Source, Error
 }
 
 /// What changing a source takes (`PATCH /api/v1/sources/{id}`, `rebound source update`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSource {
     /// A new display name.
@@ -208,7 +208,7 @@ pub fn missing_credential(s: &Source) -> Option<String> {
 }
 
 /// What creating a source takes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSource {
     /// Provider name.

@@ -74,6 +74,7 @@ async fn each_scope_calls_what_it_names_and_nothing_else() {
         (Method::GET, "/api/v1/keys"),
         (Method::POST, "/api/v1/keys"),
         (Method::DELETE, "/api/v1/contacts/a@example.com"),
+        (Method::GET, "/metrics"),
     ] {
         assert_eq!(
             call(&app, &check, m.clone(), p, Some(json!({}))).await,
@@ -89,6 +90,11 @@ async fn each_scope_calls_what_it_names_and_nothing_else() {
     assert_eq!(
         call(&app, &read, Method::GET, "/api/v1/settings", None).await,
         200
+    );
+    assert_eq!(
+        call(&app, &read, Method::GET, "/metrics", None).await,
+        200,
+        "Prometheus scrapes with a read key"
     );
     assert_eq!(
         call(

@@ -15,6 +15,7 @@ mod limits;
 mod mailbox;
 mod metrics;
 mod multinode;
+mod openapi;
 mod policy;
 mod postgres;
 mod providers;

@@ -133,6 +133,11 @@ pub trait Store: Send + Sync {
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport>;
     /// Counts of inbox rows by state.
     async fn inbox_counts(&self) -> Result<InboxCounts>;
+    /// Contacts per status (one pass over the `(status, id)` index).
+    async fn status_counts(&self) -> Result<StatusCounts>;
+    /// Events per UTC day and kind that occurred at or after `since` (through the
+    /// `(occurred_at, kind)` index), oldest day first.
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>>;
 
     // ---- sources
     /// Creates a source.

@@ -66,6 +66,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_named_locks.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_events_by_time.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -726,6 +730,12 @@ impl Store for PgStore {
     }
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
+    }
+    async fn status_counts(&self) -> Result<StatusCounts> {
+        self.read(ops::status_counts).await
+    }
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
+        self.read(move |c| ops::events_per_day(c, since)).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| ops::add_rejections(c, &counts)).await

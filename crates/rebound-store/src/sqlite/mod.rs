@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0006_named_locks.sql"),
     ),
     (7, include_str!("../../migrations/sqlite/0007_access.sql")),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_events_by_time.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -505,6 +509,12 @@ impl Store for SqliteStore {
     }
     async fn inbox_counts(&self) -> Result<InboxCounts> {
         self.read(ops::inbox_counts).await
+    }
+    async fn status_counts(&self) -> Result<StatusCounts> {
+        self.read(ops::status_counts).await
+    }
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
+        self.read(move |c| ops::events_per_day(c, since)).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| retention::add_rejections(c, &counts))

@@ -37,6 +37,7 @@ pub mod retention;
 pub mod sns;
 pub mod sources;
 pub mod state;
+pub mod ui;
 pub mod worker;
 
 use axum::routing::{get, post};
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .nest("/api/v1", api::routes(state.clone()))
+        .merge(ui::routes())
         .fallback(error::not_found)
         .with_state(state)
 }

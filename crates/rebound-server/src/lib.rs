@@ -34,6 +34,7 @@ pub mod listener;
 pub mod mailbox;
 pub mod rejections;
 pub mod retention;
+pub mod settings;
 pub mod sns;
 pub mod sources;
 pub mod state;

@@ -51,7 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{id}/rotate", post(sources::rotate))
         .route("/log", get(log::page))
         .route("/log/{id}/replay", post(log::replay))
-        .route("/settings", get(settings::page))
+        .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/users", post(settings::create_user))
@@ -135,6 +135,7 @@ fn flash(code: &str) -> Option<&'static str> {
         "status" => "Status changed.",
         "replayed" => "Request queued for replay.",
         "revoked" => "Key revoked.",
+        "settings" => "Settings saved.",
         _ => return None,
     })
 }

@@ -1,5 +1,5 @@
-//! `/settings`: the policy and the other settings (read here, changed with
-//! `PUT /api/v1/settings` or the config file), API keys (list, create: the key shown once,
+//! `/settings`: the policy and the other settings (changed through
+//! [`crate::settings::apply`], the rules of `PUT /api/v1/settings`), API keys (list, create: the key shown once,
 //! revoke) and UI users (list, create: a generated password shown once). Keys and users are
 //! made by [`crate::auth::keys::create`] and [`crate::auth::users::create`], as through
 //! the API.
@@ -20,6 +20,15 @@ use crate::state::{now_ms, AppState};
 pub(super) struct Setting {
     name: String,
     value: String,
+}
+
+/// The settings form's current values.
+pub(super) struct Values {
+    threshold: u32,
+    window_days: u32,
+    trust: String,
+    return_path: String,
+    retention_days: u32,
 }
 
 pub(super) struct KeyRow {
@@ -45,6 +54,8 @@ struct SettingsPage {
     chrome: Chrome,
     policy: Vec<Setting>,
     other: Vec<Setting>,
+    values: Values,
+    trusts: [&'static str; 3],
     keys: Vec<KeyRow>,
     users: Vec<UserRow>,
 }
@@ -89,31 +100,38 @@ pub(super) async fn page(
             .collect(),
         _ => Vec::new(),
     };
+    let live = state.policy();
+    let trust = crate::mailbox::trust_of(&state.store, None)
+        .await
+        .as_str()
+        .to_string();
+    let return_path = state
+        .store
+        .get_setting(crate::mailbox::VERP_RETURN_PATH_KEY)
+        .await?
+        .unwrap_or(Value::Null);
+    let retention_days = crate::retention::days(&state.store, state.config.retention_days).await?;
     let other = vec![
         Setting {
             name: crate::mailbox::TRUST_KEY.into(),
-            value: crate::mailbox::trust_of(&state.store, None)
-                .await
-                .as_str()
-                .into(),
+            value: trust.clone(),
         },
         Setting {
             name: crate::mailbox::VERP_RETURN_PATH_KEY.into(),
-            value: show(
-                &state
-                    .store
-                    .get_setting(crate::mailbox::VERP_RETURN_PATH_KEY)
-                    .await?
-                    .unwrap_or(Value::Null),
-            ),
+            value: show(&return_path),
         },
         Setting {
             name: crate::retention::SETTING.into(),
-            value: crate::retention::days(&state.store, state.config.retention_days)
-                .await?
-                .to_string(),
+            value: retention_days.to_string(),
         },
     ];
+    let values = Values {
+        threshold: live.soft_bounce_threshold,
+        window_days: live.soft_bounce_window_days,
+        trust,
+        return_path: return_path.as_str().unwrap_or_default().to_string(),
+        retention_days,
+    };
     let keys = state
         .store
         .list_api_keys()
@@ -145,9 +163,67 @@ pub(super) async fn page(
         chrome: Chrome::new(&s, "settings", q.done.as_deref()),
         policy,
         other,
+        values,
+        trusts: ["verp", "known-contact", "any"],
         keys,
         users,
     })
+}
+
+#[derive(Deserialize)]
+pub(super) struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    soft_bounce_threshold: String,
+    #[serde(default)]
+    soft_bounce_window_days: String,
+    #[serde(default)]
+    mailbox_trust: String,
+    #[serde(default)]
+    verp_return_path: String,
+    #[serde(default)]
+    retention_days: String,
+}
+
+/// A form field as the JSON value `PUT /api/v1/settings` takes: a whole number as a number,
+/// anything else as the text typed (which the shared rules then refuse, naming the field).
+fn number(s: &str) -> Value {
+    let s = s.trim();
+    s.parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(s))
+}
+
+/// `POST /settings`: the form's values, through [`crate::settings::apply`] (a bad value
+/// changes nothing and is shown as a 400 page naming it). An empty VERP return path leaves
+/// it as it is.
+pub(super) async fn save(
+    State(state): State<AppState>,
+    s: UiSession,
+    headers: HeaderMap,
+    Form(f): Form<SettingsForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let mut changes = serde_json::Map::new();
+    changes.insert(
+        crate::api::POLICY_KEY.into(),
+        serde_json::json!({
+            "soft_bounce_threshold": number(&f.soft_bounce_threshold),
+            "soft_bounce_window_days": number(&f.soft_bounce_window_days),
+        }),
+    );
+    changes.insert(
+        crate::mailbox::TRUST_KEY.into(),
+        Value::from(f.mailbox_trust.trim()),
+    );
+    changes.insert(crate::retention::SETTING.into(), number(&f.retention_days));
+    let rp = f.verp_return_path.trim();
+    if !rp.is_empty() {
+        changes.insert(crate::mailbox::VERP_RETURN_PATH_KEY.into(), Value::from(rp));
+    }
+    crate::settings::apply(&state, &changes).await?;
+    Ok(back("/settings?done=settings"))
 }
 
 #[derive(Deserialize)]

@@ -390,6 +390,26 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
     // Settings: an API key and a user, each shown once.
     b.go("/settings").await;
     b.shot("settings").await;
+    b.fill("#settings-form input[name=soft_bounce_threshold]", "5")
+        .await;
+    b.click("#settings-form button[type=submit]").await;
+    assert!(b.text().await.contains("Settings saved."));
+    let (_, settings) = app.get("/api/v1/settings").await;
+    assert_eq!(settings["policy"]["soft_bounce_threshold"], 5, "{settings}");
+    assert_eq!(app.state.policy().soft_bounce_threshold, 5);
+    // A value the API refuses is refused here too, and changes nothing.
+    let (cookie, csrf) = (b.cookie().await, b.csrf().await);
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("soft_bounce_threshold", "0"),
+        ("soft_bounce_window_days", "30"),
+        ("mailbox_trust", "known-contact"),
+        ("retention_days", "14"),
+    ];
+    assert_eq!(forged(&app, "/settings", &cookie, None, &bad).await, 400);
+    assert_eq!(app.state.policy().soft_bounce_threshold, 5);
+    let (_, after) = app.get("/api/v1/settings").await;
+    assert_eq!(after, settings);
     b.fill(
         "form[action='/settings/keys'] input[name=name]",
         "sending app",

@@ -48,7 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route("/contacts/{email}", get(contact::page))
         .route("/contacts/{email}/status", post(contact::set_status))
         .route("/sources", get(sources::page).post(sources::create))
-        .route("/sources/{id}/rotate", post(sources::rotate))
+        .route(
+            "/sources/{id}/rotate",
+            get(sources::confirm_rotate).post(sources::rotate),
+        )
         .route("/log", get(log::page))
         .route("/log/{id}/replay", post(log::replay))
         .route("/settings", get(settings::page).post(settings::save))

@@ -47,6 +47,15 @@ pub(super) struct Shown {
 }
 
 #[derive(Template)]
+#[template(path = "source_rotate.html")]
+struct RotatePage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    provider: String,
+}
+
+#[derive(Template)]
 #[template(path = "source_shown.html")]
 struct ShownPage {
     chrome: Chrome,
@@ -161,6 +170,27 @@ pub(super) async fn create(
         chrome: Chrome::new(&s, "sources", None),
         title: "Source added",
         s: shown(&state, &src),
+    })
+}
+
+/// `GET /sources/{id}/rotate`: asks before rotating (the old URL stops working at once).
+pub(super) async fn confirm_rotate(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+) -> UiResult {
+    let src = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .find(|src| src.id == id)
+        .ok_or_else(|| UiError::new(StatusCode::NOT_FOUND, format!("no source {id}")))?;
+    render(&RotatePage {
+        chrome: Chrome::new(&s, "sources", None),
+        id,
+        name: src.name,
+        provider: src.provider,
     })
 }
 

@@ -320,6 +320,24 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
     );
     b.shot("sources").await;
 
+    // Rotating, after a confirmation page: a new URL, and the old one stops working.
+    b.click("a[href$='/rotate']").await;
+    assert!(b.text().await.contains("stop working at once"));
+    b.shot("source-rotate").await;
+    b.click("#rotate-form button").await;
+    let rotated =
+        b.c.find(Locator::Css("#webhook-url"))
+            .await
+            .expect("the new webhook URL is shown")
+            .text()
+            .await
+            .expect("text");
+    assert!(rotated.starts_with(&app.url("/webhooks/tosend/")) && rotated != url);
+    let (status, _) = app
+        .post_url(&url, &[], fixture("tosend", "bounce-hard.json"))
+        .await;
+    assert_eq!(status, 403, "the old URL still works");
+
     // Dashboard: one bounced contact, a bar in the chart.
     b.go("/").await;
     let bounced =

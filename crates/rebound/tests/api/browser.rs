@@ -704,3 +704,107 @@ async fn changes_need_the_token_this_origin_and_an_admin() {
     assert_eq!(sources["items"].as_array().map(Vec::len), Some(0));
     b.close().await;
 }
+
+/// Logs in over plain HTTP; returns the `Cookie` header value.
+async fn http_login(app: &TestApp, email: &str, password: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "email={}&password={}&next=%2F%2Fevil.example%2F",
+            url_encode(email),
+            url_encode(password)
+        ))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        "/",
+        "next must stay on this site"
+    );
+    let cookie = resp.headers()["set-cookie"].to_str().expect("ascii");
+    cookie.split(';').next().expect("cookie").to_string()
+}
+
+/// Odd input in paths, queries and forms gets an answer (a page, a 4xx), never a failure;
+/// pages page through a long list with the cursor of the Next link.
+#[tokio::test]
+async fn pages_answer_odd_input_and_page_through_contacts() {
+    let app = spawn_app().await;
+    let password = user(&app, "ops@example.com", "admin").await;
+    let cookie = http_login(&app, "ops@example.com", &password).await;
+    let get = |path: String| {
+        let (client, cookie) = (app.client.clone(), cookie.clone());
+        let url = app.url(&path);
+        async move {
+            let resp = client
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("page");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap_or_default())
+        }
+    };
+    for (path, status) in [
+        ("/contacts/not-an-address", 400),
+        ("/contacts/nobody@example.com", 404),
+        ("/contacts/%3Cscript%3E@example.com", 400),
+        ("/contacts?status=nonsense", 200),
+        ("/contacts?cursor=%00%FF garbage", 200),
+        ("/contacts?q=%25%5F'%22%3C", 200),
+        ("/log?source=abc&outcome=<b>&cursor=zzz", 200),
+        ("/log?source=-1", 200),
+        ("/sources/999/rotate", 404),
+        ("/sources/abc/rotate", 400),
+        ("/login?next=javascript:alert(1)", 200),
+    ] {
+        let (got, body) = get(path.to_string()).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(!body.contains("<script"), "{path}: {body}");
+    }
+    let (_, body) = get("/login?next=javascript:alert(1)".into()).await;
+    assert!(body.contains(r#"name="next" value="/""#), "{body}");
+
+    // 120 contacts: three pages of 50, 50 and 20, through the Next links.
+    let contacts = (0..120)
+        .map(|i| rebound_store::NewContact {
+            email: format!("page{i:03}@example.com"),
+            email_key: format!("page{i:03}@example.com"),
+            status: None,
+            reason: None,
+            uuid: None,
+            attributes: json!({}),
+            now: 1,
+        })
+        .collect();
+    app.store
+        .upsert_contacts(contacts, false)
+        .await
+        .expect("contacts");
+    let mut path = "/contacts?q=page".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let (status, body) = get(path.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let rows = body.matches("<a href=\"/contacts/page").count();
+        seen.push(rows);
+        match body
+            .split("<a href=\"")
+            .filter_map(|s| s.split('"').next())
+            .find(|h| h.contains("cursor="))
+        {
+            Some(next) => path = next.replace("&#38;", "&").replace("&amp;", "&"),
+            None => break,
+        }
+        assert!(seen.len() < 5, "no end: {seen:?}");
+    }
+    assert_eq!(seen, [50, 50, 20]);
+}

@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
             "/sources/{id}/rotate",
             get(sources::confirm_rotate).post(sources::rotate),
         )
+        .route("/sources/{id}/scan", post(sources::scan))
         .route("/log", get(log::page))
         .route("/log/{id}/replay", post(log::replay))
         .route("/settings", get(settings::page).post(settings::save))
@@ -139,6 +140,7 @@ fn flash(code: &str) -> Option<&'static str> {
         "replayed" => "Request queued for replay.",
         "revoked" => "Key revoked.",
         "settings" => "Settings saved.",
+        "scanned" => "Mailbox scanned.",
         _ => return None,
     })
 }

@@ -30,6 +30,7 @@ pub(super) struct Row {
 #[template(path = "sources.html")]
 struct SourcesPage {
     chrome: Chrome,
+    scanned: Option<crate::mailbox::ScanReport>,
     rows: Vec<Row>,
     providers: Vec<&'static str>,
 }
@@ -65,6 +66,14 @@ struct ShownPage {
 
 /// `GET /sources`.
 pub(super) async fn page(State(state): State<AppState>, s: UiSession) -> UiResult {
+    page_with(&state, &s, None).await
+}
+
+async fn page_with(
+    state: &AppState,
+    s: &UiSession,
+    scanned: Option<crate::mailbox::ScanReport>,
+) -> UiResult {
     let public = &state.config.public_url;
     let rows = state
         .store
@@ -102,7 +111,8 @@ pub(super) async fn page(State(state): State<AppState>, s: UiSession) -> UiResul
         })
         .collect();
     render(&SourcesPage {
-        chrome: Chrome::new(&s, "sources", None),
+        chrome: Chrome::new(s, "sources", scanned.as_ref().map(|_| "scanned")),
+        scanned,
         rows,
         providers: Provider::ALL.iter().map(|p| p.name()).collect(),
     })
@@ -225,4 +235,19 @@ pub(super) async fn rotate(
         title: "New URL key",
         s: shown(&state, &src),
     })
+}
+
+/// `POST /sources/{id}/scan`: one pass over a mailbox source now
+/// ([`sources::scan_now`], as `POST /api/v1/sources/{id}/scan`); the sources page with what
+/// the pass did.
+pub(super) async fn scan(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let report = sources::scan_now(&state, id).await?;
+    page_with(&state, &s, Some(report)).await
 }

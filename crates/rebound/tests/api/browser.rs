@@ -773,6 +773,34 @@ async fn pages_answer_odd_input_and_page_through_contacts() {
     let (_, body) = get("/login?next=javascript:alert(1)".into()).await;
     assert!(body.contains(r#"name="next" value="/""#), "{body}");
 
+    // "Scan now" on a mailbox that does not answer: 502, and the source says why.
+    let closed = free_port();
+    let mailbox = app
+        .create_source(json!({"provider": "mailbox", "name": "bounces",
+            "url": format!("imap://u:p@127.0.0.1:{closed}/INBOX?tls=none&insecure=true")}))
+        .await;
+    let (_, sources) = get("/sources".into()).await;
+    assert!(sources.contains("Scan now"), "{sources}");
+    let csrf = sources
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a CSRF token")
+        .to_string();
+    let scan = format!("/sources/{}/scan", mailbox["id"]);
+    let origin = app.url("");
+    assert_eq!(
+        forged(&app, &scan, &cookie, Some(&origin), &[("csrf", &csrf)]).await,
+        502
+    );
+    let (_, listed) = app.get("/api/v1/sources").await;
+    assert_eq!(listed["items"][0]["status"], "error", "{listed}");
+    assert_eq!(
+        forged(&app, &scan, &cookie, Some(&origin), &[]).await,
+        403,
+        "without the token"
+    );
+
     // 120 contacts: three pages of 50, 50 and 20, through the Next links.
     let contacts = (0..120)
         .map(|i| rebound_store::NewContact {

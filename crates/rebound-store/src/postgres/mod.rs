@@ -67,8 +67,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
     (
-        4,
-        include_str!("../../migrations/postgres/0004_events_by_time.sql"),
+        5,
+        include_str!("../../migrations/postgres/0005_events_by_time.sql"),
     ),
 ];
 

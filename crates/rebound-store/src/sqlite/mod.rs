@@ -55,8 +55,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (7, include_str!("../../migrations/sqlite/0007_access.sql")),
     (
-        8,
-        include_str!("../../migrations/sqlite/0008_events_by_time.sql"),
+        9,
+        include_str!("../../migrations/sqlite/0009_events_by_time.sql"),
     ),
 ];
 

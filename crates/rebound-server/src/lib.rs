@@ -42,9 +42,11 @@ pub mod mailbox;
 pub mod metrics;
 pub mod rejections;
 pub mod retention;
+pub mod settings;
 pub mod sns;
 pub mod sources;
 pub mod state;
+pub mod ui;
 pub mod worker;
 
 use axum::{Extension, Router};
@@ -125,5 +127,7 @@ pub fn router(state: AppState) -> Router {
     let (router, doc) = app(state.clone()).split_for_parts();
     router
         .layer(Extension(api::OpenApiJson::new(&doc)))
+        // The HTML pages: not API, not in the OpenAPI document.
+        .merge(ui::routes())
         .with_state(state)
 }

@@ -28,6 +28,12 @@ pub(crate) fn manual_note(
         after.as_str()
     )
 }
+/// Contacts per status: one pass over the `contacts_status` index, no table rows read.
+pub(crate) const STATUS_COUNTS_SQL: &str = "SELECT status, COUNT(*) FROM contacts GROUP BY status";
+
+/// Events per UTC day and kind since `$1`: a range of the `events_occurred` index
+/// (`occurred_at, kind`), no table rows read. Integer division on both backends.
+pub(crate) const EVENTS_PER_DAY_SQL: &str = "SELECT (occurred_at / 86400000) * 86400000 AS day, kind, COUNT(*) FROM events WHERE occurred_at >= $1 GROUP BY day, kind ORDER BY day, kind";
 
 pub(crate) fn now_ms() -> Millis {
     std::time::SystemTime::now()

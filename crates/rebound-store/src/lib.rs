@@ -148,6 +148,11 @@ pub trait Store: Send + Sync {
     /// When the pending inbox row first in line (lowest id: the next one claimed, retries
     /// waiting included) was received; `None` when nothing is pending. One indexed read.
     async fn oldest_pending_received_at(&self) -> Result<Option<Millis>>;
+    /// Contacts per status (one pass over the `(status, id)` index).
+    async fn status_counts(&self) -> Result<StatusCounts>;
+    /// Events per UTC day and kind that occurred at or after `since` (through the
+    /// `(occurred_at, kind)` index), oldest day first.
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>>;
 
     // ---- sources
     /// Creates a source.

@@ -178,6 +178,51 @@ pub struct InboxCounts {
     pub failed: u64,
 }
 
+/// Contacts per status (each status present, 0 when none has it).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Subscribed.
+    pub subscribed: u64,
+    /// Unsubscribed.
+    pub unsubscribed: u64,
+    /// Bounced.
+    pub bounced: u64,
+    /// Complained.
+    pub complained: u64,
+}
+
+impl StatusCounts {
+    /// All contacts.
+    pub fn total(&self) -> u64 {
+        self.subscribed + self.unsubscribed + self.bounced + self.complained
+    }
+
+    /// Adds `n` contacts of status `status` (the stored name); an unknown name is ignored.
+    pub fn add(&mut self, status: &str, n: u64) {
+        match Status::parse(status) {
+            Some(Status::Subscribed) => self.subscribed += n,
+            Some(Status::Unsubscribed) => self.unsubscribed += n,
+            Some(Status::Bounced) => self.bounced += n,
+            Some(Status::Complained) => self.complained += n,
+            None => {}
+        }
+    }
+}
+
+/// How many events of one kind happened on one day (UTC).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DayCount {
+    /// The day, as the time it starts (UTC midnight).
+    pub day: Millis,
+    /// Event kind (`bounce`, `complaint`…).
+    pub kind: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// A day in milliseconds.
+pub const DAY_MS: Millis = 86_400_000;
+
 /// A source to create.
 #[derive(Debug, Clone)]
 pub struct NewSource {

@@ -138,6 +138,7 @@ per_backend!(
     named_locks_are_held_renewed_released_and_expire,
     keys_users_and_sessions_read_back_and_end,
     the_oldest_pending_row_is_the_first_in_line,
+    contacts_are_counted_per_status_and_events_per_day_and_kind,
 );
 
 /// API keys are found by hash until revoked; users are unique by address; a session opens
@@ -2171,4 +2172,91 @@ async fn postgres_a_node_opens_a_bounded_number_of_connections() {
         most >= 8,
         "the reads did not run concurrently ({most} connections)"
     );
+}
+
+/// The dashboard's numbers: contacts per status, and events per UTC day and kind from a
+/// given time on (older events left out, days in order).
+async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend) {
+    use rebound_store::{DayCount, StatusCounts, DAY_MS};
+    let s = &b.store;
+    assert_eq!(
+        s.status_counts().await.expect("counts"),
+        StatusCounts::default()
+    );
+    s.upsert_contacts(
+        vec![
+            new_contact("a@example.com", None, None),
+            new_contact("b@example.com", None, None),
+            new_contact("c@example.com", Some(Status::Bounced), None),
+            new_contact("d@example.com", Some(Status::Unsubscribed), None),
+            new_contact("e@example.com", Some(Status::Unsubscribed), None),
+        ],
+        false,
+    )
+    .await
+    .expect("upsert");
+    let counts = s.status_counts().await.expect("counts");
+    assert_eq!(
+        counts,
+        StatusCounts {
+            subscribed: 2,
+            unsubscribed: 2,
+            bounced: 1,
+            complained: 0
+        }
+    );
+    assert_eq!(counts.total(), 5);
+
+    let day = |n: i64| 20_000 * DAY_MS + n * DAY_MS;
+    apply_events(
+        s,
+        &[
+            event(
+                "a@example.com",
+                "old",
+                EventKind::Delivery,
+                None,
+                day(0) + 5,
+            ),
+            event("a@example.com", "d1", EventKind::Delivery, None, day(1) + 1),
+            event(
+                "b@example.com",
+                "d2",
+                EventKind::Delivery,
+                None,
+                day(1) + 3_600_000,
+            ),
+            event(
+                "b@example.com",
+                "o1",
+                EventKind::Open,
+                None,
+                day(1) + 7_200_000,
+            ),
+            event(
+                "a@example.com",
+                "c1",
+                EventKind::Complaint,
+                None,
+                day(3) + DAY_MS - 1,
+            ),
+        ],
+    )
+    .await;
+    let per_day = s.events_per_day(day(1)).await.expect("per day");
+    let dc = |d: i64, kind: &str, count: u64| DayCount {
+        day: day(d),
+        kind: kind.into(),
+        count,
+    };
+    assert_eq!(
+        per_day,
+        [
+            dc(1, "delivery", 2),
+            dc(1, "open", 1),
+            dc(3, "complaint", 1)
+        ]
+    );
+    assert_eq!(s.status_counts().await.expect("counts").complained, 1);
+    assert!(s.events_per_day(day(4)).await.expect("per day").is_empty());
 }

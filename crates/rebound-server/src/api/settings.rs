@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
-use rebound_core::Policy;
 use serde_json::{json, Value};
 
 use super::{parse_json, ApiResult};
@@ -71,68 +70,6 @@ pub(super) async fn put(State(state): State<AppState>, body: Bytes) -> ApiResult
             "expected a JSON object like {\"policy\": {...}}",
         ));
     };
-    let known = [
-        POLICY_KEY,
-        crate::mailbox::TRUST_KEY,
-        crate::mailbox::VERP_RETURN_PATH_KEY,
-        crate::retention::SETTING,
-    ];
-    if let Some(k) = top.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(ApiError::bad_request(format!("unknown setting '{k}'")));
-    }
-    if let Some(t) = top.get(crate::mailbox::TRUST_KEY) {
-        let t = t
-            .as_str()
-            .and_then(rebound_core::bounces::events::Trust::parse)
-            .ok_or_else(|| {
-                ApiError::bad_request("mailbox_trust must be verp, known-contact or any")
-            })?;
-        state
-            .store
-            .put_setting(crate::mailbox::TRUST_KEY, json!(t.as_str()))
-            .await?;
-    }
-    if let Some(d) = top.get(crate::retention::SETTING) {
-        let days = d
-            .as_u64()
-            .ok_or_else(|| ApiError::bad_request("retention_days must be a number of days"))
-            .and_then(|d| crate::retention::check_days(d).map_err(ApiError::bad_request))?;
-        state
-            .store
-            .put_setting(crate::retention::SETTING, json!(days))
-            .await?;
-    }
-    if let Some(rp) = top.get(crate::mailbox::VERP_RETURN_PATH_KEY) {
-        let rp = rp
-            .as_str()
-            .and_then(|r| rebound_core::Address::parse(r).ok())
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "verp_return_path must be an address like bounces@example.com",
-                )
-            })?;
-        state
-            .store
-            .put_setting(crate::mailbox::VERP_RETURN_PATH_KEY, json!(rp.as_str()))
-            .await?;
-    }
-    let mut policy = state.policy();
-    if let Some(changes) = top.get(POLICY_KEY) {
-        let Value::Object(changes) = changes else {
-            return Err(ApiError::bad_request("'policy' must be an object"));
-        };
-        let mut merged = json!(policy);
-        for (k, v) in changes {
-            merged[k] = v.clone();
-        }
-        policy = serde_json::from_value::<Policy>(merged)
-            .map_err(|e| ApiError::bad_request(format!("invalid policy: {e}")))?;
-        policy.validate().map_err(ApiError::bad_request)?;
-        state.store.put_setting(POLICY_KEY, json!(policy)).await?;
-        if let Ok(mut p) = state.policy.write() {
-            *p = policy;
-        }
-    }
-    let _ = policy;
+    crate::settings::apply(&state, &top).await?;
     get(State(state)).await
 }

@@ -46,39 +46,8 @@ pub(super) struct SourceId {
     ),
 )]
 pub(super) async fn scan(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
-    use crate::mailbox::SourceError;
-    let (source, url) = match crate::mailbox::source_by_id(&state.store, id).await {
-        Ok(found) => found,
-        Err(e @ SourceError::NotFound(_)) => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, e.to_string()))
-        }
-        Err(SourceError::Invalid(msg)) => return Err(ApiError::bad_request(msg)),
-        Err(SourceError::Store(e)) => return Err(e.into()),
-    };
-    match crate::mailbox::scan(&state.store, Some(&source), &url, None).await {
-        Ok(report) => {
-            state.store.set_source_status(id, "active", None).await?;
-            state.wake.notify_one();
-            Ok(Json(json!(report)).into_response())
-        }
-        Err(crate::mailbox::ScanError::Store(e)) => Err(e.into()),
-        Err(e @ crate::mailbox::ScanError::Busy) => {
-            Err(ApiError::new(StatusCode::CONFLICT, e.to_string()))
-        }
-        // Not the mailbox's fault: the source's status is left alone.
-        Err(e @ crate::mailbox::ScanError::LockLost(_)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            e.to_string(),
-        )),
-        Err(e) => {
-            let msg = e.to_string();
-            state
-                .store
-                .set_source_status(id, "error", Some(&msg))
-                .await?;
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, msg))
-        }
-    }
+    let report = crate::sources::scan_now(&state, id).await?;
+    Ok(Json(json!(report)).into_response())
 }
 
 /// The body of `POST /api/v1/verp`.

@@ -8,11 +8,13 @@ use rebound_store::Source;
 use serde_json::{json, Value};
 
 mod change;
+mod scan;
 
 pub use change::{
     create, missing_credential, new_source, reveal, rotate, update, Audit, CreateSource, Error,
     UpdateSource, WAITING,
 };
+pub use scan::scan_now;
 
 /// Where a source's provider posts, without credentials: `{public}/webhooks/{provider}/{key}`,
 /// or listmonk's fixed `{public}/webhooks/bounce` (the key is its basic-auth password).

@@ -68,6 +68,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (3, include_str!("../../migrations/postgres/0003_access.sql")),
     (4, include_str!("../../migrations/postgres/0004_erased.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_events_by_time.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -741,6 +745,12 @@ impl Store for PgStore {
     }
     async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
         self.read(ops::oldest_pending_received_at).await
+    }
+    async fn status_counts(&self) -> Result<StatusCounts> {
+        self.read(ops::status_counts).await
+    }
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
+        self.read(move |c| ops::events_per_day(c, since)).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| ops::add_rejections(c, &counts)).await

@@ -267,6 +267,27 @@ pub(crate) fn oldest_pending_received_at(c: &mut Conn) -> Result<Option<Millis>>
     })
 }
 
+pub(crate) fn status_counts(c: &mut Conn) -> Result<StatusCounts> {
+    let mut counts = StatusCounts::default();
+    for r in c.query(crate::common::STATUS_COUNTS_SQL, &[])? {
+        let (status, n): (String, i64) = (r.try_get(0)?, r.try_get(1)?);
+        counts.add(&status, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+pub(crate) fn events_per_day(c: &mut Conn, since: Millis) -> Result<Vec<DayCount>> {
+    let mut out = Vec::new();
+    for r in c.query(crate::common::EVENTS_PER_DAY_SQL, &[&since])? {
+        out.push(DayCount {
+            day: r.try_get(0)?,
+            kind: r.try_get(1)?,
+            count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- retention
 
 /// See [`crate::Store::try_lock`]; removes a few expired locks on the way.

@@ -56,6 +56,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (7, include_str!("../../migrations/sqlite/0007_access.sql")),
     (8, include_str!("../../migrations/sqlite/0008_erased.sql")),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_events_by_time.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -515,6 +519,12 @@ impl Store for SqliteStore {
     }
     async fn oldest_pending_received_at(&self) -> Result<Option<Millis>> {
         self.read(ops::oldest_pending_received_at).await
+    }
+    async fn status_counts(&self) -> Result<StatusCounts> {
+        self.read(ops::status_counts).await
+    }
+    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
+        self.read(move |c| ops::events_per_day(c, since)).await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| retention::add_rejections(c, &counts))

@@ -186,6 +186,31 @@ pub(crate) fn oldest_pending_received_at(c: &Connection) -> Result<Option<Millis
     .optional()?)
 }
 
+pub(crate) fn status_counts(c: &Connection) -> Result<StatusCounts> {
+    let mut counts = StatusCounts::default();
+    let mut stmt = c.prepare_cached(crate::common::STATUS_COUNTS_SQL)?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
+        counts.add(&status, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+pub(crate) fn events_per_day(c: &Connection, since: Millis) -> Result<Vec<DayCount>> {
+    let mut stmt = c.prepare_cached(crate::common::EVENTS_PER_DAY_SQL)?;
+    let rows = stmt
+        .query_map([since], |r| {
+            Ok(DayCount {
+                day: r.get(0)?,
+                kind: r.get(1)?,
+                count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 // ---------------------------------------------------------------- sources & settings
 
 fn source_from_row(r: &Row<'_>) -> rusqlite::Result<Source> {

@@ -1,6 +1,7 @@
 //! End-to-end tests: real SQLite files, real HTTP on 127.0.0.1, the real binary where a
 //! process matters (kill -9, CLI). One test binary; `helpers` spawns apps.
 
+mod browser;
 mod bulk;
 mod cli;
 mod crash;

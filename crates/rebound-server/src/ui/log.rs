@@ -1,0 +1,161 @@
+//! `/log`: the request log (every inbound request: time, source, outcome, status, error),
+//! filtered by outcome and source, one page at a time; replaying a request that has an
+//! inbox row, as `POST /api/v1/log/{id}/replay` does.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Form;
+use rebound_store::LogFilter;
+use serde::Deserialize;
+
+use super::{back, enc, render, when, Chrome, UiResult};
+use crate::auth::session::UiSession;
+use crate::state::AppState;
+
+/// Entries per page.
+const PAGE: u32 = 100;
+
+pub(super) struct Row {
+    id: i64,
+    when: String,
+    source: String,
+    request: String,
+    http_status: u16,
+    outcome: String,
+    processing: String,
+    events: String,
+    error: String,
+    replay: bool,
+}
+
+pub(super) struct SourceOption {
+    id: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct LogPage {
+    chrome: Chrome,
+    outcome: String,
+    source: String,
+    sources: Vec<SourceOption>,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LogQuery {
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// `GET /log?outcome=&source=&cursor=`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: UiSession,
+    Query(q): Query<LogQuery>,
+) -> UiResult {
+    let all = state.store.list_sources().await?;
+    let names: HashMap<i64, String> = all.iter().map(|s| (s.id, s.name.clone())).collect();
+    let outcome = q
+        .outcome
+        .filter(|o| o == "accepted" || o == "rejected")
+        .unwrap_or_default();
+    let source_id = q.source.as_deref().and_then(|s| s.parse::<i64>().ok());
+    let mut page = LogPage {
+        chrome: Chrome::new(&s, "log", q.done.as_deref()),
+        outcome: outcome.clone(),
+        source: source_id.map(|i| i.to_string()).unwrap_or_default(),
+        sources: all
+            .iter()
+            .map(|s| SourceOption {
+                id: s.id.to_string(),
+                name: format!("{} ({})", s.name, s.provider),
+            })
+            .collect(),
+        rows: Vec::new(),
+        next: None,
+        error: None,
+    };
+    let found = state
+        .store
+        .list_log(LogFilter {
+            outcome: (!outcome.is_empty()).then(|| outcome.clone()),
+            processing: None,
+            source_id,
+            limit: PAGE,
+            cursor: q.cursor.filter(|c| !c.is_empty()),
+        })
+        .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(rebound_store::StoreError::Invalid(m)) => {
+            page.error = Some(m);
+            return render(&page);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    page.rows = found
+        .items
+        .into_iter()
+        .map(|e| Row {
+            id: e.id,
+            when: when(e.received_at),
+            source: match (e.source_id, &e.provider) {
+                (Some(id), _) => names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("source {id}")),
+                (None, Some(p)) => p.clone(),
+                (None, None) => String::new(),
+            },
+            request: format!("{} {}", e.method, e.path),
+            http_status: e.http_status,
+            outcome: e.outcome,
+            processing: e.processing.unwrap_or_default(),
+            events: e.events.map(|n| n.to_string()).unwrap_or_default(),
+            error: e.error.or(e.processing_error).unwrap_or_default(),
+            replay: e.inbox_id.is_some(),
+        })
+        .collect();
+    page.next = found.next_cursor.map(|c| {
+        format!(
+            "/log?outcome={}&source={}&cursor={}",
+            enc(&page.outcome),
+            enc(&page.source),
+            enc(&c)
+        )
+    });
+    render(&page)
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /log/{id}/replay`: puts the request back in the queue (as the API does).
+pub(super) async fn replay(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    state.store.replay(id).await?;
+    state.wake.notify_one();
+    Ok(back("/log?done=replayed"))
+}

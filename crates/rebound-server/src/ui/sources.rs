@@ -1,0 +1,253 @@
+//! `/sources`: the sources with their status (never a secret: only hints), the form that
+//! adds one (its webhook URL and secret shown once, on the answer), and rotating a source's
+//! URL key and secret. Creating and rotating go through [`crate::sources`], as the API's.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Form;
+use rebound_core::Provider;
+use serde::Deserialize;
+
+use super::{render, when, Chrome, UiError, UiResult};
+use crate::auth::session::UiSession;
+use crate::auth::Client;
+use crate::sources::{self, Audit, CreateSource};
+use crate::state::AppState;
+
+pub(super) struct Row {
+    id: i64,
+    name: String,
+    provider: String,
+    url: String,
+    hints: String,
+    status: String,
+    message: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+struct SourcesPage {
+    chrome: Chrome,
+    scanned: Option<crate::mailbox::ScanReport>,
+    rows: Vec<Row>,
+    providers: Vec<&'static str>,
+}
+
+/// What the answer to a create or rotate shows, once.
+pub(super) struct Shown {
+    name: String,
+    provider: String,
+    webhook_url: String,
+    secret: Option<String>,
+    basic_auth: Option<(String, String)>,
+    status: String,
+    message: String,
+    doc: String,
+}
+
+#[derive(Template)]
+#[template(path = "source_rotate.html")]
+struct RotatePage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    provider: String,
+}
+
+#[derive(Template)]
+#[template(path = "source_shown.html")]
+struct ShownPage {
+    chrome: Chrome,
+    title: &'static str,
+    s: Shown,
+}
+
+/// `GET /sources`.
+pub(super) async fn page(State(state): State<AppState>, s: UiSession) -> UiResult {
+    page_with(&state, &s, None).await
+}
+
+async fn page_with(
+    state: &AppState,
+    s: &UiSession,
+    scanned: Option<crate::mailbox::ScanReport>,
+) -> UiResult {
+    let public = &state.config.public_url;
+    let rows = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .map(|src| {
+            let mailbox = src.provider == crate::mailbox::PROVIDER;
+            let mut hints = Vec::new();
+            if !mailbox {
+                hints.push(format!("key {}", sources::hint(&src.key)));
+                if let Some(secret) = &src.secret {
+                    hints.push(format!("secret {}", sources::hint(secret)));
+                }
+            }
+            Row {
+                id: src.id,
+                url: if mailbox {
+                    // Kept with its password masked.
+                    src.config
+                        .get("url")
+                        .and_then(|u| u.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    sources::masked_url(public, &src)
+                },
+                hints: hints.join(", "),
+                name: src.name,
+                provider: src.provider,
+                status: src.status,
+                message: src.status_message.unwrap_or_default(),
+                created: when(src.created_at),
+            }
+        })
+        .collect();
+    render(&SourcesPage {
+        chrome: Chrome::new(s, "sources", scanned.as_ref().map(|_| "scanned")),
+        scanned,
+        rows,
+        providers: Provider::ALL.iter().map(|p| p.name()).collect(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    topic_arn: String,
+}
+
+fn shown(state: &AppState, src: &rebound_store::Source) -> Shown {
+    let public = &state.config.public_url;
+    Shown {
+        name: src.name.clone(),
+        provider: src.provider.clone(),
+        webhook_url: sources::webhook_url(public, src),
+        secret: src.secret.clone(),
+        basic_auth: sources::basic_auth(src),
+        status: src.status.clone(),
+        message: src.status_message.clone().unwrap_or_default(),
+        doc: format!("docs/providers/{}.md", src.provider),
+    }
+}
+
+/// `POST /sources`: creates a source as `POST /api/v1/sources` does; the answer shows its
+/// webhook URL (and secret) this once.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: UiSession,
+    headers: HeaderMap,
+    Form(f): Form<CreateForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    if f.provider == crate::mailbox::PROVIDER {
+        return Err(UiError::new(
+            StatusCode::BAD_REQUEST,
+            "add a mailbox with `rebound source add --provider mailbox` or the API",
+        ));
+    }
+    let topic = f.topic_arn.trim();
+    let req = CreateSource {
+        provider: f.provider.clone(),
+        name: f.name.trim().to_string(),
+        secret: None,
+        signature_header: None,
+        username: None,
+        public_key: None,
+        topic_arns: (!topic.is_empty()).then(|| vec![topic.to_string()]),
+        trust_first_topic: None,
+        url: None,
+        trust: None,
+    };
+    let src = sources::create(&state.store, req)
+        .await
+        .map_err(crate::error::ApiError::from)?;
+    state.sources.fill(state.store.list_sources().await?);
+    render(&ShownPage {
+        chrome: Chrome::new(&s, "sources", None),
+        title: "Source added",
+        s: shown(&state, &src),
+    })
+}
+
+/// `GET /sources/{id}/rotate`: asks before rotating (the old URL stops working at once).
+pub(super) async fn confirm_rotate(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+) -> UiResult {
+    let src = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .find(|src| src.id == id)
+        .ok_or_else(|| UiError::new(StatusCode::NOT_FOUND, format!("no source {id}")))?;
+    render(&RotatePage {
+        chrome: Chrome::new(&s, "sources", None),
+        id,
+        name: src.name,
+        provider: src.provider,
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /sources/{id}/rotate`: a new URL key (and generated secret), as
+/// `POST /api/v1/sources/{id}/rotate`; the old ones stop working at once.
+pub(super) async fn rotate(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let who = Audit {
+        method: "POST".into(),
+        path: format!("/sources/{id}/rotate"),
+        remote: client.map(|ip| ip.to_string()),
+    };
+    let src = sources::rotate(&state.store, id, &who)
+        .await
+        .map_err(crate::error::ApiError::from)?;
+    state.sources.fill(state.store.list_sources().await?);
+    render(&ShownPage {
+        chrome: Chrome::new(&s, "sources", None),
+        title: "New URL key",
+        s: shown(&state, &src),
+    })
+}
+
+/// `POST /sources/{id}/scan`: one pass over a mailbox source now
+/// ([`sources::scan_now`], as `POST /api/v1/sources/{id}/scan`); the sources page with what
+/// the pass did.
+pub(super) async fn scan(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let report = sources::scan_now(&state, id).await?;
+    page_with(&state, &s, Some(report)).await
+}

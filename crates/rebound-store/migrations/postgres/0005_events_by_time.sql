@@ -1,0 +1,4 @@
+-- rebound schema, version 4: events by the time they occurred, with their kind, so that the
+-- admin UI's chart (events per day and kind over the last 14 days) reads a range of this
+-- index (an index-only scan) and no table rows.
+CREATE INDEX events_occurred ON events (occurred_at, kind);

@@ -107,3 +107,11 @@ pub(crate) fn log_entry_shape(mut e: LogEntry) -> LogEntry {
 pub(crate) fn manual_at(last_event_at: Option<Millis>, now: Millis) -> Millis {
     last_event_at.map_or(now, |t| t.max(now))
 }
+
+/// The stored headers and body of a logged request.
+pub(crate) const RAW_REQUEST_SQL: &str = "SELECT headers, body FROM inbox WHERE id = $1";
+
+/// Stored headers (a JSON list of pairs) read back; nothing when they do not parse.
+pub(crate) fn parse_headers(s: &str) -> Vec<(String, String)> {
+    serde_json::from_str(s).unwrap_or_default()
+}

@@ -207,6 +207,8 @@ pub trait Store: Send + Sync {
     async fn list_events(&self, filter: EventFilter) -> Result<Page<StoredEvent>>;
     /// Lists the request log, newest first.
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>>;
+    /// The stored headers and body of logged request `id`.
+    async fn raw_request(&self, id: i64) -> Result<Option<RawRequest>>;
 
     // ---- erasure (privacy requests)
     /// Erases a contact: its events, the raw bodies behind them and the contact are deleted,

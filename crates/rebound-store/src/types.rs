@@ -287,6 +287,16 @@ pub struct NewLogEntry {
     pub error: Option<String>,
 }
 
+/// What was stored of an accepted request: its headers (credentials are never stored) and
+/// raw body, to show as text.
+#[derive(Debug, Clone, Default)]
+pub struct RawRequest {
+    /// Header names and values, as received.
+    pub headers: Vec<(String, String)>,
+    /// The body as received (empty for rejected requests and erased bodies).
+    pub body: Vec<u8>,
+}
+
 /// A request log entry with its processing state.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {

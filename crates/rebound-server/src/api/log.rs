@@ -148,3 +148,61 @@ pub(super) async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -
     )
         .into_response())
 }
+
+/// A logged request with what was stored of it: the entry, its headers (credentials are
+/// never stored) and its body as text (bytes that are not UTF-8 shown as `U+FFFD`).
+#[derive(Debug, Serialize)]
+pub struct StoredRequest {
+    /// The log entry.
+    #[serde(flatten)]
+    pub entry: rebound_store::LogEntry,
+    /// Header names and values, as received.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+    /// The body's length in bytes.
+    pub body_bytes: usize,
+}
+
+/// Logged request `id` with its headers and body; `None` if there is none.
+pub async fn stored_request(state: &AppState, id: i64) -> Result<Option<StoredRequest>, ApiError> {
+    // The log lists newest first below a cursor: the first entry below `id + 1` is `id`'s.
+    let page = state
+        .store
+        .list_log(LogFilter {
+            limit: 1,
+            cursor: Some(id.saturating_add(1).to_string()),
+            ..Default::default()
+        })
+        .await?;
+    let Some(entry) = page.items.into_iter().next().filter(|e| e.id == id) else {
+        return Ok(None);
+    };
+    let raw = state.store.raw_request(id).await?.unwrap_or_default();
+    Ok(Some(StoredRequest {
+        entry,
+        headers: raw.headers,
+        body_bytes: raw.body.len(),
+        body: String::from_utf8_lossy(&raw.body).into_owned(),
+    }))
+}
+
+/// `GET /api/v1/log/{id}`: one logged request with its stored headers and body.
+#[utoipa::path(
+    get,
+    path = "/log/{id}",
+    tag = "log",
+    params(("id" = i64, Path, description = "The log entry's id.")),
+    responses(
+        (status = 200, description = "The log entry's fields, with `headers` (`[[name, \
+         value], …]`, never credentials), `body` (text) and `body_bytes`. Rejected requests \
+         and erased bodies have an empty body.", body = Object),
+        (status = 404, description = "No such log entry.", body = ErrorBody),
+    ),
+)]
+pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    match stored_request(&state, id).await? {
+        Some(r) => Ok(Json(r).into_response()),
+        None => Err(ApiError::not_found(format!("no log entry {id}"))),
+    }
+}

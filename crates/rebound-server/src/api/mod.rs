@@ -32,6 +32,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub use bulk::{set_status, BulkReport, MAX_BULK};
+pub use log::{stored_request, StoredRequest};
 pub use settings::POLICY_KEY;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -61,6 +62,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(log::list))
         .routes(routes!(log::rejections))
         .routes(routes!(log::replay))
+        .routes(routes!(log::get_one))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(bulk::export))
         .routes(routes!(bulk::bulk))

@@ -109,24 +109,16 @@ pub(super) async fn page(
     page.rows = found
         .items
         .into_iter()
-        .map(|e| Row {
-            id: e.id,
-            when: when(e.received_at),
-            source: match (e.source_id, &e.provider) {
+        .map(|e| {
+            let source = match (e.source_id, &e.provider) {
                 (Some(id), _) => names
                     .get(&id)
                     .cloned()
                     .unwrap_or_else(|| format!("source {id}")),
                 (None, Some(p)) => p.clone(),
                 (None, None) => String::new(),
-            },
-            request: format!("{} {}", e.method, e.path),
-            http_status: e.http_status,
-            outcome: e.outcome,
-            processing: e.processing.unwrap_or_default(),
-            events: e.events.map(|n| n.to_string()).unwrap_or_default(),
-            error: e.error.or(e.processing_error).unwrap_or_default(),
-            replay: e.inbox_id.is_some(),
+            };
+            row(&e, source)
         })
         .collect();
     page.next = found.next_cursor.map(|c| {
@@ -158,4 +150,67 @@ pub(super) async fn replay(
     state.store.replay(id).await?;
     state.wake.notify_one();
     Ok(back("/log?done=replayed"))
+}
+
+/// A log entry as a row of the list (and the head of its own page).
+fn row(e: &rebound_store::LogEntry, source: String) -> Row {
+    Row {
+        id: e.id,
+        when: when(e.received_at),
+        source,
+        request: format!("{} {}", e.method, e.path),
+        http_status: e.http_status,
+        outcome: e.outcome.clone(),
+        processing: e.processing.clone().unwrap_or_default(),
+        events: e.events.map(|n| n.to_string()).unwrap_or_default(),
+        error: e
+            .error
+            .clone()
+            .or_else(|| e.processing_error.clone())
+            .unwrap_or_default(),
+        replay: e.inbox_id.is_some(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    chrome: Chrome,
+    row: Row,
+    headers: Vec<(String, String)>,
+    body: String,
+    body_bytes: usize,
+}
+
+/// `GET /log/{id}`: one request as stored, its headers (never credentials: they are not
+/// stored) and body shown as text, as `GET /api/v1/log/{id}` answers it.
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+) -> UiResult {
+    let Some(r) = crate::api::stored_request(&state, id).await? else {
+        return Err(super::UiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no request {id} in the log"),
+        ));
+    };
+    let source = match r.entry.source_id {
+        Some(sid) => state
+            .store
+            .list_sources()
+            .await?
+            .into_iter()
+            .find(|x| x.id == sid)
+            .map(|x| format!("{} ({})", x.name, x.provider))
+            .unwrap_or_else(|| format!("source {sid}")),
+        None => r.entry.provider.clone().unwrap_or_default(),
+    };
+    render(&RequestPage {
+        chrome: Chrome::new(&s, "log", None),
+        row: row(&r.entry, source),
+        headers: r.headers,
+        body: r.body,
+        body_bytes: r.body_bytes,
+    })
 }

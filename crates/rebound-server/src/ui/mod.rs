@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sources/{id}/scan", post(sources::scan))
         .route("/log", get(log::page))
+        .route("/log/{id}", get(log::detail))
         .route("/log/{id}/replay", post(log::replay))
         .route("/settings", get(settings::page).post(settings::save))
         .route("/settings/keys", post(settings::create_key))

@@ -836,3 +836,15 @@ pub(crate) fn list_log(c: &mut Conn, f: &LogFilter) -> Result<Page<LogEntry>> {
         .collect::<Result<Vec<_>>>()?;
     Ok(page(items, limit, |e: &LogEntry| e.id))
 }
+
+pub(crate) fn raw_request(c: &mut Conn, id: i64) -> Result<Option<RawRequest>> {
+    c.query_opt(crate::common::RAW_REQUEST_SQL, &[&id])?
+        .map(|r| {
+            let headers: String = r.try_get(0)?;
+            Ok(RawRequest {
+                headers: crate::common::parse_headers(&headers),
+                body: r.try_get(1)?,
+            })
+        })
+        .transpose()
+}

@@ -666,6 +666,9 @@ impl Store for SqliteStore {
     async fn list_log(&self, filter: LogFilter) -> Result<Page<LogEntry>> {
         self.read(move |c| ops::list_log(c, &filter)).await
     }
+    async fn raw_request(&self, id: i64) -> Result<Option<RawRequest>> {
+        self.read(move |c| ops::raw_request(c, id)).await
+    }
 
     async fn erase_contact(
         &self,

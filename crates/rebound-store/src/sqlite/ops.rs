@@ -574,3 +574,15 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
     let items = items.into_iter().map(log_entry_shape).collect();
     Ok(page(items, limit, |e: &LogEntry| e.id))
 }
+
+pub(crate) fn raw_request(c: &Connection, id: i64) -> Result<Option<RawRequest>> {
+    Ok(c.prepare_cached(crate::common::RAW_REQUEST_SQL)?
+        .query_row([id], |r| {
+            let headers: String = r.get(0)?;
+            Ok(RawRequest {
+                headers: crate::common::parse_headers(&headers),
+                body: r.get(1)?,
+            })
+        })
+        .optional()?)
+}

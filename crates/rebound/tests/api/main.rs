@@ -21,6 +21,7 @@ mod policy;
 mod postgres;
 mod providers;
 mod rejections;
+mod request_log;
 mod ses;
 mod sources;
 mod store_copy;

@@ -46,6 +46,7 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/api/v1/log"),
     ("GET", "/api/v1/log/rejections"),
     ("POST", "/api/v1/log/{id}/replay"),
+    ("GET", "/api/v1/log/{id}"),
     ("GET", "/api/v1/settings"),
     ("PUT", "/api/v1/settings"),
     ("GET", "/api/v1/contacts/export"),

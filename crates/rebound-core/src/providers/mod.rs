@@ -19,6 +19,7 @@ mod md5;
 pub mod postal;
 mod postmark;
 mod resend;
+pub mod sample;
 pub mod sendgrid;
 mod ses;
 mod smtp2go;

@@ -49,6 +49,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(sources::reveal))
         .routes(routes!(sources::rotate))
         .routes(routes!(sources::scan))
+        .routes(routes!(sources::test))
         .routes(routes!(sources::verp_encode))
         .routes(routes!(suppressions::check))
         .routes(routes!(suppressions::get_one))

@@ -222,3 +222,22 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
         .collect();
     Ok(Json(json!({ "items": items })).into_response())
 }
+
+/// `POST /api/v1/sources/{id}/test`: a hard bounce for a fresh
+/// `rebound-test-…@example.com`, in the provider's shape and signed its way, sent through
+/// the source's webhook like the provider's own request; the answer says where it ended up.
+#[utoipa::path(
+    post,
+    path = "/sources/{id}/test",
+    tag = "sources",
+    params(("id" = i64, Path, description = "The source's id.")),
+    responses(
+        (status = 200, description = "`{\"provider\",\"email\",\"http_status\",\"answer\",\"log_id\"}`:          the status and answer the provider would have had, and the request log entry.", body = Object),
+        (status = 400, description = "A mailbox source, or a provider whose requests only it          can sign (send a test from its dashboard).", body = ErrorBody),
+        (status = 404, description = "No such source.", body = ErrorBody),
+    ),
+)]
+pub(super) async fn test(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult {
+    let sent = crate::sources::send_test_event(&state, id).await?;
+    Ok(Json(json!(sent)).into_response())
+}

@@ -9,12 +9,14 @@ use serde_json::{json, Value};
 
 mod change;
 mod scan;
+mod test_event;
 
 pub use change::{
     create, missing_credential, new_source, reveal, rotate, update, Audit, CreateSource, Error,
     UpdateSource, WAITING,
 };
 pub use scan::scan_now;
+pub use test_event::{send as send_test_event, TestEvent};
 
 /// Where a source's provider posts, without credentials: `{public}/webhooks/{provider}/{key}`,
 /// or listmonk's fixed `{public}/webhooks/bounce` (the key is its basic-auth password).

@@ -172,6 +172,12 @@ fn row(e: &rebound_store::LogEntry, source: String) -> Row {
     }
 }
 
+#[derive(Deserialize)]
+pub(super) struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "request.html")]
 struct RequestPage {
@@ -188,6 +194,7 @@ pub(super) async fn detail(
     State(state): State<AppState>,
     s: UiSession,
     Path(id): Path<i64>,
+    Query(q): Query<DoneQuery>,
 ) -> UiResult {
     let Some(r) = crate::api::stored_request(&state, id).await? else {
         return Err(super::UiError::new(
@@ -207,7 +214,7 @@ pub(super) async fn detail(
         None => r.entry.provider.clone().unwrap_or_default(),
     };
     render(&RequestPage {
-        chrome: Chrome::new(&s, "log", None),
+        chrome: Chrome::new(&s, "log", q.done.as_deref()),
         row: row(&r.entry, source),
         headers: r.headers,
         body: r.body,

@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
             get(sources::confirm_rotate).post(sources::rotate),
         )
         .route("/sources/{id}/scan", post(sources::scan))
+        .route("/sources/{id}/test", post(sources::test))
         .route("/log", get(log::page))
         .route("/log/{id}", get(log::detail))
         .route("/log/{id}/replay", post(log::replay))
@@ -142,6 +143,9 @@ fn flash(code: &str) -> Option<&'static str> {
         "revoked" => "Key revoked.",
         "settings" => "Settings saved.",
         "scanned" => "Mailbox scanned.",
+        "tested" => {
+            "Test event sent: below is the request it made, and what processing made of it."
+        }
         _ => return None,
     })
 }

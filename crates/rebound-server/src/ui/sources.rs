@@ -251,3 +251,20 @@ pub(super) async fn scan(
     let report = sources::scan_now(&state, id).await?;
     page_with(&state, &s, Some(report)).await
 }
+
+/// `POST /sources/{id}/test`: sends a test event through the source's webhook (as
+/// `POST /api/v1/sources/{id}/test`), then shows the request it made in the log.
+pub(super) async fn test(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let sent = sources::send_test_event(&state, id).await?;
+    Ok(match sent.log_id {
+        Some(log_id) => super::back(&format!("/log/{log_id}?done=tested")),
+        None => super::back("/log?done=tested"),
+    })
+}

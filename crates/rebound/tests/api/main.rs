@@ -25,4 +25,5 @@ mod request_log;
 mod ses;
 mod sources;
 mod store_copy;
+mod test_event;
 mod webhooks;

@@ -34,6 +34,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1/sources/{id}/reveal"),
     ("POST", "/api/v1/sources/{id}/rotate"),
     ("POST", "/api/v1/sources/{id}/scan"),
+    ("POST", "/api/v1/sources/{id}/test"),
     ("POST", "/api/v1/verp"),
     ("POST", "/api/v1/suppressions/check"),
     ("GET", "/api/v1/suppressions/{email}"),

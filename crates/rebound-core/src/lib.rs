@@ -36,6 +36,7 @@ pub mod contact;
 pub mod event;
 pub mod policy;
 pub mod providers;
+pub mod rates;
 pub mod reason;
 pub mod signature;
 pub mod timestamp;

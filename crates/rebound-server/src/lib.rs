@@ -23,6 +23,7 @@
 //! - [`retention`]: old request-log rows and rejection counts pruned in small batches.
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
+//! - [`stats`]: deliverability rates per source (API and dashboard).
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
 //! - [`metrics`]: `GET /metrics` (admin token), the Prometheus text format: the
 //!   process-wide recorder, the metric names, the inbox gauges read at scrape time.
@@ -46,6 +47,7 @@ pub mod settings;
 pub mod sns;
 pub mod sources;
 pub mod state;
+pub mod stats;
 pub mod ui;
 pub mod worker;
 
@@ -79,6 +81,7 @@ pub use state::{AppState, ServerConfig};
         (name = "settings", description = "Policy, mailbox trust, VERP, retention."),
         (name = "keys", description = "Scoped API keys and web UI users."),
         (name = "metrics", description = "Prometheus metrics."),
+        (name = "stats", description = "Deliverability rates."),
         (name = "meta", description = "This document."),
     ),
 )]

@@ -115,3 +115,9 @@ pub(crate) const RAW_REQUEST_SQL: &str = "SELECT headers, body FROM inbox WHERE 
 pub(crate) fn parse_headers(s: &str) -> Vec<(String, String)> {
     serde_json::from_str(s).unwrap_or_default()
 }
+
+/// Deliveries, bounces and complaints per source since `$1`: a range of the
+/// `events_occurred` index (`occurred_at, kind, source_id`), no table rows read.
+pub(crate) const KIND_COUNTS_BY_SOURCE_SQL: &str = "SELECT source_id, kind, COUNT(*) FROM events
+     WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
+     GROUP BY source_id, kind";

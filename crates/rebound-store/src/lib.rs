@@ -153,6 +153,9 @@ pub trait Store: Send + Sync {
     /// Events per UTC day and kind that occurred at or after `since` (through the
     /// `(occurred_at, kind)` index), oldest day first.
     async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>>;
+    /// Deliveries, bounces and complaints per source that occurred at or after `since`
+    /// (through the `(occurred_at, kind, source_id)` index).
+    async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>>;
 
     // ---- sources
     /// Creates a source.

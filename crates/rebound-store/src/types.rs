@@ -220,6 +220,17 @@ pub struct DayCount {
     pub count: u64,
 }
 
+/// How many events of one kind a source had (over some window).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceKindCount {
+    /// The source (`None`: events not tied to one, e.g. a one-off mailbox scan).
+    pub source_id: Option<i64>,
+    /// `delivery`, `bounce` or `complaint`.
+    pub kind: String,
+    /// How many.
+    pub count: u64,
+}
+
 /// A day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
 

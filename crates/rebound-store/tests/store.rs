@@ -2259,4 +2259,19 @@ async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend)
     );
     assert_eq!(s.status_counts().await.expect("counts").complained, 1);
     assert!(s.events_per_day(day(4)).await.expect("per day").is_empty());
+    // The deliverability counts: deliveries, bounces and complaints only, per source.
+    let mut by_source = s.kind_counts_by_source(day(1)).await.expect("by source");
+    by_source.sort_by(|a, b| a.kind.cmp(&b.kind));
+    let kinds: Vec<(&str, u64)> = by_source
+        .iter()
+        .map(|c| (c.kind.as_str(), c.count))
+        .collect();
+    assert_eq!(kinds, [("complaint", 1), ("delivery", 2)]);
+    let sources: Vec<Option<i64>> = by_source.iter().map(|c| c.source_id).collect();
+    assert!(sources.iter().all(|id| *id == sources[0]), "{sources:?}");
+    assert!(s
+        .kind_counts_by_source(day(4))
+        .await
+        .expect("by source")
+        .is_empty());
 }

@@ -9,6 +9,7 @@ mod keys;
 mod log;
 mod settings;
 mod sources;
+mod stats;
 mod suppressions;
 
 use axum::body::Bytes;
@@ -72,6 +73,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::list_users, keys::create_user))
         .routes(routes!(keys::delete_user))
+        .routes(routes!(stats::deliverability))
         .routes(routes!(openapi_json))
         .fallback(crate::error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(

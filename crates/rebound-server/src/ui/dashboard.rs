@@ -59,10 +59,43 @@ pub(super) struct SourceRow {
     message: String,
 }
 
+/// A row of the deliverability table.
+pub(super) struct RateRow {
+    name: String,
+    provider: String,
+    window: &'static str,
+    delivered: u64,
+    bounced: u64,
+    complained: u64,
+    bounce_rate: String,
+    bounce_level: &'static str,
+    complaint_rate: String,
+    complaint_level: &'static str,
+    total: bool,
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "—".into(), |r| format!("{:.2}%", r * 100.0))
+}
+
+fn level(l: Option<rebound_core::rates::Level>) -> &'static str {
+    use rebound_core::rates::Level;
+    match l {
+        Some(Level::Good) => "good",
+        Some(Level::Warning) => "warn",
+        Some(Level::Bad) => "bad",
+        None => "",
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
+    rates: Vec<RateRow>,
+    any_rates: bool,
+    warnings: Vec<String>,
+    oldest_pending: String,
     counts: StatusCounts,
     total: u64,
     inbox: InboxCounts,
@@ -169,8 +202,60 @@ pub(super) async fn page(
         .filter(|l| l.total > 0)
         .collect::<Vec<_>>();
     let events = legend.iter().map(|l| l.total).sum();
+    let now = now_ms();
+    let mut warnings = Vec::new();
+    let rates = crate::stats::deliverability(&state, now)
+        .await?
+        .into_iter()
+        .map(|r| {
+            use rebound_core::rates::Level;
+            let who = if r.source_id.is_none() && r.provider.is_empty() {
+                "All sources".to_string()
+            } else {
+                format!("{} ({})", r.name, r.provider)
+            };
+            if r.rates.complaint_level.is_some_and(|l| l != Level::Good) {
+                warnings.push(format!(
+                    "{who}: complaint rate {} over {} — Gmail and Yahoo require under 0.3% and ask for under 0.1%",
+                    percent(r.rates.complaint_rate),
+                    r.window
+                ));
+            }
+            if r.rates.bounce_level.is_some_and(|l| l != Level::Good) {
+                warnings.push(format!(
+                    "{who}: bounce rate {} over {} — sending services review accounts above 5% (Amazon SES) and may pause them at 10%",
+                    percent(r.rates.bounce_rate),
+                    r.window
+                ));
+            }
+            RateRow {
+                total: r.source_id.is_none() && r.provider.is_empty(),
+                name: r.name,
+                provider: r.provider,
+                window: r.window,
+                delivered: r.counts.delivered,
+                bounced: r.counts.bounced,
+                complained: r.counts.complained,
+                bounce_rate: percent(r.rates.bounce_rate),
+                bounce_level: level(r.rates.bounce_level),
+                complaint_rate: percent(r.rates.complaint_rate),
+                complaint_level: level(r.rates.complaint_level),
+            }
+        })
+        .collect::<Vec<RateRow>>();
+    let any_rates = rates
+        .iter()
+        .any(|r| r.delivered + r.bounced + r.complained > 0);
+    let oldest_pending = match state.store.oldest_pending_received_at().await? {
+        Some(t) => format!("{} s", (now - t).max(0) / 1000),
+        None => "—".into(),
+    };
     render(&DashboardPage {
         chrome: Chrome::new(&s, "dashboard", q.done.as_deref()),
+        rates,
+        any_rates,
+        warnings,
+        oldest_pending,
         total: counts.total(),
         counts,
         inbox,

@@ -848,3 +848,16 @@ pub(crate) fn raw_request(c: &mut Conn, id: i64) -> Result<Option<RawRequest>> {
         })
         .transpose()
 }
+
+pub(crate) fn kind_counts_by_source(c: &mut Conn, since: Millis) -> Result<Vec<SourceKindCount>> {
+    c.query(crate::common::KIND_COUNTS_BY_SOURCE_SQL, &[&since])?
+        .iter()
+        .map(|r| {
+            Ok(SourceKindCount {
+                source_id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+            })
+        })
+        .collect()
+}

@@ -526,6 +526,10 @@ impl Store for SqliteStore {
     async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
         self.read(move |c| ops::events_per_day(c, since)).await
     }
+    async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
+        self.read(move |c| ops::kind_counts_by_source(c, since))
+            .await
+    }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {
         self.write(move |c| retention::add_rejections(c, &counts))
             .await

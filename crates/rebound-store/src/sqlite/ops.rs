@@ -586,3 +586,15 @@ pub(crate) fn raw_request(c: &Connection, id: i64) -> Result<Option<RawRequest>>
         })
         .optional()?)
 }
+
+pub(crate) fn kind_counts_by_source(c: &Connection, since: Millis) -> Result<Vec<SourceKindCount>> {
+    let mut stmt = c.prepare_cached(crate::common::KIND_COUNTS_BY_SOURCE_SQL)?;
+    let rows = stmt.query_map([since], |r| {
+        Ok(SourceKindCount {
+            source_id: r.get(0)?,
+            kind: r.get(1)?,
+            count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

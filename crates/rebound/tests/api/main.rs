@@ -24,6 +24,7 @@ mod rejections;
 mod request_log;
 mod ses;
 mod sources;
+mod stats;
 mod store_copy;
 mod test_event;
 mod webhooks;

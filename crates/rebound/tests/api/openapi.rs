@@ -60,6 +60,7 @@ const SERVED: &[(&str, &str)] = &[
     ("POST", "/api/v1/users"),
     ("DELETE", "/api/v1/users/{id}"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/stats/deliverability"),
     ("GET", "/api/v1/openapi.json"),
 ];
 

@@ -1,0 +1,38 @@
+//! `GET /api/v1/stats/deliverability`: bounce and complaint rates per source over 24 hours
+//! and 7 days, with the thresholds mailbox providers publish.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::Json;
+use rebound_core::rates;
+use serde_json::json;
+
+use super::ApiResult;
+use crate::state::{now_ms, AppState};
+
+/// `GET /api/v1/stats/deliverability`.
+#[utoipa::path(
+    get,
+    path = "/stats/deliverability",
+    tag = "stats",
+    responses(
+        (status = 200, description = "`{\"items\": [{\"source_id\",\"name\",\"provider\",\"window\" \
+         (24h|7d),\"delivered\",\"bounced\",\"complained\",\"bounce_rate\",\"bounce_level\",\
+         \"complaint_rate\",\"complaint_level\"}], \"thresholds\": {...}}`: a rate is null where \
+         the provider reported no deliveries; levels are good, warning or bad. The row with \
+         `source_id: null` and name `all sources` is the total.", body = Object),
+    ),
+)]
+pub(super) async fn deliverability(State(state): State<AppState>) -> ApiResult {
+    let items = crate::stats::deliverability(&state, now_ms()).await?;
+    Ok(Json(json!({
+        "items": items,
+        "thresholds": {
+            "complaint_aim": rates::COMPLAINT_AIM,
+            "complaint_max": rates::COMPLAINT_MAX,
+            "bounce_review": rates::BOUNCE_REVIEW,
+            "bounce_max": rates::BOUNCE_MAX,
+        },
+    }))
+    .into_response())
+}

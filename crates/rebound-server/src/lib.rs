@@ -13,6 +13,7 @@
 //! - [`auth`]: the client's address (through trusted proxies only), the admin token
 //!   check and its failed-attempt limiter.
 //! - [`api`]: the admin JSON API under `/api/v1` (bearer token), one module per resource.
+//! - [`dry_run`]: what a candidate policy would have done to recent contacts.
 //! - [`erasure`]: privacy requests: a contact erased, its address kept only as a keyed hash
 //!   that stays suppressed.
 //! - [`export`]: the contacts CSV (columns, streamed pages) of the CLI and the API.
@@ -34,6 +35,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod dry_run;
 pub mod erasure;
 pub mod error;
 pub mod export;

@@ -54,20 +54,10 @@ pub async fn apply(state: &AppState, changes: &Map<String, Value>) -> Result<(),
                 })
         })
         .transpose()?;
-    let policy = match changes.get(POLICY_KEY) {
-        None => None,
-        Some(Value::Object(changes)) => {
-            let mut merged = json!(state.policy());
-            for (k, v) in changes {
-                merged[k] = v.clone();
-            }
-            let policy = serde_json::from_value::<Policy>(merged)
-                .map_err(|e| ApiError::bad_request(format!("invalid policy: {e}")))?;
-            policy.validate().map_err(ApiError::bad_request)?;
-            Some(policy)
-        }
-        Some(_) => return Err(ApiError::bad_request("'policy' must be an object")),
-    };
+    let policy = changes
+        .get(POLICY_KEY)
+        .map(|p| merged_policy(state, p))
+        .transpose()?;
     if let Some(t) = trust {
         state
             .store
@@ -93,4 +83,20 @@ pub async fn apply(state: &AppState, changes: &Map<String, Value>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The policy in force with `changes` (`{"soft_bounce_threshold": 5, …}`) merged in,
+/// validated; a 400 naming what is wrong.
+pub fn merged_policy(state: &AppState, changes: &Value) -> Result<Policy, ApiError> {
+    let Value::Object(changes) = changes else {
+        return Err(ApiError::bad_request("'policy' must be an object"));
+    };
+    let mut merged = json!(state.policy());
+    for (k, v) in changes {
+        merged[k] = v.clone();
+    }
+    let policy = serde_json::from_value::<Policy>(merged)
+        .map_err(|e| ApiError::bad_request(format!("invalid policy: {e}")))?;
+    policy.validate().map_err(ApiError::bad_request)?;
+    Ok(policy)
 }

@@ -66,6 +66,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(log::replay))
         .routes(routes!(log::get_one))
         .routes(routes!(settings::get, settings::put))
+        .routes(routes!(settings::dry_run))
         .routes(routes!(bulk::export))
         .routes(routes!(bulk::bulk))
         .routes(routes!(contacts::erase))

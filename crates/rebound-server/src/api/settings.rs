@@ -4,6 +4,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_json, ApiResult};
@@ -72,4 +73,43 @@ pub(super) async fn put(State(state): State<AppState>, body: Bytes) -> ApiResult
     };
     crate::settings::apply(&state, &top).await?;
     get(State(state)).await
+}
+
+/// A dry run's request.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DryRunRequest {
+    /// Policy changes, as in `PUT /api/v1/settings` (merged into the policy in force).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    policy: Option<Value>,
+    /// The window: contacts with events in the last this many days (default 30, at most 365).
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+/// `POST /api/v1/settings/dry-run`: what the policy with these changes would have done to
+/// the contacts with events in the last `days` days. Nothing is written.
+#[utoipa::path(
+    post,
+    path = "/settings/dry-run",
+    tag = "settings",
+    request_body = DryRunRequest,
+    responses(
+        (status = 200, description = "`{\"days\",\"contacts_examined\",\"would_change\",         \"changes\": [{\"from\",\"to\",\"count\"}],\"examples\": [[email, from, to]],         \"truncated\"}` (at most 10,000 contacts, the most recent, are examined).", body = Object),
+        (status = 400, description = "Invalid policy or window.", body = ErrorBody),
+    ),
+)]
+pub(super) async fn dry_run(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let req: DryRunRequest = parse_json(&body)?;
+    let policy = match &req.policy {
+        Some(p) => crate::settings::merged_policy(&state, p)?,
+        None => state.policy(),
+    };
+    let days = req.days.unwrap_or(30);
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request("days: 1 to 365"));
+    }
+    let run = crate::dry_run::run(&state, &policy, days, crate::state::now_ms()).await?;
+    Ok(Json(json!(run)).into_response())
 }

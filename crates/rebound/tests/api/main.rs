@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod crash_loop;
 mod docs;
+mod dry_run;
 mod erase;
 mod every_provider;
 mod flood;

@@ -50,6 +50,7 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/api/v1/log/{id}"),
     ("GET", "/api/v1/settings"),
     ("PUT", "/api/v1/settings"),
+    ("POST", "/api/v1/settings/dry-run"),
     ("GET", "/api/v1/contacts/export"),
     ("POST", "/api/v1/contacts/bulk"),
     ("POST", "/api/v1/contacts/{email}/erase"),

@@ -32,6 +32,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub use bulk::{set_status, BulkReport, MAX_BULK};
+pub(crate) use contacts::filter as contact_filter;
 pub use settings::POLICY_KEY;
 
 type ApiResult<T = Response> = Result<T, ApiError>;

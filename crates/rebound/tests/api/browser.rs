@@ -497,6 +497,8 @@ async fn pages_answer_odd_input_and_page_through_contacts() {
         ("/contacts/not-an-address", 400),
         ("/contacts/nobody@example.com", 404),
         ("/contacts/%3Cscript%3E@example.com", 400),
+        ("/contacts/not-an-address/erase", 400),
+        ("/contacts/export.csv?status=nonsense", 400),
         ("/contacts?status=nonsense", 200),
         ("/contacts?cursor=%00%FF garbage", 200),
         ("/contacts?q=%25%5F'%22%3C", 200),

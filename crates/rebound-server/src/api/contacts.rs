@@ -124,7 +124,7 @@ pub(super) struct ContactQuery {
 }
 
 /// The contacts a `status` and a search `q` select (empty values select all).
-pub(super) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<ContactFilter> {
+pub(crate) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<ContactFilter> {
     let status = status
         .filter(|s| !s.is_empty())
         .map(parse_status)

@@ -1,5 +1,7 @@
 //! `/contacts/{email}`: a contact's status, counters, attributes and timeline (each event's
-//! details shown as text), and the form that sets its status by hand (as the API's `PATCH`).
+//! details shown as text), the form that sets its status by hand (as the API's `PATCH`), and
+//! erasing the address on a privacy request (a confirmation page first; as the API's
+//! `POST /api/v1/contacts/{email}/erase`).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -36,6 +38,7 @@ struct ContactPage {
     chrome: Chrome,
     email: String,
     action: String,
+    erase: String,
     uuid: String,
     status: &'static str,
     suppressed: bool,
@@ -115,6 +118,7 @@ pub(super) async fn page(
     render(&ContactPage {
         chrome: Chrome::new(&s, "contacts", q.done.as_deref()),
         action: format!("/contacts/{}/status", enc(&c.email)),
+        erase: format!("/contacts/{}/erase", enc(&c.email)),
         email: c.email,
         uuid: c.uuid,
         status: c.status.as_str(),
@@ -174,4 +178,46 @@ pub(super) async fn set_status(
         "/contacts/{}?done=status",
         enc(addr.as_str())
     )))
+}
+
+#[derive(Template)]
+#[template(path = "contact_erase.html")]
+struct ErasePage {
+    chrome: Chrome,
+    email: String,
+    page: String,
+    action: String,
+}
+
+/// `GET /contacts/{email}/erase`: what erasing does, and the button that does it.
+pub(super) async fn confirm_erase(s: UiSession, Path(email): Path<String>) -> UiResult {
+    let addr = address(&email)?;
+    render(&ErasePage {
+        chrome: Chrome::new(&s, "contacts", None),
+        page: format!("/contacts/{}", enc(addr.as_str())),
+        action: format!("/contacts/{}/erase", enc(addr.as_str())),
+        email: addr.as_str().to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /contacts/{email}/erase`: deletes the contact, its events and raw bodies; the
+/// address stays suppressed as a keyed hash. Back to the contacts with a message.
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(email): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let addr = address(&email)?;
+    let had_contact = crate::erasure::erase(&state, &addr).await?;
+    tracing::info!(by = %format!("user {}", s.user.email), had_contact, "address erased");
+    Ok(back("/contacts?done=erased"))
 }

@@ -204,8 +204,16 @@ pub(super) async fn page(
     let events = legend.iter().map(|l| l.total).sum();
     let now = now_ms();
     let mut warnings = Vec::new();
-    let rates = crate::stats::deliverability(&state, now)
-        .await?
+    let mut warned = std::collections::HashSet::new();
+    let deliverability = crate::stats::deliverability(&state, now).await?;
+    // The total repeats a single source: warn about the sources only then.
+    let sources_with_data = deliverability
+        .iter()
+        .filter(|r| r.source_id.is_some() || !r.provider.is_empty())
+        .map(|r| r.source_id)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let rates = deliverability
         .into_iter()
         .map(|r| {
             use rebound_core::rates::Level;
@@ -214,14 +222,19 @@ pub(super) async fn page(
             } else {
                 format!("{} ({})", r.name, r.provider)
             };
-            if r.rates.complaint_level.is_some_and(|l| l != Level::Good) {
+            let total = r.source_id.is_none() && r.provider.is_empty();
+            // One warning per source and rate: the first window (24 h) that crosses.
+            let mut warn = |metric: &'static str| {
+                (!total || sources_with_data > 1) && warned.insert((who.clone(), metric))
+            };
+            if r.rates.complaint_level.is_some_and(|l| l != Level::Good) && warn("complaint") {
                 warnings.push(format!(
                     "{who}: complaint rate {} over {} — Gmail and Yahoo require under 0.3% and ask for under 0.1%",
                     percent(r.rates.complaint_rate),
                     r.window
                 ));
             }
-            if r.rates.bounce_level.is_some_and(|l| l != Level::Good) {
+            if r.rates.bounce_level.is_some_and(|l| l != Level::Good) && warn("bounce") {
                 warnings.push(format!(
                     "{who}: bounce rate {} over {} — sending services review accounts above 5% (Amazon SES) and may pause them at 10%",
                     percent(r.rates.bounce_rate),

@@ -45,7 +45,13 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/contacts", get(contacts::page))
+        .route("/contacts/export.csv", get(contacts::export))
+        .route("/contacts/bulk", post(contacts::bulk))
         .route("/contacts/{email}", get(contact::page))
+        .route(
+            "/contacts/{email}/erase",
+            get(contact::confirm_erase).post(contact::erase),
+        )
         .route("/contacts/{email}/status", post(contact::set_status))
         .route("/sources", get(sources::page).post(sources::create))
         .route(
@@ -112,7 +118,7 @@ pub(crate) struct Chrome {
     /// The page, to mark in the navigation.
     pub nav: &'static str,
     /// A message about the change just made.
-    pub flash: Option<&'static str>,
+    pub flash: Option<String>,
     /// The stylesheet's URL.
     pub style: String,
 }
@@ -124,7 +130,7 @@ impl Chrome {
             admin: s.is_admin(),
             csrf: s.csrf.clone(),
             nav,
-            flash: done.and_then(flash),
+            flash: done.and_then(flash).map(str::to_string),
             style: style_url(),
         }
     }
@@ -145,6 +151,9 @@ fn flash(code: &str) -> Option<&'static str> {
         "scanned" => "Mailbox scanned.",
         "tested" => {
             "Test event sent: below is the request it made, and what processing made of it."
+        }
+        "erased" => {
+            "Address erased: its contact, events and raw bodies are deleted; it stays suppressed."
         }
         _ => return None,
     })

@@ -184,6 +184,20 @@ pub(super) struct SettingsForm {
     verp_return_path: String,
     #[serde(default)]
     retention_days: String,
+    /// `dry-run`: show what the policy would do instead of saving.
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    dry_run_days: String,
+}
+
+#[derive(Template)]
+#[template(path = "dry_run.html")]
+struct DryRunPage {
+    chrome: Chrome,
+    threshold: u32,
+    window_days: u32,
+    run: crate::dry_run::DryRun,
 }
 
 /// A form field as the JSON value `PUT /api/v1/settings` takes: a whole number as a number,
@@ -205,14 +219,29 @@ pub(super) async fn save(
     Form(f): Form<SettingsForm>,
 ) -> UiResult {
     s.check_change(&state, &headers, &f.csrf)?;
+    let policy = serde_json::json!({
+        "soft_bounce_threshold": number(&f.soft_bounce_threshold),
+        "soft_bounce_window_days": number(&f.soft_bounce_window_days),
+    });
+    if f.action == "dry-run" {
+        let candidate = crate::settings::merged_policy(&state, &policy)?;
+        let days = f
+            .dry_run_days
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=365).contains(d))
+            .ok_or_else(|| bad("days: 1 to 365".into()))?;
+        let run = crate::dry_run::run(&state, &candidate, days, crate::state::now_ms()).await?;
+        return render(&DryRunPage {
+            chrome: Chrome::new(&s, "settings", None),
+            threshold: candidate.soft_bounce_threshold,
+            window_days: candidate.soft_bounce_window_days,
+            run,
+        });
+    }
     let mut changes = serde_json::Map::new();
-    changes.insert(
-        crate::api::POLICY_KEY.into(),
-        serde_json::json!({
-            "soft_bounce_threshold": number(&f.soft_bounce_threshold),
-            "soft_bounce_window_days": number(&f.soft_bounce_window_days),
-        }),
-    );
+    changes.insert(crate::api::POLICY_KEY.into(), policy);
     changes.insert(
         crate::mailbox::TRUST_KEY.into(),
         Value::from(f.mailbox_trust.trim()),

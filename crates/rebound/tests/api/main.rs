@@ -2,6 +2,9 @@
 //! process matters (kill -9, CLI). One test binary; `helpers` spawns apps.
 
 mod browser;
+mod browser_contacts;
+mod browser_sources;
+mod browser_support;
 mod bulk;
 mod cli;
 mod crash;

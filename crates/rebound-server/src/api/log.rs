@@ -149,6 +149,26 @@ pub(super) async fn replay(State(state): State<AppState>, Path(id): Path<i64>) -
         .into_response())
 }
 
+/// `POST /api/v1/log/replay-failed`: queue every failed request again.
+#[utoipa::path(
+    post,
+    path = "/log/replay-failed",
+    tag = "log",
+    responses(
+        (status = 202, description = "`{\"status\": \"queued\", \"count\"}`: how many failed \
+         requests were queued (idempotent: duplicates count nothing).", body = Object),
+    ),
+)]
+pub(super) async fn replay_failed(State(state): State<AppState>) -> ApiResult {
+    let count = state.store.replay_failed().await?;
+    state.wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "queued", "count": count })),
+    )
+        .into_response())
+}
+
 /// A logged request with what was stored of it: the entry, its headers (credentials are
 /// never stored) and its body as text (bytes that are not UTF-8 shown as `U+FFFD`).
 #[derive(Debug, Serialize)]

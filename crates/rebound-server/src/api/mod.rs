@@ -65,6 +65,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(log::list))
         .routes(routes!(log::rejections))
         .routes(routes!(log::replay))
+        .routes(routes!(log::replay_failed))
         .routes(routes!(log::get_one))
         .routes(routes!(settings::get, settings::put))
         .routes(routes!(settings::dry_run))

@@ -30,6 +30,8 @@ pub(super) struct EventRow {
     note: String,
     message_id: String,
     details: String,
+    /// The request it came from (`/log/{id}`: the raw payload or bounce message).
+    request: Option<i64>,
 }
 
 #[derive(Template)]
@@ -113,6 +115,7 @@ pub(super) async fn page(
                 serde_json::Value::Null => String::new(),
                 d => pretty(d),
             },
+            request: e.inbox_id,
         })
         .collect();
     render(&ContactPage {

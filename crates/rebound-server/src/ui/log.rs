@@ -41,6 +41,7 @@ pub(super) struct SourceOption {
 struct LogPage {
     chrome: Chrome,
     outcome: String,
+    processing: String,
     source: String,
     sources: Vec<SourceOption>,
     rows: Vec<Row>,
@@ -54,6 +55,8 @@ pub(super) struct LogQuery {
     outcome: Option<String>,
     #[serde(default)]
     source: Option<String>,
+    #[serde(default)]
+    processing: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
     #[serde(default)]
@@ -73,9 +76,14 @@ pub(super) async fn page(
         .filter(|o| o == "accepted" || o == "rejected")
         .unwrap_or_default();
     let source_id = q.source.as_deref().and_then(|s| s.parse::<i64>().ok());
+    let processing = q
+        .processing
+        .filter(|p| ["pending", "done", "failed"].contains(&p.as_str()))
+        .unwrap_or_default();
     let mut page = LogPage {
         chrome: Chrome::new(&s, "log", q.done.as_deref()),
         outcome: outcome.clone(),
+        processing: processing.clone(),
         source: source_id.map(|i| i.to_string()).unwrap_or_default(),
         sources: all
             .iter()
@@ -92,7 +100,7 @@ pub(super) async fn page(
         .store
         .list_log(LogFilter {
             outcome: (!outcome.is_empty()).then(|| outcome.clone()),
-            processing: None,
+            processing: (!processing.is_empty()).then(|| processing.clone()),
             source_id,
             limit: PAGE,
             cursor: q.cursor.filter(|c| !c.is_empty()),
@@ -123,8 +131,9 @@ pub(super) async fn page(
         .collect();
     page.next = found.next_cursor.map(|c| {
         format!(
-            "/log?outcome={}&source={}&cursor={}",
+            "/log?outcome={}&processing={}&source={}&cursor={}",
             enc(&page.outcome),
+            enc(&page.processing),
             enc(&page.source),
             enc(&c)
         )
@@ -148,6 +157,20 @@ pub(super) async fn replay(
 ) -> UiResult {
     s.check_change(&state, &headers, &f.csrf)?;
     state.store.replay(id).await?;
+    state.wake.notify_one();
+    Ok(back("/log?done=replayed"))
+}
+
+/// `POST /log/replay-failed`: queues every failed request again, as
+/// `POST /api/v1/log/replay-failed` does.
+pub(super) async fn replay_failed(
+    State(state): State<AppState>,
+    s: UiSession,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    state.store.replay_failed().await?;
     state.wake.notify_one();
     Ok(back("/log?done=replayed"))
 }

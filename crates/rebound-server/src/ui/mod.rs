@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sources/{id}/scan", post(sources::scan))
         .route("/sources/{id}/test", post(sources::test))
         .route("/log", get(log::page))
+        .route("/log/replay-failed", post(log::replay_failed))
         .route("/log/{id}", get(log::detail))
         .route("/log/{id}/replay", post(log::replay))
         .route("/settings", get(settings::page).post(settings::save))

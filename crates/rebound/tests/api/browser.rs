@@ -143,6 +143,15 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
         1
     );
     b.shot("contact").await;
+    // The event's raw payload: the request it came from, as received, shown as text.
+    b.click("li.event a[href^='/log/']").await;
+    assert!(b.path().await.starts_with("/log/"), "{}", b.path().await);
+    let raw = b.text().await;
+    assert!(
+        raw.contains("is_hard_bounce") && raw.contains("recipient@example.com"),
+        "{raw}"
+    );
+    b.go("/contacts/recipient@example.com").await;
 
     // The status set by hand, with a reason.
     b.c.find(Locator::Css("#status-form select[name=status]"))

@@ -48,6 +48,7 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/api/v1/log/rejections"),
     ("POST", "/api/v1/log/{id}/replay"),
     ("GET", "/api/v1/log/{id}"),
+    ("POST", "/api/v1/log/replay-failed"),
     ("GET", "/api/v1/settings"),
     ("PUT", "/api/v1/settings"),
     ("POST", "/api/v1/settings/dry-run"),

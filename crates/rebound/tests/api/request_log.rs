@@ -57,6 +57,22 @@ async fn a_logged_request_shows_its_body_and_no_credentials() {
     );
     assert!(!req.to_string().contains(&pass));
 
+    // Nothing failed: replaying every failed request queues none.
+    let (status, queued) = app
+        .api(Method::POST, "/api/v1/log/replay-failed", None)
+        .await;
+    assert_eq!(
+        (status, queued["count"].as_u64()),
+        (202, Some(0)),
+        "{queued}"
+    );
+    let (_, failed) = app.get("/api/v1/log?processing=failed").await;
+    assert_eq!(
+        failed["items"].as_array().map(Vec::len),
+        Some(0),
+        "{failed}"
+    );
+
     // An unknown id is a 404.
     let (status, _) = app.get(&format!("/api/v1/log/{}", id + 1_000)).await;
     assert_eq!(status, 404);

@@ -519,6 +519,14 @@ pub struct ContactFilter {
     pub status: Option<Status>,
     /// Substring of the address.
     pub q: Option<String>,
+    /// Only this reason (`userunknown`, `feedback`, `manual`…).
+    pub reason: Option<String>,
+    /// Only contacts with an event from this source.
+    pub source_id: Option<i64>,
+    /// Only contacts whose last event happened at or after this.
+    pub since: Option<Millis>,
+    /// Only contacts whose last event happened before this.
+    pub until: Option<Millis>,
     /// Page size.
     pub limit: u32,
     /// From the previous page.

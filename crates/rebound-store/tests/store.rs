@@ -139,7 +139,123 @@ per_backend!(
     keys_users_and_sessions_read_back_and_end,
     the_oldest_pending_row_is_the_first_in_line,
     contacts_are_counted_per_status_and_events_per_day_and_kind,
+    contacts_are_filtered_by_reason_source_and_last_event,
 );
+
+/// The contact list's filters: reason, a source that sent an event about the contact, and
+/// the time of the last event (since inclusive, until exclusive), combined.
+async fn contacts_are_filtered_by_reason_source_and_last_event(b: Backend) {
+    use rebound_store::ContactFilter;
+    let s = &b.store;
+    let rows: Vec<Processed> = [
+        (
+            1,
+            event(
+                "a@example.com",
+                "a",
+                EventKind::Bounce,
+                Some(BounceClass::Hard),
+                1_000,
+            ),
+        ),
+        (
+            2,
+            event(
+                "b@example.com",
+                "b",
+                EventKind::Bounce,
+                Some(BounceClass::Soft),
+                2_000,
+            ),
+        ),
+        (
+            1,
+            event("c@example.com", "c", EventKind::Complaint, None, 3_000),
+        ),
+    ]
+    .into_iter()
+    .map(|(source_id, e)| Processed {
+        source_id,
+        ..processed(0, 1, Ok(vec![e]))
+    })
+    .collect();
+    s.apply(Arc::from(rows), Policy::default(), 1)
+        .await
+        .expect("apply");
+    let emails = |f: ContactFilter| async move {
+        s.list_contacts(ContactFilter { limit: 100, ..f })
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .map(|c| c.email)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        emails(ContactFilter {
+            reason: Some("feedback".into()),
+            ..Default::default()
+        })
+        .await,
+        ["c@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            reason: Some("mailboxfull".into()),
+            ..Default::default()
+        })
+        .await,
+        ["a@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            source_id: Some(2),
+            ..Default::default()
+        })
+        .await,
+        ["b@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            source_id: Some(1),
+            ..Default::default()
+        })
+        .await,
+        ["a@example.com", "c@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            since: Some(2_000),
+            ..Default::default()
+        })
+        .await,
+        ["b@example.com", "c@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            until: Some(2_000),
+            ..Default::default()
+        })
+        .await,
+        ["a@example.com"]
+    );
+    assert_eq!(
+        emails(ContactFilter {
+            since: Some(1_500),
+            until: Some(2_500),
+            source_id: Some(2),
+            ..Default::default()
+        })
+        .await,
+        ["b@example.com"]
+    );
+    assert!(emails(ContactFilter {
+        source_id: Some(3),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+}
 
 /// API keys are found by hash until revoked; users are unique by address; a session opens
 /// until it expires or ends, and ends with its user.
@@ -1302,6 +1418,7 @@ async fn contacts_are_upserted_found_listed_patched_and_deleted(b: Backend) {
             q: q.map(str::to_string),
             limit,
             cursor,
+            ..Default::default()
         })
     };
     let all = list(None, None, 0, None).await.expect("list");

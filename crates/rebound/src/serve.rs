@@ -38,11 +38,24 @@ async fn admin_token_hash(store: &DynStore, configured: Option<&str>) -> anyhow:
         .put_setting_if_absent(TOKEN_KEY, serde_json::json!(hex::encode(hash)))
         .await?
     {
-        println!("Admin API token (shown once; keep it safe): {token}");
+        shown_once(&format!(
+            "Admin API token (shown once; keep it safe): {token}"
+        ));
         return Ok(hash);
     }
     // Another process generated one at the same moment: use that.
     Box::pin(admin_token_hash(store, None)).await
+}
+
+/// Prints a secret shown once on standard output. A closed or full standard output (a
+/// supervisor that stopped reading) must not stop the service, so a failed write is only
+/// logged — `println!` would panic.
+fn shown_once(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::warn!("standard output is closed: a secret shown once could not be printed");
+    }
 }
 
 /// The first UI user, when there is none: `REBOUND_ADMIN_EMAIL` (default
@@ -54,10 +67,10 @@ async fn first_ui_user(store: &DynStore) -> anyhow::Result<()> {
     let email = std::env::var("REBOUND_ADMIN_EMAIL").unwrap_or_else(|_| "admin@localhost".into());
     match users::create(store, &email, "admin", None, now_ms()).await {
         Ok((u, Some(password))) => {
-            println!(
+            shown_once(&format!(
                 "Web UI login (shown once; keep it safe): {} / {password}",
                 u.email
-            );
+            ));
             Ok(())
         }
         Ok(_) => Ok(()),

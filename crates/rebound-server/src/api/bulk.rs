@@ -17,28 +17,18 @@ use crate::auth::keys::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
-/// Which contacts to export.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ExportQuery {
-    /// Only this status.
-    status: Option<String>,
-    /// Addresses containing this text.
-    q: Option<String>,
-}
-
 /// `GET /api/v1/contacts/export?status=&q=`: the contacts the filter selects, as CSV (the
 /// columns `rebound export` writes and `rebound import` reads), streamed.
-#[utoipa::path(get, path = "/contacts/export", tag = "contacts", params(ExportQuery),
+#[utoipa::path(get, path = "/contacts/export", tag = "contacts", params(super::contacts::ContactSelection),
     responses(
         (status = 200, description = "CSV: `email,status,reason,uuid,attributes,soft_bounce_count,last_event_at,created_at`.", body = String, content_type = "text/csv"),
         (status = 400, description = "Unknown status.", body = ErrorBody),
     ))]
 pub(super) async fn export(
     State(state): State<AppState>,
-    Query(q): Query<ExportQuery>,
+    Query(sel): Query<super::contacts::ContactSelection>,
 ) -> ApiResult {
-    let filter = super::contacts::filter(q.status.as_deref(), q.q)?;
+    let filter = sel.filter()?;
     let body = Body::from_stream(crate::export::stream(state.store.clone(), filter));
     Ok((
         [

@@ -109,31 +109,120 @@ pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     Ok((StatusCode::CREATED, Json(json!(c))).into_response())
 }
 
-/// The query of `GET /api/v1/contacts`.
+/// A page of `GET /api/v1/contacts`.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ContactQuery {
-    /// Only contacts with this status.
-    status: Option<String>,
-    /// Only addresses containing this text.
-    q: Option<String>,
     /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-/// The contacts a `status` and a search `q` select (empty values select all).
-pub(crate) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<ContactFilter> {
-    let status = status
-        .filter(|s| !s.is_empty())
-        .map(parse_status)
-        .transpose()?;
-    Ok(ContactFilter {
-        status,
-        q: q.filter(|s| !s.is_empty()),
-        ..Default::default()
-    })
+/// Which contacts: the filters of the contacts list, its CSV export and the UI's contacts
+/// page (empty values select all).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactSelection {
+    /// Only contacts with this status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only addresses containing this text.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Only contacts with this reason (`userunknown`, `feedback`, `manual`…).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Only contacts with an event from this source (its id).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Only contacts whose last event happened at or after this (RFC 3339, or a date
+    /// `YYYY-MM-DD`: its start, UTC).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only contacts whose last event happened before this (same forms).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
+    let Some(v) = given(v) else { return Ok(None) };
+    let full = if v.len() == 10 {
+        format!("{v}T00:00:00Z")
+    } else {
+        v.to_string()
+    };
+    rebound_core::timestamp::parse(&full)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name}: '{v}' is not an RFC 3339 time or a date YYYY-MM-DD"
+            ))
+        })
+}
+
+impl ContactSelection {
+    /// The store's filter; 400 naming a value that does not parse.
+    pub fn filter(&self) -> ApiResult<ContactFilter> {
+        let source_id = given(&self.source)
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("source: '{s}' is not a source id")))
+            })
+            .transpose()?;
+        Ok(ContactFilter {
+            status: given(&self.status).map(parse_status).transpose()?,
+            q: given(&self.q).map(str::to_string),
+            reason: given(&self.reason).map(str::to_string),
+            source_id,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            ..Default::default()
+        })
+    }
+
+    /// A selection read back from [`ContactSelection::query`]'s text (unknown names are
+    /// ignored).
+    pub fn from_query(query: &str) -> ContactSelection {
+        let mut sel = ContactSelection::default();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let v = Some(v.into_owned());
+            match &*k {
+                "status" => sel.status = v,
+                "q" => sel.q = v,
+                "reason" => sel.reason = v,
+                "source" => sel.source = v,
+                "since" => sel.since = v,
+                "until" => sel.until = v,
+                _ => {}
+            }
+        }
+        sel
+    }
+
+    /// The selection as a query string (`status=…&q=…&…`), for links.
+    pub fn query(&self) -> String {
+        let enc = |v: &Option<String>| {
+            percent_encoding::utf8_percent_encode(
+                given(v).unwrap_or_default(),
+                percent_encoding::NON_ALPHANUMERIC,
+            )
+            .to_string()
+        };
+        format!(
+            "status={}&q={}&reason={}&source={}&since={}&until={}",
+            enc(&self.status),
+            enc(&self.q),
+            enc(&self.reason),
+            enc(&self.source),
+            enc(&self.since),
+            enc(&self.until)
+        )
+    }
 }
 
 /// `GET /api/v1/contacts`: contacts in creation order, a page at a time.
@@ -141,7 +230,7 @@ pub(crate) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<Conta
     get,
     path = "/contacts",
     tag = "contacts",
-    params(ContactQuery),
+    params(ContactSelection, ContactQuery),
     responses(
         (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`.", body = Object),
         (status = 400, description = "Unknown status or bad query.", body = ErrorBody),
@@ -149,12 +238,13 @@ pub(crate) fn filter(status: Option<&str>, q: Option<String>) -> ApiResult<Conta
 )]
 pub(super) async fn list(
     State(state): State<AppState>,
+    Query(sel): Query<ContactSelection>,
     Query(q): Query<ContactQuery>,
 ) -> ApiResult {
     let filter = ContactFilter {
         limit: q.limit.unwrap_or(100),
         cursor: q.cursor,
-        ..filter(q.status.as_deref(), q.q)?
+        ..sel.filter()?
     };
     Ok(Json(json!(state.store.list_contacts(filter).await?)).into_response())
 }

@@ -33,7 +33,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub use bulk::{set_status, BulkReport, MAX_BULK};
-pub(crate) use contacts::filter as contact_filter;
+pub use contacts::ContactSelection;
 pub use log::{stored_request, StoredRequest};
 pub use settings::POLICY_KEY;
 

@@ -13,6 +13,7 @@ use rebound_store::ContactFilter;
 use serde::Deserialize;
 
 use super::{back, enc, render, when_opt, Chrome, UiError, UiResult};
+use crate::api::ContactSelection;
 use crate::auth::session::UiSession;
 use crate::state::AppState;
 
@@ -34,6 +35,13 @@ struct ContactsPage {
     chrome: Chrome,
     q: String,
     status: String,
+    reason: String,
+    source: String,
+    sources: Vec<(String, String)>,
+    since: String,
+    until: String,
+    /// The selection as a query string (links, the bulk form's way back).
+    selection: String,
     statuses: [&'static str; 4],
     rows: Vec<Row>,
     next: Option<String>,
@@ -43,10 +51,6 @@ struct ContactsPage {
 
 #[derive(Deserialize)]
 pub(super) struct ContactsQuery {
-    #[serde(default)]
-    q: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
     #[serde(default)]
@@ -75,40 +79,57 @@ pub(super) async fn page(
     State(state): State<AppState>,
     s: UiSession,
     Query(query): Query<ContactsQuery>,
+    Query(sel): Query<ContactSelection>,
 ) -> UiResult {
     let mut chrome = Chrome::new(&s, "contacts", query.done.as_deref());
     if query.done.as_deref() == Some("bulk") {
         chrome.flash = bulk_flash(&query);
     }
-    let q = query.q.unwrap_or_default().trim().to_string();
-    let status_name = query.status.unwrap_or_default();
-    let status = Status::parse(&status_name);
-    let status_value = status.map(|s| s.as_str().to_string()).unwrap_or_default();
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_string();
+    let selection = sel.query();
+    let sources = state
+        .store
+        .list_sources()
+        .await?
+        .into_iter()
+        .map(|src| {
+            (
+                src.id.to_string(),
+                format!("{} ({})", src.name, src.provider),
+            )
+        })
+        .collect();
     let mut page = ContactsPage {
         chrome,
-        export: format!(
-            "/contacts/export.csv?status={}&q={}",
-            enc(&status_value),
-            enc(&q)
-        ),
-        q: q.clone(),
-        status: status_value,
+        export: format!("/contacts/export.csv?{selection}"),
+        q: text(&sel.q),
+        status: Status::parse(text(&sel.status).as_str())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        reason: text(&sel.reason),
+        source: text(&sel.source),
+        sources,
+        since: text(&sel.since),
+        until: text(&sel.until),
+        selection: selection.clone(),
         statuses: ["subscribed", "unsubscribed", "bounced", "complained"],
         rows: Vec::new(),
         next: None,
         error: None,
     };
-    if status.is_none() && !status_name.is_empty() {
-        page.error = Some(format!("unknown status '{status_name}'"));
-        return render(&page);
-    }
+    let filter = match sel.filter() {
+        Ok(f) => f,
+        Err(e) => {
+            page.error = Some(e.message);
+            return render(&page);
+        }
+    };
     let found = state
         .store
         .list_contacts(ContactFilter {
-            status,
-            q: (!q.is_empty()).then(|| q.clone()),
             limit: PAGE,
             cursor: query.cursor.filter(|c| !c.is_empty()),
+            ..filter
         })
         .await;
     let found = match found {
@@ -132,23 +153,10 @@ pub(super) async fn page(
             last_event: when_opt(c.last_event_at),
         })
         .collect();
-    page.next = found.next_cursor.map(|cursor| {
-        format!(
-            "/contacts?q={}&status={}&cursor={}",
-            enc(&q),
-            enc(&page.status),
-            enc(&cursor)
-        )
-    });
+    page.next = found
+        .next_cursor
+        .map(|cursor| format!("/contacts?{selection}&cursor={}", enc(&cursor)));
     render(&page)
-}
-
-#[derive(Deserialize)]
-pub(super) struct ExportQuery {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    q: Option<String>,
 }
 
 /// `GET /contacts/export.csv?status=&q=`: the contacts the page's filter selects (all
@@ -156,11 +164,9 @@ pub(super) struct ExportQuery {
 pub(super) async fn export(
     State(state): State<AppState>,
     _s: UiSession,
-    Query(query): Query<ExportQuery>,
+    Query(sel): Query<ContactSelection>,
 ) -> UiResult {
-    // The search as the page reads it.
-    let q = query.q.map(|q| q.trim().to_string());
-    let filter = crate::api::contact_filter(query.status.as_deref(), q)?;
+    let filter = sel.filter()?;
     let body = Body::from_stream(crate::export::stream(state.store.clone(), filter));
     Ok((
         [
@@ -183,8 +189,8 @@ struct BulkForm {
     emails: Vec<String>,
     action: String,
     reason: String,
-    q: String,
-    status: String,
+    /// The page's selection (a query string), to go back to.
+    filter: String,
 }
 
 impl BulkForm {
@@ -197,8 +203,7 @@ impl BulkForm {
                 "email" => f.emails.push(v),
                 "action" => f.action = v,
                 "reason" => f.reason = v,
-                "q" => f.q = v,
-                "status" => f.status = v,
+                "filter" => f.filter = v,
                 _ => {}
             }
         }
@@ -242,11 +247,11 @@ pub(super) async fn bulk(
         format!("user {}", s.user.email),
     )
     .await?;
-    let filter = Status::parse(&f.status).map_or("", |s| s.as_str());
+    // Back to the same selection, re-encoded from its fields only.
+    let sel = ContactSelection::from_query(&f.filter);
     Ok(back(&format!(
-        "/contacts?q={}&status={}&done=bulk&changed={}&unchanged={}&missing={}",
-        enc(f.q.trim()),
-        enc(filter),
+        "/contacts?{}&done=bulk&changed={}&unchanged={}&missing={}",
+        sel.query(),
         report.changed,
         report.unchanged,
         report.not_found.len() + report.invalid.len()
@@ -265,8 +270,6 @@ mod tests {
         assert_eq!(f.emails, ["a@x.com", "b+c@x.com"]);
         assert_eq!((f.csrf.as_str(), f.action.as_str()), ("t", "suppress"));
         let q = |changed: &str| ContactsQuery {
-            q: None,
-            status: None,
             cursor: None,
             done: Some("bulk".into()),
             changed: Some(changed.into()),

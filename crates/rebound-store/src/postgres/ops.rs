@@ -717,6 +717,9 @@ pub(crate) fn list_contacts(c: &mut Conn, f: &ContactFilter) -> Result<Page<Cont
         &format!(
             "SELECT {CONTACT_COLS} FROM contacts
              WHERE id > $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR email_key LIKE $3)
+               AND ($5::text IS NULL OR reason = $5)
+               AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM events WHERE events.contact_id = contacts.id AND events.source_id = $6))
+               AND ($7::bigint IS NULL OR last_event_at >= $7) AND ($8::bigint IS NULL OR last_event_at < $8)
              ORDER BY id LIMIT $4"
         ),
         &[
@@ -724,6 +727,10 @@ pub(crate) fn list_contacts(c: &mut Conn, f: &ContactFilter) -> Result<Page<Cont
             &f.status.map(Status::as_str),
             &q,
             &i64::from(limit + 1),
+            &f.reason,
+            &f.source_id,
+            &f.since,
+            &f.until,
         ],
     )?;
     let items = rows

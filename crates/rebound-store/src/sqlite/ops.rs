@@ -464,11 +464,23 @@ pub(crate) fn list_contacts(c: &Connection, f: &ContactFilter) -> Result<Page<Co
     let mut stmt = c.prepare_cached(&format!(
         "SELECT {CONTACT_COLS} FROM contacts
          WHERE id > ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR email_key LIKE ?3 ESCAPE '\\')
+           AND (?5 IS NULL OR reason = ?5)
+           AND (?6 IS NULL OR EXISTS (SELECT 1 FROM events WHERE events.contact_id = contacts.id AND events.source_id = ?6))
+           AND (?7 IS NULL OR last_event_at >= ?7) AND (?8 IS NULL OR last_event_at < ?8)
          ORDER BY id LIMIT ?4"
     ))?;
     let items: Vec<Contact> = stmt
         .query_map(
-            params![after, f.status.map(Status::as_str), q, limit + 1],
+            params![
+                after,
+                f.status.map(Status::as_str),
+                q,
+                limit + 1,
+                f.reason,
+                f.source_id,
+                f.since,
+                f.until
+            ],
             contact_from_row,
         )?
         .collect::<rusqlite::Result<_>>()?;

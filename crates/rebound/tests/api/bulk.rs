@@ -214,3 +214,97 @@ async fn bulk_changes_need_a_reason_and_record_who_and_why_in_each_timeline() {
         "{body}"
     );
 }
+
+/// The contacts list and its export select by reason, source and the last event's time as
+/// well; a value that does not parse is a 400 naming it.
+#[tokio::test]
+async fn contacts_are_selected_by_reason_source_and_last_event() {
+    let app = spawn_app().await;
+    let a = app
+        .create_source(json!({"provider": "generic", "name": "a"}))
+        .await;
+    let b = app
+        .create_source(json!({"provider": "generic", "name": "b"}))
+        .await;
+    for (src, id, typ, email, ts) in [
+        (
+            &a,
+            "1",
+            "bounced.hard",
+            "old@example.com",
+            "2026-11-01T10:00:00Z",
+        ),
+        (
+            &b,
+            "2",
+            "complained",
+            "new@example.com",
+            "2026-12-01T10:00:00Z",
+        ),
+        (
+            &a,
+            "3",
+            "delivered",
+            "fine@example.com",
+            "2026-12-02T10:00:00Z",
+        ),
+    ] {
+        let (status, _) = post_generic(&app, src, generic_event(id, typ, email, ts)).await;
+        assert_eq!(status, 200);
+    }
+    app.drain().await;
+    let emails = |query: String| {
+        let app = &app;
+        async move {
+            let (status, page) = app.get(&format!("/api/v1/contacts?{query}")).await;
+            assert_eq!(status, 200, "{query}: {page}");
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|c| c["email"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(emails("reason=feedback".into()).await, ["new@example.com"]);
+    assert_eq!(
+        emails(format!("source={}", b["id"])).await,
+        ["new@example.com"]
+    );
+    assert_eq!(
+        emails(format!("source={}", a["id"])).await,
+        ["old@example.com", "fine@example.com"]
+    );
+    assert_eq!(
+        emails("since=2026-11-15".into()).await,
+        ["new@example.com", "fine@example.com"]
+    );
+    assert_eq!(
+        emails("until=2026-12-02".into()).await,
+        ["old@example.com", "new@example.com"]
+    );
+    assert_eq!(
+        emails(format!(
+            "since=2026-11-15T00:00:00Z&until=2026-12-03&source={}",
+            a["id"]
+        ))
+        .await,
+        ["fine@example.com"]
+    );
+    // The export selects the same.
+    let (_, _, csv) = export(&app, "?reason=feedback").await;
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("new@example.com"));
+    for (query, needle) in [
+        ("since=yesterday", "since"),
+        ("until=2026-13-01", "until"),
+        ("source=x", "source"),
+    ] {
+        let (status, body) = app.get(&format!("/api/v1/contacts?{query}")).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains(needle)),
+            "{body}"
+        );
+    }
+}

@@ -395,15 +395,23 @@ async fn the_first_start_prints_a_generated_admin_token_once() {
     };
     let port = free_port();
     let mut first = run(port);
+    let mut out = BufReader::new(first.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(first.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
+    out.read_line(&mut line).expect("read");
     let token = line.trim().rsplit(' ').next().expect("token").to_string();
     assert!(
         line.contains("Admin API token") && token.starts_with("rbt_"),
         "{line}"
     );
+    // The first UI admin, with a generated password, also shown once.
+    let mut ui = String::new();
+    out.read_line(&mut ui).expect("read");
+    assert!(
+        ui.starts_with("Web UI login (shown once; keep it safe): admin@localhost / "),
+        "{ui}"
+    );
+    // The reader stops reading: the service must not mind a closed standard output.
+    drop(out);
     wait_ready(&client, port).await;
     let ok = client
         .get(format!("http://127.0.0.1:{port}/api/v1/sources"))
@@ -428,4 +436,26 @@ async fn the_first_start_prints_a_generated_admin_token_once() {
     second.kill().expect("kill");
     let out = second.wait_with_output().expect("output");
     assert!(out.stdout.is_empty(), "the token is printed only once");
+
+    // A first start whose standard output is already closed still serves (the secrets are
+    // lost, not the service: `rebound token rotate` and `rebound user add` make new ones).
+    let other = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut closed = Command::new(bin())
+        .args([
+            "--data-dir",
+            other.path().to_str().expect("utf-8"),
+            "serve",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("REBOUND_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    drop(closed.stdout.take());
+    wait_ready(&client, port).await;
+    closed.kill().expect("kill");
+    closed.wait().expect("wait");
 }

@@ -23,7 +23,8 @@
 //!   deferrals, complaints, unsubscribes), a contact's last event the one that explains
 //!   its status; diagnostics and details JSON; one event in `EVENTS / LOG_ROWS` points to
 //!   a request-log row;
-//! - `LOG_ROWS` request-log (inbox) rows over the same 60 days: accepted ones `done` with
+//! - `LOG_ROWS` request-log (inbox) rows over the last 29 days (inside the default 30-day
+//!   retention, so the server prunes none of them at start): accepted ones `done` with
 //!   headers and a JSON body (a few `failed`), about 5% rejected (`logged`, 401, no body).
 //!   None is pending, so the server's workers find nothing to do.
 //!
@@ -38,6 +39,9 @@ use rusqlite::{params, Connection};
 
 const DAY_MS: i64 = 86_400_000;
 const SPAN_MS: i64 = 60 * DAY_MS;
+/// The request log's span: inside the default retention (30 days), so that the server's
+/// pruning at start finds nothing to delete while the pages are timed.
+const LOG_SPAN_MS: i64 = 29 * DAY_MS;
 /// Rows per transaction.
 const CHUNK: u64 = 200_000;
 /// A prime larger than any contact count used: event `j` goes to contact
@@ -136,6 +140,7 @@ struct Plan {
     events: u64,
     log_rows: u64,
     start: i64,
+    log_start: i64,
 }
 
 impl Plan {
@@ -353,7 +358,8 @@ fn seed_log(c: &mut Connection, p: &Plan) -> anyhow::Result<()> {
                 let h = mix(k ^ 0xfeed);
                 let src = (h % 3) as usize;
                 let provider = SOURCES[src].0;
-                let received = p.start + (k as i128 * SPAN_MS as i128 / p.log_rows as i128) as i64;
+                let received =
+                    p.log_start + (k as i128 * LOG_SPAN_MS as i128 / p.log_rows as i128) as i64;
                 let path = format!("/webhooks/{provider}/bench{:016x}", mix(src as u64 + 77));
                 let remote = format!("203.0.113.{}", h % 250);
                 let rejected = h % 100 < 5;
@@ -461,6 +467,7 @@ fn main() -> anyhow::Result<()> {
         events,
         log_rows,
         start: now - SPAN_MS,
+        log_start: now - LOG_SPAN_MS,
     };
     seed_sources(&c, now)?;
 

@@ -1,4 +1,4 @@
-# Helpers shared by bench/run.sh and bench/postgres.sh: sourced, not run.
+# Helpers shared by bench/run.sh, bench/postgres.sh and bench/ui.sh: sourced, not run.
 #
 # The sourcing script sets THREADS CONNS DURATION WARMUP PIN, then calls, in this order:
 #   bench_prerequisites; bench_build; bench_workdir; bench_machine

@@ -509,15 +509,24 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
         },
         None => None,
     };
-    let mut stmt = c.prepare_cached(
+    // One contact's timeline names the contact outright, so that SQLite reads it from
+    // `events_contact (contact_id, id)`: with `?2 IS NULL OR …` the plan is made before the
+    // value is known and walks the whole table from the newest event (seconds at 5,000,000
+    // events, bench/ui.sh).
+    let contact_cond = if contact_id.is_some() {
+        "e.contact_id = ?2"
+    } else {
+        "?2 IS NULL"
+    };
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, c.email, e.source_id, e.provider, e.kind, e.class, e.reason, e.status_code, e.diagnostic,
                 e.message_id, e.provider_event_id, e.occurred_at, e.recorded_at, e.status_before, e.status_after,
                 e.note, e.details, e.inbox_id
          FROM events e JOIN contacts c ON c.id = e.contact_id
-         WHERE e.id < ?1 AND (?2 IS NULL OR e.contact_id = ?2) AND (?3 IS NULL OR e.kind = ?3)
+         WHERE e.id < ?1 AND {contact_cond} AND (?3 IS NULL OR e.kind = ?3)
                AND (?4 IS NULL OR e.source_id = ?4)
-         ORDER BY e.id DESC LIMIT ?5",
-    )?;
+         ORDER BY e.id DESC LIMIT ?5"
+    ))?;
     let items: Vec<StoredEvent> = stmt
         .query_map(
             params![before, contact_id, f.kind, f.source_id, limit + 1],

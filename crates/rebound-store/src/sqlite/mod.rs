@@ -38,6 +38,12 @@ pub const MAX_BATCH: usize = 1024;
 /// Capacity of the write queue.
 const QUEUE: usize = 8192;
 
+/// Reader connections kept open between reads. With 8, fifty concurrent suppression checks
+/// opened and dropped a connection on most reads (13,000 opens in 10 s) and their p99 was
+/// 24–40 ms; with 64, none and 7.7–7.9 ms (bench/ui.sh A/B, BENCHMARKS.md). An idle reader
+/// holds a file handle and its page cache (SQLite's default, about 2 MiB at most).
+const MAX_IDLE_READERS: usize = 64;
+
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_mailbox.sql")),
@@ -434,7 +440,7 @@ impl SqliteStore {
             };
             let res = f(&conn);
             if let Ok(mut v) = readers.lock() {
-                if v.len() < 8 {
+                if v.len() < MAX_IDLE_READERS {
                     v.push(conn);
                 }
             }

@@ -11,7 +11,7 @@ use rebound_core::Address;
 use rebound_store::EventFilter;
 use serde::Deserialize;
 
-use super::{back, enc, render, when, when_opt, Chrome, UiError, UiResult};
+use super::{back, enc, render, when, when_opt, Chrome, CsrfForm, UiError, UiResult};
 use crate::auth::session::UiSession;
 use crate::state::AppState;
 
@@ -201,12 +201,6 @@ pub(super) async fn confirm_erase(s: UiSession, Path(email): Path<String>) -> Ui
         action: format!("/contacts/{}/erase", enc(addr.as_str())),
         email: addr.as_str().to_string(),
     })
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /contacts/{email}/erase`: deletes the contact, its events and raw bodies; the

@@ -11,7 +11,7 @@ use axum::Form;
 use rebound_store::LogFilter;
 use serde::Deserialize;
 
-use super::{back, enc, render, when, Chrome, UiResult};
+use super::{back, enc, render, when, Chrome, CsrfForm, UiResult};
 use crate::auth::session::UiSession;
 use crate::state::AppState;
 
@@ -139,12 +139,6 @@ pub(super) async fn page(
         )
     });
     render(&page)
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /log/{id}/replay`: puts the request back in the queue (as the API does).

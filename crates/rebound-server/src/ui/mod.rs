@@ -160,6 +160,13 @@ fn flash(code: &str) -> Option<&'static str> {
     })
 }
 
+/// The body of a change that takes nothing but the session's CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// An error shown as a page, with its status code.
 #[derive(Debug)]
 pub(crate) struct UiError {

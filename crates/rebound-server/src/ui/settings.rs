@@ -11,7 +11,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{back, render, when, when_opt, Chrome, UiError, UiResult};
+use super::{back, render, when, when_opt, Chrome, CsrfForm, UiError, UiResult};
 use crate::auth::keys::{self, KeyError};
 use crate::auth::session::UiSession;
 use crate::auth::users::{self, UserError};
@@ -290,12 +290,6 @@ pub(super) async fn create_key(
         value: text,
         note: "Copy it now: it is stored hashed and not shown again. Send it as Authorization: Bearer <key>.",
     })
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /settings/keys/{id}/revoke`: the key stops working at once.

@@ -9,7 +9,7 @@ use axum::Form;
 use rebound_core::Provider;
 use serde::Deserialize;
 
-use super::{render, when, Chrome, UiError, UiResult};
+use super::{render, when, Chrome, CsrfForm, UiError, UiResult};
 use crate::auth::session::UiSession;
 use crate::auth::Client;
 use crate::sources::{self, Audit, CreateSource};
@@ -202,12 +202,6 @@ pub(super) async fn confirm_rotate(
         name: src.name,
         provider: src.provider,
     })
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /sources/{id}/rotate`: a new URL key (and generated secret), as

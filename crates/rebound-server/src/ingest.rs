@@ -208,7 +208,10 @@ async fn webhook_for(state: AppState, p: Option<Provider>, key: String, req: Req
         Some(p.name().into()),
     );
     let source = if key.len() <= MAX_KEY_LEN {
-        state.sources.lookup(&state.store, &key).await
+        match state.sources.lookup(&state.store, &key).await {
+            Ok(s) => s,
+            Err(e) => return reject(&state, &ctx, ApiError::from(e)).await,
+        }
     } else {
         None
     };
@@ -278,7 +281,10 @@ async fn listmonk_bounce_for(state: AppState, req: Request) -> Response {
         );
         return resp;
     };
-    let source = state.sources.lookup(&state.store, &pass).await;
+    let source = match state.sources.lookup(&state.store, &pass).await {
+        Ok(s) => s,
+        Err(e) => return reject(&state, &ctx, ApiError::from(e)).await,
+    };
     let Some(source) = source.filter(|s| s.provider == Provider::Listmonk.name()) else {
         return reject(&state, &ctx, forbidden()).await;
     };
@@ -552,9 +558,7 @@ async fn sns_flow(
                 .store
                 .set_source_status(source.id, "confirmed", Some(&msg))
                 .await;
-            if let Ok(all) = state.store.list_sources().await {
-                state.sources.fill(all);
-            }
+            let _ = state.sources.reload(&state.store).await;
             Err(answer(state, ctx, "subscription-confirmed", &msg).await)
         }
         MessageType::UnsubscribeConfirmation => {

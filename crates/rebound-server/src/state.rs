@@ -1,6 +1,7 @@
 //! Shared state of the HTTP handlers and workers.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -44,10 +45,20 @@ impl Default for ServerConfig {
 /// constant time.
 #[derive(Default)]
 pub struct SourceCache {
-    by_key_hash: RwLock<HashMap<[u8; 32], Arc<Source>>>,
+    by_key_hash: RwLock<Loaded>,
     last_reload: RwLock<Option<Instant>>,
-    newest_id: std::sync::atomic::AtomicI64,
-    reloading: std::sync::atomic::AtomicBool,
+    newest_id: AtomicI64,
+    /// Numbers the loads by when they started: a load applies only when no load started
+    /// after it has applied, so a slow read never puts back sources older than the cache.
+    started: AtomicU64,
+    /// One reload at a time: a burst of misses waits for one read of the store.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Loaded {
+    generation: u64,
+    map: HashMap<[u8; 32], Arc<Source>>,
 }
 
 /// The SHA-256 of a secret, for lookups and for storing tokens.
@@ -56,18 +67,28 @@ pub fn digest(s: &str) -> [u8; 32] {
 }
 
 impl SourceCache {
-    /// Replaces the cache with `sources`.
-    pub fn fill(&self, sources: Vec<Source>) {
+    /// Reads every source from the store into the cache (after a change, or when stale).
+    pub async fn reload(&self, store: &DynStore) -> rebound_store::Result<()> {
+        let generation = self.started.fetch_add(1, Ordering::AcqRel) + 1;
+        let sources = store.list_sources().await?;
+        self.apply(generation, sources);
+        Ok(())
+    }
+
+    fn apply(&self, generation: u64, sources: Vec<Source>) {
         let newest = sources.iter().map(|s| s.id).max().unwrap_or(0);
-        self.newest_id
-            .store(newest, std::sync::atomic::Ordering::Relaxed);
         let map = sources
             .into_iter()
             .map(|s| (digest(&s.key), Arc::new(s)))
             .collect();
-        if let Ok(mut m) = self.by_key_hash.write() {
-            *m = map;
+        let Ok(mut loaded) = self.by_key_hash.write() else {
+            return;
+        };
+        if generation <= loaded.generation {
+            return;
         }
+        *loaded = Loaded { generation, map };
+        self.newest_id.store(newest, Ordering::Release);
         if let Ok(mut t) = self.last_reload.write() {
             *t = Some(Instant::now());
         }
@@ -75,7 +96,7 @@ impl SourceCache {
 
     fn find(&self, key: &str) -> Option<Arc<Source>> {
         let m = self.by_key_hash.read().ok()?;
-        let s = m.get(&digest(key))?;
+        let s = m.map.get(&digest(key))?;
         rebound_core::signature::ct_eq(s.key.as_bytes(), key.as_bytes()).then(|| s.clone())
     }
 
@@ -83,44 +104,37 @@ impl SourceCache {
     /// over a second old (by one request at a time: a source changed by the CLI or another
     /// node is seen within a second), and on a miss when the store holds a source newer than
     /// the cache (one cheap read, the same for any key: a source just added answers at once).
-    pub async fn lookup(&self, store: &DynStore, key: &str) -> Option<Arc<Source>> {
-        use std::sync::atomic::Ordering;
+    /// An error means the store could not say: the caller answers 503, not 403 (a node
+    /// whose database was briefly out of connections refused valid keys; tests/api/
+    /// multinode.rs).
+    pub async fn lookup(
+        &self,
+        store: &DynStore,
+        key: &str,
+    ) -> rebound_store::Result<Option<Arc<Source>>> {
         let stale = self
             .last_reload
             .read()
             .map(|t| t.is_none_or(|t| t.elapsed() > Duration::from_secs(1)))
             .unwrap_or(true);
-        if stale && !self.reloading.swap(true, Ordering::AcqRel) {
-            // Cleared also when the request is dropped while it waits for the store.
-            struct Done<'a>(&'a std::sync::atomic::AtomicBool);
-            impl Drop for Done<'_> {
-                fn drop(&mut self) {
-                    self.0.store(false, std::sync::atomic::Ordering::Release);
-                }
-            }
-            let _done = Done(&self.reloading);
-            if let Ok(all) = store.list_sources().await {
-                self.fill(all);
+        if stale {
+            if let Ok(_one) = self.reloading.try_lock() {
+                // A failed refresh keeps the cache as it was; a miss below asks again.
+                let _ = self.reload(store).await;
             }
         }
         if let Some(s) = self.find(key) {
-            return Some(s);
+            return Ok(Some(s));
         }
-        let added = store
-            .newest_source_id()
-            .await
-            .is_ok_and(|id| id > self.newest_id.load(Ordering::Relaxed));
-        if added {
-            if let Ok(all) = store.list_sources().await {
-                self.fill(all);
-            }
+        let _one = self.reloading.lock().await;
+        // Another request's reload may have brought the source while this one waited.
+        if let Some(s) = self.find(key) {
+            return Ok(Some(s));
         }
-        // Looked up again either way: a concurrent request's reload may have filled the
-        // cache (and its newest id) between the miss above and the check, which then finds
-        // nothing newer. Answering `None` there refused a source created a moment before on
-        // another node (403 under a burst of requests to a node just started; tests/api/
-        // multinode.rs).
-        self.find(key)
+        if store.newest_source_id().await? > self.newest_id.load(Ordering::Acquire) {
+            self.reload(store).await?;
+        }
+        Ok(self.find(key))
     }
 }
 
@@ -166,7 +180,7 @@ impl AppState {
     ) -> rebound_store::Result<AppState> {
         let sns = Arc::new(crate::sns::Sns::new(sns_http, config.sns_cert_dir.clone()));
         let sources = Arc::new(SourceCache::default());
-        sources.fill(store.list_sources().await?);
+        sources.reload(&store).await?;
         let erasure_key = crate::erasure::load_key(&store).await?;
         let rejections = Arc::new(crate::rejections::Rejections::default());
         // Counts are written in the background for as long as the runtime runs.
@@ -235,4 +249,37 @@ pub fn now_ms() -> Millis {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(id: i64, key: &str) -> Source {
+        Source {
+            id,
+            provider: "generic".into(),
+            name: format!("s{id}"),
+            key: key.into(),
+            secret: None,
+            config: serde_json::json!({}),
+            status: "active".into(),
+            status_message: None,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_load_that_started_earlier_never_replaces_a_later_one() {
+        let cache = SourceCache::default();
+        // Load 2 (started after the source was added) lands first; load 1's older list
+        // arrives late and must not take the new source away.
+        cache.apply(2, vec![source(1, "old-key"), source(2, "new-key")]);
+        cache.apply(1, vec![source(1, "old-key")]);
+        assert_eq!(cache.find("new-key").map(|s| s.id), Some(2));
+        assert_eq!(cache.newest_id.load(Ordering::Acquire), 2);
+        cache.apply(3, vec![source(1, "old-key")]);
+        assert!(cache.find("new-key").is_none(), "a newer load applies");
+        assert!(cache.find("old-key-but-wrong").is_none());
+    }
 }

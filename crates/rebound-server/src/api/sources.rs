@@ -114,7 +114,7 @@ const FULL_SOURCE: &str = "The full source: `{\"id\", \"provider\", \"name\", \"
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateSource = parse_json(&body)?;
     let source = sources::create(&state.store, req).await?;
-    state.sources.fill(state.store.list_sources().await?);
+    state.sources.reload(&state.store).await?;
     Ok((
         StatusCode::CREATED,
         Json(source_json(&state.config.public_url, &source)),
@@ -154,7 +154,7 @@ pub(super) async fn update(
     let req: UpdateSource = parse_json(&body)?;
     let who = audit("PATCH", format!("/api/v1/sources/{id}"), client);
     let source = sources::update(&state.store, id, req, &who).await?;
-    state.sources.fill(state.store.list_sources().await?);
+    state.sources.reload(&state.store).await?;
     Ok(Json(source_json(&state.config.public_url, &source)).into_response())
 }
 
@@ -199,7 +199,7 @@ pub(super) async fn rotate(
 ) -> ApiResult {
     let who = audit("POST", format!("/api/v1/sources/{id}/rotate"), client);
     let source = sources::rotate(&state.store, id, &who).await?;
-    state.sources.fill(state.store.list_sources().await?);
+    state.sources.reload(&state.store).await?;
     Ok(Json(source_json(&state.config.public_url, &source)).into_response())
 }
 

@@ -175,7 +175,7 @@ pub(super) async fn create(
     let src = sources::create(&state.store, req)
         .await
         .map_err(crate::error::ApiError::from)?;
-    state.sources.fill(state.store.list_sources().await?);
+    state.sources.reload(&state.store).await?;
     render(&ShownPage {
         chrome: Chrome::new(&s, "sources", None),
         title: "Source added",
@@ -223,7 +223,7 @@ pub(super) async fn rotate(
     let src = sources::rotate(&state.store, id, &who)
         .await
         .map_err(crate::error::ApiError::from)?;
-    state.sources.fill(state.store.list_sources().await?);
+    state.sources.reload(&state.store).await?;
     render(&ShownPage {
         chrome: Chrome::new(&s, "sources", None),
         title: "New URL key",

@@ -62,6 +62,8 @@ struct Client {
     duplicated: Vec<bool>,
     /// The sources as reached through each node.
     sources: Vec<Sources>,
+    /// Each node's log file.
+    logs: Vec<PathBuf>,
     alive: [AtomicBool; NODES],
     next: AtomicUsize,
     seed: u64,
@@ -100,9 +102,11 @@ impl Client {
                     self.unavailable.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok(s) => panic!(
-                    "{} answered {s} by node {}: only 2xx, 503 or no answer are expected",
+                    "{} answered {s} by node {}: only 2xx, 503 or no answer are expected; \
+                     the node's log ends:\n{}",
                     e.message_id,
-                    node + 1
+                    node + 1,
+                    log_tail(&self.logs[node])
                 ),
                 Err(_) => {
                     self.connection_errors.fetch_add(1, Ordering::Relaxed);
@@ -137,6 +141,13 @@ impl Client {
 
 /// Polls `/readyz` until nothing is pending; the inbox counts then. Fails when the pending
 /// count stops going down.
+/// The last lines of a node's log, to explain a failure.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
 async fn drained(http: &reqwest::Client, port: u16) -> Value {
     let (mut least, mut since) = (u64::MAX, Instant::now());
     loop {
@@ -253,6 +264,7 @@ async fn three_nodes_on_one_postgresql_database_store_each_event_once_through_du
         events,
         duplicated,
         sources,
+        logs: logs.clone(),
         alive: std::array::from_fn(|_| AtomicBool::new(true)),
         next: AtomicUsize::new(0),
         seed,

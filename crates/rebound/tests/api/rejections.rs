@@ -179,9 +179,7 @@ async fn a_source_without_a_secret_fails_closed() {
         })
         .await
         .expect("source");
-    app.state
-        .sources
-        .fill(app.store.list_sources().await.expect("sources"));
+    app.state.sources.reload(&app.store).await.expect("sources");
     let body = fixture("generic", "bounced-hard.json");
     let (code, v) = app
         .post_url(

@@ -50,6 +50,7 @@ pub mod sns;
 pub mod sources;
 pub mod state;
 pub mod stats;
+pub mod tally;
 pub mod ui;
 pub mod worker;
 

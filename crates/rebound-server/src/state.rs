@@ -167,6 +167,8 @@ pub struct AppState {
     pub login_failures: Arc<crate::auth::AuthFailures>,
     /// When each API key was last recorded as used.
     pub key_uses: Arc<crate::auth::KeyUses>,
+    /// The dashboard's events per hour, kept up to date in memory.
+    pub tally: Arc<crate::tally::Tally>,
 }
 
 impl AppState {
@@ -198,6 +200,7 @@ impl AppState {
             rejections,
             key_uses: Arc::default(),
             login_failures: Arc::default(),
+            tally: Arc::default(),
             erasure_key: Arc::new(erasure_key),
         })
     }

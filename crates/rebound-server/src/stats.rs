@@ -1,9 +1,10 @@
 //! Deliverability per source over the last 24 hours and 7 days: deliveries, bounces and
 //! complaints counted from the events, judged by [`rebound_core::rates`]. One code path for
-//! `GET /api/v1/stats/deliverability` and the dashboard.
+//! `GET /api/v1/stats/deliverability` and the dashboard. And each source's requests over the
+//! last 24 hours (`GET /api/v1/stats/sources`, the dashboard's sources).
 
 use rebound_core::rates::{self, Counts, Rates};
-use rebound_store::StoreError;
+use rebound_store::{HourCount, Source, StoreError};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -31,47 +32,131 @@ pub struct SourceRates {
 }
 
 /// Every source with deliveries, bounces or complaints in a window, then the total, per
-/// window.
+/// window: counted exactly from the store (the API's answer).
 pub async fn deliverability(state: &AppState, now: i64) -> Result<Vec<SourceRates>, StoreError> {
     let sources = state.store.list_sources().await?;
     let mut out = Vec::new();
     for (window, len) in WINDOWS {
         let counted = state.store.kind_counts_by_source(now - len).await?;
-        let mut per: std::collections::BTreeMap<Option<i64>, Counts> = Default::default();
-        let mut total = Counts::default();
-        for c in counted {
-            let slot = per.entry(c.source_id).or_default();
-            for counts in [slot, &mut total] {
-                match c.kind.as_str() {
-                    "delivery" => counts.delivered += c.count,
-                    "bounce" => counts.bounced += c.count,
-                    "complaint" => counts.complained += c.count,
-                    _ => {}
-                }
-            }
-        }
-        for (source_id, counts) in per {
-            let source = sources.iter().find(|s| Some(s.id) == source_id);
-            out.push(SourceRates {
-                source_id,
-                name: source.map_or_else(
-                    || "(no source: one-off mailbox scans)".into(),
-                    |s| s.name.clone(),
-                ),
-                provider: source.map(|s| s.provider.clone()).unwrap_or_default(),
-                window,
-                counts,
-                rates: rates::rates(counts),
-            });
-        }
-        out.push(SourceRates {
-            source_id: None,
-            name: "all sources".into(),
-            provider: String::new(),
-            window,
-            counts: total,
-            rates: rates::rates(total),
-        });
+        let counted = counted
+            .iter()
+            .map(|c| (c.source_id, c.kind.as_str(), c.count));
+        out.extend(judge(&sources, window, counted));
     }
     Ok(out)
+}
+
+/// The same from events counted per hour: a window takes the hours that start inside it
+/// (the dashboard's answer, from [`crate::tally`]).
+pub fn deliverability_by_hour(
+    sources: &[Source],
+    hourly: &[HourCount],
+    now: i64,
+) -> Vec<SourceRates> {
+    let mut out = Vec::new();
+    for (window, len) in WINDOWS {
+        let counted = hourly
+            .iter()
+            .filter(|c| c.hour >= now - len)
+            .map(|c| (c.source_id, c.kind.as_str(), c.count));
+        out.extend(judge(sources, window, counted));
+    }
+    out
+}
+
+/// One window's rows: each source with counts, then all sources together.
+fn judge<'a>(
+    sources: &[Source],
+    window: &'static str,
+    counted: impl Iterator<Item = (Option<i64>, &'a str, u64)>,
+) -> Vec<SourceRates> {
+    let mut per: std::collections::BTreeMap<Option<i64>, Counts> = Default::default();
+    let mut total = Counts::default();
+    for (source_id, kind, n) in counted {
+        let slot = per.entry(source_id).or_default();
+        for counts in [slot, &mut total] {
+            match kind {
+                "delivery" => counts.delivered += n,
+                "bounce" => counts.bounced += n,
+                "complaint" => counts.complained += n,
+                _ => {}
+            }
+        }
+    }
+    // Hourly counts carry every kind: a source with none of the three has no row.
+    per.retain(|_, c| c.delivered + c.bounced + c.complained > 0);
+    let mut out = Vec::new();
+    for (source_id, counts) in per {
+        let source = sources.iter().find(|s| Some(s.id) == source_id);
+        out.push(SourceRates {
+            source_id,
+            name: source.map_or_else(
+                || "(no source: one-off mailbox scans)".into(),
+                |s| s.name.clone(),
+            ),
+            provider: source.map(|s| s.provider.clone()).unwrap_or_default(),
+            window,
+            counts,
+            rates: rates::rates(counts),
+        });
+    }
+    out.push(SourceRates {
+        source_id: None,
+        name: "all sources".into(),
+        provider: String::new(),
+        window,
+        counts: total,
+        rates: rates::rates(total),
+    });
+    out
+}
+
+/// A source with its requests over the last 24 hours.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceActivity {
+    /// The source.
+    pub source_id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its provider.
+    pub provider: String,
+    /// `active`, or a state that explains a problem.
+    pub status: String,
+    /// What the status means.
+    pub status_message: Option<String>,
+    /// When its last accepted request arrived, ever.
+    #[serde(serialize_with = "rebound_core::timestamp::serde_rfc3339::option")]
+    pub last_request_at: Option<rebound_core::Millis>,
+    /// Requests accepted over the last 24 hours.
+    pub accepted_24h: u64,
+    /// Requests rejected over the last 24 hours (bad key, signature, body…).
+    pub rejected_24h: u64,
+}
+
+/// Every source, with its requests over the 24 hours before `now`.
+pub async fn source_activity(
+    state: &AppState,
+    sources: &[Source],
+    now: i64,
+) -> Result<Vec<SourceActivity>, StoreError> {
+    let traffic = state
+        .store
+        .source_traffic(now - rebound_store::DAY_MS)
+        .await?;
+    Ok(sources
+        .iter()
+        .map(|s| {
+            let t = traffic.iter().find(|t| t.source_id == s.id);
+            SourceActivity {
+                source_id: s.id,
+                name: s.name.clone(),
+                provider: s.provider.clone(),
+                status: s.status.clone(),
+                status_message: s.status_message.clone(),
+                last_request_at: t.and_then(|t| t.last_received_at),
+                accepted_24h: t.map_or(0, |t| t.accepted),
+                rejected_24h: t.map_or(0, |t| t.rejected),
+            }
+        })
+        .collect())
 }

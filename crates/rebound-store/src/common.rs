@@ -33,7 +33,30 @@ pub(crate) const STATUS_COUNTS_SQL: &str = "SELECT status, COUNT(*) FROM contact
 
 /// Events per UTC day and kind since `$1`: a range of the `events_occurred` index
 /// (`occurred_at, kind`), no table rows read. Integer division on both backends.
-pub(crate) const EVENTS_PER_DAY_SQL: &str = "SELECT (occurred_at / 86400000) * 86400000 AS day, kind, COUNT(*) FROM events WHERE occurred_at >= $1 GROUP BY day, kind ORDER BY day, kind";
+/// The newest event id (0 when there is none): where [`HOURLY_EVENTS_SQL`] stops.
+pub(crate) const NEWEST_EVENT_SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
+
+/// Events per hour, source and kind since $1 with ids in ($2, $3]. A first count ($2 = 0)
+/// reads the `(occurred_at, kind, source_id)` index range; a later one the id range only
+/// (`+occurred_at` keeps SQLite from taking the time index for it).
+pub(crate) const HOURLY_EVENTS_SQL: &str =
+    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, COUNT(*)
+     FROM events WHERE occurred_at >= $1 AND id > $2 AND id <= $3
+     GROUP BY hour, source_id, kind";
+pub(crate) const HOURLY_EVENTS_AFTER_SQL: &str =
+    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, COUNT(*)
+     FROM events WHERE +occurred_at >= $1 AND id > $2 AND id <= $3
+     GROUP BY hour, source_id, kind";
+
+/// Each source's accepted requests since $1 and its last one ever (through the partial
+/// `inbox_source_received` index), and its rejected requests since $1 (counted per minute).
+pub(crate) const SOURCE_TRAFFIC_SQL: &str = "SELECT s.id,
+     (SELECT COUNT(*) FROM inbox i
+       WHERE i.source_id = s.id AND i.received_at >= $1 AND i.state <> 'logged'),
+     (SELECT MAX(i.received_at) FROM inbox i WHERE i.source_id = s.id AND i.state <> 'logged'),
+     (SELECT CAST(COALESCE(SUM(r.count), 0) AS BIGINT) FROM rejection_counts r
+       WHERE r.minute >= $1 AND r.source_id = s.id)
+     FROM sources s ORDER BY s.id";
 
 pub(crate) fn now_ms() -> Millis {
     std::time::SystemTime::now()

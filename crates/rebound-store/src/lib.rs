@@ -150,9 +150,14 @@ pub trait Store: Send + Sync {
     async fn oldest_pending_received_at(&self) -> Result<Option<Millis>>;
     /// Contacts per status (one pass over the `(status, id)` index).
     async fn status_counts(&self) -> Result<StatusCounts>;
-    /// Events per UTC day and kind that occurred at or after `since` (through the
-    /// `(occurred_at, kind)` index), oldest day first.
-    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>>;
+    /// Events per UTC hour, source and kind that occurred at or after `since`, among those
+    /// with an id above `after_id` (0: all), up to the newest id at the time of the read,
+    /// returned as `upto_id` for the next count to start after. The first count reads the
+    /// `(occurred_at, kind, source_id)` index range, a later one only the new ids.
+    async fn hourly_event_counts(&self, since: Millis, after_id: i64) -> Result<HourlyCounts>;
+    /// Each source's accepted and rejected requests since `since`, and its last accepted
+    /// request.
+    async fn source_traffic(&self, since: Millis) -> Result<Vec<SourceTraffic>>;
     /// Deliveries, bounces and complaints per source that occurred at or after `since`
     /// (through the `(occurred_at, kind, source_id)` index).
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>>;

@@ -209,15 +209,39 @@ impl StatusCounts {
     }
 }
 
-/// How many events of one kind happened on one day (UTC).
+/// How many events of one kind a source had in one hour (UTC).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct DayCount {
-    /// The day, as the time it starts (UTC midnight).
-    pub day: Millis,
+pub struct HourCount {
+    /// The hour, as the time it starts.
+    pub hour: Millis,
+    /// The source (`None`: events not tied to one, e.g. a one-off mailbox scan).
+    pub source_id: Option<i64>,
     /// Event kind (`bounce`, `complaint`…).
     pub kind: String,
     /// How many.
     pub count: u64,
+}
+
+/// Events counted per hour, source and kind, up to an event id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HourlyCounts {
+    /// The newest event id when counted: a later count starts after it.
+    pub upto_id: i64,
+    /// The counts.
+    pub rows: Vec<HourCount>,
+}
+
+/// A source's requests over a window.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceTraffic {
+    /// The source.
+    pub source_id: i64,
+    /// Requests accepted (stored) in the window.
+    pub accepted: u64,
+    /// Requests rejected in the window (bad key, signature, body…).
+    pub rejected: u64,
+    /// When its last accepted request arrived, ever.
+    pub last_received_at: Option<Millis>,
 }
 
 /// How many events of one kind a source had (over some window).

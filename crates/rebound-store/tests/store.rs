@@ -140,7 +140,67 @@ per_backend!(
     the_oldest_pending_row_is_the_first_in_line,
     contacts_are_counted_per_status_and_events_per_day_and_kind,
     contacts_are_filtered_by_reason_source_and_last_event,
+    each_source_counts_its_accepted_and_rejected_requests,
 );
+
+/// A source's traffic: requests stored since a time, the last one ever, and rejected
+/// requests since that time; another source's rows and rejections count for it only.
+async fn each_source_counts_its_accepted_and_rejected_requests(b: Backend) {
+    let s = &b.store;
+    let a = s.create_source(new_source("A", "key-a")).await.expect("a");
+    let other = s.create_source(new_source("B", "key-b")).await.expect("b");
+    for (source, at) in [
+        (a.id, 1_000),
+        (a.id, 70_000),
+        (a.id, 90_000),
+        (other.id, 95_000),
+    ] {
+        let (mut i, l) = item(at);
+        i.source_id = source;
+        s.ingest(i, l).await.expect("ingest");
+    }
+    // A rejected request kept as a sample row is not an accepted one.
+    s.log_request(NewLogEntry {
+        received_at: 99_000,
+        source_id: Some(a.id),
+        method: "POST".into(),
+        path: "/p".into(),
+        http_status: 401,
+        outcome: "rejected".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("log");
+    let rejected = |minute: Millis, source: i64, n: u64| rebound_store::RejectionCount {
+        minute,
+        source_id: Some(source),
+        provider: Some("generic".into()),
+        http_status: 401,
+        error: "bad signature".into(),
+        count: n,
+    };
+    s.add_rejections(vec![
+        rejected(0, a.id, 7),
+        rejected(60_000, a.id, 2),
+        rejected(120_000, a.id, 3),
+        rejected(120_000, other.id, 1),
+    ])
+    .await
+    .expect("rejections");
+    let traffic = s.source_traffic(60_000).await.expect("traffic");
+    let got: Vec<(i64, u64, u64, Option<Millis>)> = traffic
+        .iter()
+        .map(|t| (t.source_id, t.accepted, t.rejected, t.last_received_at))
+        .collect();
+    assert_eq!(
+        got,
+        [(a.id, 2, 5, Some(90_000)), (other.id, 1, 1, Some(95_000))]
+    );
+    let later = s.source_traffic(200_000).await.expect("traffic");
+    assert_eq!(later[0].accepted, 0);
+    assert_eq!(later[0].rejected, 0);
+    assert_eq!(later[0].last_received_at, Some(90_000), "the last one ever");
+}
 
 /// The contact list's filters: reason, a source that sent an event about the contact, and
 /// the time of the last event (since inclusive, until exclusive), combined.
@@ -2294,7 +2354,7 @@ async fn postgres_a_node_opens_a_bounded_number_of_connections() {
 /// The dashboard's numbers: contacts per status, and events per UTC day and kind from a
 /// given time on (older events left out, days in order).
 async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend) {
-    use rebound_store::{DayCount, StatusCounts, DAY_MS};
+    use rebound_store::{StatusCounts, DAY_MS};
     let s = &b.store;
     assert_eq!(
         s.status_counts().await.expect("counts"),
@@ -2360,22 +2420,55 @@ async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend)
         ],
     )
     .await;
-    let per_day = s.events_per_day(day(1)).await.expect("per day");
-    let dc = |d: i64, kind: &str, count: u64| DayCount {
-        day: day(d),
-        kind: kind.into(),
-        count,
-    };
+    // Per hour, source and kind: all of them, then only those after an id.
+    let hourly = s.hourly_event_counts(day(1), 0).await.expect("hourly");
+    let mut got: Vec<(i64, String, u64)> = hourly
+        .rows
+        .iter()
+        .map(|c| (c.hour, c.kind.clone(), c.count))
+        .collect();
+    got.sort();
+    let h = |d: i64, hour: i64, kind: &str, n: u64| (day(d) + hour * 3_600_000, kind.into(), n);
     assert_eq!(
-        per_day,
+        got,
         [
-            dc(1, "delivery", 2),
-            dc(1, "open", 1),
-            dc(3, "complaint", 1)
+            h(1, 0, "delivery", 1),
+            h(1, 1, "delivery", 1),
+            h(1, 2, "open", 1),
+            h(3, 23, "complaint", 1)
         ]
     );
     assert_eq!(s.status_counts().await.expect("counts").complained, 1);
-    assert!(s.events_per_day(day(4)).await.expect("per day").is_empty());
+    let upto = hourly.upto_id;
+    assert!(upto > 0);
+    let none_new = s.hourly_event_counts(day(1), upto).await.expect("hourly");
+    assert!(none_new.rows.is_empty(), "{none_new:?}");
+    assert_eq!(none_new.upto_id, upto);
+    apply_events(
+        s,
+        &[event(
+            "b@example.com",
+            "b1",
+            EventKind::Bounce,
+            None,
+            day(3) + 7,
+        )],
+    )
+    .await;
+    let later = s.hourly_event_counts(day(1), upto).await.expect("hourly");
+    assert!(later.upto_id > upto);
+    let later: Vec<(i64, &str, u64)> = later
+        .rows
+        .iter()
+        .map(|c| (c.hour, c.kind.as_str(), c.count))
+        .collect();
+    assert_eq!(later, [(day(3), "bounce", 1)]);
+    assert!(s
+        .hourly_event_counts(day(4), 0)
+        .await
+        .expect("hourly")
+        .rows
+        .is_empty());
     // The deliverability counts: deliveries, bounces and complaints only, per source.
     let mut by_source = s.kind_counts_by_source(day(1)).await.expect("by source");
     by_source.sort_by(|a, b| a.kind.cmp(&b.kind));
@@ -2383,7 +2476,7 @@ async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend)
         .iter()
         .map(|c| (c.kind.as_str(), c.count))
         .collect();
-    assert_eq!(kinds, [("complaint", 1), ("delivery", 2)]);
+    assert_eq!(kinds, [("bounce", 1), ("complaint", 1), ("delivery", 2)]);
     let sources: Vec<Option<i64>> = by_source.iter().map(|c| c.source_id).collect();
     assert!(sources.iter().all(|id| *id == sources[0]), "{sources:?}");
     assert!(s

@@ -77,6 +77,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list_users, keys::create_user))
         .routes(routes!(keys::delete_user))
         .routes(routes!(stats::deliverability))
+        .routes(routes!(stats::sources))
         .routes(routes!(openapi_json))
         .fallback(crate::error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(

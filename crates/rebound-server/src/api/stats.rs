@@ -1,5 +1,6 @@
 //! `GET /api/v1/stats/deliverability`: bounce and complaint rates per source over 24 hours
-//! and 7 days, with the thresholds mailbox providers publish.
+//! and 7 days, with the thresholds mailbox providers publish. `GET /api/v1/stats/sources`:
+//! each source's requests over the last 24 hours.
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -35,4 +36,21 @@ pub(super) async fn deliverability(State(state): State<AppState>) -> ApiResult {
         },
     }))
     .into_response())
+}
+
+/// `GET /api/v1/stats/sources`.
+#[utoipa::path(
+    get,
+    path = "/stats/sources",
+    tag = "stats",
+    responses(
+        (status = 200, description = "`{\"items\": [{\"source_id\",\"name\",\"provider\",\
+         \"status\",\"status_message\",\"last_request_at\" (the last accepted request, ever; \
+         null if none),\"accepted_24h\",\"rejected_24h\"}]}`, one per source.", body = Object),
+    ),
+)]
+pub(super) async fn sources(State(state): State<AppState>) -> ApiResult {
+    let sources = state.store.list_sources().await?;
+    let items = crate::stats::source_activity(&state, &sources, now_ms()).await?;
+    Ok(Json(json!({ "items": items })).into_response())
 }

@@ -1,5 +1,6 @@
-//! `/`: the dashboard: contacts per status, the inbox, the sources, and a chart of events
-//! per day and kind over the last 14 days (SVG drawn here, no script).
+//! `/`: the dashboard: contacts per status, the inbox, the sources and their traffic, the
+//! deliverability rates, and a chart of events per day and kind over the last 14 days (SVG
+//! drawn here, no script). Event counts come from [`crate::tally`], kept in memory.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -10,8 +11,7 @@ use super::{render, Chrome, UiResult};
 use crate::auth::session::UiSession;
 use crate::state::{now_ms, AppState};
 
-/// Days the chart shows, today included.
-const DAYS: i64 = 14;
+use crate::tally::DAYS;
 /// Event kinds in the order they are stacked and listed.
 const KINDS: [&str; 9] = [
     "bounce",
@@ -53,10 +53,14 @@ pub(super) struct Legend {
 }
 
 pub(super) struct SourceRow {
+    id: i64,
     name: String,
     provider: String,
     status: String,
     message: String,
+    last: String,
+    accepted: u64,
+    rejected: u64,
 }
 
 /// A row of the deliverability table.
@@ -130,26 +134,32 @@ pub(super) async fn page(
     s: UiSession,
     Query(q): Query<DoneQuery>,
 ) -> UiResult {
+    let now = now_ms();
     let counts = state.store.status_counts().await?;
     let inbox = state.store.inbox_counts().await?;
-    let sources = state
-        .store
-        .list_sources()
+    let all_sources = state.store.list_sources().await?;
+    let sources = crate::stats::source_activity(&state, &all_sources, now)
         .await?
         .into_iter()
-        .map(|src| SourceRow {
-            name: src.name,
-            provider: src.provider,
-            status: src.status,
-            message: src.status_message.unwrap_or_default(),
+        .map(|a| SourceRow {
+            id: a.source_id,
+            name: a.name,
+            provider: a.provider,
+            status: a.status,
+            message: a.status_message.unwrap_or_default(),
+            last: a
+                .last_request_at
+                .map_or_else(|| "never".into(), super::when),
+            accepted: a.accepted_24h,
+            rejected: a.rejected_24h,
         })
         .collect();
-    let today = now_ms() / DAY_MS * DAY_MS;
-    let first = today - (DAYS - 1) * DAY_MS;
+    let hourly = state.tally.hourly(&state.store, now).await?;
+    let first = crate::tally::first_day(now);
     // grid[day][kind]
     let mut grid = vec![[0u64; KINDS.len()]; DAYS as usize];
-    for c in state.store.events_per_day(first).await? {
-        let d = (c.day - first) / DAY_MS;
+    for c in &hourly {
+        let d = (c.hour - first) / DAY_MS;
         if let Some(row) = usize::try_from(d).ok().and_then(|d| grid.get_mut(d)) {
             row[kind_index(&c.kind)] += c.count;
         }
@@ -202,10 +212,9 @@ pub(super) async fn page(
         .filter(|l| l.total > 0)
         .collect::<Vec<_>>();
     let events = legend.iter().map(|l| l.total).sum();
-    let now = now_ms();
     let mut warnings = Vec::new();
     let mut warned = std::collections::HashSet::new();
-    let deliverability = crate::stats::deliverability(&state, now).await?;
+    let deliverability = crate::stats::deliverability_by_hour(&all_sources, &hourly, now);
     // The total repeats a single source: warn about the sources only then.
     let sources_with_data = deliverability
         .iter()

@@ -72,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_events_by_time.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_inbox_by_source.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -749,8 +753,12 @@ impl Store for PgStore {
     async fn status_counts(&self) -> Result<StatusCounts> {
         self.read(ops::status_counts).await
     }
-    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
-        self.read(move |c| ops::events_per_day(c, since)).await
+    async fn hourly_event_counts(&self, since: Millis, after_id: i64) -> Result<HourlyCounts> {
+        self.read(move |c| ops::hourly_event_counts(c, since, after_id))
+            .await
+    }
+    async fn source_traffic(&self, since: Millis) -> Result<Vec<SourceTraffic>> {
+        self.read(move |c| ops::source_traffic(c, since)).await
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))

@@ -276,13 +276,39 @@ pub(crate) fn status_counts(c: &mut Conn) -> Result<StatusCounts> {
     Ok(counts)
 }
 
-pub(crate) fn events_per_day(c: &mut Conn, since: Millis) -> Result<Vec<DayCount>> {
+pub(crate) fn hourly_event_counts(
+    c: &mut Conn,
+    since: Millis,
+    after_id: i64,
+) -> Result<HourlyCounts> {
+    let upto_id: i64 = c
+        .query_one(crate::common::NEWEST_EVENT_SQL, &[])?
+        .try_get(0)?;
+    let sql = if after_id == 0 {
+        crate::common::HOURLY_EVENTS_SQL
+    } else {
+        crate::common::HOURLY_EVENTS_AFTER_SQL
+    };
+    let mut rows = Vec::new();
+    for r in c.query(sql, &[&since, &after_id, &upto_id])? {
+        rows.push(HourCount {
+            hour: r.try_get(0)?,
+            source_id: r.try_get(1)?,
+            kind: r.try_get(2)?,
+            count: u64::try_from(r.try_get::<_, i64>(3)?).unwrap_or(0),
+        });
+    }
+    Ok(HourlyCounts { upto_id, rows })
+}
+
+pub(crate) fn source_traffic(c: &mut Conn, since: Millis) -> Result<Vec<SourceTraffic>> {
     let mut out = Vec::new();
-    for r in c.query(crate::common::EVENTS_PER_DAY_SQL, &[&since])? {
-        out.push(DayCount {
-            day: r.try_get(0)?,
-            kind: r.try_get(1)?,
-            count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
+    for r in c.query(crate::common::SOURCE_TRAFFIC_SQL, &[&since])? {
+        out.push(SourceTraffic {
+            source_id: r.try_get(0)?,
+            accepted: u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0),
+            last_received_at: r.try_get(2)?,
+            rejected: u64::try_from(r.try_get::<_, i64>(3)?).unwrap_or(0),
         });
     }
     Ok(out)

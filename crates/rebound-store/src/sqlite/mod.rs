@@ -66,6 +66,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_events_by_time.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/sqlite/0011_inbox_by_source.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -529,8 +533,12 @@ impl Store for SqliteStore {
     async fn status_counts(&self) -> Result<StatusCounts> {
         self.read(ops::status_counts).await
     }
-    async fn events_per_day(&self, since: Millis) -> Result<Vec<DayCount>> {
-        self.read(move |c| ops::events_per_day(c, since)).await
+    async fn hourly_event_counts(&self, since: Millis, after_id: i64) -> Result<HourlyCounts> {
+        self.read(move |c| ops::hourly_event_counts(c, since, after_id))
+            .await
+    }
+    async fn source_traffic(&self, since: Millis) -> Result<Vec<SourceTraffic>> {
+        self.read(move |c| ops::source_traffic(c, since)).await
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))

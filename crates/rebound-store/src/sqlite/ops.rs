@@ -197,14 +197,40 @@ pub(crate) fn status_counts(c: &Connection) -> Result<StatusCounts> {
     Ok(counts)
 }
 
-pub(crate) fn events_per_day(c: &Connection, since: Millis) -> Result<Vec<DayCount>> {
-    let mut stmt = c.prepare_cached(crate::common::EVENTS_PER_DAY_SQL)?;
+pub(crate) fn hourly_event_counts(
+    c: &Connection,
+    since: Millis,
+    after_id: i64,
+) -> Result<HourlyCounts> {
+    let upto_id: i64 = c.query_row(NEWEST_EVENT_SQL, [], |r| r.get(0))?;
+    let sql = if after_id == 0 {
+        HOURLY_EVENTS_SQL
+    } else {
+        HOURLY_EVENTS_AFTER_SQL
+    };
+    let mut stmt = c.prepare_cached(sql)?;
+    let rows = stmt
+        .query_map(params![since, after_id, upto_id], |r| {
+            Ok(HourCount {
+                hour: r.get(0)?,
+                source_id: r.get(1)?,
+                kind: r.get(2)?,
+                count: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(HourlyCounts { upto_id, rows })
+}
+
+pub(crate) fn source_traffic(c: &Connection, since: Millis) -> Result<Vec<SourceTraffic>> {
+    let mut stmt = c.prepare_cached(SOURCE_TRAFFIC_SQL)?;
     let rows = stmt
         .query_map([since], |r| {
-            Ok(DayCount {
-                day: r.get(0)?,
-                kind: r.get(1)?,
-                count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            Ok(SourceTraffic {
+                source_id: r.get(0)?,
+                accepted: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                last_received_at: r.get(2)?,
+                rejected: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -121,6 +121,24 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
         .await
         .expect("bars")
         .is_empty());
+    // The source's traffic: the one bounce accepted, and when.
+    let row =
+        b.c.find(Locator::Css("#sources tbody tr"))
+            .await
+            .expect("the source's row")
+            .text()
+            .await
+            .expect("text");
+    assert!(row.contains("ToSend production"), "{row}");
+    assert!(!row.contains("never"), "a request arrived: {row}");
+    let accepted =
+        b.c.find(Locator::Css("#sources tbody tr td:nth-child(5)"))
+            .await
+            .expect("accepted")
+            .text()
+            .await
+            .expect("text");
+    assert_eq!(accepted, "1", "{row}");
     b.shot("dashboard").await;
 
     // The contact, under bounced, and its timeline.

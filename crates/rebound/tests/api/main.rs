@@ -27,6 +27,7 @@ mod providers;
 mod rejections;
 mod request_log;
 mod ses;
+mod source_traffic;
 mod sources;
 mod stats;
 mod store_copy;

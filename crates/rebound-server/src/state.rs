@@ -165,6 +165,8 @@ pub struct AppState {
     pub erasure_key: Arc<[u8; 32]>,
     /// Failed UI logins per peer.
     pub login_failures: Arc<crate::auth::AuthFailures>,
+    /// Failed UI logins per account.
+    pub account_failures: Arc<crate::auth::AccountFailures>,
     /// When each API key was last recorded as used.
     pub key_uses: Arc<crate::auth::KeyUses>,
     /// The dashboard's events per hour, kept up to date in memory.
@@ -200,6 +202,7 @@ impl AppState {
             rejections,
             key_uses: Arc::default(),
             login_failures: Arc::default(),
+            account_failures: Arc::new(crate::auth::AccountFailures::accounts()),
             tally: Arc::default(),
             erasure_key: Arc::new(erasure_key),
         })

@@ -581,6 +581,14 @@ pub struct LogFilter {
     pub processing: Option<String>,
     /// Source id.
     pub source_id: Option<i64>,
+    /// Only HTTP statuses from this one (inclusive).
+    pub status_min: Option<u16>,
+    /// Only HTTP statuses up to this one (inclusive).
+    pub status_max: Option<u16>,
+    /// Only requests received at or after this time.
+    pub since: Option<Millis>,
+    /// Only requests received before this time.
+    pub until: Option<Millis>,
     /// Page size.
     pub limit: u32,
     /// From the previous page.

@@ -1582,6 +1582,7 @@ async fn the_log_and_the_events_are_listed_newest_first(b: Backend) {
             source_id: None,
             limit,
             cursor,
+            ..Default::default()
         })
     };
     let first = page(None, None, 2, None).await.expect("log");
@@ -1623,6 +1624,32 @@ async fn the_log_and_the_events_are_listed_newest_first(b: Backend) {
             .len(),
         4
     );
+    // By HTTP status (a range) and by time received (since inclusive, until exclusive).
+    let ids_of = |f: rebound_store::LogFilter| async move {
+        s.list_log(f)
+            .await
+            .expect("log")
+            .items
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    let status = |min, max| rebound_store::LogFilter {
+        status_min: Some(min),
+        status_max: Some(max),
+        ..Default::default()
+    };
+    assert_eq!(ids_of(status(400, 499)).await, [rejected]);
+    assert_eq!(ids_of(status(200, 200)).await.len(), 4);
+    assert!(ids_of(status(500, 599)).await.is_empty());
+    let received = |since, until| rebound_store::LogFilter {
+        since,
+        until,
+        ..Default::default()
+    };
+    assert_eq!(ids_of(received(Some(1), Some(3))).await, [ids[2], ids[1]]);
+    assert_eq!(ids_of(received(Some(3), None)).await, [rejected, ids[3]]);
+    assert_eq!(ids_of(received(None, Some(1))).await, [ids[0]]);
 
     apply_events(
         s,

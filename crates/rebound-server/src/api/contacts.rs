@@ -145,11 +145,28 @@ pub struct ContactSelection {
     pub until: Option<String>,
 }
 
-fn given(v: &Option<String>) -> Option<&str> {
+/// `name=value&…` of a selection's filters, values encoded (empty when not given).
+pub(super) fn query_string(filters: &[(&str, &Option<String>)]) -> String {
+    let mut out = String::new();
+    for (name, v) in filters {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.extend(percent_encoding::utf8_percent_encode(
+            given(v).unwrap_or_default(),
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+    }
+    out
+}
+
+pub(super) fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
+pub(super) fn time(name: &str, v: &Option<String>) -> ApiResult<Option<i64>> {
     let Some(v) = given(v) else { return Ok(None) };
     let full = if v.len() == 10 {
         format!("{v}T00:00:00Z")
@@ -206,22 +223,14 @@ impl ContactSelection {
 
     /// The selection as a query string (`status=…&q=…&…`), for links.
     pub fn query(&self) -> String {
-        let enc = |v: &Option<String>| {
-            percent_encoding::utf8_percent_encode(
-                given(v).unwrap_or_default(),
-                percent_encoding::NON_ALPHANUMERIC,
-            )
-            .to_string()
-        };
-        format!(
-            "status={}&q={}&reason={}&source={}&since={}&until={}",
-            enc(&self.status),
-            enc(&self.q),
-            enc(&self.reason),
-            enc(&self.source),
-            enc(&self.since),
-            enc(&self.until)
-        )
+        query_string(&[
+            ("status", &self.status),
+            ("q", &self.q),
+            ("reason", &self.reason),
+            ("source", &self.source),
+            ("since", &self.since),
+            ("until", &self.until),
+        ])
     }
 }
 

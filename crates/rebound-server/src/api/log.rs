@@ -16,16 +16,92 @@ use crate::state::{now_ms, AppState};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct LogQuery {
-    /// Only requests with this outcome (`accepted`, `rejected`, …).
-    outcome: Option<String>,
-    /// Only requests in this processing state.
-    processing: Option<String>,
-    /// Only requests of this source id.
-    source: Option<i64>,
     /// At most this many (default 100, at most 1000).
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// Which requests: the filters of the request log in the API and the UI's log page (empty
+/// values select all).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogSelection {
+    /// Only requests with this outcome (`accepted`, `rejected`, …).
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Only requests in this processing state (`pending`, `done`, `failed`).
+    #[serde(default)]
+    pub processing: Option<String>,
+    /// Only requests of this source (its id).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Only requests answered with this HTTP status (`403`) or class (`4xx`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only requests received at or after this (RFC 3339, or a date `YYYY-MM-DD`: its
+    /// start, UTC).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only requests received before this (same forms).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+/// `403` → (403, 403); `4xx` → (400, 499).
+fn status_range(v: &str) -> Option<(u16, u16)> {
+    let v = v.to_ascii_lowercase();
+    if let Some(class) = v.strip_suffix("xx") {
+        let c: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some((c * 100, c * 100 + 99));
+    }
+    let s: u16 = v.parse().ok().filter(|s| (100..=599).contains(s))?;
+    Some((s, s))
+}
+
+impl LogSelection {
+    /// The store's filter for one page; 400 naming a value that does not parse.
+    pub fn filter(&self, limit: u32, cursor: Option<String>) -> ApiResult<LogFilter> {
+        use super::contacts::{given, time};
+        let source_id = given(&self.source)
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("source: '{s}' is not a source id")))
+            })
+            .transpose()?;
+        let status = given(&self.status)
+            .map(|s| {
+                status_range(s).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "status: '{s}' is not an HTTP status (403) or class (4xx)"
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(LogFilter {
+            outcome: given(&self.outcome).map(str::to_string),
+            processing: given(&self.processing).map(str::to_string),
+            source_id,
+            status_min: status.map(|s| s.0),
+            status_max: status.map(|s| s.1),
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            limit,
+            cursor,
+        })
+    }
+
+    /// The selection as a query string (for the next page's link).
+    pub fn query(&self) -> String {
+        super::contacts::query_string(&[
+            ("outcome", &self.outcome),
+            ("processing", &self.processing),
+            ("source", &self.source),
+            ("status", &self.status),
+            ("since", &self.since),
+            ("until", &self.until),
+        ])
+    }
 }
 
 /// `GET /api/v1/log`: the request log, newest first.
@@ -33,21 +109,19 @@ pub(super) struct LogQuery {
     get,
     path = "/log",
     tag = "log",
-    params(LogQuery),
+    params(LogSelection, LogQuery),
     responses(
         (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`: time, \
          source, remote address, status, outcome, error, processing state.", body = Object),
         (status = 400, description = "Bad query.", body = ErrorBody),
     ),
 )]
-pub(super) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
-    let filter = LogFilter {
-        outcome: q.outcome.filter(|s| !s.is_empty()),
-        processing: q.processing.filter(|s| !s.is_empty()),
-        source_id: q.source,
-        limit: q.limit.unwrap_or(100),
-        cursor: q.cursor,
-    };
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(sel): Query<LogSelection>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult {
+    let filter = sel.filter(q.limit.unwrap_or(100), q.cursor)?;
     Ok(Json(json!(state.store.list_log(filter).await?)).into_response())
 }
 

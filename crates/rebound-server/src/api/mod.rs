@@ -34,6 +34,7 @@ use crate::state::AppState;
 
 pub use bulk::{set_status, BulkReport, MAX_BULK};
 pub use contacts::ContactSelection;
+pub use log::LogSelection;
 pub use log::{stored_request, StoredRequest};
 pub use settings::POLICY_KEY;
 

@@ -147,27 +147,62 @@ impl axum::extract::FromRequestParts<AppState> for Client {
     }
 }
 
-/// Counts failed admin authentications per client in one-minute windows; past
-/// [`AuthFailures::LIMIT`] a client's wrong tokens get 429 until its window ends. A right
-/// token is never refused, so nobody can lock anybody else out.
-#[derive(Default)]
-pub struct AuthFailures {
-    by_client: std::sync::Mutex<HashMap<IpAddr, (Millis, u32)>>,
+/// Counts failed authentications per client (or per UI account, [`AccountFailures`]) in
+/// fixed windows; past the limit, the client's wrong tokens get 429 until its window ends.
+/// Per client, a right token is never refused, so nobody can lock anybody else out.
+pub struct AuthFailures<K = IpAddr> {
+    by_client: std::sync::Mutex<HashMap<K, (Millis, u32)>>,
+    limit: u32,
+    window_ms: Millis,
 }
 
-impl AuthFailures {
+impl Default for AuthFailures<IpAddr> {
+    fn default() -> Self {
+        AuthFailures::new(AuthFailures::LIMIT, 60_000)
+    }
+}
+
+/// Failed UI logins per account (the SHA-256 of its normalized address, known or not):
+/// [`AccountFailures::PER_ACCOUNT`] in 15 minutes, whatever the clients. It stops a guesser
+/// spread over many addresses, each under the per-client limit; the price is that such a
+/// guesser also keeps the account's owner out until the window ends.
+pub type AccountFailures = AuthFailures<[u8; 32]>;
+
+impl AuthFailures<IpAddr> {
     /// Failed attempts allowed per client and minute.
     pub const LIMIT: u32 = 10;
-    const WINDOW_MS: Millis = 60_000;
+}
+
+impl AccountFailures {
+    /// Failed logins allowed per account and window.
+    pub const PER_ACCOUNT: u32 = 30;
+
+    /// The limiter of UI accounts.
+    pub fn accounts() -> AccountFailures {
+        AuthFailures::new(Self::PER_ACCOUNT, 15 * 60_000)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> AuthFailures<K> {
     /// Clients remembered at most (expired windows are dropped first).
     const MAX_CLIENTS: usize = 100_000;
 
+    /// `limit` failures allowed per window of `window_ms`.
+    pub fn new(limit: u32, window_ms: Millis) -> Self {
+        AuthFailures {
+            by_client: std::sync::Mutex::default(),
+            limit,
+            window_ms,
+        }
+    }
+
     /// Records a failure; returns how long the client must wait (`Some(seconds)`) when
     /// it has now used up its attempts.
-    pub fn record(&self, client: IpAddr, now: Millis) -> Option<u64> {
+    pub fn record(&self, client: K, now: Millis) -> Option<u64> {
+        let window = self.window_ms;
         let mut m = self.by_client.lock().ok()?;
         if m.len() >= Self::MAX_CLIENTS {
-            m.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
+            m.retain(|_, (start, _)| now - *start < window);
             if m.len() >= Self::MAX_CLIENTS {
                 // Still full of live windows: forget the oldest half rather than grow.
                 let mut starts: Vec<Millis> = m.values().map(|(s, _)| *s).collect();
@@ -177,22 +212,22 @@ impl AuthFailures {
             }
         }
         let e = m.entry(client).or_insert((now, 0));
-        if now - e.0 >= Self::WINDOW_MS {
+        if now - e.0 >= window {
             *e = (now, 0);
         }
         e.1 = e.1.saturating_add(1);
-        (e.1 > Self::LIMIT).then(|| Self::wait_secs(e.0, now))
+        (e.1 > self.limit).then(|| self.wait_secs(e.0, now))
     }
 
     /// Seconds until the client's window ends, when it has used up its attempts.
-    pub fn blocked(&self, client: IpAddr, now: Millis) -> Option<u64> {
+    pub fn blocked(&self, client: K, now: Millis) -> Option<u64> {
         let m = self.by_client.lock().ok()?;
         let (start, n) = m.get(&client).copied()?;
-        (now - start < Self::WINDOW_MS && n >= Self::LIMIT).then(|| Self::wait_secs(start, now))
+        (now - start < self.window_ms && n >= self.limit).then(|| self.wait_secs(start, now))
     }
 
-    fn wait_secs(start: Millis, now: Millis) -> u64 {
-        let left = (start + Self::WINDOW_MS - now).max(1000);
+    fn wait_secs(&self, start: Millis, now: Millis) -> u64 {
+        let left = (start + self.window_ms - now).max(1000);
         u64::try_from((left + 999) / 1000).unwrap_or(60)
     }
 }
@@ -407,5 +442,19 @@ mod tests {
         );
         assert_eq!(f.blocked(b, 1_000), None, "other clients are not affected");
         assert_eq!(f.blocked(a, 61_000), None, "a new window");
+    }
+
+    #[test]
+    fn the_account_limiter_counts_per_account_over_fifteen_minutes() {
+        let f = AccountFailures::accounts();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        for i in 0..AccountFailures::PER_ACCOUNT - 1 {
+            assert_eq!(f.record(a, 1_000 + i64::from(i)), None, "attempt {i}");
+        }
+        assert_eq!(f.blocked(a, 2_000), None);
+        assert_eq!(f.record(a, 2_000), None, "the last one allowed");
+        assert_eq!(f.blocked(a, 2_000), Some(899));
+        assert_eq!(f.blocked(b, 2_000), None, "other accounts are not affected");
+        assert_eq!(f.blocked(a, 901_000), None, "a new window");
     }
 }

@@ -144,10 +144,16 @@ pub async fn login(
     if let Some(wait) = state.login_failures.blocked(client, now) {
         return Err(LoginError::TooMany(wait));
     }
+    let key = users::user_key(email);
+    let account = digest(&key);
+    if let Some(wait) = state.account_failures.blocked(account, now) {
+        tracing::info!(%client, "UI login refused: the account has failed too often");
+        return Err(LoginError::TooMany(wait));
+    }
     let user = if email.len() > 320 || password.len() > 1024 {
         None
     } else {
-        state.store.user_by_email(&users::user_key(email)).await?
+        state.store.user_by_email(&key).await?
     };
     let hash = user
         .as_ref()
@@ -156,7 +162,9 @@ pub async fn login(
     let ok = users::verify_password(hash, password.to_string()).await;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(%client, "failed UI login");
-        return Err(match state.login_failures.record(client, now) {
+        let per_client = state.login_failures.record(client, now);
+        let per_account = state.account_failures.record(account, now);
+        return Err(match per_client.max(per_account) {
             Some(wait) => LoginError::TooMany(wait),
             None => LoginError::Invalid,
         });

@@ -1,5 +1,5 @@
 //! `/log`: the request log (every inbound request: time, source, outcome, status, error),
-//! filtered by outcome and source, one page at a time; replaying a request that has an
+//! filtered by outcome, processing, source, HTTP status and time, one page at a time; replaying a request that has an
 //! inbox row, as `POST /api/v1/log/{id}/replay` does.
 
 use std::collections::HashMap;
@@ -8,10 +8,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Form;
-use rebound_store::LogFilter;
 use serde::Deserialize;
 
 use super::{back, enc, render, when, Chrome, CsrfForm, UiResult};
+use crate::api::LogSelection;
 use crate::auth::session::UiSession;
 use crate::state::AppState;
 
@@ -43,6 +43,9 @@ struct LogPage {
     outcome: String,
     processing: String,
     source: String,
+    status: String,
+    since: String,
+    until: String,
     sources: Vec<SourceOption>,
     rows: Vec<Row>,
     next: Option<String>,
@@ -52,39 +55,29 @@ struct LogPage {
 #[derive(Deserialize)]
 pub(super) struct LogQuery {
     #[serde(default)]
-    outcome: Option<String>,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    processing: Option<String>,
-    #[serde(default)]
     cursor: Option<String>,
     #[serde(default)]
     done: Option<String>,
 }
 
-/// `GET /log?outcome=&source=&cursor=`.
+/// `GET /log?outcome=&processing=&source=&status=&since=&until=&cursor=`.
 pub(super) async fn page(
     State(state): State<AppState>,
     s: UiSession,
+    Query(sel): Query<LogSelection>,
     Query(q): Query<LogQuery>,
 ) -> UiResult {
     let all = state.store.list_sources().await?;
     let names: HashMap<i64, String> = all.iter().map(|s| (s.id, s.name.clone())).collect();
-    let outcome = q
-        .outcome
-        .filter(|o| o == "accepted" || o == "rejected")
-        .unwrap_or_default();
-    let source_id = q.source.as_deref().and_then(|s| s.parse::<i64>().ok());
-    let processing = q
-        .processing
-        .filter(|p| ["pending", "done", "failed"].contains(&p.as_str()))
-        .unwrap_or_default();
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_string();
     let mut page = LogPage {
         chrome: Chrome::new(&s, "log", q.done.as_deref()),
-        outcome: outcome.clone(),
-        processing: processing.clone(),
-        source: source_id.map(|i| i.to_string()).unwrap_or_default(),
+        outcome: text(&sel.outcome),
+        processing: text(&sel.processing),
+        source: text(&sel.source),
+        status: text(&sel.status),
+        since: text(&sel.since),
+        until: text(&sel.until),
         sources: all
             .iter()
             .map(|s| SourceOption {
@@ -96,16 +89,13 @@ pub(super) async fn page(
         next: None,
         error: None,
     };
-    let found = state
-        .store
-        .list_log(LogFilter {
-            outcome: (!outcome.is_empty()).then(|| outcome.clone()),
-            processing: (!processing.is_empty()).then(|| processing.clone()),
-            source_id,
-            limit: PAGE,
-            cursor: q.cursor.filter(|c| !c.is_empty()),
-        })
-        .await;
+    let found = match sel.filter(PAGE, q.cursor.filter(|c| !c.is_empty())) {
+        Ok(filter) => state.store.list_log(filter).await,
+        Err(e) => {
+            page.error = Some(e.message);
+            return render(&page);
+        }
+    };
     let found = match found {
         Ok(f) => f,
         Err(rebound_store::StoreError::Invalid(m)) => {
@@ -129,15 +119,9 @@ pub(super) async fn page(
             row(&e, source)
         })
         .collect();
-    page.next = found.next_cursor.map(|c| {
-        format!(
-            "/log?outcome={}&processing={}&source={}&cursor={}",
-            enc(&page.outcome),
-            enc(&page.processing),
-            enc(&page.source),
-            enc(&c)
-        )
-    });
+    page.next = found
+        .next_cursor
+        .map(|c| format!("/log?{}&cursor={}", sel.query(), enc(&c)));
     render(&page)
 }
 

@@ -68,6 +68,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/keys", post(settings::create_key))
         .route("/settings/keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/users", post(settings::create_user))
+        .route("/settings/users/{id}/delete", post(settings::delete_user))
         .route("/assets/style.css", get(style))
         .layer(map_response(security_headers))
 }
@@ -148,6 +149,7 @@ fn flash(code: &str) -> Option<&'static str> {
         "status" => "Status changed.",
         "replayed" => "Request queued for replay.",
         "revoked" => "Key revoked.",
+        "user-deleted" => "User deleted; their sessions have ended.",
         "settings" => "Settings saved.",
         "scanned" => "Mailbox scanned.",
         "tested" => {

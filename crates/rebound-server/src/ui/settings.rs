@@ -42,6 +42,8 @@ pub(super) struct KeyRow {
 }
 
 pub(super) struct UserRow {
+    id: i64,
+    me: bool,
     email: String,
     role: String,
     created: String,
@@ -153,6 +155,8 @@ pub(super) async fn page(
         .await?
         .into_iter()
         .map(|u| UserRow {
+            id: u.id,
+            me: u.id == s.user.id,
             email: u.email,
             role: u.role,
             created: when(u.created_at),
@@ -341,4 +345,32 @@ pub(super) async fn create_user(
         value: password.unwrap_or_default(),
         note: "Give it to the user now: it is stored hashed and not shown again.",
     })
+}
+
+/// `POST /settings/users/{id}/delete`: the user and their sessions go at once. Not one's own
+/// account (another admin does that), nor the last admin.
+pub(super) async fn delete_user(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    if id == s.user.id {
+        return Err(bad(
+            "you cannot delete your own account: another admin can".into()
+        ));
+    }
+    let users = state.store.list_users().await?;
+    let Some(user) = users.iter().find(|u| u.id == id) else {
+        return Err(UiError::new(StatusCode::NOT_FOUND, format!("no user {id}")));
+    };
+    let admins = users.iter().filter(|u| u.role == "admin").count();
+    if user.role == "admin" && admins <= 1 {
+        return Err(bad("the last admin cannot be deleted".into()));
+    }
+    state.store.delete_user(id).await?;
+    tracing::info!(user = id, by = s.user.id, "UI user deleted");
+    Ok(back("/settings?done=user-deleted"))
 }

@@ -847,6 +847,10 @@ pub(crate) fn list_log(c: &mut Conn, f: &LogFilter) -> Result<Page<LogEntry>> {
          FROM inbox
          WHERE id < $1 AND ($2::text IS NULL OR outcome = $2) AND ($3::text IS NULL OR state = $3)
                AND ($4::bigint IS NULL OR source_id = $4)
+               AND ($6::bigint IS NULL OR http_status >= $6)
+               AND ($7::bigint IS NULL OR http_status <= $7)
+               AND ($8::bigint IS NULL OR received_at >= $8)
+               AND ($9::bigint IS NULL OR received_at < $9)
          ORDER BY id DESC LIMIT $5",
         &[
             &before,
@@ -854,6 +858,10 @@ pub(crate) fn list_log(c: &mut Conn, f: &LogFilter) -> Result<Page<LogEntry>> {
             &f.processing,
             &f.source_id,
             &i64::from(limit + 1),
+            &f.status_min.map(i64::from),
+            &f.status_max.map(i64::from),
+            &f.since,
+            &f.until,
         ],
     )?;
     let items = rows

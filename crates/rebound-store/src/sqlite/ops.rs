@@ -592,11 +592,23 @@ pub(crate) fn list_log(c: &Connection, f: &LogFilter) -> Result<Page<LogEntry>> 
          FROM inbox
          WHERE id < ?1 AND (?2 IS NULL OR outcome = ?2) AND (?3 IS NULL OR state = ?3)
                AND (?4 IS NULL OR source_id = ?4)
+               AND (?6 IS NULL OR http_status >= ?6) AND (?7 IS NULL OR http_status <= ?7)
+               AND (?8 IS NULL OR received_at >= ?8) AND (?9 IS NULL OR received_at < ?9)
          ORDER BY id DESC LIMIT ?5",
     )?;
     let items: Vec<LogEntry> = stmt
         .query_map(
-            params![before, f.outcome, f.processing, f.source_id, limit + 1],
+            params![
+                before,
+                f.outcome,
+                f.processing,
+                f.source_id,
+                limit + 1,
+                f.status_min,
+                f.status_max,
+                f.since,
+                f.until
+            ],
             |r| {
                 Ok(LogEntry {
                     id: r.get(0)?,

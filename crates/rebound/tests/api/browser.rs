@@ -198,6 +198,21 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
     assert!(b.text().await.contains("Request queued for replay."));
     let replayed = app.drain().await;
     assert_eq!(replayed.done, 1, "{replayed:?}");
+    // Filtered by status class: only the request to the rotated-away URL (403).
+    b.fill("form.filters input[name=status]", "4xx").await;
+    b.click("form.filters button[type=submit]").await;
+    let statuses: Vec<String> = {
+        let mut out = Vec::new();
+        for cell in
+            b.c.find_all(Locator::Css("table.list tbody td.num:nth-child(4)"))
+                .await
+                .expect("cells")
+        {
+            out.push(cell.text().await.expect("text"));
+        }
+        out
+    };
+    assert_eq!(statuses, ["403"], "{}", b.text().await);
 
     // Settings: an API key and a user, each shown once.
     b.go("/settings").await;
@@ -260,6 +275,46 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
             .await
             .expect("text");
     assert!(generated.len() >= 16, "{generated}");
+    // A user added by mistake, deleted from the list; one's own row has no button.
+    b.go("/settings").await;
+    b.fill(
+        "form[action='/settings/users'] input[name=email]",
+        "leaver@example.com",
+    )
+    .await;
+    b.click("form[action='/settings/users'] button").await;
+    let (_, listed) = app.get("/api/v1/users").await;
+    let leaver = listed["items"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "leaver@example.com")
+        .and_then(|u| u["id"].as_i64())
+        .expect("the new user is listed");
+    b.go("/settings").await;
+    assert!(
+        b.c.find(Locator::Css(&format!(
+            "form[action='/settings/users/{}/delete']",
+            app_user_id(&listed, "ops@example.com")
+        )))
+        .await
+        .is_err(),
+        "one's own account has a delete button"
+    );
+    b.click(&format!(
+        "form[action='/settings/users/{leaver}/delete'] button"
+    ))
+    .await;
+    assert!(
+        b.text().await.contains("User deleted"),
+        "{}",
+        b.text().await
+    );
+    let (_, listed) = app.get("/api/v1/users").await;
+    assert!(
+        !listed.to_string().contains("leaver@example.com"),
+        "{listed}"
+    );
 
     // Logging out ends the session.
     b.go("/").await;
@@ -604,4 +659,15 @@ async fn pages_answer_odd_input_and_page_through_contacts() {
         assert!(seen.len() < 5, "no end: {seen:?}");
     }
     assert_eq!(seen, [50, 50, 20]);
+}
+
+/// The id of the user with this address in `GET /api/v1/users`' answer.
+fn app_user_id(listed: &serde_json::Value, email: &str) -> i64 {
+    listed["items"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == email)
+        .and_then(|u| u["id"].as_i64())
+        .expect("the user is listed")
 }

@@ -17,6 +17,7 @@ mod flood;
 mod helpers;
 mod keys;
 mod limits;
+mod login_limits;
 mod mailbox;
 mod metrics;
 mod multinode;

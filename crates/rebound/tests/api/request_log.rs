@@ -97,3 +97,50 @@ async fn a_logged_request_shows_its_body_and_no_credentials() {
         (Some(""), Some(0))
     );
 }
+
+/// The log's filters by HTTP status (a code or a class) and by time, and the 400 that names
+/// a filter that does not parse.
+#[tokio::test]
+async fn the_log_filters_by_status_and_time() {
+    let app = spawn_app().await;
+    let src = app
+        .create_source(json!({"provider": "generic", "name": "app"}))
+        .await;
+    let now = rebound_core::timestamp::format(rebound_server::state::now_ms());
+    let body = generic_event("e1", "bounced.hard", "a@example.com", &now);
+    let (code, _) = post_generic(&app, &src, body.clone()).await;
+    assert_eq!(code, 200);
+    let (code, _) = app
+        .post_url(
+            &shown_url(&src),
+            &[("x-webhook-signature", hex_hmac("wrong", &body))],
+            body,
+        )
+        .await;
+    assert_eq!(code, 401);
+    let statuses = |v: &serde_json::Value| -> Vec<u64> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|e| e["http_status"].as_u64())
+            .collect()
+    };
+    let (_, v) = app.get("/api/v1/log?status=4xx").await;
+    assert_eq!(statuses(&v), [401], "{v}");
+    let (_, v) = app.get("/api/v1/log?status=200").await;
+    assert_eq!(statuses(&v), [200], "{v}");
+    let today = &now[..10];
+    let (_, v) = app.get(&format!("/api/v1/log?since={today}")).await;
+    assert_eq!(statuses(&v), [401, 200], "{v}");
+    let (_, v) = app.get(&format!("/api/v1/log?until={today}")).await;
+    assert_eq!(statuses(&v), Vec::<u64>::new(), "{v}");
+    for (query, names) in [("status=4x", "status"), ("since=yesterday", "since")] {
+        let (code, v) = app.get(&format!("/api/v1/log?{query}")).await;
+        assert_eq!(code, 400, "{query}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(names)),
+            "{v}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use serde::Serialize;
 use rebound_core::timestamp::serde_rfc3339 as ts;
 
 /// An API key as listed: never the key itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Id.
     pub id: i64,
@@ -21,12 +21,15 @@ pub struct ApiKey {
     pub prefix: String,
     /// Creation time.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
     /// When it was last used (to the minute).
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<Millis>,
     /// When it was revoked; a revoked key opens nothing.
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Millis>,
 }
 
@@ -46,7 +49,7 @@ pub struct NewApiKey {
 }
 
 /// A UI user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: i64,
@@ -59,9 +62,11 @@ pub struct User {
     pub password_hash: String,
     /// Creation time.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
     /// Last successful login.
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<Millis>,
 }
 

@@ -333,12 +333,13 @@ pub struct RawRequest {
 }
 
 /// A request log entry with its processing state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LogEntry {
     /// Id (used for replay).
     pub id: i64,
     /// When the request arrived.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub received_at: Millis,
     /// Source id.
     pub source_id: Option<i64>,
@@ -445,7 +446,7 @@ pub struct UpsertReport {
 }
 
 /// A contact.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     /// Id.
     #[serde(skip)]
@@ -455,6 +456,7 @@ pub struct Contact {
     /// Address as first spelled.
     pub email: String,
     /// Status.
+    #[schema(value_type = String, example = "bounced")]
     pub status: Status,
     /// Reason for the status.
     pub reason: Option<String>,
@@ -467,25 +469,31 @@ pub struct Contact {
     pub soft_bounces: Vec<Millis>,
     /// Last event of any kind.
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_event_at: Option<Millis>,
     /// Last delivery.
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_delivered_at: Option<Millis>,
     /// Last open or click.
     #[serde(serialize_with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_engaged_at: Option<Millis>,
     /// Free-form attributes.
+    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     /// Creation.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
     /// Last change.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Millis,
 }
 
 /// A stored event, with what it did to the contact.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Id.
     pub id: i64,
@@ -511,9 +519,11 @@ pub struct StoredEvent {
     pub provider_event_id: Option<String>,
     /// When it happened.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: Millis,
     /// When rebound recorded it.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub recorded_at: Millis,
     /// Contact status before.
     pub status_before: Option<String>,
@@ -522,13 +532,14 @@ pub struct StoredEvent {
     /// What the policy did.
     pub note: Option<String>,
     /// Provider-specific details.
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
     /// The inbox row it came from.
     pub inbox_id: Option<i64>,
 }
 
 /// One page of a list, with the cursor of the next.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     /// Items.
     pub items: Vec<T>,
@@ -596,10 +607,11 @@ pub struct LogFilter {
 }
 
 /// Rejected requests of one minute with the same source, status and error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RejectionCount {
     /// The minute, as the time it starts.
     #[serde(serialize_with = "ts::serialize")]
+    #[schema(value_type = String, format = DateTime)]
     pub minute: Millis,
     /// The source the URL key matched, if any.
     pub source_id: Option<i64>,

@@ -117,7 +117,16 @@ pub(crate) fn parse_headers(s: &str) -> Vec<(String, String)> {
 }
 
 /// Deliveries, bounces and complaints per source since `$1`: a range of the
-/// `events_occurred` index (`occurred_at, kind, source_id`), no table rows read.
+/// `events_occurred` index (`occurred_at, kind, source_id, sending_domain`), no table rows read.
 pub(crate) const KIND_COUNTS_BY_SOURCE_SQL: &str = "SELECT source_id, kind, COUNT(*) FROM events
      WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
      GROUP BY source_id, kind";
+
+/// Deliveries, bounces and complaints per sending domain since `$1` (events with no domain
+/// left out): a range of the `events_occurred` index (`occurred_at, kind, source_id,
+/// sending_domain`), no table rows read.
+pub(crate) const KIND_COUNTS_BY_SENDING_DOMAIN_SQL: &str =
+    "SELECT sending_domain, kind, COUNT(*) FROM events
+     WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
+       AND sending_domain IS NOT NULL
+     GROUP BY sending_domain, kind";

@@ -72,6 +72,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_events_by_time.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_sending_domain.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {
@@ -754,6 +758,11 @@ impl Store for PgStore {
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))
+            .await
+    }
+
+    async fn kind_counts_by_sending_domain(&self, since: Millis) -> Result<Vec<DomainKindCount>> {
+        self.read(move |c| ops::kind_counts_by_sending_domain(c, since))
             .await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {

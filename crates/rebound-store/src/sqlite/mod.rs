@@ -66,6 +66,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_events_by_time.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_sending_domain.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -534,6 +538,11 @@ impl Store for SqliteStore {
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))
+            .await
+    }
+
+    async fn kind_counts_by_sending_domain(&self, since: Millis) -> Result<Vec<DomainKindCount>> {
+        self.read(move |c| ops::kind_counts_by_sending_domain(c, since))
             .await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {

@@ -521,7 +521,7 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, c.email, e.source_id, e.provider, e.kind, e.class, e.reason, e.status_code, e.diagnostic,
                 e.message_id, e.provider_event_id, e.occurred_at, e.recorded_at, e.status_before, e.status_after,
-                e.note, e.details, e.inbox_id
+                e.note, e.details, e.inbox_id, e.sending_domain
          FROM events e JOIN contacts c ON c.id = e.contact_id
          WHERE e.id < ?1 AND {contact_cond} AND (?3 IS NULL OR e.kind = ?3)
                AND (?4 IS NULL OR e.source_id = ?4)
@@ -550,6 +550,7 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
                     note: r.get(15)?,
                     details: parse_json(r.get(16)?),
                     inbox_id: r.get(17)?,
+                    sending_domain: r.get(18)?,
                 })
             },
         )?
@@ -606,6 +607,21 @@ pub(crate) fn raw_request(c: &Connection, id: i64) -> Result<Option<RawRequest>>
             })
         })
         .optional()?)
+}
+
+pub(crate) fn kind_counts_by_sending_domain(
+    c: &Connection,
+    since: Millis,
+) -> Result<Vec<DomainKindCount>> {
+    let mut stmt = c.prepare_cached(crate::common::KIND_COUNTS_BY_SENDING_DOMAIN_SQL)?;
+    let rows = stmt.query_map([since], |r| {
+        Ok(DomainKindCount {
+            domain: r.get(0)?,
+            kind: r.get(1)?,
+            count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub(crate) fn kind_counts_by_source(c: &Connection, since: Millis) -> Result<Vec<SourceKindCount>> {

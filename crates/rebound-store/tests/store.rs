@@ -148,42 +148,24 @@ per_backend!(
 /// domain is stored with the event and listed with it.
 async fn deliverability_is_counted_per_sending_domain(b: Backend) {
     let s = &b.store;
-    let from = |e: Event, domain: Option<&str>| Event {
-        sending_domain: domain.map(str::to_string),
-        ..e
-    };
     let hard = Some(BounceClass::Hard);
-    apply_events(
-        s,
-        &[
-            from(
-                event("a@example.com", "old", EventKind::Bounce, hard, 5),
-                Some("news.example.org"),
-            ),
-            from(
-                event("a@example.com", "d1", EventKind::Delivery, None, 100),
-                Some("news.example.org"),
-            ),
-            from(
-                event("b@example.com", "d2", EventKind::Delivery, None, 101),
-                Some("news.example.org"),
-            ),
-            from(
-                event("b@example.com", "b1", EventKind::Bounce, hard, 102),
-                Some("news.example.org"),
-            ),
-            from(
-                event("c@example.com", "c1", EventKind::Complaint, None, 103),
-                Some("mail.example.net"),
-            ),
-            from(
-                event("c@example.com", "o1", EventKind::Open, None, 104),
-                Some("mail.example.net"),
-            ),
-            event("d@example.com", "nd", EventKind::Delivery, None, 105),
-        ],
-    )
-    .await;
+    let (news, mail) = (Some("news.example.org"), Some("mail.example.net"));
+    let events: Vec<Event> = [
+        ("a@example.com", "old", EventKind::Bounce, hard, 5, news),
+        ("a@example.com", "d1", EventKind::Delivery, None, 100, news),
+        ("b@example.com", "d2", EventKind::Delivery, None, 101, news),
+        ("b@example.com", "b1", EventKind::Bounce, hard, 102, news),
+        ("c@example.com", "c1", EventKind::Complaint, None, 103, mail),
+        ("c@example.com", "o1", EventKind::Open, None, 104, mail),
+        ("d@example.com", "nd", EventKind::Delivery, None, 105, None),
+    ]
+    .into_iter()
+    .map(|(email, key, kind, class, t, domain)| Event {
+        sending_domain: domain.map(str::to_string),
+        ..event(email, key, kind, class, t)
+    })
+    .collect();
+    apply_events(s, &events).await;
     let mut got = s
         .kind_counts_by_sending_domain(100)
         .await

@@ -872,27 +872,25 @@ pub(crate) fn kind_counts_by_sending_domain(
     c: &mut Conn,
     since: Millis,
 ) -> Result<Vec<DomainKindCount>> {
-    c.query(crate::common::KIND_COUNTS_BY_SENDING_DOMAIN_SQL, &[&since])?
-        .iter()
-        .map(|r| {
-            Ok(DomainKindCount {
-                domain: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
-            })
-        })
-        .collect()
+    kind_counts(c, KIND_COUNTS_BY_SENDING_DOMAIN_SQL, since, domain_count)
 }
 
 pub(crate) fn kind_counts_by_source(c: &mut Conn, since: Millis) -> Result<Vec<SourceKindCount>> {
-    c.query(crate::common::KIND_COUNTS_BY_SOURCE_SQL, &[&since])?
+    kind_counts(c, KIND_COUNTS_BY_SOURCE_SQL, since, source_count)
+}
+
+/// The `(group, kind, count)` rows of a count query since `since`, as `T`.
+fn kind_counts<G: for<'a> ::postgres::types::FromSql<'a>, T>(
+    c: &mut Conn,
+    sql: &str,
+    since: Millis,
+    row: impl Fn(G, String, u64) -> T,
+) -> Result<Vec<T>> {
+    c.query(sql, &[&since])?
         .iter()
         .map(|r| {
-            Ok(SourceKindCount {
-                source_id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
-            })
+            let count = u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0);
+            Ok(row(r.try_get(0)?, r.try_get(1)?, count))
         })
         .collect()
 }

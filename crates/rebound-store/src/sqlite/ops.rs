@@ -613,25 +613,24 @@ pub(crate) fn kind_counts_by_sending_domain(
     c: &Connection,
     since: Millis,
 ) -> Result<Vec<DomainKindCount>> {
-    let mut stmt = c.prepare_cached(crate::common::KIND_COUNTS_BY_SENDING_DOMAIN_SQL)?;
-    let rows = stmt.query_map([since], |r| {
-        Ok(DomainKindCount {
-            domain: r.get(0)?,
-            kind: r.get(1)?,
-            count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    kind_counts(c, KIND_COUNTS_BY_SENDING_DOMAIN_SQL, since, domain_count)
 }
 
 pub(crate) fn kind_counts_by_source(c: &Connection, since: Millis) -> Result<Vec<SourceKindCount>> {
-    let mut stmt = c.prepare_cached(crate::common::KIND_COUNTS_BY_SOURCE_SQL)?;
+    kind_counts(c, KIND_COUNTS_BY_SOURCE_SQL, since, source_count)
+}
+
+/// The `(group, kind, count)` rows of a count query since `since`, as `T`.
+fn kind_counts<G: rusqlite::types::FromSql, T>(
+    c: &Connection,
+    sql: &str,
+    since: Millis,
+    row: impl Fn(G, String, u64) -> T,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map([since], |r| {
-        Ok(SourceKindCount {
-            source_id: r.get(0)?,
-            kind: r.get(1)?,
-            count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-        })
+        let count = u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
+        Ok(row(r.get(0)?, r.get(1)?, count))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -79,6 +79,18 @@ impl Address {
     }
 }
 
+/// The domain, lower-cased, of one address as a payload or header names it (`a@b.com`,
+/// `Name <a@b.com>`); `None` when the text is not exactly one address. Used for the sending
+/// domain of events: taken only from what the payload says, never guessed.
+pub fn domain_of(raw: &str) -> Option<String> {
+    Address::parse(raw).ok().map(|a| a.domain().to_string())
+}
+
+/// The domain of the first of `candidates` that names an address (see [`domain_of`]).
+pub fn first_domain<'a>(candidates: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+    candidates.into_iter().flatten().find_map(domain_of)
+}
+
 impl PartialEq for Address {
     fn eq(&self, other: &Self) -> bool {
         self.key == other.key
@@ -117,6 +129,27 @@ mod tests {
     fn angle_brackets_and_display_names_are_removed() {
         let a = Address::parse("John <john@example.com>").unwrap();
         assert_eq!(a.as_str(), "john@example.com");
+    }
+
+    #[test]
+    fn domain_of_takes_one_address_in_any_usual_form() {
+        assert_eq!(domain_of("a@Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(
+            domain_of("\"Doe, John\" <john@Mail.Example.org>").as_deref(),
+            Some("mail.example.org")
+        );
+        assert_eq!(
+            domain_of(" Sender <s@xn--bcher-kva.de> ").as_deref(),
+            Some("xn--bcher-kva.de")
+        );
+        for none in ["", "Sender", "Test Sender <>", "a@x.com, b@y.com", "@x.com"] {
+            assert_eq!(domain_of(none), None, "{none:?}");
+        }
+        assert_eq!(
+            first_domain([None, Some("nobody"), Some("b <b@B.io>"), Some("c@c.io")]).as_deref(),
+            Some("b.io")
+        );
+        assert_eq!(first_domain([None, Some("")]), None);
     }
 
     #[test]

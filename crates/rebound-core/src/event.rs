@@ -153,6 +153,9 @@ pub struct Event {
     pub diagnostic: Option<String>,
     /// The Message-ID (or provider message id) of the message the event is about.
     pub message_id: Option<String>,
+    /// The domain (lower-cased, no local part) of the address the message was sent from,
+    /// where the payload names it (see [`crate::address::domain_of`]); never guessed.
+    pub sending_domain: Option<String>,
     /// The provider's own id for this event, where it has one.
     pub provider_event_id: Option<String>,
     /// When it happened, according to the provider (else when rebound received it).
@@ -176,6 +179,7 @@ impl Event {
             "status": self.status,
             "diagnostic": self.diagnostic,
             "message_id": self.message_id,
+            "sending_domain": self.sending_domain,
             "provider_event_id": self.provider_event_id,
             "occurred_at": crate::timestamp::format(self.occurred_at),
             "dedup_key": self.dedup_key,

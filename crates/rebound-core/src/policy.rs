@@ -418,6 +418,7 @@ mod tests {
             status: None,
             diagnostic: None,
             message_id: None,
+            sending_domain: None,
             provider_event_id: None,
             occurred_at: t,
             dedup_key: key.to_string(),

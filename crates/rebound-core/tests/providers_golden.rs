@@ -640,3 +640,137 @@ fn smtp2go_uses_basic_auth() {
     );
     assert!(p.auth() == rebound_core::providers::Auth::Basic && p.basic_in_url());
 }
+
+/// The sending domain each provider's real payloads give: the From (or envelope sender) the
+/// payload names, lower-cased; `None` where the payload names no sender address.
+#[test]
+fn sending_domains_come_from_the_payloads() {
+    let cases: &[(Provider, &str, Option<&str>)] = &[
+        (
+            Provider::Ses,
+            "ses-notification-bounce-permanent-with-dsn.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Ses,
+            "ses-event-complaint.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Ses,
+            "ses-event-delayed-delivery.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Ses,
+            "sns-ses-notification-bounce-v1-2022-signed.json",
+            Some("alumno.buap.mx"),
+        ),
+        (
+            Provider::Ses,
+            "sns-ses-event-complaint-v1-2022-signed.json",
+            Some("alumno.buap.mx"),
+        ),
+        (Provider::Ses, "anymail-open-event.json", None),
+        (
+            Provider::Postmark,
+            "anymail-bounce-event.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Postmark,
+            "anymail-spam-event.json",
+            Some("example.com"),
+        ),
+        (Provider::Postmark, "anymail-delivered-event.json", None),
+        (
+            Provider::Mailgun,
+            "anymail-complained-event.unsigned.json",
+            Some("example.org"),
+        ),
+        (
+            Provider::Mailgun,
+            "anymail-delivered-event.unsigned.json",
+            Some("example.org"),
+        ),
+        (
+            Provider::Mailgun,
+            "anymail-rejected-event.unsigned.json",
+            Some("sandbox55887.mailgun.org"),
+        ),
+        // "From: Test Sender " names no address: nothing is guessed from the Message-ID.
+        (
+            Provider::Mailgun,
+            "anymail-failed-permanent-event.unsigned.json",
+            None,
+        ),
+        (
+            Provider::Resend,
+            "anymail-hard-bounced-event.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Resend,
+            "anymail-delivery-delayed-event.json",
+            Some("resend.dev"),
+        ),
+        (
+            Provider::SparkPost,
+            "anymail-injection-event.json",
+            Some("example.com"),
+        ),
+        (Provider::SparkPost, "anymail-bounce-event.json", None),
+        (
+            Provider::MailerSend,
+            "anymail-sent-event.json",
+            Some("mailersend.anymail.dev"),
+        ),
+        (
+            Provider::MailerSend,
+            "anymail-hard-bounced-event.json",
+            None,
+        ),
+        (
+            Provider::Mandrill,
+            "anymail-hard-bounce-event.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Postal,
+            "anymail-bounce-event.json",
+            Some("example.com"),
+        ),
+        (
+            Provider::Postal,
+            "anymail-deferred-event.json",
+            Some("postal.example.com"),
+        ),
+        (
+            Provider::ToSend,
+            "bounce-hard-with-mail.json",
+            Some("yourdomain.com"),
+        ),
+        (Provider::ToSend, "bounce-hard.json", None),
+        (Provider::SendGrid, "docs-bounce.json", None),
+        (Provider::Mailjet, "anymail-bounce-event.json", None),
+        (Provider::Brevo, "anymail-hard-bounce.json", None),
+        (
+            Provider::UnisenderGo,
+            "anymail-hard-bounced-event.json",
+            None,
+        ),
+    ];
+    for (p, file, want) in cases {
+        let body = std::fs::read(shared().join(p.name()).join(file)).expect("fixture");
+        let req = WebhookRequest {
+            headers: vec![],
+            body,
+            received_at: 0,
+        };
+        let events = p.parse(&req).expect("parse");
+        assert!(!events.is_empty(), "{}/{file}: no events", p.name());
+        for e in &events {
+            assert_eq!(e.sending_domain.as_deref(), *want, "{}/{file}", p.name());
+        }
+    }
+}

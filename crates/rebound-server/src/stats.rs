@@ -1,7 +1,8 @@
-//! Deliverability per source over the last 24 hours and 7 days: deliveries, bounces and
-//! complaints counted from the events, judged by [`rebound_core::rates`]. One code path for
-//! `GET /api/v1/stats/deliverability` and the dashboard. And each source's requests over the
-//! last 24 hours (`GET /api/v1/stats/sources`, the dashboard's sources).
+//! Deliverability per source, and per sending domain, over the last 24 hours and 7 days:
+//! deliveries, bounces and complaints counted from the events, judged by
+//! [`rebound_core::rates`]. One code path for `GET /api/v1/stats/deliverability` and the
+//! dashboard. And each source's requests over the last 24 hours (`GET /api/v1/stats/sources`,
+//! the dashboard's sources).
 
 use rebound_core::rates::{self, Counts, Rates};
 use rebound_store::{HourCount, Source, StoreError};
@@ -73,15 +74,8 @@ fn judge<'a>(
     let mut per: std::collections::BTreeMap<Option<i64>, Counts> = Default::default();
     let mut total = Counts::default();
     for (source_id, kind, n) in counted {
-        let slot = per.entry(source_id).or_default();
-        for counts in [slot, &mut total] {
-            match kind {
-                "delivery" => counts.delivered += n,
-                "bounce" => counts.bounced += n,
-                "complaint" => counts.complained += n,
-                _ => {}
-            }
-        }
+        add(per.entry(source_id).or_default(), kind, n);
+        add(&mut total, kind, n);
     }
     // Hourly counts carry every kind: a source with none of the three has no row.
     per.retain(|_, c| c.delivered + c.bounced + c.complained > 0);
@@ -159,4 +153,54 @@ pub async fn source_activity(
             }
         })
         .collect())
+}
+
+/// One sending domain's rates over one window.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRates {
+    /// The domain the messages were sent from (lower-cased), as the providers' payloads
+    /// named it.
+    pub domain: String,
+    /// `24h` or `7d`.
+    pub window: &'static str,
+    /// What was counted.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The rates and how they stand.
+    #[serde(flatten)]
+    pub rates: Rates,
+}
+
+/// Every sending domain with deliveries, bounces or complaints in a window, by domain, per
+/// window. Events whose payload named no sender (and events recorded before rebound kept the
+/// domain) are not counted here; the total is the `all sources` row of [`deliverability`].
+pub async fn deliverability_by_domain(
+    state: &AppState,
+    now: i64,
+) -> Result<Vec<DomainRates>, StoreError> {
+    let mut out = Vec::new();
+    for (window, len) in WINDOWS {
+        let counted = state.store.kind_counts_by_sending_domain(now - len).await?;
+        let mut per: std::collections::BTreeMap<String, Counts> = Default::default();
+        for c in counted {
+            add(per.entry(c.domain).or_default(), &c.kind, c.count);
+        }
+        out.extend(per.into_iter().map(|(domain, counts)| DomainRates {
+            domain,
+            window,
+            counts,
+            rates: rates::rates(counts),
+        }));
+    }
+    Ok(out)
+}
+
+/// Adds `n` events of `kind` (delivery, bounce or complaint; others are not rates' business).
+fn add(counts: &mut Counts, kind: &str, n: u64) {
+    match kind {
+        "delivery" => counts.delivered += n,
+        "bounce" => counts.bounced += n,
+        "complaint" => counts.complained += n,
+        _ => {}
+    }
 }

@@ -449,6 +449,7 @@ mod tests {
             status: None,
             diagnostic: None,
             message_id: mid.map(str::to_string),
+            sending_domain: None,
             provider_event_id: None,
             occurred_at: 10,
             dedup_key: key.into(),

@@ -3,7 +3,7 @@
 
 use rebound_core::Millis;
 
-use crate::{LogEntry, Page, Result, StoreError};
+use crate::{DomainKindCount, LogEntry, Page, Result, SourceKindCount, StoreError};
 
 /// The columns of a [`crate::Source`], in the order the row readers take them.
 pub(crate) const SOURCE_COLS: &str =
@@ -140,7 +140,34 @@ pub(crate) fn parse_headers(s: &str) -> Vec<(String, String)> {
 }
 
 /// Deliveries, bounces and complaints per source since `$1`: a range of the
-/// `events_occurred` index (`occurred_at, kind, source_id`), no table rows read.
+/// `events_occurred` index (`occurred_at, kind, source_id, sending_domain`), no table rows read.
 pub(crate) const KIND_COUNTS_BY_SOURCE_SQL: &str = "SELECT source_id, kind, COUNT(*) FROM events
      WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
      GROUP BY source_id, kind";
+
+/// A row of [`KIND_COUNTS_BY_SOURCE_SQL`].
+pub(crate) fn source_count(source_id: Option<i64>, kind: String, count: u64) -> SourceKindCount {
+    SourceKindCount {
+        source_id,
+        kind,
+        count,
+    }
+}
+
+/// A row of [`KIND_COUNTS_BY_SENDING_DOMAIN_SQL`].
+pub(crate) fn domain_count(domain: String, kind: String, count: u64) -> DomainKindCount {
+    DomainKindCount {
+        domain,
+        kind,
+        count,
+    }
+}
+
+/// Deliveries, bounces and complaints per sending domain since `$1` (events with no domain
+/// left out): a range of the `events_occurred` index (`occurred_at, kind, source_id,
+/// sending_domain`), no table rows read.
+pub(crate) const KIND_COUNTS_BY_SENDING_DOMAIN_SQL: &str =
+    "SELECT sending_domain, kind, COUNT(*) FROM events
+     WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
+       AND sending_domain IS NOT NULL
+     GROUP BY sending_domain, kind";

@@ -202,6 +202,7 @@ pub const TABLES: &[Table] = &[
             ("status_after", Text),
             ("note", Text),
             ("details", Text),
+            ("sending_domain", Text),
         ],
         key: 1,
         serial: true,

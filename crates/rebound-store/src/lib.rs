@@ -161,6 +161,10 @@ pub trait Store: Send + Sync {
     /// Deliveries, bounces and complaints per source that occurred at or after `since`
     /// (through the `(occurred_at, kind, source_id)` index).
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>>;
+    /// Deliveries, bounces and complaints per sending domain that occurred at or after
+    /// `since`; events whose domain is unknown are left out (through the same index, which
+    /// ends in `sending_domain`).
+    async fn kind_counts_by_sending_domain(&self, since: Millis) -> Result<Vec<DomainKindCount>>;
 
     // ---- sources
     /// Creates a source.

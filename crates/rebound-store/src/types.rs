@@ -255,6 +255,17 @@ pub struct SourceKindCount {
     pub count: u64,
 }
 
+/// How many events of one kind had one sending domain (over some window).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DomainKindCount {
+    /// The domain the messages were sent from, lower-cased.
+    pub domain: String,
+    /// `delivery`, `bounce` or `complaint`.
+    pub kind: String,
+    /// How many.
+    pub count: u64,
+}
+
 /// A day in milliseconds.
 pub const DAY_MS: Millis = 86_400_000;
 
@@ -515,6 +526,8 @@ pub struct StoredEvent {
     pub diagnostic: Option<String>,
     /// Message id.
     pub message_id: Option<String>,
+    /// The domain the message was sent from, where the event named it.
+    pub sending_domain: Option<String>,
     /// Provider's event id.
     pub provider_event_id: Option<String>,
     /// When it happened.

@@ -141,6 +141,7 @@ per_backend!(
     contacts_are_counted_per_status_and_events_per_day_and_kind,
     contacts_are_filtered_by_reason_source_and_last_event,
     each_source_counts_its_accepted_and_rejected_requests,
+    deliverability_is_counted_per_sending_domain,
 );
 
 /// A source's traffic: requests stored since a time, the last one ever, and rejected
@@ -200,6 +201,70 @@ async fn each_source_counts_its_accepted_and_rejected_requests(b: Backend) {
     assert_eq!(later[0].accepted, 0);
     assert_eq!(later[0].rejected, 0);
     assert_eq!(later[0].last_received_at, Some(90_000), "the last one ever");
+}
+
+/// The deliverability counts per sending domain: deliveries, bounces and complaints from
+/// `since` on, per domain and kind; events with no domain (and other kinds) left out. The
+/// domain is stored with the event and listed with it.
+async fn deliverability_is_counted_per_sending_domain(b: Backend) {
+    let s = &b.store;
+    let hard = Some(BounceClass::Hard);
+    let (news, mail) = (Some("news.example.org"), Some("mail.example.net"));
+    let events: Vec<Event> = [
+        ("a@example.com", "old", EventKind::Bounce, hard, 5, news),
+        ("a@example.com", "d1", EventKind::Delivery, None, 100, news),
+        ("b@example.com", "d2", EventKind::Delivery, None, 101, news),
+        ("b@example.com", "b1", EventKind::Bounce, hard, 102, news),
+        ("c@example.com", "c1", EventKind::Complaint, None, 103, mail),
+        ("c@example.com", "o1", EventKind::Open, None, 104, mail),
+        ("d@example.com", "nd", EventKind::Delivery, None, 105, None),
+    ]
+    .into_iter()
+    .map(|(email, key, kind, class, t, domain)| Event {
+        sending_domain: domain.map(str::to_string),
+        ..event(email, key, kind, class, t)
+    })
+    .collect();
+    apply_events(s, &events).await;
+    let mut got = s
+        .kind_counts_by_sending_domain(100)
+        .await
+        .expect("by domain");
+    got.sort_by(|a, b| (&a.domain, &a.kind).cmp(&(&b.domain, &b.kind)));
+    let got: Vec<(&str, &str, u64)> = got
+        .iter()
+        .map(|c| (c.domain.as_str(), c.kind.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mail.example.net", "complaint", 1),
+            ("news.example.org", "bounce", 1),
+            ("news.example.org", "delivery", 2),
+        ]
+    );
+    assert!(s
+        .kind_counts_by_sending_domain(106)
+        .await
+        .expect("by domain")
+        .is_empty());
+    // Read back with the event.
+    let listed = s
+        .list_events(EventFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("events");
+    let domain_of = |key: &str| {
+        listed
+            .items
+            .iter()
+            .find(|e| e.occurred_at == key.parse::<i64>().expect("time"))
+            .map(|e| e.sending_domain.clone())
+    };
+    assert_eq!(domain_of("103"), Some(Some("mail.example.net".to_string())));
+    assert_eq!(domain_of("105"), Some(None));
 }
 
 /// The contact list's filters: reason, a source that sent an event about the contact, and
@@ -856,6 +921,7 @@ fn event(email: &str, key: &str, kind: EventKind, class: Option<BounceClass>, t:
         status: None,
         diagnostic: None,
         message_id: None,
+        sending_domain: None,
         provider_event_id: None,
         occurred_at: t,
         dedup_key: key.to_string(),
@@ -1813,6 +1879,32 @@ async fn rejections_and_old_requests_are_pruned(b: Backend) {
 //
 // What only the SQLite backend has: its migrations and files, group commit on its one
 // writer, savepoints, and the lease columns as the file holds them.
+
+/// The counts per sending domain read a range of the `events_occurred` index and no table
+/// rows (the query is the one the store runs: `common::KIND_COUNTS_BY_SENDING_DOMAIN_SQL`).
+#[tokio::test]
+async fn counts_per_sending_domain_read_only_the_time_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = SqliteStore::open(dir.path().join("rebound.db")).expect("open");
+    let plan: Vec<String> = s
+        .read(|c| {
+            let mut st = c.prepare(
+                "EXPLAIN QUERY PLAN SELECT sending_domain, kind, COUNT(*) FROM events
+                 WHERE occurred_at >= ?1 AND kind IN ('delivery', 'bounce', 'complaint')
+                   AND sending_domain IS NOT NULL
+                 GROUP BY sending_domain, kind",
+            )?;
+            let rows = st.query_map([0i64], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+        .expect("plan");
+    let plan = plan.join("; ");
+    assert!(
+        plan.contains("USING COVERING INDEX events_occurred (occurred_at>?)"),
+        "{plan}"
+    );
+}
 
 #[tokio::test]
 async fn reopening_applies_migrations_once_and_keeps_data() {

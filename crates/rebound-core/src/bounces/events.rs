@@ -13,6 +13,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::BounceRecord;
+use crate::address::domain_of;
 use crate::event::hashed_dedup_key;
 use crate::{Address, Attribution, Event, EventKind, Millis, Recipient};
 
@@ -85,6 +86,12 @@ pub fn to_events(
         status: r.status.clone(),
         diagnostic: r.diagnostic.clone(),
         message_id: r.message_id.clone(),
+        // The returned message's own From: header, where the report includes it.
+        sending_domain: r
+            .original_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("from"))
+            .and_then(|(_, v)| domain_of(v)),
         provider_event_id: None,
         occurred_at: received_at,
         dedup_key: hashed_dedup_key("mailbox", &[&digest, to.key(), r.kind.as_str()]),
@@ -188,6 +195,25 @@ Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown (in reply to RCPT T
         assert_eq!(
             any.events[0].dedup_key,
             to_events(&raw, &recs, None, Trust::Any, 9).events[0].dedup_key
+        );
+        // No returned message: no sending domain (the report's own From is the MTA's).
+        assert_eq!(any.events[0].sending_domain, None);
+    }
+
+    #[test]
+    fn sending_domain_is_the_returned_messages_from() {
+        let raw = b"From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+Content-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@example.org\n\
+Action: failed\nStatus: 5.1.1\n\n--B\nContent-Type: text/rfc822-headers\n\n\
+From: \"News, Weekly\" <news@Mail.Sender.example>\nTo: a@example.org\n\
+Message-ID: <m1@sender.example>\n\n--B--\n";
+        let recs = super::super::parse(raw);
+        let got = to_events(raw, &recs, None, Trust::Any, 1);
+        assert_eq!(got.events.len(), 1);
+        assert_eq!(
+            got.events[0].sending_domain.as_deref(),
+            Some("mail.sender.example")
         );
     }
 }

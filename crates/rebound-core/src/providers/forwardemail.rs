@@ -60,6 +60,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic: diag,
             message_id: email_id,
+            sending_domain: None,
             provider_event_id: str_field(v, "feedback_id").map(str::to_string),
             occurred_at,
             details: serde_json::json!({ "category": category, "truth_source": v.get("truth_source") }),

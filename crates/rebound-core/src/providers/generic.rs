@@ -128,6 +128,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic,
             message_id,
+            sending_domain: None,
             provider_event_id: id,
             occurred_at,
             dedup_key,

@@ -127,6 +127,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         status: smtp_status,
         diagnostic: diag,
         message_id,
+        sending_domain: None,
         provider_event_id: str_field(&v, "id").map(str::to_string),
         occurred_at,
         dedup_key,

@@ -70,6 +70,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic: None,
             message_id: None,
+            sending_domain: None,
             provider_event_id: None,
             occurred_at: req.received_at,
             dedup_key,

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{reason_of, str_field, ParseError, SourceAuth};
+use crate::address::first_domain;
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
@@ -74,6 +75,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status: diag.as_deref().and_then(find_status),
             diagnostic: diag,
             message_id,
+            sending_domain: first_domain([str_field(&email, "from")]),
             provider_event_id: id,
             occurred_at,
             dedup_key,

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError, SourceAuth};
+use crate::address::first_domain;
 use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
@@ -147,6 +148,13 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic: diag,
             message_id,
+            // The From header, else the envelope sender.
+            sending_domain: first_domain([
+                d.get("message")
+                    .and_then(|m| m.get("headers"))
+                    .and_then(|h| str_field(h, "from")),
+                d.get("envelope").and_then(|e| str_field(e, "sender")),
+            ]),
             provider_event_id: id,
             occurred_at,
             dedup_key: id_dedup_key("mailgun", &key),

@@ -90,6 +90,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status: diag.as_deref().and_then(find_status),
             diagnostic: diag,
             message_id,
+            sending_domain: None,
             provider_event_id: None,
             occurred_at,
             dedup_key,

@@ -7,6 +7,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{classify_or, reason_of, str_field, ParseError, SourceAuth};
+use crate::address::first_domain;
 use crate::event::dedup_key;
 use crate::reason::find_status;
 use crate::signature::VerifyError;
@@ -168,6 +169,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status: diag.as_deref().and_then(find_status),
             diagnostic: diag,
             message_id,
+            sending_domain: first_domain([str_field(&msg, "sender")]),
             provider_event_id: id,
             occurred_at,
             dedup_key,

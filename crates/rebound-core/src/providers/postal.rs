@@ -6,6 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError, SourceAuth};
+use crate::address::first_domain;
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::VerifyError;
@@ -125,6 +126,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status: diag.as_deref().and_then(find_status),
             diagnostic: diag,
             message_id,
+            sending_domain: first_domain([str_field(message, "from")]),
             provider_event_id: uuid,
             occurred_at,
             dedup_key,

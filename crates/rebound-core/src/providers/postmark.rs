@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError};
+use crate::address::first_domain;
 use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{
@@ -99,6 +100,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic,
             message_id,
+            sending_domain: first_domain([str_field(v, "From")]),
             provider_event_id: v.get("ID").map(|x| x.to_string().trim_matches('"').to_string()),
             occurred_at: occurred.unwrap_or(req.received_at),
             dedup_key: id_dedup_key("postmark", &id),

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{objects, str_field, ParseError, SourceAuth};
+use crate::address::first_domain;
 use crate::event::id_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::signature::{self, VerifyError};
@@ -85,6 +86,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             _ => (None, None),
         };
         let email_id = str_field(data, "email_id").map(str::to_string);
+        let sending_domain = first_domain([str_field(data, "from")]);
         let created = str_field(v, "created_at").or_else(|| str_field(data, "created_at"));
         let occurred_at = created
             .and_then(timestamp::parse)
@@ -120,6 +122,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 status: status.clone(),
                 diagnostic: diagnostic.clone(),
                 message_id: email_id.clone(),
+                sending_domain: sending_domain.clone(),
                 provider_event_id: svix_id.map(str::to_string),
                 occurred_at,
                 details: serde_json::json!({ "type": typ, "subject": data.get("subject") }),

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::sns::{Envelope, MessageType};
 use super::{str_field, ParseError};
+use crate::address::first_domain;
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{
@@ -42,6 +43,7 @@ struct Ctx<'a> {
     mail_id: &'a str,
     received_at: i64,
     typ: &'a str,
+    sending_domain: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -69,6 +71,7 @@ impl Ctx<'_> {
             status: None,
             diagnostic: None,
             message_id: Some(self.mail_id.to_string()).filter(|m| !m.is_empty()),
+            sending_domain: self.sending_domain.clone(),
             provider_event_id: self.sns_id.map(str::to_string),
             occurred_at,
             dedup_key,
@@ -103,6 +106,14 @@ fn events(msg: &Value, sns_id: Option<&str>, received_at: i64) -> Result<Vec<Eve
         mail_id,
         received_at,
         typ,
+        // The From header as sent, else the source identity the message was sent as.
+        sending_domain: first_domain([
+            mail.get("commonHeaders")
+                .and_then(|h| h.get("from"))
+                .and_then(|f| f.get(0))
+                .and_then(Value::as_str),
+            str_field(&mail, "source"),
+        ]),
     };
     let destinations = || -> Result<Vec<Address>, ParseError> {
         recipients(mail.get("destination"))

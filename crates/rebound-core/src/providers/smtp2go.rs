@@ -102,6 +102,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
         status: smtp_status,
         diagnostic: diag,
         message_id: email_id,
+        sending_domain: None,
         provider_event_id: None,
         occurred_at,
         dedup_key,

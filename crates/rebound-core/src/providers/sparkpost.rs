@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{objects, reason_of, str_field, ParseError};
+use crate::address::first_domain;
 use crate::event::dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{
@@ -94,6 +95,11 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 status,
                 diagnostic: diag,
                 message_id,
+                // The From header, else the envelope sender.
+                sending_domain: first_domain([
+                    str_field(ev, "friendly_from"),
+                    str_field(ev, "msg_from"),
+                ]),
                 provider_event_id: id,
                 occurred_at,
                 dedup_key,

@@ -2,6 +2,7 @@
 //! No signature is documented: the URL key authenticates.
 
 use super::{address_field, objects, str_field, ParseError};
+use crate::address::first_domain;
 use crate::event::hashed_dedup_key;
 use crate::reason::{classify, find_status};
 use crate::{Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest};
@@ -68,6 +69,7 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             status,
             diagnostic,
             message_id,
+            sending_domain: first_domain([v.get("mail").and_then(|m| str_field(m, "from_email"))]),
             provider_event_id: None,
             occurred_at: req.received_at,
             dedup_key,

@@ -73,6 +73,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0005_events_by_time.sql"),
     ),
     (
+        6,
+        include_str!("../../migrations/postgres/0006_sending_domain.sql"),
+    ),
+    (
         7,
         include_str!("../../migrations/postgres/0007_inbox_by_source.sql"),
     ),
@@ -762,6 +766,11 @@ impl Store for PgStore {
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))
+            .await
+    }
+
+    async fn kind_counts_by_sending_domain(&self, since: Millis) -> Result<Vec<DomainKindCount>> {
+        self.read(move |c| ops::kind_counts_by_sending_domain(c, since))
             .await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {

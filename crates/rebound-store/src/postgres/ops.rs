@@ -796,7 +796,7 @@ pub(crate) fn list_events(c: &mut Conn, f: &EventFilter) -> Result<Page<StoredEv
         &format!(
             "SELECT e.id, c.email, e.source_id, e.provider, e.kind, e.class, e.reason, e.status_code, e.diagnostic,
                 e.message_id, e.provider_event_id, e.occurred_at, e.recorded_at, e.status_before, e.status_after,
-                e.note, e.details, e.inbox_id
+                e.note, e.details, e.inbox_id, e.sending_domain
          FROM events e JOIN contacts c ON c.id = e.contact_id
          WHERE e.id < $1 AND {contact_cond} AND ($3::text IS NULL OR e.kind = $3)
                AND ($4::bigint IS NULL OR e.source_id = $4)
@@ -832,6 +832,7 @@ pub(crate) fn list_events(c: &mut Conn, f: &EventFilter) -> Result<Page<StoredEv
                 note: r.try_get(15)?,
                 details: parse_json(r.try_get(16)?),
                 inbox_id: r.try_get(17)?,
+                sending_domain: r.try_get(18)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -901,15 +902,29 @@ pub(crate) fn raw_request(c: &mut Conn, id: i64) -> Result<Option<RawRequest>> {
         .transpose()
 }
 
+pub(crate) fn kind_counts_by_sending_domain(
+    c: &mut Conn,
+    since: Millis,
+) -> Result<Vec<DomainKindCount>> {
+    kind_counts(c, KIND_COUNTS_BY_SENDING_DOMAIN_SQL, since, domain_count)
+}
+
 pub(crate) fn kind_counts_by_source(c: &mut Conn, since: Millis) -> Result<Vec<SourceKindCount>> {
-    c.query(crate::common::KIND_COUNTS_BY_SOURCE_SQL, &[&since])?
+    kind_counts(c, KIND_COUNTS_BY_SOURCE_SQL, since, source_count)
+}
+
+/// The `(group, kind, count)` rows of a count query since `since`, as `T`.
+fn kind_counts<G: for<'a> ::postgres::types::FromSql<'a>, T>(
+    c: &mut Conn,
+    sql: &str,
+    since: Millis,
+    row: impl Fn(G, String, u64) -> T,
+) -> Result<Vec<T>> {
+    c.query(sql, &[&since])?
         .iter()
         .map(|r| {
-            Ok(SourceKindCount {
-                source_id: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                count: u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
-            })
+            let count = u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0);
+            Ok(row(r.try_get(0)?, r.try_get(1)?, count))
         })
         .collect()
 }

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0009_events_by_time.sql"),
     ),
     (
+        10,
+        include_str!("../../migrations/sqlite/0010_sending_domain.sql"),
+    ),
+    (
         11,
         include_str!("../../migrations/sqlite/0011_inbox_by_source.sql"),
     ),
@@ -542,6 +546,11 @@ impl Store for SqliteStore {
     }
     async fn kind_counts_by_source(&self, since: Millis) -> Result<Vec<SourceKindCount>> {
         self.read(move |c| ops::kind_counts_by_source(c, since))
+            .await
+    }
+
+    async fn kind_counts_by_sending_domain(&self, since: Millis) -> Result<Vec<DomainKindCount>> {
+        self.read(move |c| ops::kind_counts_by_sending_domain(c, since))
             .await
     }
     async fn add_rejections(&self, counts: Vec<RejectionCount>) -> Result<()> {

@@ -547,7 +547,7 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
     let mut stmt = c.prepare_cached(&format!(
         "SELECT e.id, c.email, e.source_id, e.provider, e.kind, e.class, e.reason, e.status_code, e.diagnostic,
                 e.message_id, e.provider_event_id, e.occurred_at, e.recorded_at, e.status_before, e.status_after,
-                e.note, e.details, e.inbox_id
+                e.note, e.details, e.inbox_id, e.sending_domain
          FROM events e JOIN contacts c ON c.id = e.contact_id
          WHERE e.id < ?1 AND {contact_cond} AND (?3 IS NULL OR e.kind = ?3)
                AND (?4 IS NULL OR e.source_id = ?4)
@@ -576,6 +576,7 @@ pub(crate) fn list_events(c: &Connection, f: &EventFilter) -> Result<Page<Stored
                     note: r.get(15)?,
                     details: parse_json(r.get(16)?),
                     inbox_id: r.get(17)?,
+                    sending_domain: r.get(18)?,
                 })
             },
         )?
@@ -646,14 +647,28 @@ pub(crate) fn raw_request(c: &Connection, id: i64) -> Result<Option<RawRequest>>
         .optional()?)
 }
 
+pub(crate) fn kind_counts_by_sending_domain(
+    c: &Connection,
+    since: Millis,
+) -> Result<Vec<DomainKindCount>> {
+    kind_counts(c, KIND_COUNTS_BY_SENDING_DOMAIN_SQL, since, domain_count)
+}
+
 pub(crate) fn kind_counts_by_source(c: &Connection, since: Millis) -> Result<Vec<SourceKindCount>> {
-    let mut stmt = c.prepare_cached(crate::common::KIND_COUNTS_BY_SOURCE_SQL)?;
+    kind_counts(c, KIND_COUNTS_BY_SOURCE_SQL, since, source_count)
+}
+
+/// The `(group, kind, count)` rows of a count query since `since`, as `T`.
+fn kind_counts<G: rusqlite::types::FromSql, T>(
+    c: &Connection,
+    sql: &str,
+    since: Millis,
+    row: impl Fn(G, String, u64) -> T,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
     let rows = stmt.query_map([since], |r| {
-        Ok(SourceKindCount {
-            source_id: r.get(0)?,
-            kind: r.get(1)?,
-            count: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-        })
+        let count = u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
+        Ok(row(r.get(0)?, r.get(1)?, count))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -174,8 +174,8 @@ impl ApplyRows for SqliteRows<'_> {
             .prepare_cached(
                 "INSERT INTO events (dedup_key, contact_id, source_id, inbox_id, provider, kind, class, reason, status_code,
                                      diagnostic, message_id, provider_event_id, occurred_at, recorded_at,
-                                     status_before, status_after, note, details)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                                     status_before, status_after, note, details, sending_domain)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (dedup_key) DO NOTHING",
             )?
             .execute(params![
@@ -197,6 +197,7 @@ impl ApplyRows for SqliteRows<'_> {
                 n.status_after.as_str(),
                 n.note,
                 json_text(&e.details),
+                e.sending_domain,
             ])?;
         Ok((inserted > 0).then(|| self.0.last_insert_rowid()))
     }

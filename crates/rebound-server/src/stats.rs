@@ -106,7 +106,7 @@ fn judge<'a>(
 }
 
 /// A source with its requests over the last 24 hours.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SourceActivity {
     /// The source.
     pub source_id: i64,
@@ -120,6 +120,7 @@ pub struct SourceActivity {
     pub status_message: Option<String>,
     /// When its last accepted request arrived, ever.
     #[serde(serialize_with = "rebound_core::timestamp::serde_rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_request_at: Option<rebound_core::Millis>,
     /// Requests accepted over the last 24 hours.
     pub accepted_24h: u64,
@@ -181,18 +182,46 @@ pub async fn deliverability_by_domain(
     let mut out = Vec::new();
     for (window, len) in WINDOWS {
         let counted = state.store.kind_counts_by_sending_domain(now - len).await?;
-        let mut per: std::collections::BTreeMap<String, Counts> = Default::default();
-        for c in counted {
-            add(per.entry(c.domain).or_default(), &c.kind, c.count);
-        }
-        out.extend(per.into_iter().map(|(domain, counts)| DomainRates {
-            domain,
+        let counted = counted
+            .iter()
+            .map(|c| (c.domain.as_str(), c.kind.as_str(), c.count));
+        out.extend(judge_domains(window, counted));
+    }
+    Ok(out)
+}
+
+/// The same from the dashboard's per-hour counts ([`crate::tally`]): a window takes the
+/// hours that start inside it.
+pub fn deliverability_by_domain_hour(by_domain: &[HourCount], now: i64) -> Vec<DomainRates> {
+    let mut out = Vec::new();
+    for (window, len) in WINDOWS {
+        let counted = by_domain.iter().filter(|c| c.hour >= now - len).map(|c| {
+            let domain = c.sending_domain.as_deref().unwrap_or_default();
+            (domain, c.kind.as_str(), c.count)
+        });
+        out.extend(judge_domains(window, counted));
+    }
+    out
+}
+
+/// One window's rows, one per domain.
+fn judge_domains<'a>(
+    window: &'static str,
+    counted: impl Iterator<Item = (&'a str, &'a str, u64)>,
+) -> Vec<DomainRates> {
+    let mut per: std::collections::BTreeMap<&str, Counts> = Default::default();
+    for (domain, kind, n) in counted {
+        add(per.entry(domain).or_default(), kind, n);
+    }
+    per.into_iter()
+        .filter(|(_, c)| c.delivered + c.bounced + c.complained > 0)
+        .map(|(domain, counts)| DomainRates {
+            domain: domain.to_string(),
             window,
             counts,
             rates: rates::rates(counts),
-        }));
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// Adds `n` events of `kind` (delivery, bounce or complaint; others are not rates' business).

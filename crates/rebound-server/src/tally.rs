@@ -4,6 +4,10 @@
 //! since (a short read by id). Counted afresh in the background once a minute, which also
 //! takes in what additions by id cannot see: events erased, and on PostgreSQL an event
 //! committed by another node after a higher id was already counted.
+//!
+//! Deliveries, bounces and complaints are also kept per sending domain, for the last 7 days
+//! and for [`MAX_DOMAINS`] domains at most (the rest together as [`OTHER_DOMAINS`]), so that
+//! memory stays bounded whatever the payloads name.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,14 +23,33 @@ pub const DAYS: i64 = 14;
 const RECOUNT: Duration = Duration::from_secs(60);
 /// An hour in milliseconds.
 pub const HOUR_MS: Millis = 3_600_000;
+/// Sending domains counted one by one at most.
+pub const MAX_DOMAINS: usize = 200;
+/// Where the domains past [`MAX_DOMAINS`] are counted.
+pub const OTHER_DOMAINS: &str = "(other domains)";
+/// How far back domains are counted.
+const DOMAIN_DAYS: i64 = 7;
 
 type Key = (Millis, Option<i64>, String);
+type DomainKey = (Millis, String, String);
 
 struct Counted {
     since: Millis,
     upto_id: i64,
     at: Instant,
     buckets: HashMap<Key, u64>,
+    domains: HashMap<DomainKey, u64>,
+    domain_names: std::collections::HashSet<String>,
+}
+
+/// What [`Tally::hourly`] answers.
+#[derive(Debug, Default)]
+pub struct Hourly {
+    /// Events per hour, source and kind (`sending_domain` is `None`).
+    pub by_source: Vec<HourCount>,
+    /// Deliveries, bounces and complaints per hour and sending domain over the last 7
+    /// days (`source_id` is `None`).
+    pub by_domain: Vec<HourCount>,
 }
 
 impl Counted {
@@ -36,6 +59,8 @@ impl Counted {
             upto_id: 0,
             at: Instant::now(),
             buckets: HashMap::new(),
+            domains: HashMap::new(),
+            domain_names: Default::default(),
         };
         c.add(counts);
         c
@@ -43,7 +68,25 @@ impl Counted {
 
     fn add(&mut self, counts: HourlyCounts) {
         self.upto_id = self.upto_id.max(counts.upto_id);
+        let domains_since = self.since + (DAYS - DOMAIN_DAYS) * DAY_MS;
         for r in counts.rows {
+            let rated = matches!(r.kind.as_str(), "delivery" | "bounce" | "complaint");
+            if let Some(domain) = r
+                .sending_domain
+                .filter(|_| rated && r.hour >= domains_since)
+            {
+                let known = self.domain_names.contains(&domain);
+                let domain = if known || self.domain_names.len() < MAX_DOMAINS {
+                    self.domain_names.insert(domain.clone());
+                    domain
+                } else {
+                    OTHER_DOMAINS.to_string()
+                };
+                *self
+                    .domains
+                    .entry((r.hour, domain, r.kind.clone()))
+                    .or_default() += r.count;
+            }
             *self
                 .buckets
                 .entry((r.hour, r.source_id, r.kind))
@@ -65,12 +108,13 @@ pub fn first_day(now: Millis) -> Millis {
 }
 
 impl Tally {
-    /// Events per hour, source and kind from [`first_day`] on, up to the newest stored.
+    /// Events per hour, source and kind from [`first_day`] on, up to the newest stored;
+    /// and per sending domain.
     pub async fn hourly(
         self: &Arc<Self>,
         store: &DynStore,
         now: Millis,
-    ) -> rebound_store::Result<Vec<HourCount>> {
+    ) -> rebound_store::Result<Hourly> {
         let since = first_day(now);
         let mut counted = self.counted.lock().await;
         match counted.as_mut() {
@@ -85,17 +129,31 @@ impl Tally {
                 }
             }
         }
-        Ok(counted.as_ref().map_or_else(Vec::new, |c| {
-            c.buckets
+        Ok(counted.as_ref().map_or_else(Hourly::default, |c| Hourly {
+            by_source: c
+                .buckets
                 .iter()
                 .filter(|((hour, _, _), _)| *hour >= since)
                 .map(|((hour, source_id, kind), count)| HourCount {
                     hour: *hour,
                     source_id: *source_id,
                     kind: kind.clone(),
+                    sending_domain: None,
                     count: *count,
                 })
-                .collect()
+                .collect(),
+            by_domain: c
+                .domains
+                .iter()
+                .filter(|((hour, _, _), _)| *hour >= since)
+                .map(|((hour, domain, kind), count)| HourCount {
+                    hour: *hour,
+                    source_id: None,
+                    kind: kind.clone(),
+                    sending_domain: Some(domain.clone()),
+                    count: *count,
+                })
+                .collect(),
         }))
     }
 
@@ -124,8 +182,42 @@ mod tests {
             hour,
             source_id: Some(1),
             kind: kind.into(),
+            sending_domain: None,
             count,
         }
+    }
+
+    fn sent(domain: &str, kind: &str) -> HourCount {
+        HourCount {
+            sending_domain: Some(domain.into()),
+            ..row(DAYS * DAY_MS, kind, 1)
+        }
+    }
+
+    #[test]
+    fn domains_are_counted_for_rated_kinds_up_to_the_cap() {
+        let mut c = Counted::new(DAY_MS, HourlyCounts::default());
+        let mut rows = vec![sent("a.example", "bounce"), sent("a.example", "open")];
+        rows.extend((0..MAX_DOMAINS + 5).map(|i| sent(&format!("d{i}.example"), "delivery")));
+        // More than seven days back: not counted per domain.
+        rows.push(HourCount {
+            hour: 2 * DAY_MS,
+            ..sent("old.example", "bounce")
+        });
+        c.add(HourlyCounts { upto_id: 1, rows });
+        assert_eq!(c.domain_names.len(), MAX_DOMAINS);
+        let at = DAYS * DAY_MS;
+        let other = c.domains[&(at, OTHER_DOMAINS.into(), "delivery".into())];
+        assert_eq!(other, 6, "the domains past the cap, together");
+        assert_eq!(c.domains[&(at, "a.example".into(), "bounce".into())], 1);
+        assert!(
+            !c.domains.keys().any(|k| k.2 == "open"),
+            "opens have no rate"
+        );
+        assert!(!c.domains.keys().any(|k| k.1 == "old.example"));
+        // Every event is still counted per source.
+        let per_source: u64 = c.buckets.values().sum();
+        assert_eq!(per_source, 2 + MAX_DOMAINS as u64 + 5 + 1);
     }
 
     #[test]

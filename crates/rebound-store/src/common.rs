@@ -31,22 +31,20 @@ pub(crate) fn manual_note(
 /// Contacts per status: one pass over the `contacts_status` index, no table rows read.
 pub(crate) const STATUS_COUNTS_SQL: &str = "SELECT status, COUNT(*) FROM contacts GROUP BY status";
 
-/// Events per UTC day and kind since `$1`: a range of the `events_occurred` index
-/// (`occurred_at, kind`), no table rows read. Integer division on both backends.
 /// The newest event id (0 when there is none): where [`HOURLY_EVENTS_SQL`] stops.
 pub(crate) const NEWEST_EVENT_SQL: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
 
-/// Events per hour, source and kind since $1 with ids in ($2, $3]. A first count ($2 = 0)
-/// reads the `(occurred_at, kind, source_id)` index range; a later one the id range only
-/// (`+occurred_at` keeps SQLite from taking the time index for it).
+/// Events per hour, source, kind and sending domain since $1 with ids in ($2, $3]. A first
+/// count ($2 = 0) reads the `(occurred_at, kind, source_id, sending_domain)` index range; a
+/// later one the id range only (`+occurred_at` keeps SQLite from taking the time index).
 pub(crate) const HOURLY_EVENTS_SQL: &str =
-    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, COUNT(*)
+    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, sending_domain, COUNT(*)
      FROM events WHERE occurred_at >= $1 AND id > $2 AND id <= $3
-     GROUP BY hour, source_id, kind";
+     GROUP BY hour, source_id, kind, sending_domain";
 pub(crate) const HOURLY_EVENTS_AFTER_SQL: &str =
-    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, COUNT(*)
+    "SELECT (occurred_at / 3600000) * 3600000 AS hour, source_id, kind, sending_domain, COUNT(*)
      FROM events WHERE +occurred_at >= $1 AND id > $2 AND id <= $3
-     GROUP BY hour, source_id, kind";
+     GROUP BY hour, source_id, kind, sending_domain";
 
 /// Each source's accepted requests since $1 and its last one ever (through the partial
 /// `inbox_source_received` index), and its rejected requests since $1 (counted per minute).

@@ -209,7 +209,7 @@ impl StatusCounts {
     }
 }
 
-/// How many events of one kind a source had in one hour (UTC).
+/// How many events of one kind a source had in one hour (UTC), sent from one domain.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct HourCount {
     /// The hour, as the time it starts.
@@ -218,6 +218,8 @@ pub struct HourCount {
     pub source_id: Option<i64>,
     /// Event kind (`bounce`, `complaint`…).
     pub kind: String,
+    /// The domain the messages were sent from, where the payload named it.
+    pub sending_domain: Option<String>,
     /// How many.
     pub count: u64,
 }

@@ -66,7 +66,7 @@ fn check_attributes(attrs: &serde_json::Map<String, Value>) -> ApiResult<()> {
     tag = "contacts",
     request_body = CreateContact,
     responses(
-        (status = 201, description = CONTACT, body = Object),
+        (status = 201, description = CONTACT, body = Contact),
         (status = 400, description = "Invalid JSON, address or status, or attributes nested \
          too deep.", body = ErrorBody),
         (status = 409, description = "The contact exists.", body = ErrorBody),
@@ -106,7 +106,7 @@ pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         .into_iter()
         .next()
         .flatten();
-    Ok((StatusCode::CREATED, Json(json!(c))).into_response())
+    Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
 /// A page of `GET /api/v1/contacts`.
@@ -241,7 +241,8 @@ impl ContactSelection {
     tag = "contacts",
     params(ContactSelection, ContactQuery),
     responses(
-        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`.", body = Object),
+        (status = 200, description = "A page of contacts, in creation order.",
+         body = rebound_store::Page<Contact>),
         (status = 400, description = "Unknown status or bad query.", body = ErrorBody),
     ),
 )]
@@ -255,7 +256,7 @@ pub(super) async fn list(
         cursor: q.cursor,
         ..sel.filter()?
     };
-    Ok(Json(json!(state.store.list_contacts(filter).await?)).into_response())
+    Ok(Json(state.store.list_contacts(filter).await?).into_response())
 }
 
 async fn contact_or_404(state: &AppState, email: &str) -> ApiResult<(Address, Contact)> {
@@ -279,7 +280,7 @@ async fn contact_or_404(state: &AppState, email: &str) -> ApiResult<(Address, Co
     params(ContactEmail),
     responses(
         (status = 200, description = "The contact, with an `events` array, newest first.",
-         body = Object),
+         body = ContactWithEvents),
         (status = 400, description = "Not an address.", body = ErrorBody),
         (status = 404, description = "No such contact.", body = ErrorBody),
     ),
@@ -294,9 +295,20 @@ pub(super) async fn get_one(State(state): State<AppState>, Path(email): Path<Str
             ..Default::default()
         })
         .await?;
-    let mut v = json!(contact);
-    v["events"] = json!(events.items);
-    Ok(Json(v).into_response())
+    Ok(Json(ContactWithEvents {
+        contact,
+        events: events.items,
+    })
+    .into_response())
+}
+
+/// A contact and its latest events (at most 200), newest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ContactWithEvents {
+    #[serde(flatten)]
+    contact: Contact,
+    /// The timeline, newest first.
+    events: Vec<rebound_store::StoredEvent>,
 }
 
 /// The body of `PATCH /api/v1/contacts/{email}`.
@@ -323,7 +335,7 @@ pub(super) struct PatchBody {
     params(ContactEmail),
     request_body = PatchBody,
     responses(
-        (status = 200, description = CONTACT, body = Object),
+        (status = 200, description = CONTACT, body = Contact),
         (status = 400, description = "Invalid JSON, address or status, or attributes nested \
          too deep.", body = ErrorBody),
         (status = 404, description = "No such contact.", body = ErrorBody),
@@ -354,7 +366,7 @@ pub(super) async fn patch(
         .store
         .patch_contact(addr.key(), patch, now_ms())
         .await?;
-    Ok(Json(json!(c)).into_response())
+    Ok(Json(c).into_response())
 }
 
 /// `DELETE /api/v1/contacts/{email}`.

@@ -5,7 +5,6 @@ use axum::response::IntoResponse;
 use axum::Json;
 use rebound_store::EventFilter;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{parse_address, ApiResult};
 use crate::error::{ApiError, ErrorBody};
@@ -34,7 +33,8 @@ pub(super) struct EventQuery {
     tag = "events",
     params(EventQuery),
     responses(
-        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`.", body = Object),
+        (status = 200, description = "A page of events, newest first.",
+         body = rebound_store::Page<rebound_store::StoredEvent>),
         (status = 400, description = "Not an address, unknown kind, or bad query.",
          body = ErrorBody),
     ),
@@ -58,5 +58,5 @@ pub(super) async fn list(State(state): State<AppState>, Query(q): Query<EventQue
         limit: q.limit.unwrap_or(100),
         cursor: q.cursor,
     };
-    Ok(Json(json!(state.store.list_events(filter).await?)).into_response())
+    Ok(Json(state.store.list_events(filter).await?).into_response())
 }

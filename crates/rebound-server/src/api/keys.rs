@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{parse_json, ApiResult};
+use rebound_store::{ApiKey, User};
+
+use super::{parse_json, ApiResult, Items};
 use crate::auth::keys::{self, KeyError};
 use crate::auth::users::{self, UserError};
 use crate::error::{ApiError, ErrorBody};
@@ -46,22 +47,29 @@ pub(super) struct CreateKey {
 /// `POST /api/v1/keys` `{"name","scope"}` → 201 with the key, shown this once.
 #[utoipa::path(post, path = "/keys", tag = "keys", request_body = CreateKey,
     responses(
-        (status = 201, description = "`{\"id\",\"name\",\"scope\",\"prefix\",\"created_at\",\"key\"}`: `key` shown this once.", body = Object),
+        (status = 201, description = "The key's record and `key`, shown this once.", body = CreatedKey),
         (status = 400, description = "Unknown scope or bad name.", body = ErrorBody),
     ))]
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateKey = parse_json(&body)?;
     let (key, text) = keys::create(&state.store, &req.name, &req.scope, now_ms()).await?;
-    let mut v = json!(key);
-    v["key"] = json!(text);
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            record: key,
+            key: text,
+        }),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/keys`: every key (never the key itself), revoked ones included.
 #[utoipa::path(get, path = "/keys", tag = "keys",
-    responses((status = 200, description = "`{\"items\": [{\"id\",\"name\",\"scope\",\"prefix\",\"created_at\",\"last_used_at\",\"revoked_at\"}]}`.", body = Object)))]
+    responses((status = 200, description = "Every key, revoked ones included.",
+        body = Items<ApiKey>)))]
 pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
-    Ok(Json(json!({ "items": state.store.list_api_keys().await? })).into_response())
+    let items = state.store.list_api_keys().await?;
+    Ok(Json(Items { items }).into_response())
 }
 
 /// `DELETE /api/v1/keys/{id}`: revokes a key at once, on every node.
@@ -96,7 +104,8 @@ pub(super) struct CreateUser {
 /// the answer, this once.
 #[utoipa::path(post, path = "/users", tag = "keys", request_body = CreateUser,
     responses(
-        (status = 201, description = "`{\"id\",\"email\",\"role\",\"created_at\",\"password\"?}`.", body = Object),
+        (status = 201, description = "The user; `password` when it was generated, shown this once.",
+         body = CreatedUser),
         (status = 400, description = "Bad address, role or password.", body = ErrorBody),
         (status = 409, description = "The address has a user.", body = ErrorBody),
     ))]
@@ -104,18 +113,20 @@ pub(super) async fn create_user(State(state): State<AppState>, body: Bytes) -> A
     let req: CreateUser = parse_json(&body)?;
     let (user, generated) =
         users::create(&state.store, &req.email, &req.role, req.password, now_ms()).await?;
-    let mut v = json!(user);
-    if let Some(p) = generated {
-        v["password"] = json!(p);
-    }
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    let created = CreatedUser {
+        user,
+        password: generated,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// `GET /api/v1/users`: every UI user (never a password hash).
 #[utoipa::path(get, path = "/users", tag = "keys",
-    responses((status = 200, description = "`{\"items\": [{\"id\",\"email\",\"role\",\"created_at\",\"last_login_at\"}]}`.", body = Object)))]
+    responses((status = 200, description = "Every UI user (never a password hash).",
+        body = Items<User>)))]
 pub(super) async fn list_users(State(state): State<AppState>) -> ApiResult {
-    Ok(Json(json!({ "items": state.store.list_users().await? })).into_response())
+    let items = state.store.list_users().await?;
+    Ok(Json(Items { items }).into_response())
 }
 
 /// `DELETE /api/v1/users/{id}`: the user and its sessions.
@@ -131,4 +142,23 @@ pub(super) async fn delete_user(State(state): State<AppState>, Path(id): Path<i6
     } else {
         Err(ApiError::not_found(format!("no user {id}")))
     }
+}
+
+/// A key just created: its record and the key itself, shown this once.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct CreatedKey {
+    #[serde(flatten)]
+    record: ApiKey,
+    /// The key: send it as `Authorization: Bearer <key>`. Not shown again.
+    key: String,
+}
+
+/// A user just created, with the password when rebound generated it (shown this once).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct CreatedUser {
+    #[serde(flatten)]
+    user: User,
+    /// The generated password; absent when the request gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
 }

@@ -111,8 +111,9 @@ impl LogSelection {
     tag = "log",
     params(LogSelection, LogQuery),
     responses(
-        (status = 200, description = "`{\"items\": [...], \"next_cursor\": ...}`: time, \
-         source, remote address, status, outcome, error, processing state.", body = Object),
+        (status = 200, description = "A page of the log, newest first: time, source, remote \
+         address, status, outcome, error, processing state.",
+         body = rebound_store::Page<rebound_store::LogEntry>),
         (status = 400, description = "Bad query.", body = ErrorBody),
     ),
 )]
@@ -122,7 +123,7 @@ pub(super) async fn list(
     Query(q): Query<LogQuery>,
 ) -> ApiResult {
     let filter = sel.filter(q.limit.unwrap_or(100), q.cursor)?;
-    Ok(Json(json!(state.store.list_log(filter).await?)).into_response())
+    Ok(Json(state.store.list_log(filter).await?).into_response())
 }
 
 /// The query of `GET /api/v1/log/rejections`.
@@ -146,8 +147,8 @@ pub(super) struct RejectionQuery {
     tag = "log",
     params(RejectionQuery),
     responses(
-        (status = 200, description = "`{\"items\": [{\"minute\", \"source_id\", \"provider\", \
-         \"http_status\", \"error\", \"count\"}], \"total\"}`.", body = Object),
+        (status = 200, description = "The counts, newest first, and their sum.",
+         body = Rejections),
         (status = 400, description = "`since` is not an RFC 3339 time, or bad query.",
          body = ErrorBody),
     ),
@@ -184,7 +185,16 @@ pub(super) async fn rejections(
     }
     let items: Vec<_> = merged.into_values().take(limit as usize).collect();
     let total: u64 = items.iter().map(|r| r.count).sum();
-    Ok(Json(json!({ "items": items, "total": total })).into_response())
+    Ok(Json(Rejections { items, total }).into_response())
+}
+
+/// The answer of `GET /api/v1/log/rejections`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Rejections {
+    /// Rejected requests per minute, source, provider, status and error.
+    items: Vec<rebound_store::RejectionCount>,
+    /// The sum of the counts shown.
+    total: u64,
 }
 
 /// The answer of `POST /api/v1/log/{id}/replay`.

@@ -34,6 +34,13 @@ use crate::state::AppState;
 
 pub use bulk::{set_status, BulkReport, MAX_BULK};
 pub use contacts::ContactSelection;
+
+/// A list answered whole: `{"items": [...]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    /// The items.
+    pub items: Vec<T>,
+}
 pub use log::LogSelection;
 pub use log::{stored_request, StoredRequest};
 pub use settings::POLICY_KEY;

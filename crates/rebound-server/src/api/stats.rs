@@ -81,13 +81,13 @@ pub(super) async fn deliverability(
     path = "/stats/sources",
     tag = "stats",
     responses(
-        (status = 200, description = "`{\"items\": [{\"source_id\",\"name\",\"provider\",\
-         \"status\",\"status_message\",\"last_request_at\" (the last accepted request, ever; \
-         null if none),\"accepted_24h\",\"rejected_24h\"}]}`, one per source.", body = Object),
+        (status = 200, description = "Every source with its requests over the last 24 hours \
+         (`last_request_at`: its last accepted request, ever).",
+         body = super::Items<crate::stats::SourceActivity>),
     ),
 )]
 pub(super) async fn sources(State(state): State<AppState>) -> ApiResult {
     let sources = state.store.list_sources().await?;
     let items = crate::stats::source_activity(&state, &sources, now_ms()).await?;
-    Ok(Json(json!({ "items": items })).into_response())
+    Ok(Json(super::Items { items }).into_response())
 }

@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use rebound_store::{InboxCounts, StatusCounts, DAY_MS};
 use serde::Deserialize;
 
+use super::rates::RateRow;
 use super::{render, Chrome, UiResult};
 use crate::auth::session::UiSession;
 use crate::state::{now_ms, AppState};
@@ -63,40 +64,12 @@ pub(super) struct SourceRow {
     rejected: u64,
 }
 
-/// A row of the deliverability table.
-pub(super) struct RateRow {
-    name: String,
-    provider: String,
-    window: &'static str,
-    delivered: u64,
-    bounced: u64,
-    complained: u64,
-    bounce_rate: String,
-    bounce_level: &'static str,
-    complaint_rate: String,
-    complaint_level: &'static str,
-    total: bool,
-}
-
-fn percent(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "—".into(), |r| format!("{:.2}%", r * 100.0))
-}
-
-fn level(l: Option<rebound_core::rates::Level>) -> &'static str {
-    use rebound_core::rates::Level;
-    match l {
-        Some(Level::Good) => "good",
-        Some(Level::Warning) => "warn",
-        Some(Level::Bad) => "bad",
-        None => "",
-    }
-}
-
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     chrome: Chrome,
     rates: Vec<RateRow>,
+    domain_rates: Vec<RateRow>,
     any_rates: bool,
     warnings: Vec<String>,
     oldest_pending: String,
@@ -158,7 +131,7 @@ pub(super) async fn page(
     let first = crate::tally::first_day(now);
     // grid[day][kind]
     let mut grid = vec![[0u64; KINDS.len()]; DAYS as usize];
-    for c in &hourly {
+    for c in &hourly.by_source {
         let d = (c.hour - first) / DAY_MS;
         if let Some(row) = usize::try_from(d).ok().and_then(|d| grid.get_mut(d)) {
             row[kind_index(&c.kind)] += c.count;
@@ -212,71 +185,20 @@ pub(super) async fn page(
         .filter(|l| l.total > 0)
         .collect::<Vec<_>>();
     let events = legend.iter().map(|l| l.total).sum();
-    let mut warnings = Vec::new();
-    let mut warned = std::collections::HashSet::new();
-    let deliverability = crate::stats::deliverability_by_hour(&all_sources, &hourly, now);
-    // The total repeats a single source: warn about the sources only then.
-    let sources_with_data = deliverability
-        .iter()
-        .filter(|r| r.source_id.is_some() || !r.provider.is_empty())
-        .map(|r| r.source_id)
-        .collect::<std::collections::HashSet<_>>()
-        .len();
-    let rates = deliverability
-        .into_iter()
-        .map(|r| {
-            use rebound_core::rates::Level;
-            let who = if r.source_id.is_none() && r.provider.is_empty() {
-                "All sources".to_string()
-            } else {
-                format!("{} ({})", r.name, r.provider)
-            };
-            let total = r.source_id.is_none() && r.provider.is_empty();
-            // One warning per source and rate: the first window (24 h) that crosses.
-            let mut warn = |metric: &'static str| {
-                (!total || sources_with_data > 1) && warned.insert((who.clone(), metric))
-            };
-            if r.rates.complaint_level.is_some_and(|l| l != Level::Good) && warn("complaint") {
-                warnings.push(format!(
-                    "{who}: complaint rate {} over {} — Gmail and Yahoo require under 0.3% and ask for under 0.1%",
-                    percent(r.rates.complaint_rate),
-                    r.window
-                ));
-            }
-            if r.rates.bounce_level.is_some_and(|l| l != Level::Good) && warn("bounce") {
-                warnings.push(format!(
-                    "{who}: bounce rate {} over {} — sending services review accounts above 5% (Amazon SES) and may pause them at 10%",
-                    percent(r.rates.bounce_rate),
-                    r.window
-                ));
-            }
-            RateRow {
-                total: r.source_id.is_none() && r.provider.is_empty(),
-                name: r.name,
-                provider: r.provider,
-                window: r.window,
-                delivered: r.counts.delivered,
-                bounced: r.counts.bounced,
-                complained: r.counts.complained,
-                bounce_rate: percent(r.rates.bounce_rate),
-                bounce_level: level(r.rates.bounce_level),
-                complaint_rate: percent(r.rates.complaint_rate),
-                complaint_level: level(r.rates.complaint_level),
-            }
-        })
-        .collect::<Vec<RateRow>>();
-    let any_rates = rates
-        .iter()
-        .any(|r| r.delivered + r.bounced + r.complained > 0);
+    let rated = super::rates::rated(
+        crate::stats::deliverability_by_hour(&all_sources, &hourly.by_source, now),
+        crate::stats::deliverability_by_domain_hour(&hourly.by_domain, now),
+    );
     let oldest_pending = match state.store.oldest_pending_received_at().await? {
         Some(t) => format!("{} s", (now - t).max(0) / 1000),
         None => "—".into(),
     };
     render(&DashboardPage {
         chrome: Chrome::new(&s, "dashboard", q.done.as_deref()),
-        rates,
-        any_rates,
-        warnings,
+        rates: rated.by_source,
+        domain_rates: rated.by_domain,
+        any_rates: rated.any,
+        warnings: rated.warnings,
         oldest_pending,
         total: counts.total(),
         counts,

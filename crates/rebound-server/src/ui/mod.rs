@@ -15,6 +15,7 @@ mod contacts;
 mod dashboard;
 mod log;
 mod login;
+mod rates;
 mod settings;
 mod sources;
 

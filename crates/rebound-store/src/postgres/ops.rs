@@ -295,7 +295,8 @@ pub(crate) fn hourly_event_counts(
             hour: r.try_get(0)?,
             source_id: r.try_get(1)?,
             kind: r.try_get(2)?,
-            count: u64::try_from(r.try_get::<_, i64>(3)?).unwrap_or(0),
+            sending_domain: r.try_get(3)?,
+            count: u64::try_from(r.try_get::<_, i64>(4)?).unwrap_or(0),
         });
     }
     Ok(HourlyCounts { upto_id, rows })

@@ -215,7 +215,8 @@ pub(crate) fn hourly_event_counts(
                 hour: r.get(0)?,
                 source_id: r.get(1)?,
                 kind: r.get(2)?,
-                count: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                sending_domain: r.get(3)?,
+                count: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

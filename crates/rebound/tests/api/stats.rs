@@ -197,4 +197,32 @@ async fn rates_per_sending_domain_come_from_the_payloads() {
         err["error"].as_str().unwrap_or_default().contains("by"),
         "{err}"
     );
+
+    // The dashboard's table per sending domain: the same rows, with a warning for the
+    // domain whose complaint rate is past Gmail's limit.
+    let Some(b) = crate::browser_support::browser(&app).await else {
+        return;
+    };
+    let password = crate::browser_support::user(&app, "ops@example.com", "viewer").await;
+    b.login("ops@example.com", &password).await;
+    let table =
+        b.c.find(fantoccini::Locator::Css("#domain-rates"))
+            .await
+            .expect("the table per sending domain")
+            .text()
+            .await
+            .expect("text");
+    let lines: Vec<&str> = table.lines().filter(|l| l.contains("24h")).collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(
+        lines[0].starts_with("example.com") && lines[0].contains("50.00%"),
+        "{table}"
+    );
+    let text = b.text().await;
+    assert!(
+        text.contains("Sent from example.com: complaint rate 100.00% over 24h"),
+        "{text}"
+    );
+    b.shot("dashboard-domains").await;
+    b.close().await;
 }

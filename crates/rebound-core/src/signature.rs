@@ -163,7 +163,6 @@ pub fn verify_standard_webhooks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD as B64;
 
     const NOW: Millis = 1_700_000_000_000;
 

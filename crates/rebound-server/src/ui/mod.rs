@@ -16,6 +16,7 @@ mod dashboard;
 mod log;
 mod login;
 mod settings;
+mod setup;
 mod sources;
 
 use askama::Template;

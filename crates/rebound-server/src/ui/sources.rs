@@ -333,3 +333,60 @@ pub(super) async fn test(
         None => super::back("/log?done=tested"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ses(status: &str, message: Option<&str>, topics: serde_json::Value) -> Subscription {
+        subscription(&rebound_store::Source {
+            id: 1,
+            provider: "ses".into(),
+            name: "SES".into(),
+            key: "k".into(),
+            secret: None,
+            config: serde_json::json!({ "topic_arns": topics }),
+            status: status.into(),
+            status_message: message.map(str::to_string),
+            created_at: 0,
+        })
+    }
+
+    /// The states the SNS flow in `ingest` leaves, as the page tells them.
+    #[test]
+    fn sns_subscription_states() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:ses-bounces";
+        let pending = ses(
+            "pending confirmation",
+            Some("waiting for SNS to send the SubscriptionConfirmation"),
+            serde_json::json!([arn]),
+        );
+        assert_eq!(pending.topic, arn);
+        assert!(pending
+            .hint
+            .is_some_and(|h| h.contains("Create subscription")));
+        let failed = ses(
+            "pending confirmation",
+            Some(&format!(
+                "could not confirm the subscription to {arn}: timed out"
+            )),
+            serde_json::json!([]),
+        );
+        assert_eq!(failed.topic, arn);
+        let confirmed = ses(
+            "confirmed",
+            Some(&format!("subscribed to {arn}")),
+            serde_json::json!([]),
+        );
+        assert_eq!((confirmed.topic.as_str(), confirmed.hint), (arn, None));
+        let gone = ses(
+            "unsubscribed",
+            Some(&format!("the subscription to {arn} was deleted")),
+            serde_json::json!([arn]),
+        );
+        assert_eq!(gone.topic, arn);
+        assert!(gone.hint.is_some_and(|h| h.contains("deleted")));
+        let first = ses("pending confirmation", None, serde_json::json!([]));
+        assert_eq!(first.topic, "the first topic that subscribes");
+    }
+}

@@ -2,7 +2,11 @@
 //! the provider's way with the source's own credentials, so that "send a test event" goes
 //! through the real pipeline (the webhook URL, authentication, parsing, the policy). Only for
 //! providers whose requests rebound can make itself: those authenticated by the URL, by basic
-//! auth rebound generated, or by a signing secret of its own.
+//! auth rebound generated, or by a shared secret rebound holds (its own, or the one the
+//! provider issued and the user pasted in). Each signature is made by the provider module's
+//! own signing function, the counterpart of its `verify`, or by [`crate::signature`]'s
+//! (Standard Webhooks, hex HMAC). Not for SES (SNS signs with AWS's key), SendGrid (ECDSA)
+//! or Postal (RSA): [`unavailable`] says why.
 
 use serde_json::json;
 

@@ -49,6 +49,11 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Signs the way [`verify_hex_hmac`] checks: the lowercase hex HMAC-SHA256 of `body`.
+pub fn sign_hex_hmac(secret: &[u8], body: &[u8]) -> String {
+    hex::encode(hmac_sha256(secret, &[body]))
+}
+
 /// Verifies a hex HMAC-SHA256 of `body` (optionally prefixed `sha256=`).
 pub fn verify_hex_hmac(secret: &[u8], header: &str, body: &[u8]) -> Result<(), VerifyError> {
     if secret.is_empty() {
@@ -85,6 +90,24 @@ pub fn standard_webhooks_key(secret: &str) -> Vec<u8> {
     }
 }
 
+/// The Standard Webhooks (and Svix) MAC: HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+fn standard_webhooks_mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    hmac_sha256(
+        key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    )
+}
+
+/// Signs the Standard Webhooks (and Svix) way: the `v1,<base64>` value of
+/// `webhook-signature` that [`verify_standard_webhooks`] accepts.
+pub fn sign_standard_webhooks(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> String {
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD
+            .encode(standard_webhooks_mac(key, id, timestamp, body))
+    )
+}
+
 /// Verifies Standard Webhooks (and Svix) signing: `v1,<base64 HMAC-SHA256>` over
 /// `{id}.{timestamp}.{body}`, several space-separated signatures accepted, the timestamp
 /// within [`TOLERANCE_SECS`] of `now` either way.
@@ -113,10 +136,7 @@ pub fn verify_standard_webhooks(
     {
         return Err(VerifyError::Timestamp);
     }
-    let want = hmac_sha256(
-        key,
-        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
-    );
+    let want = standard_webhooks_mac(key, id, timestamp, body);
     let mut any = false;
     for sig in signatures.split(' ').filter(|s| !s.is_empty()) {
         any = true;
@@ -143,24 +163,15 @@ pub fn verify_standard_webhooks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD as B64;
 
     const NOW: Millis = 1_700_000_000_000;
 
-    fn sign(key: &[u8], id: &str, ts: &str, body: &[u8]) -> String {
-        format!(
-            "v1,{}",
-            B64.encode(hmac_sha256(
-                key,
-                &[id.as_bytes(), b".", ts.as_bytes(), b".", body]
-            ))
-        )
-    }
+    use super::sign_standard_webhooks as sign;
 
     #[test]
     fn hex_hmac_accepts_raw_body_only() {
         let body = br#"{"a": 1}"#;
-        let sig = hex::encode(hmac_sha256(b"s3cret", &[body]));
+        let sig = sign_hex_hmac(b"s3cret", body);
         assert_eq!(verify_hex_hmac(b"s3cret", &sig, body), Ok(()));
         assert_eq!(
             verify_hex_hmac(b"s3cret", &format!("sha256={sig}"), body),

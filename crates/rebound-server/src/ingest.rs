@@ -369,14 +369,7 @@ async fn verify_and_validate(
     wreq: &WebhookRequest,
 ) -> Result<(), Response> {
     let basic = crate::sources::basic_auth(source);
-    // The URL as configured at the provider (Mandrill signs it): the source's own setting,
-    // else the endpoint rebound shows.
-    let signing_url = source
-        .config
-        .get("url")
-        .and_then(|u| u.as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::sources::endpoint(&state.config.public_url, source));
+    let signing_url = crate::sources::signing_url(&state.config.public_url, source);
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source

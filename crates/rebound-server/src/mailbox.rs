@@ -70,6 +70,47 @@ pub struct ScanReport {
     pub error_messages: Vec<String>,
 }
 
+impl ScanReport {
+    /// The reports found: bounces (and delays), complaints and automatic replies.
+    pub fn events(&self) -> usize {
+        self.bounces + self.complaints + self.auto_replies
+    }
+}
+
+/// Keeps what a pass of mailbox source `id` did as the source's status, for the Sources
+/// page and the API's listing: `active` with "last scan <time>: N message(s) read, M
+/// event(s) found", or `error` with the time and the failure. A pass that did not run
+/// (another holds the mailbox) or lost its lock is not the mailbox's doing: the status is
+/// left alone.
+pub async fn record_scan(
+    store: &DynStore,
+    id: i64,
+    outcome: &Result<ScanReport, ScanError>,
+) -> Result<(), rebound_store::StoreError> {
+    let at = rebound_core::timestamp::format(now_ms());
+    match outcome {
+        Ok(r) => {
+            let mut msg = format!(
+                "last scan {at}: {} message(s) read, {} event(s) found",
+                r.fetched,
+                r.events()
+            );
+            if let Some(first) = r.error_messages.first() {
+                msg.push_str(&format!(
+                    ", {} message(s) could not be processed ({first})",
+                    r.errors
+                ));
+            }
+            store.set_source_status(id, "active", Some(&msg)).await
+        }
+        Err(ScanError::Busy | ScanError::LockLost(_) | ScanError::Store(_)) => Ok(()),
+        Err(e) => {
+            let msg = format!("last scan {at} failed: {e}");
+            store.set_source_status(id, "error", Some(&msg)).await
+        }
+    }
+}
+
 /// Why a pass could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -661,7 +702,8 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
                 }
                 let (store, wake, running) = (store.clone(), wake.clone(), running.clone());
                 tokio::spawn(async move {
-                    match scan(&store, Some(&s), &url, None).await {
+                    let outcome = scan(&store, Some(&s), &url, None).await;
+                    match &outcome {
                         Ok(r) => {
                             tracing::info!(
                                 source = s.id,
@@ -671,22 +713,18 @@ pub async fn scheduler(store: DynStore, wake: Arc<tokio::sync::Notify>, tick: st
                                 errors = r.errors,
                                 "mailbox scanned"
                             );
-                            let _ = store.set_source_status(s.id, "active", None).await;
                         }
                         // A pass started through the API, the CLI or another node is
                         // running: it does this one's work.
                         Err(ScanError::Busy) => {}
-                        // Not the mailbox's fault: the source's status is left alone.
                         Err(e @ ScanError::LockLost(_)) => {
                             tracing::warn!(source = s.id, error = %e, "mailbox scan stopped");
                         }
                         Err(e) => {
                             tracing::warn!(source = s.id, error = %e, "mailbox scan failed");
-                            let _ = store
-                                .set_source_status(s.id, "error", Some(&e.to_string()))
-                                .await;
                         }
                     }
+                    let _ = record_scan(&store, s.id, &outcome).await;
                     wake.notify_one();
                     if let Ok(mut r) = running.lock() {
                         r.remove(&s.id);

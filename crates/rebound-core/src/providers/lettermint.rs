@@ -18,6 +18,18 @@ use crate::{
     WebhookRequest,
 };
 
+/// Lettermint's MAC: HMAC-SHA256 of `"{t}.{raw body}"` with the secret as it is.
+fn mac(secret: &str, t: &str, body: &[u8]) -> [u8; 32] {
+    hmac_sha256(secret.as_bytes(), &[t.as_bytes(), b".", body])
+}
+
+/// Signs like Lettermint does: the `X-Lettermint-Signature` value for `body` at Unix
+/// second `t` (`X-Lettermint-Delivery` carries `t` too).
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    let t = t.to_string();
+    format!("t={t},v1={}", hex::encode(mac(secret, &t, body)))
+}
+
 pub(super) fn verify(
     req: &WebhookRequest,
     auth: SourceAuth<'_>,
@@ -54,7 +66,7 @@ pub(super) fn verify(
             return Err(VerifyError::Invalid);
         }
     }
-    let want = hmac_sha256(secret.as_bytes(), &[ts.as_bytes(), b".", &req.body]);
+    let want = mac(secret, ts, &req.body);
     let mut ok = false;
     for s in sigs {
         if let Ok(given) = hex::decode(s) {
@@ -144,13 +156,12 @@ mod tests {
     const NOW: Millis = 1_768_473_000_000;
 
     fn signed(body: &str, secret: &str, t: i64) -> WebhookRequest {
-        let sig = hex::encode(hmac_sha256(
-            secret.as_bytes(),
-            &[t.to_string().as_bytes(), b".", body.as_bytes()],
-        ));
         WebhookRequest {
             headers: vec![
-                ("x-lettermint-signature".into(), format!("t={t},v1={sig}")),
+                (
+                    "x-lettermint-signature".into(),
+                    sign(secret, t, body.as_bytes()),
+                ),
                 ("x-lettermint-delivery".into(), t.to_string()),
             ],
             body: body.as_bytes().to_vec(),

@@ -36,6 +36,16 @@ pub fn token(req: &WebhookRequest) -> Option<String> {
     signature_of(req).map(|(_, t, _)| t)
 }
 
+/// Mailgun's MAC: HMAC-SHA256 of `timestamp + token` with the signing key.
+fn mac(key: &str, timestamp: &str, token: &str) -> [u8; 32] {
+    signature::hmac_sha256(key.as_bytes(), &[timestamp.as_bytes(), token.as_bytes()])
+}
+
+/// Signs like Mailgun does: the hex `signature.signature` for `timestamp` and `token`.
+pub fn sign(key: &str, timestamp: &str, token: &str) -> String {
+    hex::encode(mac(key, timestamp, token))
+}
+
 pub(super) fn verify(
     req: &WebhookRequest,
     auth: SourceAuth<'_>,
@@ -53,7 +63,7 @@ pub(super) fn verify(
         return Err(VerifyError::Timestamp);
     }
     let given = hex::decode(sig).map_err(|_| VerifyError::Invalid)?;
-    let want = signature::hmac_sha256(key.as_bytes(), &[ts.as_bytes(), token.as_bytes()]);
+    let want = mac(key, &ts, &token);
     if signature::ct_eq(&given, &want) {
         Ok(())
     } else {

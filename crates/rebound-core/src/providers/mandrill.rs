@@ -50,6 +50,31 @@ pub fn form_decode(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Encodes fields as `application/x-www-form-urlencoded`, the way [`form_decode`] reads them.
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    fn escape(s: &str, out: &mut String) {
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    out.push(char::from(b))
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        escape(k, &mut out);
+        out.push('=');
+        escape(v, &mut out);
+    }
+    out
+}
+
 pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), VerifyError> {
     let key = auth
         .secret

@@ -50,6 +50,14 @@ pub(super) fn verify(req: &WebhookRequest, auth: SourceAuth<'_>) -> Result<(), V
     }
 }
 
+/// Signs the documented way: `body` carries `placeholder` where the `auth` value goes;
+/// the MD5 of the body with the key in its place is put there instead.
+pub fn sign(key: &str, body: &[u8], placeholder: &[u8]) -> Vec<u8> {
+    let with_key = replace_all(body, placeholder, key.as_bytes());
+    let hash = hex::encode(super::md5::md5(&with_key));
+    replace_all(body, placeholder, hash.as_bytes())
+}
+
 /// `haystack` with every occurrence of `needle` replaced by `with`.
 fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(haystack.len() + with.len());
@@ -192,12 +200,8 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
 mod tests {
     use super::*;
 
-    /// Signs `body_with_placeholder` the documented way: MD5 of the body with the key in
-    /// place of `auth`, then the hash put in its place.
     fn signed(body_with_placeholder: &str, key: &str) -> String {
-        let with_key = body_with_placeholder.replace("AUTH", key);
-        let hash = hex::encode(crate::providers::md5::md5(with_key.as_bytes()));
-        body_with_placeholder.replace("AUTH", &hash)
+        String::from_utf8_lossy(&sign(key, body_with_placeholder.as_bytes(), b"AUTH")).into_owned()
     }
 
     fn req(body: &str) -> WebhookRequest {

@@ -233,7 +233,7 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
     params(("id" = i64, Path, description = "The source's id.")),
     responses(
         (status = 200, description = "`{\"provider\",\"email\",\"http_status\",\"answer\",\"log_id\"}`:          the status and answer the provider would have had, and the request log entry.", body = Object),
-        (status = 400, description = "A mailbox source, or a provider whose requests only it          can sign (send a test from its dashboard).", body = ErrorBody),
+        (status = 400, description = "A mailbox source, a provider whose requests only it          can sign with its private key (ses, sendgrid, postal: send a test from its          dashboard), or a source still waiting for its provider's secret.", body = ErrorBody),
         (status = 404, description = "No such source.", body = ErrorBody),
     ),
 )]

@@ -16,7 +16,7 @@ pub use change::{
     UpdateSource, WAITING,
 };
 pub use scan::scan_now;
-pub use test_event::{send as send_test_event, TestEvent};
+pub use test_event::{cannot_send as cannot_send_test_event, send as send_test_event, TestEvent};
 
 /// Where a source's provider posts, without credentials: `{public}/webhooks/{provider}/{key}`,
 /// or listmonk's fixed `{public}/webhooks/bounce` (the key is its basic-auth password).
@@ -27,6 +27,16 @@ pub fn endpoint(public_url: &str, s: &Source) -> String {
     } else {
         format!("{base}/webhooks/{}/{}", s.provider, s.key)
     }
+}
+
+/// The webhook URL as configured at the provider, which Mandrill signs: the source's own
+/// `url` setting, else the [`endpoint`] rebound shows.
+pub fn signing_url(public_url: &str, s: &Source) -> String {
+    s.config
+        .get("url")
+        .and_then(|u| u.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| endpoint(public_url, s))
 }
 
 /// The basic-auth credentials a source expects (username, password): listmonk's username

@@ -1,5 +1,5 @@
 //! "Scan now" for a mailbox source: one pass, then the source's status says how it went
-//! (`active`, or `error` with the mailbox's complaint). The rules of
+//! ([`crate::mailbox::record_scan`]: `active` with what it read and found, or `error` with the mailbox's complaint). The rules of
 //! `POST /api/v1/sources/{id}/scan`, for every caller (the admin UI's button goes through
 //! [`scan_now`]).
 
@@ -22,9 +22,10 @@ pub async fn scan_now(state: &AppState, id: i64) -> Result<ScanReport, ApiError>
         Err(SourceError::Invalid(msg)) => return Err(ApiError::bad_request(msg)),
         Err(SourceError::Store(e)) => return Err(e.into()),
     };
-    match crate::mailbox::scan(&state.store, Some(&source), &url, None).await {
+    let outcome = crate::mailbox::scan(&state.store, Some(&source), &url, None).await;
+    crate::mailbox::record_scan(&state.store, id, &outcome).await?;
+    match outcome {
         Ok(report) => {
-            state.store.set_source_status(id, "active", None).await?;
             state.wake.notify_one();
             Ok(report)
         }
@@ -35,13 +36,6 @@ pub async fn scan_now(state: &AppState, id: i64) -> Result<ScanReport, ApiError>
             StatusCode::SERVICE_UNAVAILABLE,
             e.to_string(),
         )),
-        Err(e) => {
-            let msg = e.to_string();
-            state
-                .store
-                .set_source_status(id, "error", Some(&msg))
-                .await?;
-            Err(ApiError::new(StatusCode::BAD_GATEWAY, msg))
-        }
+        Err(e) => Err(ApiError::new(StatusCode::BAD_GATEWAY, e.to_string())),
     }
 }

@@ -9,12 +9,13 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use base64::Engine;
-use rebound_core::providers::{sample, Provider, SourceAuth};
+use rebound_core::providers::{sample, Auth, Provider, SourceAuth};
+use rebound_store::Source;
 use serde::Serialize;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{basic_auth, endpoint};
+use super::{basic_auth, endpoint, signing_url};
 use crate::error::ApiError;
 use crate::state::{now_ms, AppState};
 
@@ -33,6 +34,27 @@ pub struct TestEvent {
     pub log_id: Option<i64>,
 }
 
+/// Why no test event can be sent through `source` (one sentence, shown by the Sources page
+/// instead of the button and by the API's 400), or `None` when one can.
+pub fn cannot_send(source: &Source) -> Option<String> {
+    let Some(provider) = Provider::from_name(&source.provider) else {
+        return Some("a mailbox source has no webhook: use scan now".into());
+    };
+    if let Some(why) = sample::unavailable(provider) {
+        return Some(why.into());
+    }
+    let signs = matches!(provider.auth(), Auth::Signature | Auth::ProviderSecret);
+    if signs && source.secret.as_deref().is_none_or(str::is_empty) {
+        return Some(format!(
+            "The source has no signing secret yet: set the one {name} shows (`rebound source \
+             update {id} --secret …` or PATCH /api/v1/sources/{id}), then send a test event.",
+            name = provider.name(),
+            id = source.id
+        ));
+    }
+    None
+}
+
 /// Sends a test hard bounce through source `id`'s webhook.
 pub async fn send(state: &AppState, id: i64) -> Result<TestEvent, ApiError> {
     let source = state
@@ -42,10 +64,11 @@ pub async fn send(state: &AppState, id: i64) -> Result<TestEvent, ApiError> {
         .into_iter()
         .find(|s| s.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no source {id}")))?;
+    if let Some(why) = cannot_send(&source) {
+        return Err(ApiError::bad_request(why));
+    }
     let Some(provider) = Provider::from_name(&source.provider) else {
-        return Err(ApiError::bad_request(
-            "a mailbox source has no webhook: use scan now",
-        ));
+        return Err(ApiError::bad_request("not a provider"));
     };
     let email = format!(
         "rebound-test-{}@example.com",
@@ -54,6 +77,7 @@ pub async fn send(state: &AppState, id: i64) -> Result<TestEvent, ApiError> {
     let event_id = format!("rebound-test-{}", hex::encode(rand::random::<[u8; 8]>()));
     let at = rebound_core::timestamp::format(now_ms());
     let basic = basic_auth(&source);
+    let url = signing_url(&state.config.public_url, &source);
     let auth = SourceAuth {
         secret: source.secret.as_deref(),
         signature_header: source
@@ -62,18 +86,16 @@ pub async fn send(state: &AppState, id: i64) -> Result<TestEvent, ApiError> {
             .and_then(|h| h.as_str()),
         config: Some(&source.config),
         basic: basic.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
-        url: None,
+        url: Some(&url),
     };
     let Some(made) = sample::hard_bounce(provider, auth, &email, &event_id, &at) else {
         return Err(ApiError::bad_request(format!(
-            "rebound cannot make a {name} request itself ({name} signs its requests with a key \
-             only it holds, or the source has no secret yet): send a test event from \
-             {name}'s dashboard, then look for it in the request log",
-            name = provider.name()
+            "rebound cannot make a {} request with this source's credentials",
+            provider.name()
         )));
     };
     let mut req = Request::post(endpoint("", &source))
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, made.content_type)
         .header(header::USER_AGENT, "rebound-test-event");
     for (name, value) in &made.headers {
         req = req.header(name.as_str(), value.as_str());

@@ -17,6 +17,7 @@ mod log;
 mod login;
 mod rates;
 mod settings;
+mod setup;
 mod sources;
 
 use askama::Template;

@@ -24,6 +24,70 @@ pub(super) struct Row {
     status: String,
     message: String,
     created: String,
+    /// Why the page offers no "Send a test event" button (webhook sources only).
+    no_test: Option<String>,
+    /// An SES source's SNS subscription.
+    sns: Option<Subscription>,
+    /// The provider's set-up steps, HTML rendered from its docs ([`super::setup`]).
+    steps: String,
+}
+
+/// Where an SES source's SNS subscription stands, from its status and message.
+pub(super) struct Subscription {
+    /// `pending confirmation`, `confirmed`, `unsubscribed` (or another status, e.g. `error`).
+    state: String,
+    /// The topic ARN it is (or was) subscribed to, or the ones the source allows.
+    topic: String,
+    /// What to do in AWS, when there is something to do.
+    hint: Option<String>,
+}
+
+fn subscription(src: &rebound_store::Source) -> Subscription {
+    let message = src.status_message.as_deref().unwrap_or_default();
+    let from_message = [
+        "subscribed to ",
+        "the subscription to ",
+        "confirming the subscription to ",
+        "could not confirm the subscription to ",
+    ]
+    .iter()
+    .find_map(|p| message.strip_prefix(p))
+    .and_then(|rest| rest.split_whitespace().next())
+    .filter(|t| t.starts_with("arn:"));
+    let allowed: Vec<&str> = src
+        .config
+        .get("topic_arns")
+        .and_then(|t| t.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    let topic = match from_message {
+        Some(t) => t.trim_end_matches(':').to_string(),
+        None if allowed.is_empty() => "the first topic that subscribes".into(),
+        None => allowed.join(", "),
+    };
+    let hint = match src.status.as_str() {
+        "confirmed" => None,
+        "unsubscribed" => Some(
+            "The subscription was deleted in SNS: to receive notifications again, create a \
+             subscription to the topic (protocol HTTPS, endpoint = this source's webhook URL; \
+             rotate the key to see a new URL)."
+                .to_string(),
+        ),
+        _ => Some(
+            "In AWS: SNS → Topics → the topic → Create subscription, protocol HTTPS, endpoint = \
+             this source's webhook URL (shown once when it was added; rotate the key to see a \
+             new one), raw message delivery off. rebound confirms the subscription by itself \
+             when SNS posts the SubscriptionConfirmation; if SNS still shows it \
+             \"Pending confirmation\", choose Request confirmation there, then check the \
+             request log."
+                .to_string(),
+        ),
+    };
+    Subscription {
+        state: src.status.clone(),
+        topic,
+        hint,
+    }
 }
 
 #[derive(Template)]
@@ -44,7 +108,7 @@ pub(super) struct Shown {
     basic_auth: Option<(String, String)>,
     status: String,
     message: String,
-    doc: String,
+    steps: String,
 }
 
 #[derive(Template)]
@@ -89,7 +153,14 @@ async fn page_with(
                     hints.push(format!("secret {}", sources::hint(secret)));
                 }
             }
+            let no_test = (!mailbox)
+                .then(|| sources::cannot_send_test_event(&src))
+                .flatten();
+            let sns = (src.provider == Provider::Ses.name()).then(|| subscription(&src));
             Row {
+                no_test,
+                sns,
+                steps: super::setup::steps_html(&src.provider),
                 id: src.id,
                 url: if mailbox {
                     // Kept with its password masked.
@@ -140,7 +211,7 @@ fn shown(state: &AppState, src: &rebound_store::Source) -> Shown {
         basic_auth: sources::basic_auth(src),
         status: src.status.clone(),
         message: src.status_message.clone().unwrap_or_default(),
-        doc: format!("docs/providers/{}.md", src.provider),
+        steps: super::setup::steps_html(&src.provider),
     }
 }
 
@@ -261,4 +332,61 @@ pub(super) async fn test(
         Some(log_id) => super::back(&format!("/log/{log_id}?done=tested")),
         None => super::back("/log?done=tested"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ses(status: &str, message: Option<&str>, topics: serde_json::Value) -> Subscription {
+        subscription(&rebound_store::Source {
+            id: 1,
+            provider: "ses".into(),
+            name: "SES".into(),
+            key: "k".into(),
+            secret: None,
+            config: serde_json::json!({ "topic_arns": topics }),
+            status: status.into(),
+            status_message: message.map(str::to_string),
+            created_at: 0,
+        })
+    }
+
+    /// The states the SNS flow in `ingest` leaves, as the page tells them.
+    #[test]
+    fn sns_subscription_states() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:ses-bounces";
+        let pending = ses(
+            "pending confirmation",
+            Some("waiting for SNS to send the SubscriptionConfirmation"),
+            serde_json::json!([arn]),
+        );
+        assert_eq!(pending.topic, arn);
+        assert!(pending
+            .hint
+            .is_some_and(|h| h.contains("Create subscription")));
+        let failed = ses(
+            "pending confirmation",
+            Some(&format!(
+                "could not confirm the subscription to {arn}: timed out"
+            )),
+            serde_json::json!([]),
+        );
+        assert_eq!(failed.topic, arn);
+        let confirmed = ses(
+            "confirmed",
+            Some(&format!("subscribed to {arn}")),
+            serde_json::json!([]),
+        );
+        assert_eq!((confirmed.topic.as_str(), confirmed.hint), (arn, None));
+        let gone = ses(
+            "unsubscribed",
+            Some(&format!("the subscription to {arn} was deleted")),
+            serde_json::json!([arn]),
+        );
+        assert_eq!(gone.topic, arn);
+        assert!(gone.hint.is_some_and(|h| h.contains("deleted")));
+        let first = ses("pending confirmation", None, serde_json::json!([]));
+        assert_eq!(first.topic, "the first topic that subscribes");
+    }
 }

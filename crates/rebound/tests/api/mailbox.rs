@@ -62,6 +62,15 @@ async fn scan(app: &TestApp, id: &Value) -> (u16, Value) {
     .await
 }
 
+/// Source `id` as `GET /api/v1/sources` lists it.
+async fn listed(app: &TestApp, id: &Value) -> Value {
+    let (_, list) = app.get("/api/v1/sources").await;
+    list["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == *id).cloned())
+        .expect("source")
+}
+
 async fn mailbox_source(app: &TestApp, url: &str, trust: &str) -> Value {
     app.create_source(json!({"provider": "mailbox", "name": "bounces", "url": url, "trust": trust}))
         .await
@@ -87,6 +96,22 @@ async fn scan_gives_the_events_of_parse(scheme: &str) {
     assert_eq!(report["fetched"], n + 1, "{report}");
     assert_eq!(report["deleted"], n, "{report}");
     assert_eq!(report["kept"], 1, "{report}");
+    // The source keeps the pass's result, for the Sources page.
+    let found = ["bounces", "complaints", "auto_replies"]
+        .iter()
+        .filter_map(|k| report[*k].as_u64())
+        .sum::<u64>();
+    let s = listed(&app, &src["id"]).await;
+    let msg = s["status_message"].as_str().unwrap_or_default();
+    assert!(
+        s["status"] == "active"
+            && msg.starts_with("last scan ")
+            && msg.ends_with(&format!(
+                ": {} message(s) read, {found} event(s) found",
+                n + 1
+            )),
+        "{s}"
+    );
     app.drain().await;
     let want = parsed(CORPUS_BOUNCES);
     assert!(want.len() >= CORPUS_BOUNCES.len(), "{want:?}");
@@ -164,12 +189,14 @@ async fn the_password_is_never_shown_and_a_bad_one_is_a_clear_error() {
     let (status, v) = scan(&app, &bad_src["id"]).await;
     assert_eq!(status, 502, "{v}");
     assert!(v.to_string().to_lowercase().contains("auth"), "{v}");
-    let (_, list) = app.get("/api/v1/sources").await;
-    let s = list["items"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["id"] == bad_src["id"]).cloned())
-        .expect("source");
+    let s = listed(&app, &bad_src["id"]).await;
     assert_eq!(s["status"], "error");
+    assert!(
+        s["status_message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("last scan ") && m.contains(" failed: ")),
+        "{s}"
+    );
 
     let (status, v) = app
         .api(

@@ -80,6 +80,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_inbox_by_source.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_inbox_by_state.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {

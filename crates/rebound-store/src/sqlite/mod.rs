@@ -74,6 +74,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/sqlite/0011_inbox_by_source.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_inbox_by_state.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {

@@ -62,7 +62,7 @@ async fn a_person_logs_in_adds_a_source_and_follows_a_bounce_to_the_log() {
             .expect("text");
     assert!(url.starts_with(&app.url("/webhooks/tosend/")), "{url}");
     let text = b.text().await;
-    assert!(text.contains("docs/providers/tosend.md"), "{text}");
+    assert!(text.contains("Set-up steps for tosend"), "{text}");
     b.shot("source-added").await;
 
     // The bounce posted to exactly that URL.

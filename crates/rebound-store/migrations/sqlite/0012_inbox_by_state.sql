@@ -1,0 +1,3 @@
+-- rebound schema, version 12: the inbox counted by state (the dashboard) from an index, not
+-- by reading every row with its body.
+CREATE INDEX inbox_state ON inbox (state);

@@ -17,7 +17,11 @@
 #    WARMUP) on GET /api/v1/suppressions/{random seeded address} with a `check` key
 #    (bench/check.lua), and the same wrk load on /healthz as the floor. Target: p99 < 1 ms.
 #
-# Knobs (environment): CONTACTS=1000000 EVENTS=5*CONTACTS LOG_ROWS=300000 DATA= N=200
+# With DB=postgres the seeded database is copied into PostgreSQL (PGURL, default
+# postgres://postgres@127.0.0.1:5432/rebound_bench_ui, dropped and created) with
+# `rebound store copy`, and the server runs on it.
+#
+# Knobs (environment): DB=sqlite|postgres CONTACTS=1000000 EVENTS=5*CONTACTS LOG_ROWS=300000 DATA= N=200
 # DEEP=100 CAP=90 (seconds per page at most) THREADS=2 CONNS=50 DURATION=10s WARMUP=3s
 # BASE_PORT=18091 PIN=none|split KEEP=0. CARGO_TARGET_DIR is honoured. Needs cargo, curl,
 # wrk and python3; everything listens on and talks to 127.0.0.1 only.
@@ -54,6 +58,18 @@ else
   "$SEED" "$DATA" "$CONTACTS" "$EVENTS" "$LOG_ROWS"
 fi
 echo "database: $(du -m "$DATA/rebound.db" | cut -f1) MiB"
+if [ "${DB:-sqlite}" = postgres ]; then
+  PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/rebound_bench_ui}
+  PGDB=${PGURL##*/}
+  PGADMIN=${PGURL%/*}/postgres
+  psql -q "$PGADMIN" -c "DROP DATABASE IF EXISTS $PGDB" -c "CREATE DATABASE $PGDB"
+  log "copying into PostgreSQL ($PGDB)"
+  COPY_START=$(date +%s)
+  "$BIN" store copy --from "sqlite://$DATA/rebound.db" --to "$PGURL" </dev/null
+  echo "copied in $(( $(date +%s) - COPY_START )) s"
+  psql -q "$PGURL" -c "ANALYZE"
+  export REBOUND_DATABASE_URL=$PGURL
+fi
 
 PASSWORD="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\n' "$PASSWORD" | "$BIN" --data-dir "$DATA" user add --email bench@example.com --password-stdin >/dev/null 2>&1 ||

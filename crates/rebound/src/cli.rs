@@ -224,14 +224,15 @@ pub enum SourceCommand {
     /// Create a source and print its webhook URL (and secret where the provider signs).
     Add {
         /// Provider: ses, sendgrid, postmark, mailgun, resend, sparkpost, mailjet, brevo, postal,
-        /// mandrill, mailersend, mailtrap, forwardemail, tosend, generic, listmonk.
+        /// mandrill, mailersend, mailtrap, forwardemail, unisender-go, smtp2go, lettermint,
+        /// tosend, generic, listmonk; or mailbox.
         #[arg(long)]
         provider: String,
         /// A name for the source.
         #[arg(long)]
         name: String,
         /// Signing secret: the provider's signing key (mailgun, resend, mandrill, mailersend,
-        /// mailtrap, forwardemail), the sender's choice
+        /// mailtrap, forwardemail, unisender-go, lettermint), the sender's choice
         /// (generic; generated when absent), or the basic-auth password (postmark).
         #[arg(long)]
         secret: Option<String>,

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::{ApiError, ErrorBody};
 use crate::state::{now_ms, AppState};
 
 /// The settings key of the unsubscribe-link key (64 hex digits).
@@ -350,10 +351,10 @@ pub async fn head_page(Path(_token): Path<String>) -> Response {
         (status = 200, description = "Done, as far as anyone asking can tell: the same page \
          for a valid, forged or expired token. A valid token's unsubscribe event is on disk \
          (processed moments later); any other changes nothing.", content_type = "text/html"),
-        (status = 400, description = "The body does not ask for the one-click unsubscribe.",
-         content_type = "text/html"),
-        (status = 413, description = "The body is over 4 KiB.", content_type = "text/html"),
-        (status = 503, description = "Storage failed: retry later.", content_type = "text/html"),
+        (status = 400, description = "The body does not ask for the one-click unsubscribe \
+         (whatever the token).", body = ErrorBody),
+        (status = 413, description = "The body is over 4 KiB.", body = ErrorBody),
+        (status = 503, description = "Storage failed: retry later.", body = ErrorBody),
     ),
 )]
 pub async fn one_click(
@@ -367,10 +368,10 @@ pub async fn one_click(
     let content_type = content_type(req.headers());
     let body = match read_body(req.into_body()).await {
         Ok(b) => b,
-        Err(status) => return page_response(status, false),
+        Err(e) => return e.into_response(),
     };
     if !is_one_click(content_type.as_deref(), &body) {
-        return page_response(StatusCode::BAD_REQUEST, false);
+        return ApiError::bad_request(format!("the body must be {ONE_CLICK}")).into_response();
     }
     let Some(v) = verify(&state.unsubscribe_key, &token, received_at.div_euclid(1000)) else {
         tracing::debug!("one-click unsubscribe with an invalid or expired token");
@@ -407,11 +408,11 @@ pub async fn one_click(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "unsubscribe write failed; answering 503");
-            page_response(StatusCode::SERVICE_UNAVAILABLE, false)
+            unavailable()
         }
         Err(_) => {
             tracing::error!("unsubscribe write timed out; answering 503");
-            page_response(StatusCode::SERVICE_UNAVAILABLE, false)
+            unavailable()
         }
     }
 }
@@ -422,11 +423,24 @@ fn content_type(h: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn read_body(body: Body) -> Result<Vec<u8>, StatusCode> {
+fn unavailable() -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage unavailable, retry later",
+    )
+    .into_response()
+}
+
+async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
     match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(c) => Ok(c.to_bytes().to_vec()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
-        Err(_) => Err(StatusCode::BAD_REQUEST),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than the limit of {BODY_LIMIT} bytes"),
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "could not read the body: {e}"
+        ))),
     }
 }
 

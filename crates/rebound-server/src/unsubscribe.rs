@@ -21,13 +21,11 @@
 //!   the POST records one event. A forged, altered or expired token gets the very same
 //!   answer and changes nothing.
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use http_body_util::{BodyExt, Limited};
 use rebound_core::signature::{ct_eq, hmac_sha256};
 use rebound_core::{Address, Attribution, Event, EventKind, Millis, Recipient};
 use rebound_store::{NewInbox, NewLogEntry};
@@ -319,22 +317,22 @@ pub struct TokenPath {
     tag = "unsubscribe",
     params(TokenPath),
     responses((status = 200, description = "An HTML page with an Unsubscribe button; the \
-     same for every token, valid or not.", content_type = "text/html")),
+     same for every token, valid or not. Changes nothing.", content_type = "text/html")),
 )]
 pub async fn page(Path(_token): Path<String>) -> Response {
     page_response(StatusCode::OK, false)
 }
 
-/// `HEAD /unsubscribe/{token}`: as `GET`, without the page.
+/// `HEAD /unsubscribe/{token}`: the page's headers; changes nothing either.
 #[utoipa::path(
     head,
     path = "/{token}",
     tag = "unsubscribe",
     params(TokenPath),
-    responses((status = 200, description = "The headers of the page; changes nothing.")),
+    responses((status = 200, description = "The page's headers. Changes nothing.")),
 )]
-pub async fn head_page(Path(_token): Path<String>) -> Response {
-    page_response(StatusCode::OK, false)
+pub async fn head_page(token: Path<String>) -> Response {
+    page(token).await
 }
 
 /// `POST /unsubscribe/{token}`: RFC 8058's one-click unsubscribe.
@@ -366,7 +364,7 @@ pub async fn one_click(
     let remote =
         crate::auth::request_client(&req, &state.config.trusted_proxies).map(|ip| ip.to_string());
     let content_type = content_type(req.headers());
-    let body = match read_body(req.into_body()).await {
+    let body = match crate::ingest::read_body(req.into_body(), BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -429,19 +427,6 @@ fn unavailable() -> Response {
         "storage unavailable, retry later",
     )
     .into_response()
-}
-
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
-    match Limited::new(body, BODY_LIMIT).collect().await {
-        Ok(c) => Ok(c.to_bytes().to_vec()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body larger than the limit of {BODY_LIMIT} bytes"),
-        )),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "could not read the body: {e}"
-        ))),
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -16,15 +15,7 @@ use crate::helpers::*;
 const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
 
 async fn check_key(app: &TestApp) -> String {
-    let (status, body) = app
-        .api(
-            Method::POST,
-            "/api/v1/keys",
-            Some(json!({"name": "sending app", "scope": "check"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["key"].as_str().expect("key").to_string()
+    crate::keys::new_key(app, "sending app", "check").await.1
 }
 
 /// Mints a link with `key` through the API: (status, body).

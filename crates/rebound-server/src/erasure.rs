@@ -13,27 +13,10 @@ use crate::state::AppState;
 /// The settings key of the erasure key (64 hex digits).
 pub const KEY_SETTING: &str = "erasure_key";
 
-/// The installation's erasure key: the stored one, else one made now (and kept, whichever
-/// node made it first).
+/// The installation's erasure key: the stored one, else one made now (see
+/// [`crate::state::installation_key`]).
 pub async fn load_key(store: &DynStore) -> Result<[u8; 32], StoreError> {
-    for _ in 0..2 {
-        if let Some(v) = store.get_setting(KEY_SETTING).await? {
-            let mut key = [0u8; 32];
-            if hex::decode_to_slice(v.as_str().unwrap_or_default(), &mut key).is_ok() {
-                return Ok(key);
-            }
-            return Err(StoreError::Invalid(format!(
-                "setting {KEY_SETTING} is not 64 hex digits"
-            )));
-        }
-        let fresh: [u8; 32] = rand::random();
-        store
-            .put_setting_if_absent(KEY_SETTING, serde_json::json!(hex::encode(fresh)))
-            .await?;
-    }
-    Err(StoreError::Unavailable(
-        "the erasure key could not be stored".into(),
-    ))
+    crate::state::installation_key(store, KEY_SETTING).await
 }
 
 /// The keyed hash an erased address is kept as.

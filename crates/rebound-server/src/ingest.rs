@@ -301,7 +301,8 @@ async fn listmonk_bounce_for(state: AppState, req: Request) -> Response {
     accept(state, ctx, Provider::Listmonk, source, req).await
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads a body of at most `limit` bytes (413 past it, without buffering more).
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes().to_vec()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),

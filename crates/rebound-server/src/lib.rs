@@ -25,6 +25,8 @@
 //! - [`sns`]: SNS certificates (validated URL, local dir, guarded fetch, cache) and
 //!   subscription confirmation.
 //! - [`stats`]: deliverability rates per source (API and dashboard).
+//! - [`unsubscribe`]: RFC 8058 one-click unsubscribe: signed links, the confirmation page
+//!   (`GET`, changes nothing) and the one-click `POST`, written into the inbox.
 //! - [`worker`]: claims inbox rows, normalizes them, applies the policy through the store.
 //! - [`metrics`]: `GET /metrics` (admin token), the Prometheus text format: the
 //!   process-wide recorder, the metric names, the inbox gauges read at scrape time.
@@ -52,6 +54,7 @@ pub mod state;
 pub mod stats;
 pub mod tally;
 pub mod ui;
+pub mod unsubscribe;
 pub mod worker;
 
 use axum::{Extension, Router};
@@ -85,6 +88,8 @@ pub use state::{AppState, ServerConfig};
         (name = "keys", description = "Scoped API keys and web UI users."),
         (name = "metrics", description = "Prometheus metrics."),
         (name = "stats", description = "Deliverability rates."),
+        (name = "unsubscribe", description = "One-click unsubscribe (RFC 8058): public, \
+         the token is the credential."),
         (name = "meta", description = "This document."),
     ),
 )]
@@ -100,6 +105,7 @@ pub fn app(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::healthz))
         .routes(routes!(api::readyz))
         .routes(routes!(metrics::scrape))
+        .nest("/unsubscribe", unsubscribe::routes())
         .nest("/api/v1", api::routes(state))
         .fallback(error::not_found);
     let doc = app.get_openapi_mut();

@@ -10,6 +10,33 @@ use rebound_store::{DynStore, Source};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+/// A 256-bit key of this installation kept in the setting `setting` (64 hex digits): the
+/// stored one, else one made now and kept, whichever node made it first. The erasure key
+/// and the unsubscribe-link key are made this way.
+pub async fn installation_key(
+    store: &DynStore,
+    setting: &str,
+) -> Result<[u8; 32], rebound_store::StoreError> {
+    for _ in 0..2 {
+        if let Some(v) = store.get_setting(setting).await? {
+            let mut key = [0u8; 32];
+            if hex::decode_to_slice(v.as_str().unwrap_or_default(), &mut key).is_ok() {
+                return Ok(key);
+            }
+            return Err(rebound_store::StoreError::Invalid(format!(
+                "setting {setting} is not 64 hex digits"
+            )));
+        }
+        let fresh: [u8; 32] = rand::random();
+        store
+            .put_setting_if_absent(setting, serde_json::json!(hex::encode(fresh)))
+            .await?;
+    }
+    Err(rebound_store::StoreError::Unavailable(format!(
+        "the setting {setting} could not be stored"
+    )))
+}
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -163,6 +190,8 @@ pub struct AppState {
     pub rejections: Arc<crate::rejections::Rejections>,
     /// The key of erased addresses' hashes ([`crate::erasure`]).
     pub erasure_key: Arc<[u8; 32]>,
+    /// The key of one-click unsubscribe tokens ([`crate::unsubscribe`]).
+    pub unsubscribe_key: Arc<[u8; 32]>,
     /// Failed UI logins per peer.
     pub login_failures: Arc<crate::auth::AuthFailures>,
     /// Failed UI logins per account.
@@ -186,6 +215,7 @@ impl AppState {
         let sources = Arc::new(SourceCache::default());
         sources.reload(&store).await?;
         let erasure_key = crate::erasure::load_key(&store).await?;
+        let unsubscribe_key = crate::unsubscribe::load_key(&store).await?;
         let rejections = Arc::new(crate::rejections::Rejections::default());
         // Counts are written in the background for as long as the runtime runs.
         tokio::spawn(rejections.clone().flush_loop(store.clone()));
@@ -205,6 +235,7 @@ impl AppState {
             account_failures: Arc::new(crate::auth::AccountFailures::accounts()),
             tally: Arc::default(),
             erasure_key: Arc::new(erasure_key),
+            unsubscribe_key: Arc::new(unsubscribe_key),
         })
     }
 

@@ -94,6 +94,9 @@ fn normalize_row(row: &InboxRow) -> Result<Vec<Event>, String> {
             row.received_at,
         ));
     }
+    if row.provider == crate::unsubscribe::PROVIDER {
+        return crate::unsubscribe::normalize(&row.body, row.received_at);
+    }
     let p = Provider::from_name(&row.provider)
         .ok_or_else(|| format!("unknown provider '{}'", row.provider))?;
     let req = WebhookRequest {

@@ -65,6 +65,27 @@ pub enum Command {
     /// Users of the web UI.
     #[command(subcommand)]
     User(UserCommand),
+    /// The RFC 8058 one-click unsubscribe headers for one message (List-Unsubscribe and
+    /// List-Unsubscribe-Post).
+    UnsubscribeLink(UnsubscribeLinkArgs),
+}
+
+/// `rebound unsubscribe-link`'s arguments.
+#[derive(Debug, Args)]
+pub struct UnsubscribeLinkArgs {
+    /// The recipient's address.
+    #[arg(long)]
+    pub email: String,
+    /// The list the message belongs to (kept in the unsubscribe event's details).
+    #[arg(long)]
+    pub list: Option<String>,
+    /// The public base URL the link starts with: the one `serve` uses (default: the
+    /// config file's public_url, else http://LISTEN).
+    #[arg(long, env = "REBOUND_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Print `{"url", "headers", "expires_at"}` as JSON instead of the two header lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

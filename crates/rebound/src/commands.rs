@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{
     Cli, Command, ExportArgs, ImportArgs, MailboxCommand, ReplayArgs, ScanArgs, SourceCommand,
-    TokenCommand, VerpCommand, WebhookCommand,
+    TokenCommand, UnsubscribeLinkArgs, VerpCommand, WebhookCommand,
 };
 use crate::config::{self, FileConfig};
 use crate::serve;
@@ -66,11 +66,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Key(cmd) => return crate::access::key(&store, cmd).await,
         Command::User(cmd) => return crate::access::user(&store, cmd).await,
+        Command::UnsubscribeLink(args) => unsubscribe_link(&store, &file, args).await?,
         Command::Webhook(_) | Command::Parse(_) | Command::Store(_) => {
             unreachable!("handled above")
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rebound unsubscribe-link`: the two header lines (or JSON), as the API makes them.
+async fn unsubscribe_link(
+    store: &DynStore,
+    file: &FileConfig,
+    args: UnsubscribeLinkArgs,
+) -> anyhow::Result<()> {
+    let listen = std::env::var("REBOUND_LISTEN").ok();
+    let (_, base) = config::addresses(listen, args.public_url, file);
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("public URL '{base}' must start with http:// or https://");
+    }
+    let key = rebound_server::unsubscribe::load_key(store).await?;
+    let link =
+        rebound_server::unsubscribe::link(&key, &base, &args.email, args.list.as_deref(), now_ms())
+            .map_err(anyhow::Error::msg)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&link)?);
+    } else {
+        println!("List-Unsubscribe: {}", link.headers.list_unsubscribe);
+        println!(
+            "List-Unsubscribe-Post: {}",
+            link.headers.list_unsubscribe_post
+        );
+    }
+    if base.starts_with("http://") {
+        eprintln!("note: RFC 8058 needs an https:// URL; set REBOUND_PUBLIC_URL (or public_url) to the HTTPS address rebound is reached at");
+    }
+    Ok(())
 }
 
 async fn source(store: &DynStore, file: &FileConfig, cmd: SourceCommand) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod settings;
 mod sources;
 mod stats;
 mod suppressions;
+mod unsubscribe;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -63,6 +64,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(sources::verp_encode))
         .routes(routes!(suppressions::check))
         .routes(routes!(suppressions::get_one))
+        .routes(routes!(unsubscribe::create))
         .routes(routes!(contacts::list, contacts::create))
         .routes(routes!(
             contacts::get_one,
@@ -108,7 +110,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
                 op,
                 403,
                 "The key's scope does not allow this call (`check`: the suppression checks \
-                 only; `read`: reads only, not keys or users).",
+                 and unsubscribe links only; `read`: reads only, not keys or users).",
             );
             add_error(
                 op,

@@ -77,7 +77,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Adds the security headers; pages (anything without its own `Cache-Control`) are not
 /// cached.
-async fn security_headers(mut resp: Response) -> Response {
+pub(crate) async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -140,7 +140,7 @@ impl Chrome {
     }
 }
 
-fn style_url() -> String {
+pub(crate) fn style_url() -> String {
     format!("/assets/style.css?v={}", env!("CARGO_PKG_VERSION"))
 }
 

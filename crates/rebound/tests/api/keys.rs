@@ -15,7 +15,8 @@ async fn call(app: &TestApp, key: &str, method: Method, path: &str, body: Option
     req.send().await.expect("request").status().as_u16()
 }
 
-async fn new_key(app: &TestApp, name: &str, scope: &str) -> (i64, String) {
+/// Makes a key with the admin token: (id, key).
+pub(crate) async fn new_key(app: &TestApp, name: &str, scope: &str) -> (i64, String) {
     let (status, body) = app
         .api(
             Method::POST,

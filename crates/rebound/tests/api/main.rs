@@ -33,4 +33,5 @@ mod sources;
 mod stats;
 mod store_copy;
 mod test_event;
+mod unsubscribe;
 mod webhooks;

@@ -64,6 +64,10 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/v1/stats/deliverability"),
     ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/unsubscribe-links"),
+    ("GET", "/unsubscribe/{token}"),
+    ("HEAD", "/unsubscribe/{token}"),
+    ("POST", "/unsubscribe/{token}"),
 ];
 
 /// The methods an OpenAPI path item can hold.
@@ -111,6 +115,7 @@ fn concrete(path: &str) -> String {
         .replace("{key}", "not-a-key")
         .replace("{id}", "999999")
         .replace("{email}", "nobody@example.com")
+        .replace("{token}", "not-a-token")
 }
 
 #[tokio::test]

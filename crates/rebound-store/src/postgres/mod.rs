@@ -52,11 +52,14 @@ use crate::*;
 pub const MAX_BATCH: usize = 1024;
 /// Capacity of the write queue.
 const QUEUE: usize = 8192;
-/// Reader connections kept open between reads.
-const READERS: usize = 8;
 /// Pooled connections in use at once at most (reads, workers' claims and applies): more
 /// callers wait for one, so a node never opens more than this plus its writer.
 const MAX_POOLED: usize = 16;
+/// Reader connections kept open between reads: as many as may be in use, so that a burst
+/// never closes and reopens them. With 8 of the 16 kept, fifty concurrent suppression checks
+/// reconnected on most reads (a new server process each) and their p99 was 652 ms
+/// (bench/ui.sh, DB=postgres, BENCHMARKS.md).
+const READERS: usize = MAX_POOLED;
 /// The advisory lock key that serializes migrations across nodes ("rebound" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0072_6562_6f75_6e64;
 

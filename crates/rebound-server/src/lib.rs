@@ -43,6 +43,7 @@ pub mod ingest;
 pub mod listener;
 pub mod mailbox;
 pub mod metrics;
+pub mod outbound;
 pub mod rejections;
 pub mod retention;
 pub mod settings;

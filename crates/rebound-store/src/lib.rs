@@ -319,7 +319,8 @@ pub trait Store: Send + Sync {
         what: outbound::Requeue,
         now: Millis,
     ) -> Result<u64>;
-    /// When the next pending outbox row of an enabled subscription is due (`None`: none).
+    /// When the next outbox row [`Store::claim_outbox`] can take is due or its lease ends
+    /// (`None`: none is pending).
     async fn next_outbox_due(&self) -> Result<Option<Millis>>;
 }
 

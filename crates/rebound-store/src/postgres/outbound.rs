@@ -228,11 +228,15 @@ pub(crate) fn requeue(
 }
 
 pub(crate) fn next_outbox_due(c: &mut Conn) -> Result<Option<Millis>> {
-    Ok(c
-        .query_one(
-            "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
-             WHERE o.state = 'pending' AND s.enabled",
-            &[],
-        )?
-        .try_get(0)?)
+    Ok(c.query_one(
+        "SELECT MIN(GREATEST(o.next_attempt_at, COALESCE(o.locked_until, 0)))
+         FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
+         WHERE o.state = 'pending' AND s.enabled
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.subscription_id = o.subscription_id
+                                     AND p.contact_id = o.contact_id
+                                     AND p.state = 'pending' AND p.id < o.id)",
+        &[],
+    )?
+    .try_get(0)?)
 }

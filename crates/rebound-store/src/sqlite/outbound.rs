@@ -237,8 +237,13 @@ pub(crate) fn requeue(
 
 pub(crate) fn next_outbox_due(c: &Connection) -> Result<Option<Millis>> {
     Ok(c.prepare_cached(
-        "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
-         WHERE o.state = 'pending' AND s.enabled",
+        "SELECT MIN(MAX(o.next_attempt_at, COALESCE(o.locked_until, 0)))
+         FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
+         WHERE o.state = 'pending' AND s.enabled
+               AND NOT EXISTS (SELECT 1 FROM outbox p
+                               WHERE p.subscription_id = o.subscription_id
+                                     AND p.contact_id = o.contact_id
+                                     AND p.state = 'pending' AND p.id < o.id)",
     )?
     .query_row([], |r| r.get(0))?)
 }

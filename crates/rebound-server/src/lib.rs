@@ -84,6 +84,7 @@ pub use state::{AppState, ServerConfig};
         (name = "log", description = "The request log."),
         (name = "settings", description = "Policy, mailbox trust, VERP, retention."),
         (name = "keys", description = "Scoped API keys and web UI users."),
+        (name = "subscriptions", description = "Outbound webhooks: subscriptions, delivery log, redelivery."),
         (name = "metrics", description = "Prometheus metrics."),
         (name = "stats", description = "Deliverability rates."),
         (name = "meta", description = "This document."),

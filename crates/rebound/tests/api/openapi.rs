@@ -64,6 +64,12 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/v1/stats/deliverability"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/subscriptions"),
+    ("POST", "/api/v1/subscriptions"),
+    ("PATCH", "/api/v1/subscriptions/{id}"),
+    ("POST", "/api/v1/subscriptions/{id}/rotate"),
+    ("GET", "/api/v1/subscriptions/{id}/deliveries"),
+    ("POST", "/api/v1/subscriptions/{id}/redeliver"),
 ];
 
 /// The methods an OpenAPI path item can hold.

@@ -45,6 +45,7 @@ pub mod ingest;
 pub mod listener;
 pub mod mailbox;
 pub mod metrics;
+pub mod outbound;
 pub mod rejections;
 pub mod retention;
 pub mod settings;
@@ -86,6 +87,7 @@ pub use state::{AppState, ServerConfig};
         (name = "log", description = "The request log."),
         (name = "settings", description = "Policy, mailbox trust, VERP, retention."),
         (name = "keys", description = "Scoped API keys and web UI users."),
+        (name = "subscriptions", description = "Outbound webhooks: subscriptions, delivery log, redelivery."),
         (name = "metrics", description = "Prometheus metrics."),
         (name = "stats", description = "Deliverability rates."),
         (name = "unsubscribe", description = "One-click unsubscribe (RFC 8058): public, \

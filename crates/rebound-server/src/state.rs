@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub trusted_proxies: crate::auth::TrustedProxies,
     /// Days request-log rows are kept when the `retention_days` setting is not set.
     pub retention_days: u32,
+    /// Outbound webhooks: allowed private networks, timeouts, the retry schedule.
+    pub outbound: crate::outbound::OutboundConfig,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
             sns_cert_dir: None,
             trusted_proxies: crate::auth::TrustedProxies::default(),
             retention_days: crate::retention::DEFAULT_DAYS,
+            outbound: crate::outbound::OutboundConfig::default(),
         }
     }
 }

@@ -214,6 +214,10 @@ pub async fn run_once(
         }
     };
     crate::metrics::applied(&report);
+    if !report.changes.is_empty() {
+        // Their outbox rows are committed: deliver them now rather than at the next poll.
+        crate::outbound::wake();
+    }
     Ok(Step { claimed, report })
 }
 

@@ -146,6 +146,10 @@ pub trait ApplyRows {
     /// the processing time where it is final, and clears the lease.
     fn end_inbox_row(&mut self, id: i64, attempts: u32, end: RowEnd<'_>, now: Millis)
         -> Result<()>;
+    /// The enabled subscriptions (id and event filter), for [`crate::outbound::enqueue`].
+    fn outbox_subscriptions(&mut self) -> Result<Vec<crate::outbound::SubscriptionFilter>>;
+    /// Inserts an outbox row, `pending` and due at once.
+    fn insert_outbox(&mut self, row: &crate::outbound::NewOutbox<'_>) -> Result<()>;
 }
 
 /// The Message-IDs (with and without angle brackets) of the send a bounce report may be
@@ -261,6 +265,7 @@ fn apply_event(
             event_id,
             source_id: p.source_id,
             inbox_id: p.inbox_id,
+            provider: p.provider.clone(),
         }
     })))
 }
@@ -346,6 +351,7 @@ pub fn apply(
         )?;
         report.done += 1;
     }
+    crate::outbound::enqueue(rows, &report.changes, now)?;
     Ok(report)
 }
 
@@ -435,6 +441,12 @@ mod tests {
         fn end_inbox_row(&mut self, id: i64, _a: u32, end: RowEnd<'_>, _now: Millis) -> Result<()> {
             self.pending.insert(id, matches!(end, RowEnd::Retry { .. }));
             self.ends.push((id, format!("{end:?}")));
+            Ok(())
+        }
+        fn outbox_subscriptions(&mut self) -> Result<Vec<crate::outbound::SubscriptionFilter>> {
+            Ok(Vec::new())
+        }
+        fn insert_outbox(&mut self, _row: &crate::outbound::NewOutbox<'_>) -> Result<()> {
             Ok(())
         }
     }

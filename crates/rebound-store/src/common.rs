@@ -169,3 +169,27 @@ pub(crate) const KIND_COUNTS_BY_SENDING_DOMAIN_SQL: &str =
      WHERE occurred_at >= $1 AND kind IN ('delivery', 'bounce', 'complaint')
        AND sending_domain IS NOT NULL
      GROUP BY sending_domain, kind";
+
+/// Announces a status change made by hand (the API, an import) to the outbound
+/// subscriptions, in the transaction that records it.
+pub(crate) fn announce_manual(
+    rows: &mut impl crate::apply::ApplyRows,
+    (contact_id, uuid, email, event_id): (i64, &str, &str, i64),
+    provider: &str,
+    (old_status, new_status, reason): (rebound_core::Status, rebound_core::Status, Option<&str>),
+    now: Millis,
+) -> crate::Result<()> {
+    let change = crate::ContactChange {
+        contact_id,
+        uuid: uuid.to_string(),
+        email: email.to_string(),
+        old_status,
+        new_status,
+        reason: reason.map(str::to_string),
+        event_id,
+        source_id: 0,
+        inbox_id: 0,
+        provider: provider.to_string(),
+    };
+    crate::outbound::enqueue(rows, &[change], now).map(|_| ())
+}

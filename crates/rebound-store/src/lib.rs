@@ -42,6 +42,7 @@ pub mod apply;
 mod common;
 pub mod copy;
 mod erasure;
+pub mod outbound;
 pub mod postgres;
 pub mod sqlite;
 pub mod types;
@@ -277,6 +278,50 @@ pub trait Store: Send + Sync {
     async fn count_rows(&self, table: &'static copy::Table) -> Result<u64>;
     /// After rows were written with their ids: new rows get ids after the copied ones.
     async fn copy_done(&self) -> Result<()>;
+
+    // ---- outbound webhooks ([`outbound`])
+    /// Creates a subscription.
+    async fn create_subscription(
+        &self,
+        s: outbound::NewSubscription,
+    ) -> Result<outbound::Subscription>;
+    /// Every subscription, oldest first (with their secrets: never list them as they are).
+    async fn list_subscriptions(&self) -> Result<Vec<outbound::Subscription>>;
+    /// Writes a subscription's URL, filter, secrets, enabled flag, description, failing
+    /// time and disabled reason (by its id); `NotFound` if it does not exist.
+    async fn update_subscription(&self, s: outbound::Subscription) -> Result<()>;
+    /// Leases up to `limit` due outbox rows until `lease_until`, oldest first: rows that are
+    /// pending, due, of an enabled subscription, not leased (or whose lease expired), and
+    /// the first pending row of their subscription and contact (per-contact order: a
+    /// contact's next message waits until its previous one is delivered or given up).
+    async fn claim_outbox(
+        &self,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<outbound::OutboxItem>>;
+    /// Records delivery attempts: the attempt rows, each outbox row's fate (its lease
+    /// released), and each subscription's failing time (and its disabling).
+    async fn record_attempts(&self, attempts: Vec<outbound::AttemptRecord>) -> Result<()>;
+    /// A subscription's delivery attempts, newest first: at most `limit`, with an id below
+    /// `before` when given.
+    async fn list_deliveries(
+        &self,
+        subscription_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<outbound::Delivery>>;
+    /// Puts messages of a subscription back in the queue, due at `now` with their attempts
+    /// counted from zero; returns how many.
+    async fn requeue(
+        &self,
+        subscription_id: i64,
+        what: outbound::Requeue,
+        now: Millis,
+    ) -> Result<u64>;
+    /// When the next outbox row [`Store::claim_outbox`] can take is due or its lease ends
+    /// (`None`: none is pending).
+    async fn next_outbox_due(&self) -> Result<Option<Millis>>;
 }
 
 /// A random (version 4) UUID, as contacts get.

@@ -77,8 +77,10 @@ pub struct ContactChange {
     pub event_id: i64,
     /// The source the event came through.
     pub source_id: i64,
-    /// The inbox row the event came from.
+    /// The inbox row the event came from (0 for a change by hand).
     pub inbox_id: i64,
+    /// The provider the event came through (`api`, `import` for a change by hand).
+    pub provider: String,
 }
 
 /// What an [`crate::Store::apply`] call did.

@@ -12,6 +12,9 @@ use rebound_core::{
     Address, Attribution, BounceClass, ContactState, Event, EventKind, Millis, Policy, Reason,
     Recipient, Status,
 };
+use rebound_store::outbound::{
+    AttemptRecord, NewSubscription, OutboxItem, OutboxNext, Requeue, SubscriptionKind,
+};
 use rebound_store::postgres::PgStore;
 use rebound_store::sqlite::SqliteStore;
 use rebound_store::{
@@ -142,6 +145,7 @@ per_backend!(
     contacts_are_filtered_by_reason_source_and_last_event,
     each_source_counts_its_accepted_and_rejected_requests,
     deliverability_is_counted_per_sending_domain,
+    status_changes_write_one_outbox_row_per_matching_subscription_in_their_transaction,
 );
 
 /// A source's traffic: requests stored since a time, the last one ever, and rejected
@@ -2603,4 +2607,195 @@ async fn contacts_are_counted_per_status_and_events_per_day_and_kind(b: Backend)
         .await
         .expect("by source")
         .is_empty());
+}
+
+fn new_subscription(url: &str, events: &[&str]) -> NewSubscription {
+    NewSubscription {
+        url: url.to_string(),
+        kind: SubscriptionKind::Webhook,
+        events: events.iter().map(|e| e.to_string()).collect(),
+        secret: "whsec_dGVzdA==".into(),
+        description: String::new(),
+        created_at: 1,
+    }
+}
+
+fn attempt(o: &OutboxItem, next: OutboxNext, at: Millis) -> AttemptRecord {
+    AttemptRecord {
+        outbox_id: o.id,
+        subscription_id: o.subscription.id,
+        attempt: o.attempt,
+        at,
+        http_status: Some(if next == OutboxNext::Delivered {
+            200
+        } else {
+            500
+        }),
+        latency_ms: 3,
+        response: Some("ok".into()),
+        error: None,
+        next,
+        disable: None,
+    }
+}
+
+/// The outbox is written in the transaction of the status change: one row per enabled
+/// subscription whose filter matches, none when the apply fails; the API's changes by hand
+/// too. A contact's next message waits for its previous one.
+async fn status_changes_write_one_outbox_row_per_matching_subscription_in_their_transaction(
+    b: Backend,
+) {
+    let s = &b.store;
+    let all = s
+        .create_subscription(new_subscription(
+            "http://a.example/",
+            &["contact.status_changed"],
+        ))
+        .await
+        .expect("a");
+    let star = s
+        .create_subscription(new_subscription("http://b.example/", &["*"]))
+        .await
+        .expect("b");
+    let mut off = s
+        .create_subscription(new_subscription("http://c.example/", &["*"]))
+        .await
+        .expect("c");
+    off.enabled = false;
+    s.update_subscription(off.clone()).await.expect("disable");
+    s.create_subscription(new_subscription("http://d.example/", &["other.event"]))
+        .await
+        .expect("d");
+    assert_eq!(s.list_subscriptions().await.expect("list").len(), 4);
+    let hard = Some(BounceClass::Hard);
+    let far = 10 * DAY_MS;
+    // A failed apply (its second row names an unknown contact UUID) writes nothing.
+    let mut unknown = event("y@example.org", "o0", EventKind::Bounce, hard, 1);
+    unknown.recipient = Recipient::ContactUuid("no-such-uuid".into());
+    let failed = s
+        .apply(
+            Arc::from(vec![
+                processed(
+                    0,
+                    1,
+                    Ok(vec![event(
+                        "y@example.org",
+                        "o1",
+                        EventKind::Bounce,
+                        hard,
+                        1,
+                    )]),
+                ),
+                processed(0, 1, Ok(vec![unknown])),
+            ]),
+            Policy::default(),
+            1,
+        )
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(s
+        .claim_outbox(100, far, far + 1)
+        .await
+        .expect("claim")
+        .is_empty());
+    // A status change: one row for each of the two matching, enabled subscriptions.
+    let r = apply_events(
+        s,
+        &[event("x@example.org", "o2", EventKind::Bounce, hard, 1)],
+    )
+    .await;
+    assert_eq!(r.changes.len(), 1);
+    let claimed = s.claim_outbox(100, far, far + 1).await.expect("claim");
+    let subs: Vec<i64> = claimed.iter().map(|o| o.subscription.id).collect();
+    assert_eq!(subs, [all.id, star.id]);
+    assert_eq!(claimed[0].message_id, claimed[1].message_id);
+    assert_eq!(claimed[0].attempt, 1);
+    let body: serde_json::Value = serde_json::from_str(&claimed[0].payload).expect("json");
+    assert_eq!(body["type"], "contact.status_changed");
+    assert_eq!(body["id"], claimed[0].message_id.as_str());
+    assert_eq!(body["data"]["email"], "x@example.org");
+    assert_eq!(body["data"]["old_status"], "subscribed");
+    assert_eq!(body["data"]["new_status"], "bounced");
+    assert_eq!(body["data"]["source"], "generic");
+    assert_eq!(body["data"]["event_id"], r.changes[0].event_id);
+    // A change by hand through the API is announced too, after the first one.
+    let key = Address::parse("x@example.org")
+        .expect("address")
+        .key()
+        .to_string();
+    s.patch_contact(
+        &key,
+        ContactPatch {
+            status: Some(Status::Subscribed),
+            ..Default::default()
+        },
+        2,
+    )
+    .await
+    .expect("patch");
+    // Per contact, in order: the second messages wait while the first are pending.
+    assert!(s
+        .claim_outbox(100, far, far + 1)
+        .await
+        .expect("claim")
+        .is_empty());
+    s.record_attempts(vec![
+        attempt(&claimed[0], OutboxNext::Delivered, far),
+        attempt(&claimed[1], OutboxNext::Retry(far * 2), far),
+    ])
+    .await
+    .expect("record");
+    let next = s.claim_outbox(100, far, far * 5).await.expect("claim");
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].subscription.id, all.id);
+    let body: serde_json::Value = serde_json::from_str(&next[0].payload).expect("json");
+    assert_eq!(
+        (&body["data"]["new_status"], &body["data"]["source"]),
+        (&serde_json::json!("subscribed"), &serde_json::json!("api"))
+    );
+    // The retry is due later; then the failing subscription's rows come in order.
+    let later = s
+        .claim_outbox(100, far * 2, far * 2 + 1)
+        .await
+        .expect("claim");
+    assert_eq!(later.len(), 1);
+    assert_eq!((later[0].id, later[0].attempt), (claimed[1].id, 2));
+    let failing = s.list_subscriptions().await.expect("list");
+    assert_eq!(failing[1].failing_since, Some(far));
+    assert_eq!(failing[0].failing_since, None);
+    s.record_attempts(vec![AttemptRecord {
+        disable: Some("410 Gone".into()),
+        ..attempt(&later[0], OutboxNext::GaveUp, far * 2)
+    }])
+    .await
+    .expect("record");
+    let gone = &s.list_subscriptions().await.expect("list")[1];
+    assert!(!gone.enabled);
+    assert_eq!(gone.disabled_reason.as_deref(), Some("410 Gone"));
+    // Attempts are listed newest first; a given-up message is put back in the queue.
+    let log = s
+        .list_deliveries(star.id, None, 10)
+        .await
+        .expect("deliveries");
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[0].ok, log[0].state.as_str()), (false, "failed"));
+    assert_eq!(log[1].http_status, Some(500));
+    assert_eq!(
+        s.requeue(star.id, Requeue::FailedSince(far), far * 3)
+            .await
+            .expect("requeue"),
+        1
+    );
+    assert_eq!(
+        s.requeue(all.id, Requeue::Delivery(log[0].id), far * 3)
+            .await
+            .expect("requeue"),
+        0,
+        "another subscription's attempt"
+    );
+    assert_eq!(
+        s.next_outbox_due().await.expect("due"),
+        Some(far * 5),
+        "the change by hand, leased"
+    );
 }

@@ -236,6 +236,11 @@ pub struct ServeArgs {
     /// retention_days setting of the API wins once set).
     #[arg(long, env = "REBOUND_RETENTION_DAYS", value_name = "DAYS")]
     pub retention_days: Option<u64>,
+    /// Networks (comma-separated CIDRs, e.g. 127.0.0.0/8) that outbound webhooks may target
+    /// although they are not public (default: none; loopback, private and link-local
+    /// targets are refused).
+    #[arg(long, env = "REBOUND_OUTBOUND_ALLOW", value_name = "CIDRS")]
+    pub outbound_allow: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

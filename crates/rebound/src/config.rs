@@ -32,6 +32,18 @@ pub struct FileConfig {
     pub server: ServerFile,
     /// Policy defaults; the settings API overrides them once used.
     pub policy: Option<Policy>,
+    /// Outbound webhooks.
+    pub outbound: OutboundFile,
+}
+
+/// `[outbound]`: outbound webhooks (rebound_server::outbound).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundFile {
+    /// Networks (CIDRs) that may be targets although not public.
+    pub allow: Option<Vec<String>>,
+    /// Days a subscription may fail continuously before it is disabled.
+    pub disable_after_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +173,7 @@ pub struct ServeSettings {
     pub limits: ConnectionLimits,
     pub trusted_proxies: rebound_server::auth::TrustedProxies,
     pub retention_days: u32,
+    pub outbound: rebound_server::outbound::OutboundConfig,
 }
 
 /// The listener's limits as configured; the connection cap, when not configured, is set at
@@ -299,6 +312,7 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
             .unwrap_or(u64::from(rebound_server::retention::DEFAULT_DAYS)),
     )
     .map_err(anyhow::Error::msg)?;
+    let outbound = outbound_settings(args.outbound_allow.as_deref(), &file.outbound)?;
     Ok(ServeSettings {
         listen,
         public_url,
@@ -313,6 +327,28 @@ pub fn serve_settings(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<Ser
         limits,
         trusted_proxies,
         retention_days,
+        outbound,
+    })
+}
+
+/// `[outbound]` with `REBOUND_OUTBOUND_ALLOW` / `--outbound-allow` over the file's list.
+pub fn outbound_settings(
+    flag: Option<&str>,
+    file: &OutboundFile,
+) -> anyhow::Result<rebound_server::outbound::OutboundConfig> {
+    let allow = match (flag, &file.allow) {
+        (Some(flag), _) => flag.to_string(),
+        (None, Some(list)) => list.join(","),
+        (None, None) => String::new(),
+    };
+    let d = rebound_server::outbound::OutboundConfig::default();
+    Ok(rebound_server::outbound::OutboundConfig {
+        allow: rebound_server::outbound::parse_allow(&allow)
+            .map_err(|e| anyhow::anyhow!("outbound allow list: {e}"))?,
+        disable_after: file.disable_after_days.map_or(d.disable_after, |days| {
+            Duration::from_secs(days.clamp(1, 365) * 24 * 3600)
+        }),
+        ..d
     })
 }
 
@@ -386,6 +422,7 @@ mod tests {
             max_connections: None,
             trusted_proxies: None,
             retention_days: None,
+            outbound_allow: None,
         };
         let s = serve_settings(&args, &file).expect("settings");
         assert_eq!(s.listen, "127.0.0.1:1234");
@@ -411,6 +448,7 @@ mod tests {
             max_connections: None,
             trusted_proxies: None,
             retention_days: None,
+            outbound_allow: None,
         }
     }
 

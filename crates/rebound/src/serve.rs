@@ -161,6 +161,7 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         ack_timeout: ACK_TIMEOUT,
         trusted_proxies: s.trusted_proxies.clone(),
         retention_days: s.retention_days,
+        outbound: s.outbound.clone(),
     };
     let fetcher = rebound_server::sns::HttpsFetcher::new()
         .map_err(|e| anyhow::anyhow!("cannot build the HTTPS client for SNS: {e}"))?;
@@ -180,6 +181,11 @@ pub async fn run(store: DynStore, s: ServeSettings) -> anyhow::Result<()> {
         store.clone(),
         state.wake.clone(),
         std::time::Duration::from_secs(5),
+    ));
+    // Outbound webhooks: the outbox delivered, woken when an apply wrote to it.
+    tokio::spawn(rebound_server::outbound::run(
+        store.clone(),
+        s.outbound.clone(),
     ));
     // A policy changed through another node (or the CLI) is taken within a second.
     tokio::spawn(state.clone().follow_settings());

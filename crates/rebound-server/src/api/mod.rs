@@ -10,6 +10,7 @@ mod log;
 mod settings;
 mod sources;
 mod stats;
+mod subscriptions;
 mod suppressions;
 mod unsubscribe;
 
@@ -86,6 +87,11 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::list_users, keys::create_user))
         .routes(routes!(keys::delete_user))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(subscriptions::update))
+        .routes(routes!(subscriptions::rotate))
+        .routes(routes!(subscriptions::deliveries))
+        .routes(routes!(subscriptions::redeliver))
         .routes(routes!(stats::deliverability))
         .routes(routes!(stats::sources))
         .routes(routes!(openapi_json))

@@ -47,7 +47,7 @@ impl Scope {
             Scope::Admin => true,
             Scope::Check => is_check,
             Scope::Read => {
-                let private = ["/keys", "/users"]
+                let private = ["/keys", "/users", "/subscriptions"]
                     .iter()
                     .any(|p| path == *p || path.starts_with(&format!("{p}/")));
                 is_check || (!private && (method == Method::GET || method == Method::HEAD))
@@ -151,6 +151,8 @@ mod tests {
         assert!(!Scope::Read.permits(&Method::DELETE, "/contacts/a@example.com"));
         assert!(!Scope::Read.permits(&get, "/keys"));
         assert!(!Scope::Read.permits(&get, "/users/1"));
+        assert!(!Scope::Read.permits(&get, "/subscriptions"));
+        assert!(!Scope::Read.permits(&get, "/subscriptions/1/deliveries"));
         assert!(Scope::Read.permits(&get, "/keysmith"));
         assert!(Scope::Admin.permits(&Method::DELETE, "/keys/3"));
     }

@@ -33,6 +33,7 @@ mod access;
 mod copy;
 mod erasure;
 mod ops;
+mod outbound;
 mod rows;
 
 use std::collections::HashMap;
@@ -86,6 +87,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_inbox_by_state.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_outbound.sql"),
     ),
 ];
 
@@ -996,5 +1001,62 @@ impl Store for PgStore {
     async fn copy_done(&self) -> Result<()> {
         self.submit(true, |c| copy::done(c, crate::copy::TABLES))
             .await
+    }
+
+    async fn create_subscription(
+        &self,
+        s: crate::outbound::NewSubscription,
+    ) -> Result<crate::outbound::Subscription> {
+        self.write(move |c| outbound::create_subscription(c, &s))
+            .await
+    }
+    async fn list_subscriptions(&self) -> Result<Vec<crate::outbound::Subscription>> {
+        self.read(outbound::list_subscriptions).await
+    }
+    async fn update_subscription(&self, s: crate::outbound::Subscription) -> Result<()> {
+        self.write(move |c| outbound::update_subscription(c, &s))
+            .await
+    }
+    async fn claim_outbox(
+        &self,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<crate::outbound::OutboxItem>> {
+        // Like inbox claims: beside the group commits, and a lost lease only frees its row.
+        let node = self.node_id.clone();
+        self.transaction(Commit::Lazy, move |c| {
+            outbound::claim_outbox(c, limit, now, lease_until, &node)
+        })
+        .await
+    }
+    async fn record_attempts(&self, attempts: Vec<crate::outbound::AttemptRecord>) -> Result<()> {
+        self.transaction(Commit::Durable, move |c| {
+            attempts
+                .iter()
+                .try_for_each(|a| outbound::record_attempt(c, a))
+        })
+        .await
+    }
+    async fn list_deliveries(
+        &self,
+        subscription_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::outbound::Delivery>> {
+        self.read(move |c| outbound::list_deliveries(c, subscription_id, before, limit))
+            .await
+    }
+    async fn requeue(
+        &self,
+        subscription_id: i64,
+        what: crate::outbound::Requeue,
+        now: Millis,
+    ) -> Result<u64> {
+        self.write(move |c| outbound::requeue(c, subscription_id, what, now))
+            .await
+    }
+    async fn next_outbox_due(&self) -> Result<Option<Millis>> {
+        self.read(outbound::next_outbox_due).await
     }
 }

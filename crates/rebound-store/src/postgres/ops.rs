@@ -11,12 +11,12 @@ use crate::common::*;
 use crate::*;
 
 /// A BIGINT column that holds a count or a small number.
-fn small<T: TryFrom<i64> + Default>(r: &Row, i: usize) -> Result<T> {
+pub(crate) fn small<T: TryFrom<i64> + Default>(r: &Row, i: usize) -> Result<T> {
     let v: i64 = r.try_get(i)?;
     Ok(T::try_from(v).unwrap_or_default())
 }
 
-fn small_opt<T: TryFrom<i64>>(r: &Row, i: usize) -> Result<Option<T>> {
+pub(crate) fn small_opt<T: TryFrom<i64>>(r: &Row, i: usize) -> Result<Option<T>> {
     let v: Option<i64> = r.try_get(i)?;
     Ok(v.and_then(|v| T::try_from(v).ok()))
 }
@@ -561,7 +561,7 @@ fn contact_from_row_at(r: &Row, at: usize) -> Result<Contact> {
 
 fn record_manual(
     c: &mut Conn,
-    contact_id: i64,
+    (contact_id, uuid, email): (i64, &str, &str),
     (provider, by): (&str, &str),
     before: Status,
     after: Status,
@@ -571,9 +571,9 @@ fn record_manual(
     if before == after {
         return Ok(());
     }
-    c.execute(
+    let event_id: i64 = c.query_one(
         "INSERT INTO events (dedup_key, contact_id, provider, kind, reason, occurred_at, recorded_at, status_before, status_after, note)
-         VALUES ($1, $2, $3, 'other', $4, $5, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, 'other', $4, $5, $5, $6, $7, $8) RETURNING id",
         &[
             &format!("{provider}:manual:{}", crate::new_uuid()),
             &contact_id,
@@ -584,8 +584,15 @@ fn record_manual(
             &after.as_str(),
             &crate::common::manual_note(by, before, after),
         ],
-    )?;
-    Ok(())
+    )?
+    .try_get(0)?;
+    announce_manual(
+        &mut super::rows::PgRows(c),
+        (contact_id, uuid, email, event_id),
+        provider,
+        (before, after, reason),
+        now,
+    )
 }
 
 pub(crate) fn upsert_contacts(
@@ -630,7 +637,7 @@ pub(crate) fn upsert_contacts(
                     .try_get(0)?;
                 record_manual(
                     c,
-                    id,
+                    (id, &uuid, &n.email),
                     ("import", "import"),
                     Status::Subscribed,
                     status,
@@ -657,7 +664,7 @@ pub(crate) fn upsert_contacts(
                 )?;
                 record_manual(
                     c,
-                    old.id,
+                    (old.id, &old.uuid, &old.email),
                     ("import", "import"),
                     old.status,
                     status,
@@ -710,7 +717,15 @@ pub(crate) fn patch_contact(
     )?;
     let why = patch.reason.as_deref().or(reason.as_deref());
     let by = patch.by.as_deref().unwrap_or("api");
-    record_manual(c, old.id, ("api", by), old.status, status, why, now)?;
+    record_manual(
+        c,
+        (old.id, &old.uuid, &old.email),
+        ("api", by),
+        old.status,
+        status,
+        why,
+        now,
+    )?;
     contact_by_id(c, old.id)?.ok_or_else(|| StoreError::NotFound(key.to_string()))
 }
 

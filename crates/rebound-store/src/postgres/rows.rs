@@ -14,6 +14,7 @@ use rebound_core::{
 use super::Conn;
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
+use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -292,6 +293,39 @@ impl ApplyRows for PgRows<'_> {
                 &[&error, &now, &id, &attempts],
             )?,
         };
+        Ok(())
+    }
+
+    fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
+        self.0
+            .query(
+                "SELECT id, events FROM subscriptions WHERE enabled ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(SubscriptionFilter {
+                    id: r.try_get(0)?,
+                    events: parse_events(r.try_get(1)?),
+                })
+            })
+            .collect()
+    }
+
+    fn insert_outbox(&mut self, o: &NewOutbox<'_>) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO outbox (subscription_id, message_id, event_type, contact_id, payload,
+                                 next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+            &[
+                &o.subscription_id,
+                &o.message_id,
+                &o.event_type,
+                &o.contact_id,
+                &o.payload,
+                &o.now,
+            ],
+        )?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod access;
 mod copy;
 mod erasure;
 mod ops;
+mod outbound;
 mod retention;
 mod rows;
 
@@ -77,6 +78,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         12,
         include_str!("../../migrations/sqlite/0012_inbox_by_state.sql"),
+    ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_outbound.sql"),
     ),
 ];
 
@@ -784,5 +789,59 @@ impl Store for SqliteStore {
     async fn copy_done(&self) -> Result<()> {
         // An INTEGER PRIMARY KEY hands out the largest id + 1: nothing to move on.
         Ok(())
+    }
+
+    async fn create_subscription(
+        &self,
+        s: crate::outbound::NewSubscription,
+    ) -> Result<crate::outbound::Subscription> {
+        self.write(move |c| outbound::create_subscription(c, &s))
+            .await
+    }
+    async fn list_subscriptions(&self) -> Result<Vec<crate::outbound::Subscription>> {
+        self.read(outbound::list_subscriptions).await
+    }
+    async fn update_subscription(&self, s: crate::outbound::Subscription) -> Result<()> {
+        self.write(move |c| outbound::update_subscription(c, &s))
+            .await
+    }
+    async fn claim_outbox(
+        &self,
+        limit: usize,
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<crate::outbound::OutboxItem>> {
+        let node = self.node_id.clone();
+        self.write(move |c| outbound::claim_outbox(c, limit, now, lease_until, &node))
+            .await
+    }
+    async fn record_attempts(&self, attempts: Vec<crate::outbound::AttemptRecord>) -> Result<()> {
+        self.write(move |c| {
+            attempts
+                .iter()
+                .try_for_each(|a| outbound::record_attempt(c, a))
+        })
+        .await
+    }
+    async fn list_deliveries(
+        &self,
+        subscription_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::outbound::Delivery>> {
+        self.read(move |c| outbound::list_deliveries(c, subscription_id, before, limit))
+            .await
+    }
+    async fn requeue(
+        &self,
+        subscription_id: i64,
+        what: crate::outbound::Requeue,
+        now: Millis,
+    ) -> Result<u64> {
+        self.write(move |c| outbound::requeue(c, subscription_id, what, now))
+            .await
+    }
+    async fn next_outbox_due(&self) -> Result<Option<Millis>> {
+        self.read(outbound::next_outbox_due).await
     }
 }

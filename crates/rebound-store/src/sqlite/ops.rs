@@ -332,7 +332,7 @@ pub(crate) fn contact_by(c: &Connection, column: &str, value: &str) -> Result<Op
 
 fn record_manual(
     c: &Connection,
-    contact_id: i64,
+    (contact_id, uuid, email): (i64, &str, &str),
     (provider, by): (&str, &str),
     before: Status,
     after: Status,
@@ -356,7 +356,14 @@ fn record_manual(
         after.as_str(),
         crate::common::manual_note(by, before, after),
     ])?;
-    Ok(())
+    let event_id = c.last_insert_rowid();
+    announce_manual(
+        &mut super::rows::SqliteRows(c),
+        (contact_id, uuid, email, event_id),
+        provider,
+        (before, after, reason),
+        now,
+    )
 }
 
 pub(crate) fn upsert_contacts(
@@ -389,7 +396,7 @@ pub(crate) fn upsert_contacts(
                 let id = c.last_insert_rowid();
                 record_manual(
                     c,
-                    id,
+                    (id, &uuid, &n.email),
                     ("import", "import"),
                     Status::Subscribed,
                     status,
@@ -416,7 +423,7 @@ pub(crate) fn upsert_contacts(
                 ])?;
                 record_manual(
                     c,
-                    old.id,
+                    (old.id, &old.uuid, &old.email),
                     ("import", "import"),
                     old.status,
                     status,
@@ -464,7 +471,15 @@ pub(crate) fn patch_contact(
     )?;
     let why = patch.reason.as_deref().or(reason.as_deref());
     let by = patch.by.as_deref().unwrap_or("api");
-    record_manual(c, old.id, ("api", by), old.status, status, why, now)?;
+    record_manual(
+        c,
+        (old.id, &old.uuid, &old.email),
+        ("api", by),
+        old.status,
+        status,
+        why,
+        now,
+    )?;
     contact_by(c, "id", &old.id.to_string())?.ok_or_else(|| StoreError::NotFound(key.to_string()))
 }
 

@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
+use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -260,6 +261,39 @@ impl ApplyRows for SqliteRows<'_> {
                 )?
                 .execute(params![error, now, id, attempts])?,
         };
+        Ok(())
+    }
+
+    fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
+        let mut stmt = self
+            .0
+            .prepare_cached("SELECT id, events FROM subscriptions WHERE enabled ORDER BY id")?;
+        let subs = stmt
+            .query_map([], |r| {
+                Ok(SubscriptionFilter {
+                    id: r.get(0)?,
+                    events: parse_events(&r.get::<_, String>(1)?),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(subs)
+    }
+
+    fn insert_outbox(&mut self, o: &NewOutbox<'_>) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO outbox (subscription_id, message_id, event_type, contact_id, payload,
+                                     next_attempt_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)",
+            )?
+            .execute(params![
+                o.subscription_id,
+                o.message_id,
+                o.event_type,
+                o.contact_id,
+                o.payload,
+                o.now
+            ])?;
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ mod mailbox;
 mod metrics;
 mod multinode;
 mod openapi;
+mod outbound;
 mod policy;
 mod postgres;
 mod providers;

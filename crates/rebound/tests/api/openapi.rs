@@ -68,6 +68,12 @@ const SERVED: &[(&str, &str)] = &[
     ("GET", "/unsubscribe/{token}"),
     ("HEAD", "/unsubscribe/{token}"),
     ("POST", "/unsubscribe/{token}"),
+    ("GET", "/api/v1/subscriptions"),
+    ("POST", "/api/v1/subscriptions"),
+    ("PATCH", "/api/v1/subscriptions/{id}"),
+    ("POST", "/api/v1/subscriptions/{id}/rotate"),
+    ("GET", "/api/v1/subscriptions/{id}/deliveries"),
+    ("POST", "/api/v1/subscriptions/{id}/redeliver"),
 ];
 
 /// The methods an OpenAPI path item can hold.

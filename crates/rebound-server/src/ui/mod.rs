@@ -15,6 +15,7 @@ mod contacts;
 mod dashboard;
 mod log;
 mod login;
+mod outbound;
 mod rates;
 mod settings;
 mod setup;
@@ -62,6 +63,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sources/{id}/scan", post(sources::scan))
         .route("/sources/{id}/test", post(sources::test))
+        .route("/outbound", get(outbound::page))
+        .route("/outbound/{id}", get(outbound::deliveries))
         .route("/log", get(log::page))
         .route("/log/replay-failed", post(log::replay_failed))
         .route("/log/{id}", get(log::detail))

@@ -3,6 +3,7 @@
 
 mod browser;
 mod browser_contacts;
+mod browser_outbound;
 mod browser_sources;
 mod browser_support;
 mod bulk;

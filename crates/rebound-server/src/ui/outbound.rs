@@ -1,0 +1,176 @@
+//! `/outbound`: the subscriptions that tell other apps of status changes (their target,
+//! kind, events, state and why rebound disabled one), and `/outbound/{id}`: one
+//! subscription's delivery attempts, newest first (status, latency, the start of the
+//! answer). Secrets are never shown here: they are shown once by the API and the CLI.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::{render, when, Chrome, UiError, UiResult};
+use crate::auth::session::UiSession;
+use crate::state::AppState;
+
+/// Attempts shown per page.
+const PAGE: u32 = 100;
+
+pub(super) struct SubscriptionRow {
+    id: i64,
+    url: String,
+    kind: &'static str,
+    events: String,
+    description: String,
+    state: &'static str,
+    why: String,
+    created: String,
+}
+
+pub(super) struct AttemptRow {
+    when: String,
+    message_id: String,
+    attempt: u32,
+    status: String,
+    latency_ms: i64,
+    ok: bool,
+    detail: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "outbound.html")]
+struct OutboundPage {
+    chrome: Chrome,
+    rows: Vec<SubscriptionRow>,
+}
+
+#[derive(Template)]
+#[template(path = "deliveries.html")]
+struct DeliveriesPage {
+    chrome: Chrome,
+    sub: SubscriptionRow,
+    attempts: Vec<AttemptRow>,
+    older: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    before: Option<i64>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+fn row(s: &rebound_store::outbound::Subscription) -> SubscriptionRow {
+    let (state, why) = match (s.enabled, s.failing_since) {
+        (false, _) => (
+            "disabled",
+            s.disabled_reason
+                .clone()
+                .unwrap_or_else(|| "by hand".into()),
+        ),
+        (true, Some(since)) => (
+            "failing",
+            format!("every delivery failed since {}", when(since)),
+        ),
+        (true, None) => ("active", String::new()),
+    };
+    SubscriptionRow {
+        id: s.id,
+        url: s.url.clone(),
+        kind: s.kind.as_str(),
+        events: s.events.join(", "),
+        description: s.description.clone(),
+        state,
+        why,
+        created: when(s.created_at),
+    }
+}
+
+/// `GET /outbound`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: UiSession,
+    Query(q): Query<PageQuery>,
+) -> UiResult {
+    let rows = state
+        .store
+        .list_subscriptions()
+        .await?
+        .iter()
+        .map(row)
+        .collect();
+    render(&OutboundPage {
+        chrome: Chrome::new(&s, "outbound", q.done.as_deref()),
+        rows,
+    })
+}
+
+/// `GET /outbound/{id}?before=`.
+pub(super) async fn deliveries(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    Query(q): Query<PageQuery>,
+) -> UiResult {
+    let subs = state.store.list_subscriptions().await?;
+    let Some(sub) = subs.iter().find(|x| x.id == id) else {
+        return Err(UiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no subscription {id}"),
+        ));
+    };
+    let found = state.store.list_deliveries(id, q.before, PAGE).await?;
+    let older = (found.len() == PAGE as usize)
+        .then(|| found.last().map(|d| d.id))
+        .flatten();
+    let attempts = found
+        .into_iter()
+        .map(|d| AttemptRow {
+            when: when(d.attempted_at),
+            message_id: d.message_id,
+            attempt: d.attempt,
+            status: d.http_status.map(|c| c.to_string()).unwrap_or_default(),
+            latency_ms: d.latency_ms,
+            ok: d.ok,
+            detail: d.error.or(d.response).unwrap_or_default(),
+            state: d.state,
+        })
+        .collect();
+    render(&DeliveriesPage {
+        chrome: Chrome::new(&s, "outbound", q.done.as_deref()),
+        sub: row(sub),
+        attempts,
+        older,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_states_why_it_is_not_active() {
+        let mut s = rebound_store::outbound::Subscription {
+            id: 1,
+            url: "https://app.example/hook".into(),
+            kind: rebound_store::outbound::SubscriptionKind::Webhook,
+            events: vec!["*".into()],
+            enabled: true,
+            description: String::new(),
+            secret: "whsec_x".into(),
+            previous_secret: None,
+            previous_until: None,
+            created_at: 0,
+            failing_since: None,
+            disabled_reason: None,
+        };
+        assert_eq!(row(&s).state, "active");
+        s.failing_since = Some(1_000);
+        assert_eq!(row(&s).state, "failing");
+        s.enabled = false;
+        s.disabled_reason = Some("410 Gone".into());
+        let r = row(&s);
+        assert_eq!((r.state, r.why.as_str()), ("disabled", "410 Gone"));
+    }
+}

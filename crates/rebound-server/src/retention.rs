@@ -1,8 +1,10 @@
 //! Retention: request-log rows (with their raw bodies) of processed and rejected requests,
-//! and rejection counts, older than the retention period are pruned in small batches, so
-//! the writer is never held for long. Events, contacts, their timelines and suppressions
-//! are kept for ever. The period is the `retention_days` setting (API `PUT
-//! /api/v1/settings`), else the configured default ([`DEFAULT_DAYS`]).
+//! rejection counts, and outbound messages delivered or given up with their delivery
+//! attempts, older than the retention period, are pruned in small batches, so the writer is
+//! never held for long. Events, contacts, their timelines and suppressions are kept for
+//! ever, and pending outbound messages until they are delivered or given up. The period is
+//! the `retention_days` setting (API `PUT /api/v1/settings`), else the configured default
+//! ([`DEFAULT_DAYS`]).
 
 use std::time::Duration;
 
@@ -48,9 +50,8 @@ pub async fn prune(
     let mut total = PruneReport::default();
     loop {
         let r = store.prune(before, BATCH).await?;
-        total.requests += r.requests;
-        total.rejection_counts += r.rejection_counts;
-        if r.requests < u64::from(BATCH) && r.rejection_counts < u64::from(BATCH) {
+        total.add(&r);
+        if !r.full(BATCH) {
             return Ok(total);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -61,9 +62,11 @@ pub async fn prune(
 pub async fn run(store: DynStore, default_days: u32) {
     loop {
         match prune(&store, crate::state::now_ms(), default_days).await {
-            Ok(r) if r.requests + r.rejection_counts > 0 => tracing::info!(
+            Ok(r) if r.total() > 0 => tracing::info!(
                 requests = r.requests,
                 rejection_counts = r.rejection_counts,
+                outbox = r.outbox,
+                deliveries = r.deliveries,
                 "pruned what is older than the retention period"
             ),
             Ok(_) => {}

@@ -8,6 +8,9 @@
 //! Ids are kept (events keep pointing at their contacts, sources and inbox rows); the
 //! destination then hands out new ids after the copied ones ([`crate::Store::copy_done`]).
 //! Named locks are not copied: they are leases of running processes, meaningless elsewhere.
+//! Outbound webhooks come along (subscriptions with their secrets, the outbox with its
+//! pending messages, the delivery log), parents before children; an outbox row leased by a
+//! node of the source keeps its lease, which expires by itself (at most a minute).
 
 use crate::{Result, Store, StoreError};
 
@@ -258,6 +261,62 @@ pub const TABLES: &[Table] = &[
         ],
         key: 5,
         serial: false,
+    },
+    Table {
+        name: "subscriptions",
+        columns: &[
+            ("id", Int),
+            ("url", Text),
+            ("kind", Text),
+            ("events", Text),
+            ("secret", Text),
+            ("previous_secret", Text),
+            ("previous_until", Int),
+            ("enabled", Bool),
+            ("description", Text),
+            ("created_at", Int),
+            ("failing_since", Int),
+            ("disabled_reason", Text),
+        ],
+        key: 1,
+        serial: true,
+    },
+    Table {
+        name: "outbox",
+        columns: &[
+            ("id", Int),
+            ("subscription_id", Int),
+            ("message_id", Text),
+            ("event_type", Text),
+            ("contact_id", Int),
+            ("payload", Text),
+            ("state", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("locked_until", Int),
+            ("locked_by", Text),
+            ("created_at", Int),
+            ("updated_at", Int),
+        ],
+        key: 1,
+        serial: true,
+    },
+    Table {
+        name: "deliveries",
+        columns: &[
+            ("id", Int),
+            ("outbox_id", Int),
+            ("subscription_id", Int),
+            ("attempt", Int),
+            ("attempted_at", Int),
+            ("http_status", Int),
+            ("latency_ms", Int),
+            ("response", Text),
+            ("error", Text),
+            ("ok", Bool),
+        ],
+        key: 1,
+        serial: true,
     },
 ];
 

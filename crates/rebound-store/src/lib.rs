@@ -141,8 +141,10 @@ pub trait Store: Send + Sync {
     /// Gives the named lock up, if `holder` has it.
     async fn unlock(&self, name: &str, holder: &str) -> Result<()>;
     /// Removes up to `batch` request-log rows (processed or rejected; pending and failed
-    /// ones are kept) and rejection counts older than `before`, in one short transaction.
-    /// Events, contacts and their timelines are never pruned.
+    /// ones are kept), rejection counts, and outbound messages delivered or given up with
+    /// their delivery attempts (pending ones are kept), older
+    /// than `before`, in one short transaction. Events, contacts and their timelines are
+    /// never pruned.
     async fn prune(&self, before: Millis, batch: u32) -> Result<PruneReport>;
     /// Counts of inbox rows by state.
     async fn inbox_counts(&self) -> Result<InboxCounts>;

@@ -286,3 +286,17 @@ pub(crate) fn parse_events(s: &str) -> Vec<String> {
 pub(crate) fn events_text(events: &[String]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".into())
 }
+
+/// Retention of the outbox, one batch of each (both backends): the delivery attempts of
+/// messages delivered or given up, older than the cut-off, the oldest first; then such
+/// messages last changed before it whose attempts are all gone. Pending messages and their
+/// attempts are never pruned.
+pub(crate) const PRUNE_DELIVERIES: &str = "DELETE FROM deliveries WHERE id IN (
+     SELECT d.id FROM deliveries d JOIN outbox o ON o.id = d.outbox_id
+     WHERE d.attempted_at < $1 AND o.state IN ('delivered', 'failed')
+     ORDER BY d.id LIMIT $2)";
+pub(crate) const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE id IN (
+     SELECT o.id FROM outbox o
+     WHERE o.updated_at < $1 AND o.state IN ('delivered', 'failed')
+       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id)
+     ORDER BY o.id LIMIT $2)";

@@ -649,4 +649,36 @@ pub struct PruneReport {
     pub requests: u64,
     /// Rejection counts.
     pub rejection_counts: u64,
+    /// Outbound messages delivered or given up (never pending ones).
+    pub outbox: u64,
+    /// Delivery attempts of such messages.
+    pub deliveries: u64,
+}
+
+impl PruneReport {
+    /// Rows removed, all tables together.
+    pub fn total(&self) -> u64 {
+        self.requests + self.rejection_counts + self.outbox + self.deliveries
+    }
+
+    /// Whether some table had a full batch to remove (there may be more).
+    pub fn full(&self, batch: u32) -> bool {
+        let b = u64::from(batch);
+        [
+            self.requests,
+            self.rejection_counts,
+            self.outbox,
+            self.deliveries,
+        ]
+        .iter()
+        .any(|n| *n >= b)
+    }
+
+    /// Adds another pass's counts.
+    pub fn add(&mut self, other: &PruneReport) {
+        self.requests += other.requests;
+        self.rejection_counts += other.rejection_counts;
+        self.outbox += other.outbox;
+        self.deliveries += other.deliveries;
+    }
 }

@@ -146,6 +146,7 @@ per_backend!(
     each_source_counts_its_accepted_and_rejected_requests,
     deliverability_is_counted_per_sending_domain,
     status_changes_write_one_outbox_row_per_matching_subscription_in_their_transaction,
+    outbound_messages_delivered_or_given_up_are_pruned_in_batches_pending_ones_never,
 );
 
 /// A source's traffic: requests stored since a time, the last one ever, and rejected
@@ -2797,5 +2798,83 @@ async fn status_changes_write_one_outbox_row_per_matching_subscription_in_their_
         s.next_outbox_due().await.expect("due"),
         Some(far * 5),
         "the change by hand, leased"
+    );
+}
+
+/// Retention of the outbox: a delivered and a given-up message with their attempts go once
+/// older than the cut-off, a batch at a time; a pending message and its failed attempts stay.
+async fn outbound_messages_delivered_or_given_up_are_pruned_in_batches_pending_ones_never(
+    b: Backend,
+) {
+    let s = &b.store;
+    let sub = s
+        .create_subscription(new_subscription("http://a.example/", &["*"]))
+        .await
+        .expect("subscription");
+    let hard = Some(BounceClass::Hard);
+    apply_events(
+        s,
+        &[
+            event("p1@example.org", "p1", EventKind::Bounce, hard, 1),
+            event("p2@example.org", "p2", EventKind::Bounce, hard, 1),
+            event("p3@example.org", "p3", EventKind::Bounce, hard, 1),
+        ],
+    )
+    .await;
+    let far = 10 * DAY_MS;
+    let claimed = s.claim_outbox(100, far, far + 1).await.expect("claim");
+    assert_eq!(claimed.len(), 3);
+    let at = 2 * DAY_MS;
+    s.record_attempts(vec![
+        attempt(&claimed[0], OutboxNext::Delivered, at),
+        attempt(&claimed[1], OutboxNext::GaveUp, at),
+        attempt(&claimed[2], OutboxNext::Retry(far * 2), at),
+    ])
+    .await
+    .expect("record");
+    let listed = |s: &DynStore| {
+        let s = s.clone();
+        async move {
+            s.list_deliveries(sub.id, None, 100)
+                .await
+                .expect("deliveries")
+        }
+    };
+    assert_eq!(listed(s).await.len(), 3);
+    // Not old enough yet: nothing goes.
+    let none = s.prune(at, 10).await.expect("prune");
+    assert_eq!((none.outbox, none.deliveries), (0, 0));
+    // One row of each a batch: two passes, then nothing.
+    let before = at + 1;
+    let mut passes = Vec::new();
+    loop {
+        let r = s.prune(before, 1).await.expect("prune");
+        if r.total() == 0 {
+            break;
+        }
+        assert!(r.outbox <= 1 && r.deliveries <= 1, "{r:?}");
+        passes.push((r.outbox, r.deliveries));
+        assert!(passes.len() < 10, "{passes:?}");
+    }
+    assert_eq!(passes, [(1, 1), (1, 1)]);
+    let left = listed(s).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        (left[0].outbox_id, left[0].state.as_str()),
+        (claimed[2].id, "pending")
+    );
+    // The pending message is still delivered later, however old.
+    let later = s
+        .claim_outbox(100, far * 2, far * 2 + 1)
+        .await
+        .expect("claim");
+    assert_eq!(
+        later.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [claimed[2].id]
+    );
+    assert_eq!(
+        s.prune(far * 100, 10).await.expect("prune").outbox,
+        0,
+        "pending: never pruned"
     );
 }

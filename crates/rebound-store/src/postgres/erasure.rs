@@ -16,6 +16,8 @@ pub(crate) fn erase(c: &mut Conn, key: &str, hash: &str, now: Millis) -> Result<
     let id: Option<i64> = row.map(|r| r.try_get(0)).transpose()?;
     if let Some(id) = id {
         c.execute(EMPTY_BODIES, &[&Vec::<u8>::new(), &id])?;
+        c.execute(DELETE_DELIVERIES, &[&id])?;
+        c.execute(DELETE_OUTBOX, &[&id])?;
         c.execute(DELETE_EVENTS, &[&id])?;
         c.execute(DELETE_CONTACT, &[&id])?;
     }

@@ -412,9 +412,13 @@ pub(crate) fn prune(c: &mut Conn, before: Millis, batch: u32) -> Result<PruneRep
              WHERE minute < $1 LIMIT $2)",
         &[&before, &batch],
     )?;
+    let deliveries = c.execute(crate::outbound::PRUNE_DELIVERIES, &[&before, &batch])?;
+    let outbox = c.execute(crate::outbound::PRUNE_OUTBOX, &[&before, &batch])?;
     Ok(PruneReport {
         requests,
         rejection_counts,
+        outbox,
+        deliveries,
     })
 }
 

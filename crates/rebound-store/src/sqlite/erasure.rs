@@ -16,6 +16,8 @@ pub(crate) fn erase(c: &Connection, key: &str, hash: &str, now: Millis) -> Resul
         .optional()?;
     if let Some(id) = id {
         c.execute(EMPTY_BODIES, params![Vec::<u8>::new(), id])?;
+        c.execute(DELETE_DELIVERIES, [id])?;
+        c.execute(DELETE_OUTBOX, [id])?;
         c.execute(DELETE_EVENTS, [id])?;
         c.execute(DELETE_CONTACT, [id])?;
     }

@@ -66,9 +66,13 @@ pub(crate) fn prune(c: &Connection, before: Millis, batch: u32) -> Result<PruneR
              SELECT rowid FROM rejection_counts WHERE minute < ?1 LIMIT ?2)",
         params![before, batch],
     )?;
+    let deliveries = c.execute(crate::outbound::PRUNE_DELIVERIES, params![before, batch])?;
+    let outbox = c.execute(crate::outbound::PRUNE_OUTBOX, params![before, batch])?;
     Ok(PruneReport {
         requests: requests as u64,
         rejection_counts: rejection_counts as u64,
+        outbox: outbox as u64,
+        deliveries: deliveries as u64,
     })
 }
 

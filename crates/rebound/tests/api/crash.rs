@@ -24,15 +24,12 @@ async fn api(client: &reqwest::Client, port: u16, path: &str) -> Value {
         .expect("json")
 }
 
-/// Acknowledged but unprocessed (workers paused) → kill -9 → restart → processed exactly once.
-#[tokio::test]
-async fn acknowledged_events_survive_kill_9_and_are_processed_exactly_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let client = reqwest::Client::new();
+/// A generic source added with the CLI in `dir`: its URL key and secret.
+fn add_generic_source(dir: &std::path::Path) -> (String, String) {
     let out = Command::new(bin())
         .args([
             "--data-dir",
-            dir.path().to_str().expect("utf-8"),
+            dir.to_str().expect("utf-8"),
             "source",
             "add",
             "--provider",
@@ -49,10 +46,36 @@ async fn acknowledged_events_survive_kill_9_and_are_processed_exactly_once() {
         String::from_utf8_lossy(&out.stderr)
     );
     let src: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let (key, secret) = (
-        src["key"].as_str().expect("key"),
-        src["secret"].as_str().expect("secret"),
-    );
+    (
+        src["key"].as_str().expect("key").to_string(),
+        src["secret"].as_str().expect("secret").to_string(),
+    )
+}
+
+/// Posts one signed generic-provider webhook; its HTTP status.
+async fn post_event(
+    client: &reqwest::Client,
+    port: u16,
+    (key, secret): (&str, &str),
+    body: Vec<u8>,
+) -> u16 {
+    client
+        .post(format!("http://127.0.0.1:{port}/webhooks/generic/{key}"))
+        .header("x-webhook-signature", hex_hmac(secret, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+/// Acknowledged but unprocessed (workers paused) → kill -9 → restart → processed exactly once.
+#[tokio::test]
+async fn acknowledged_events_survive_kill_9_and_are_processed_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let (key, secret) = add_generic_source(dir.path());
 
     let port = free_port();
     let mut child = start(dir.path(), port, 0);
@@ -67,14 +90,7 @@ async fn acknowledged_events_survive_kill_9_and_are_processed_exactly_once() {
             &format!("k{}@example.com", i % 20),
             &format!("2026-04-{:02}T00:00:00Z", 1 + i / 20),
         );
-        let resp = client
-            .post(format!("http://127.0.0.1:{port}/webhooks/generic/{key}"))
-            .header("x-webhook-signature", hex_hmac(secret, &body))
-            .body(body)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(post_event(&client, port, (&key, &secret), body).await, 200);
         acked += 1;
     }
     let v = api(&client, port, "/readyz").await;
@@ -458,4 +474,112 @@ async fn the_first_start_prints_a_generated_admin_token_once() {
     wait_ready(&client, port).await;
     closed.kill().expect("kill");
     closed.wait().expect("wait");
+}
+
+/// Outbound webhooks: status changes committed with their outbox rows while the receiver is
+/// down → kill -9 → receiver up, restart on the same data → every message delivered, each
+/// once per `webhook-id`, signed (verified with the `standardwebhooks` package).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_messages_committed_before_kill_9_are_delivered_once_after_restart() {
+    const N: usize = 20;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    let source = add_generic_source(dir.path());
+    let allow = [("REBOUND_OUTBOUND_ALLOW", "127.0.0.0/8")];
+    // Nothing listens on the receiver's port yet: every attempt is refused.
+    let receiver_port = free_port();
+    let port = free_port();
+    let mut child = start_env(dir.path(), port, 2, &allow);
+    wait_ready(&client, port).await;
+    let url = format!("http://127.0.0.1:{receiver_port}/hook");
+    let sub = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/subscriptions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"url": url, "kind": "webhook", "events": ["contact.status_changed"]}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(sub.status().as_u16(), 201);
+    let sub: Value = sub.json().await.expect("json");
+    let (id, secret) = (
+        sub["id"].as_i64().expect("id"),
+        sub["secret"].as_str().expect("secret").to_string(),
+    );
+    for i in 0..N {
+        let body = generic_event(
+            &format!("o{i}"),
+            "bounced.hard",
+            &format!("gone{i}@example.com"),
+            "2026-04-01T00:00:00Z",
+        );
+        assert_eq!(
+            post_event(&client, port, (&source.0, &source.1), body).await,
+            200
+        );
+    }
+    // Committed: every change has its message, each attempted once and refused (the next
+    // attempt is 5 s later); rebound is killed before any is delivered.
+    let log = format!("/api/v1/subscriptions/{id}/deliveries?limit=1000");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let messages: std::collections::BTreeSet<String> = loop {
+        let v = api(&client, port, &log).await;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        assert!(items.iter().all(|d| d["ok"] == false), "{v}");
+        let ids: std::collections::BTreeSet<String> = items
+            .iter()
+            .filter_map(|d| d["message_id"].as_str().map(str::to_string))
+            .collect();
+        if ids.len() == N {
+            break ids;
+        }
+        assert!(Instant::now() < deadline, "not every change attempted: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+
+    let (receiver, _) = crate::receiver::start_receiver(receiver_port).await;
+    let port = free_port();
+    let mut child = start_env(dir.path(), port, 2, &allow);
+    wait_ready(&client, port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.per_id().len() < N {
+        assert!(
+            Instant::now() < deadline,
+            "delivered {} of {N}",
+            receiver.per_id().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing more comes: each message once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let per_id = receiver.per_id();
+    assert_eq!(
+        per_id
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        messages
+    );
+    assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
+    let got = receiver.got();
+    let emails: std::collections::BTreeSet<String> = got
+        .iter()
+        .map(|g| {
+            let b: Value = serde_json::from_str(&g.body).expect("JSON body");
+            b["data"]["email"].as_str().expect("email").to_string()
+        })
+        .collect();
+    assert_eq!(emails.len(), N);
+    crate::receiver::verify_with_python(&got, &[&secret]);
+    let v = api(&client, port, &log).await;
+    let delivered = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["ok"] == true && d["state"] == "delivered")
+        .count();
+    assert_eq!(delivered, N, "{v}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -1,7 +1,9 @@
-//! Erasure (a privacy request): the contact, its events and the raw bodies behind them go;
+//! Erasure (a privacy request): the contact, its events, the raw bodies behind them and its
+//! outbound messages with their delivery attempts go;
 //! the address stays suppressed (a keyed hash only), also after a later event about it.
 
 use rebound_store::copy::{Cell, TABLES};
+use rebound_store::outbound::{AttemptRecord, OutboxNext};
 use reqwest::Method;
 use serde_json::json;
 
@@ -20,6 +22,12 @@ async fn stored_anywhere(app: &TestApp, table: &str, needle: &str) -> bool {
         Cell::Bytes(b) => String::from_utf8_lossy(b).contains(needle),
         _ => false,
     })
+}
+
+/// How many rows `table` holds.
+async fn rows(app: &TestApp, table: &str) -> u64 {
+    let table = TABLES.iter().find(|t| t.name == table).expect("table");
+    app.store.count_rows(table).await.expect("count")
 }
 
 async fn check(app: &TestApp, email: &str) -> serde_json::Value {
@@ -42,6 +50,15 @@ async fn an_erased_address_leaves_only_a_hash_and_stays_suppressed() {
     let source = app
         .create_source(json!({"provider": "generic", "name": "app"}))
         .await;
+    // An outbound subscription: the changes below write outbox rows naming the addresses.
+    let (status, sub) = app
+        .api(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(json!({"url": "https://example.org/hook", "kind": "webhook"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
     let ts = "2026-12-01T10:00:00Z";
     for (id, typ, email) in [
         ("e1", "bounced.soft", "gone@example.com"),
@@ -53,6 +70,32 @@ async fn an_erased_address_leaves_only_a_hash_and_stays_suppressed() {
     }
     app.drain().await;
     assert!(stored_anywhere(&app, "inbox", "gone@example.com").await);
+    // One attempt each, failed: the delivery log has a row per message.
+    let now = rebound_server::state::now_ms();
+    let pending = app
+        .store
+        .claim_outbox(100, now, now + 60_000)
+        .await
+        .expect("claim");
+    assert_eq!(pending.len(), 2, "one message per bounced contact");
+    let attempts = pending
+        .iter()
+        .map(|o| AttemptRecord {
+            outbox_id: o.id,
+            subscription_id: o.subscription.id,
+            attempt: o.attempt,
+            at: now,
+            http_status: Some(503),
+            latency_ms: 1,
+            response: None,
+            error: Some("unavailable".into()),
+            next: OutboxNext::Retry(now + 60_000),
+            disable: None,
+        })
+        .collect();
+    app.store.record_attempts(attempts).await.expect("record");
+    assert!(stored_anywhere(&app, "outbox", "gone@example.com").await);
+    assert_eq!(rows(&app, "deliveries").await, 2);
     assert_eq!(
         check(&app, "gone@example.com").await["reason"],
         "mailboxfull"
@@ -76,7 +119,19 @@ async fn an_erased_address_leaves_only_a_hash_and_stays_suppressed() {
         Some(0),
         "{events}"
     );
-    for table in ["contacts", "events", "inbox", "erased"] {
+    // Its outbound message and that message's attempts too; the other contact's stay.
+    assert_eq!(
+        (rows(&app, "outbox").await, rows(&app, "deliveries").await),
+        (1, 1)
+    );
+    for table in [
+        "contacts",
+        "events",
+        "inbox",
+        "erased",
+        "outbox",
+        "deliveries",
+    ] {
         assert!(
             !stored_anywhere(&app, table, "gone@example.com").await,
             "{table} still names it"

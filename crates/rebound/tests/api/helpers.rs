@@ -451,6 +451,11 @@ pub fn free_port() -> u16 {
 
 /// `rebound serve` on `port` with its data in `dir` (admin token [`TOKEN`]).
 pub fn start(dir: &std::path::Path, port: u16, workers: usize) -> Child {
+    start_env(dir, port, workers, &[])
+}
+
+/// [`start`] with these environment variables too.
+pub fn start_env(dir: &std::path::Path, port: u16, workers: usize, env: &[(&str, &str)]) -> Child {
     Command::new(bin())
         .args([
             "--data-dir",
@@ -461,6 +466,7 @@ pub fn start(dir: &std::path::Path, port: u16, workers: usize) -> Child {
         ])
         .args(["--workers", &workers.to_string()])
         .env("REBOUND_ADMIN_TOKEN", TOKEN)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -27,6 +27,7 @@ mod outbound;
 mod policy;
 mod postgres;
 mod providers;
+mod receiver;
 mod rejections;
 mod request_log;
 mod ses;

@@ -1,8 +1,8 @@
 //! `rebound store copy`, as a user moving an installation runs it: a SQLite installation
 //! filled through the URLs its sources show, copied to PostgreSQL (twice: a rerun changes
 //! nothing), served from there with every listing equal and the same webhook URLs working,
-//! then copied back to a new SQLite file. A copy into a database that holds other rows fails
-//! and says why.
+//! then copied back to a new SQLite file (outbound subscriptions and pending messages too).
+//! A copy into a database that holds other rows fails and says why.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,6 +28,7 @@ async fn snapshot(http: &reqwest::Client, port: u16) -> Value {
         "events": all_pages(http, port, "/api/v1/events?limit=1000").await,
         "log": all_pages(http, port, "/api/v1/log?limit=1000").await,
         "rejections": api(http, port, "/api/v1/log/rejections?since=1970-01-01T00:00:00Z").await,
+        "subscriptions": api(http, port, "/api/v1/subscriptions").await,
     })
 }
 
@@ -56,6 +57,42 @@ fn in_both(summary: &str, table: &str) -> u64 {
         .position(|w| *w == "in")
         .expect("'in both' in the line");
     words[at - 1].parse().expect("count")
+}
+
+/// Checks that the SQLite file at `path` holds `n` outbox rows, all still pending, with
+/// their payloads and the subscription they belong to.
+async fn pending_outbox_rows(path: &Path, n: u64) {
+    use rebound_store::copy::{Cell, TABLES};
+    use rebound_store::Store;
+    let store = rebound_store::sqlite::SqliteStore::open(path).expect("open the copy");
+    let table = TABLES.iter().find(|t| t.name == "outbox").expect("outbox");
+    let rows = store
+        .copy_rows(table, None, 100_000)
+        .await
+        .expect("outbox rows");
+    assert_eq!(rows.len() as u64, n);
+    let column = |name: &str| {
+        table
+            .columns
+            .iter()
+            .position(|(c, _)| *c == name)
+            .expect("column")
+    };
+    let (state, payload) = (column("state"), column("payload"));
+    for row in &rows {
+        assert_eq!(row[state], Cell::Text("pending".into()), "{row:?}");
+        assert!(
+            matches!(&row[payload], Cell::Text(p) if p.contains("contact.status_changed")),
+            "{row:?}"
+        );
+    }
+    let subs = TABLES.iter().find(|t| t.name == "subscriptions");
+    let subs = store
+        .copy_rows(subs.expect("subscriptions"), None, 10)
+        .await
+        .expect("subscriptions");
+    assert_eq!(subs.len(), 1);
+    assert!(subs[0].contains(&Cell::Text("http://localhost:9/hook".into())));
 }
 
 async fn post_all(http: &reqwest::Client, sources: &Sources, events: &[Planned]) {
@@ -96,6 +133,16 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_listing_equal()
     let first = dir.path().join("first");
     let mut server = serve(&binary, &Db::Dir(first.clone()), port, &log, &http).await;
     let sources = Sources::create(&http, port).await;
+    // An outbound subscription whose target is refused when connecting (a name for a
+    // loopback address, without the allow list): its messages stay pending.
+    let sub = http
+        .post(format!("http://127.0.0.1:{port}/api/v1/subscriptions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"url": "http://localhost:9/hook", "kind": "webhook"}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(sub.status().as_u16(), 201);
     let before: Vec<Planned> = (0..BEFORE).map(|_| stream.next()).collect();
     post_all(&http, &sources, &before).await;
     let forged = http
@@ -129,6 +176,9 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_listing_equal()
     assert_eq!(in_both(&summary, "events"), events as u64, "{summary}");
     assert_eq!(in_both(&summary, "sources"), 2, "{summary}");
     assert!(in_both(&summary, "rejection_counts") >= 1, "{summary}");
+    assert_eq!(in_both(&summary, "subscriptions"), 1, "{summary}");
+    let outbox = in_both(&summary, "outbox");
+    assert!(outbox >= 1, "no status change announced: {summary}");
     let (ok, again, err) = store_copy(&sqlite_url, &pg.url);
     assert!(ok, "the rerun failed:\n{err}");
     assert_eq!(again, summary, "a rerun must find the same counts");
@@ -164,6 +214,9 @@ async fn an_installation_moves_to_postgresql_and_back_with_every_listing_equal()
     let (ok, back, err) = store_copy(&pg.url, &second);
     assert!(ok, "copy back failed:\n{err}");
     assert_eq!(in_both(&back, "events"), new.len() as u64, "{back}");
+    assert_eq!(in_both(&back, "subscriptions"), 1, "{back}");
+    assert!(in_both(&back, "outbox") >= outbox, "{back}");
+    pending_outbox_rows(&dir.path().join("second.db"), in_both(&back, "outbox")).await;
     let mut server = serve(&binary, &Db::Url(second.clone()), port, &log, &http).await;
     assert_eq!(snapshot(&http, port).await, grown);
     server.kill();

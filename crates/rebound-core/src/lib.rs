@@ -34,6 +34,7 @@ pub mod attributes;
 pub mod bounces;
 pub mod contact;
 pub mod event;
+pub mod forward;
 pub mod policy;
 pub mod providers;
 pub mod rates;

@@ -14,7 +14,9 @@
 //! own), not only on the URL's text, so DNS rebinding cannot reach an internal address; no
 //! proxy is used and no redirect followed.
 
+pub mod forward;
 pub mod sign;
+pub mod subscriptions;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -227,29 +229,64 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
+/// An answer made without a request (a refused target, nothing to forward…).
+fn no_request(excerpt: Option<String>, error: Option<String>) -> Answer {
+    Answer {
+        status: None,
+        retry_after: None,
+        excerpt,
+        error,
+    }
+}
+
+/// The request for an item: the payload signed per Standard Webhooks, or a forwarder's body
+/// and authentication ([`forward`]); `Err` is the answer when there is nothing to send.
+fn request(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    item: &OutboxItem,
+) -> Result<reqwest::RequestBuilder, Answer> {
+    let sub = &item.subscription;
+    let req = client.post(url).header("content-type", "application/json");
+    if sub.kind == rebound_store::outbound::SubscriptionKind::Webhook {
+        let now = now_ms();
+        let ts = (now / 1000).to_string();
+        let secrets = sign::signing_secrets(sub, now);
+        let sig = sign::signature(&secrets, &item.message_id, &ts, item.payload.as_bytes());
+        return Ok(req
+            .header("webhook-id", &item.message_id)
+            .header("webhook-timestamp", &ts)
+            .header("webhook-signature", sig)
+            .body(item.payload.clone()));
+    }
+    match forward::request(sub, &item.payload) {
+        Ok(Some(f)) => {
+            let req = match &f.basic_auth {
+                Some((user, password)) => req.basic_auth(user, Some(password)),
+                None => req,
+            };
+            Ok(req.body(f.body))
+        }
+        Ok(None) => Err(no_request(
+            Some(format!(
+                "not sent: a {} target takes bounces and complaints only",
+                sub.kind.as_str()
+            )),
+            None,
+        )),
+        Err(e) => Err(no_request(None, Some(e))),
+    }
+}
+
 async fn post(client: &reqwest::Client, cfg: &OutboundConfig, item: &OutboxItem) -> Answer {
     let url = match check_url(&item.subscription.url, &cfg.allow) {
         Ok(u) => u,
-        Err(e) => {
-            return Answer {
-                status: None,
-                retry_after: None,
-                excerpt: None,
-                error: Some(e),
-            }
-        }
+        Err(e) => return no_request(None, Some(e)),
     };
-    let now = now_ms();
-    let ts = (now / 1000).to_string();
-    let secrets = sign::signing_secrets(&item.subscription, now);
-    let sig = sign::signature(&secrets, &item.message_id, &ts, item.payload.as_bytes());
-    let req = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("webhook-id", &item.message_id)
-        .header("webhook-timestamp", &ts)
-        .header("webhook-signature", sig)
-        .body(item.payload.clone());
+    let req = match request(client, url, item) {
+        Ok(req) => req,
+        Err(answer) => return answer,
+    };
     let sent = tokio::time::timeout(cfg.timeout, async {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -264,18 +301,11 @@ async fn post(client: &reqwest::Client, cfg: &OutboundConfig, item: &OutboxItem)
             excerpt,
             error: (!(200..300).contains(&status)).then(|| format!("HTTP {status}")),
         },
-        Ok(Err(e)) => Answer {
-            status: None,
-            retry_after: None,
-            excerpt: None,
-            error: Some(error_text(&e)),
-        },
-        Err(_) => Answer {
-            status: None,
-            retry_after: None,
-            excerpt: None,
-            error: Some(format!("no answer within {} s", cfg.timeout.as_secs())),
-        },
+        Ok(Err(e)) => no_request(None, Some(error_text(&e))),
+        Err(_) => no_request(
+            None,
+            Some(format!("no answer within {} s", cfg.timeout.as_secs())),
+        ),
     }
 }
 

@@ -266,6 +266,7 @@ fn apply_event(
             source_id: p.source_id,
             inbox_id: p.inbox_id,
             provider: p.provider.clone(),
+            cause: Some(Box::new(crate::types::ChangeCause::of(e))),
         }
     })))
 }

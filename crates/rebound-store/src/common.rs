@@ -190,6 +190,7 @@ pub(crate) fn announce_manual(
         source_id: 0,
         inbox_id: 0,
         provider: provider.to_string(),
+        cause: None,
     };
     crate::outbound::enqueue(rows, &[change], now).map(|_| ())
 }

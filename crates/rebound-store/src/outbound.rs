@@ -5,7 +5,7 @@
 //! every backend: a change is never announced without being stored, nor stored without being
 //! announced. Delivering the rows (signing, HTTP, the retry schedule) is the server's.
 
-use rebound_core::{timestamp, Millis};
+use rebound_core::{timestamp, Millis, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::ApplyRows;
@@ -23,16 +23,40 @@ pub const EVENT_TYPES: &[&str] = &[STATUS_CHANGED];
 pub enum SubscriptionKind {
     /// The payload as JSON, signed per Standard Webhooks (`whsec_…` secret).
     Webhook,
+    /// A forwarder: listmonk's bounce API (`POST …/webhooks/bounce`, HTTP basic auth; the
+    /// secret is `username:password`).
+    Listmonk,
+    /// A forwarder: ToSend's webhook payload (which FluentCRM's toSend bounce handler URL
+    /// takes); no secret (the target URL's key is one).
+    Tosend,
 }
 
 impl SubscriptionKind {
     /// Every kind.
-    pub const ALL: &'static [SubscriptionKind] = &[SubscriptionKind::Webhook];
+    pub const ALL: &'static [SubscriptionKind] = &[
+        SubscriptionKind::Webhook,
+        SubscriptionKind::Listmonk,
+        SubscriptionKind::Tosend,
+    ];
 
     /// The name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             SubscriptionKind::Webhook => "webhook",
+            SubscriptionKind::Listmonk => "listmonk",
+            SubscriptionKind::Tosend => "tosend",
+        }
+    }
+
+    /// Whether a target of this kind can be told of a change to `new_status`: a forwarder
+    /// speaks a bounce API, which knows bounces and complaints only (no unsubscribe, no
+    /// reset to subscribed); a webhook takes every change.
+    pub fn carries(self, new_status: Status) -> bool {
+        match self {
+            SubscriptionKind::Webhook => true,
+            SubscriptionKind::Listmonk | SubscriptionKind::Tosend => {
+                matches!(new_status, Status::Bounced | Status::Complained)
+            }
         }
     }
 
@@ -105,6 +129,8 @@ pub fn wants(events: &[String], event_type: &str) -> bool {
 pub struct SubscriptionFilter {
     /// Id.
     pub id: i64,
+    /// Kind (a forwarder carries only some changes: [`SubscriptionKind::carries`]).
+    pub kind: SubscriptionKind,
     /// Event types delivered.
     pub events: Vec<String>,
 }
@@ -239,6 +265,13 @@ pub fn status_change_payload(change: &ContactChange, message_id: &str, now: Mill
             "source": change.provider,
             "source_id": (change.source_id != 0).then_some(change.source_id),
             "event_id": change.event_id,
+            "cause": change.cause.as_ref().map(|c| serde_json::json!({
+                "kind": c.kind.as_str(),
+                "class": c.class.map(|k| k.as_str()),
+                "status": c.status,
+                "diagnostic": c.diagnostic,
+                "message_id": c.message_id,
+            })),
         }
     })
     .to_string()
@@ -262,7 +295,7 @@ pub fn enqueue(rows: &mut impl ApplyRows, changes: &[ContactChange], now: Millis
     for change in changes {
         let message_id = new_message_id();
         let payload = status_change_payload(change, &message_id, now);
-        for s in &subs {
+        for s in subs.iter().filter(|s| s.kind.carries(change.new_status)) {
             rows.insert_outbox(&NewOutbox {
                 subscription_id: s.id,
                 message_id: &message_id,

@@ -81,6 +81,37 @@ pub struct ContactChange {
     pub inbox_id: i64,
     /// The provider the event came through (`api`, `import` for a change by hand).
     pub provider: String,
+    /// What the event that changed it said (`None` for a change by hand).
+    pub cause: Option<Box<ChangeCause>>,
+}
+
+/// The facts of the event behind a status change that outbound payloads carry (forwarders
+/// into other systems need the bounce class and the diagnostic, not only the new status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeCause {
+    /// `bounce`, `complaint`, `unsubscribe`…
+    pub kind: EventKind,
+    /// `hard` or `soft`, for a bounce.
+    pub class: Option<rebound_core::BounceClass>,
+    /// The enhanced status code (`5.1.1`).
+    pub status: Option<String>,
+    /// The receiving server's diagnostic.
+    pub diagnostic: Option<String>,
+    /// The Message-ID of the message concerned.
+    pub message_id: Option<String>,
+}
+
+impl ChangeCause {
+    /// The facts of `e`.
+    pub fn of(e: &Event) -> ChangeCause {
+        ChangeCause {
+            kind: e.kind,
+            class: e.class,
+            status: e.status.clone(),
+            diagnostic: e.diagnostic.clone(),
+            message_id: e.message_id.clone(),
+        }
+    }
 }
 
 /// What an [`crate::Store::apply`] call did.

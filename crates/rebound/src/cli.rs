@@ -65,6 +65,10 @@ pub enum Command {
     /// Users of the web UI.
     #[command(subcommand)]
     User(UserCommand),
+    /// Outbound subscriptions: signed webhooks, and forwarders into listmonk or a
+    /// ToSend-shaped bounce URL (FluentCRM).
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
     /// The RFC 8058 one-click unsubscribe headers for one message (List-Unsubscribe and
     /// List-Unsubscribe-Post).
     UnsubscribeLink(UnsubscribeLinkArgs),
@@ -110,6 +114,86 @@ pub enum KeyCommand {
     Revoke {
         /// The key's id (see `rebound key list`).
         id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubscriptionCommand {
+    /// Make a subscription; prints a webhook's `whsec_` signing secret once (on standard
+    /// output, alone).
+    Add {
+        /// Target URL (listmonk: its full `…/webhooks/bounce` URL; tosend: the bounce
+        /// handler URL, e.g. FluentCRM's).
+        #[arg(long)]
+        url: String,
+        /// webhook (Standard Webhooks signed), listmonk or tosend (forwarders).
+        #[arg(long, default_value = "webhook", value_parser = ["webhook", "listmonk", "tosend"])]
+        kind: String,
+        /// Event types, comma-separated (contact.status_changed, or *); default every one
+        /// the kind takes.
+        #[arg(long, value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        /// Free text.
+        #[arg(long)]
+        description: Option<String>,
+        /// listmonk: the API user.
+        #[arg(long)]
+        username: Option<String>,
+        /// listmonk: read the API user's token from standard input.
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Networks (comma-separated CIDRs) a target may be in although not public: the
+        /// same as `serve`'s.
+        #[arg(long, env = "REBOUND_OUTBOUND_ALLOW", value_name = "CIDRS")]
+        outbound_allow: Option<String>,
+    },
+    /// List subscriptions: id, kind, enabled, URL, events, description (never a secret).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A new signing secret for a webhook (printed once); the old one keeps signing beside
+    /// it for the overlap.
+    Rotate {
+        /// The subscription's id (see `rebound subscription list`).
+        id: i64,
+        /// Hours the old secret keeps signing (default 24, at most 720).
+        #[arg(long)]
+        overlap_hours: Option<u64>,
+    },
+    /// Stop deliveries to a subscription (messages wait until it is enabled again).
+    Disable {
+        /// The subscription's id.
+        id: i64,
+    },
+    /// Deliver to a subscription again (and forget why it was disabled).
+    Enable {
+        /// The subscription's id.
+        id: i64,
+    },
+    /// The delivery log of a subscription, newest first: one JSON object per line.
+    Deliveries {
+        /// The subscription's id.
+        id: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Queue again one message (by an attempt's id) or every message given up since a time.
+    Redeliver {
+        /// The subscription's id.
+        id: i64,
+        /// Every message given up since this time (RFC 3339).
+        #[arg(
+            long,
+            conflicts_with = "delivery",
+            required_unless_present = "delivery"
+        )]
+        since: Option<String>,
+        /// An attempt's id (see `rebound subscription deliveries`).
+        #[arg(long)]
+        delivery: Option<i64>,
     },
 }
 

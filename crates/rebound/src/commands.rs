@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Key(cmd) => return crate::access::key(&store, cmd).await,
         Command::User(cmd) => return crate::access::user(&store, cmd).await,
+        Command::Subscription(cmd) => return crate::access::subscription(&store, &file, cmd).await,
         Command::UnsubscribeLink(args) => unsubscribe_link(&store, &file, args).await?,
         Command::Webhook(_) | Command::Parse(_) | Command::Store(_) => {
             unreachable!("handled above")

@@ -6,16 +6,55 @@
 
 use super::{objects, str_field, ParseError};
 use crate::event::hashed_dedup_key;
+use crate::forward::Forwarded;
 use crate::reason::{classify, find_status};
 use crate::{
     Address, Attribution, BounceClass, Event, EventKind, Reason, Recipient, WebhookRequest,
 };
 
+/// The recipient's address (or [`SUBSCRIBER_UUID`]).
+pub const EMAIL: &str = "email";
+/// The subscriber's UUID, instead of [`EMAIL`].
+pub const SUBSCRIBER_UUID: &str = "subscriber_uuid";
+/// `hard`, `soft` or `complaint`.
+pub const TYPE: &str = "type";
+/// Where the bounce came from (free text; `api` when absent).
+pub const SOURCE: &str = "source";
+/// Free JSON kept with the bounce.
+pub const META: &str = "meta";
+/// The campaign's UUID.
+pub const CAMPAIGN_UUID: &str = "campaign_uuid";
+/// listmonk's bounce types (`models.BounceTypeHard`, `…Soft`, `…Complaint`).
+pub const HARD: &str = "hard";
+/// See [`HARD`].
+pub const SOFT: &str = "soft";
+/// See [`HARD`].
+pub const COMPLAINT: &str = "complaint";
+/// The `source` of bounces rebound forwards to listmonk.
+pub const FORWARD_SOURCE: &str = "rebound";
+
+/// The body of listmonk's bounce API (`POST /webhooks/bounce`, `models.Bounce`) telling
+/// `f`: `{"email", "source": "rebound", "type", "meta": {reason, status, diagnostic, class,
+/// provider, event_id, message_id, rebound_id}}`.
+pub fn forward(f: &Forwarded) -> serde_json::Value {
+    let typ = match (f.kind, f.class) {
+        (EventKind::Complaint, _) => COMPLAINT,
+        (_, Some(BounceClass::Soft)) => SOFT,
+        _ => HARD,
+    };
+    let mut body = serde_json::Map::new();
+    body.insert(EMAIL.into(), f.email.clone().into());
+    body.insert(SOURCE.into(), FORWARD_SOURCE.into());
+    body.insert(TYPE.into(), typ.into());
+    body.insert(META.into(), f.meta());
+    serde_json::Value::Object(body)
+}
+
 pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
     let items = objects(&req.body)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, v) in items.iter().enumerate() {
-        let recipient = match (str_field(v, "email"), str_field(v, "subscriber_uuid")) {
+        let recipient = match (str_field(v, EMAIL), str_field(v, SUBSCRIBER_UUID)) {
             (Some(e), _) => Recipient::Email(
                 Address::parse(e).map_err(|e| ParseError::new(format!("item {i}: email: {e}")))?,
             ),
@@ -26,21 +65,21 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
                 )))
             }
         };
-        let typ = str_field(v, "type")
+        let typ = str_field(v, TYPE)
             .ok_or_else(|| ParseError::new(format!("item {i}: missing field 'type'")))?;
         let (kind, class) = match typ {
-            "hard" => (EventKind::Bounce, Some(BounceClass::Hard)),
-            "soft" => (EventKind::Bounce, Some(BounceClass::Soft)),
-            "complaint" => (EventKind::Complaint, None),
+            HARD => (EventKind::Bounce, Some(BounceClass::Hard)),
+            SOFT => (EventKind::Bounce, Some(BounceClass::Soft)),
+            COMPLAINT => (EventKind::Complaint, None),
             other => {
                 return Err(ParseError::new(format!(
                     "item {i}: unknown type '{other}' (expected hard, soft or complaint)"
                 )))
             }
         };
-        let campaign = str_field(v, "campaign_uuid").unwrap_or("");
-        let source = str_field(v, "source").unwrap_or("api");
-        let meta = match v.get("meta") {
+        let campaign = str_field(v, CAMPAIGN_UUID).unwrap_or("");
+        let source = str_field(v, SOURCE).unwrap_or("api");
+        let meta = match v.get(META) {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
@@ -54,12 +93,12 @@ pub(super) fn parse(req: &WebhookRequest) -> Result<Vec<Event>, ParseError> {
             &[recipient.display(), campaign, typ, source, &meta],
         );
         let mut details = serde_json::Map::new();
-        details.insert("source".into(), source.into());
+        details.insert(SOURCE.into(), source.into());
         if !campaign.is_empty() {
-            details.insert("campaign_uuid".into(), campaign.into());
+            details.insert(CAMPAIGN_UUID.into(), campaign.into());
         }
         if !meta.is_empty() {
-            details.insert("meta".into(), meta.clone().into());
+            details.insert(META.into(), meta.clone().into());
         }
         out.push(Event {
             recipient,

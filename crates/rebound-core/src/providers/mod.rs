@@ -9,7 +9,7 @@ mod brevo;
 mod forwardemail;
 mod generic;
 mod lettermint;
-mod listmonk;
+pub mod listmonk;
 mod mailersend;
 pub mod mailgun;
 mod mailjet;
@@ -25,7 +25,7 @@ mod ses;
 mod smtp2go;
 pub mod sns;
 mod sparkpost;
-mod tosend;
+pub mod tosend;
 mod unisender_go;
 
 /// A body that is authentic but cannot be understood. Answers 400 at ingest.

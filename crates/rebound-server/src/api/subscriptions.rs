@@ -7,18 +7,13 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use rebound_core::{timestamp, Millis};
-use rebound_store::outbound::{
-    Delivery, NewSubscription, Requeue, Subscription, SubscriptionKind, EVENT_TYPES,
-};
+use rebound_store::outbound::{Delivery, Requeue, Subscription, SubscriptionKind};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_json, ApiResult, Items};
 use crate::error::{ApiError, ErrorBody};
-use crate::outbound::{check_url, sign};
+use crate::outbound::subscriptions::{self as subs, check_events, check_target, find};
 use crate::state::{now_ms, AppState};
-
-/// Default overlap of a rotated secret with its successor.
-const DEFAULT_OVERLAP_HOURS: u64 = 24;
 
 /// A subscription as shown (never its secrets).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -26,7 +21,7 @@ pub(super) struct SubscriptionView {
     id: i64,
     /// Target URL.
     url: String,
-    /// `webhook`.
+    /// `webhook`, `listmonk` or `tosend`.
     kind: SubscriptionKind,
     /// Event types delivered (`*`: all).
     events: Vec<String>,
@@ -71,8 +66,10 @@ impl From<&Subscription> for SubscriptionView {
 pub(super) struct WithSecret {
     #[serde(flatten)]
     subscription: SubscriptionView,
-    /// The signing secret (`whsec_…`). Not shown again.
-    secret: String,
+    /// The signing secret (`whsec_…`) of a `webhook`. Not shown again. Absent for a
+    /// forwarder (listmonk's credentials were given; a ToSend URL is its own secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
 /// A new subscription.
@@ -81,7 +78,9 @@ pub(super) struct WithSecret {
 pub(super) struct CreateSubscription {
     /// Target URL (`http` or `https`; private addresses only where the operator allows).
     url: String,
-    /// `webhook` (Standard Webhooks signed).
+    /// `webhook` (Standard Webhooks signed, the default), `listmonk` (forwards bounces and
+    /// complaints to listmonk's `…/webhooks/bounce`, basic auth) or `tosend` (forwards them
+    /// in ToSend's webhook shape, e.g. to FluentCRM's toSend bounce handler URL).
     #[serde(default = "webhook")]
     kind: String,
     /// Event types (`contact.status_changed`, or `*`); default all.
@@ -89,34 +88,16 @@ pub(super) struct CreateSubscription {
     events: Option<Vec<String>>,
     #[serde(default)]
     description: Option<String>,
+    /// `listmonk`: the API user (stored like a secret, never listed).
+    #[serde(default)]
+    username: Option<String>,
+    /// `listmonk`: the API user's token (stored like a secret, never listed).
+    #[serde(default)]
+    password: Option<String>,
 }
 
 fn webhook() -> String {
     "webhook".into()
-}
-
-fn check_events(events: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
-    let events = events.unwrap_or_else(|| vec!["*".to_string()]);
-    if events.is_empty() {
-        return Err(ApiError::bad_request(
-            "events: name at least one event type, or \"*\"",
-        ));
-    }
-    for e in &events {
-        if e != "*" && !EVENT_TYPES.contains(&e.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown event type '{e}' (known: {}, or \"*\")",
-                EVENT_TYPES.join(", ")
-            )));
-        }
-    }
-    Ok(events)
-}
-
-fn check_target(state: &AppState, url: &str) -> Result<String, ApiError> {
-    check_url(url.trim(), &state.config.outbound.allow)
-        .map(|u| u.to_string())
-        .map_err(ApiError::bad_request)
 }
 
 /// `POST /api/v1/subscriptions` `{"url","kind","events",…}` → 201 with the secret, shown once.
@@ -130,23 +111,20 @@ fn check_target(state: &AppState, url: &str) -> Result<String, ApiError> {
     ))]
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
     let req: CreateSubscription = parse_json(&body)?;
-    let kind = SubscriptionKind::parse(&req.kind).ok_or_else(|| {
-        ApiError::bad_request(format!("unknown kind '{}' (known: webhook)", req.kind))
-    })?;
-    let url = check_target(&state, &req.url)?;
-    let events = check_events(req.events)?;
-    let secret = sign::new_secret();
-    let sub = state
-        .store
-        .create_subscription(NewSubscription {
-            url,
-            kind,
-            events,
-            secret: secret.clone(),
-            description: req.description.unwrap_or_default(),
-            created_at: now_ms(),
-        })
-        .await?;
+    let (sub, secret) = subs::create(
+        &state.store,
+        &state.config.outbound.allow,
+        subs::Create {
+            url: req.url,
+            kind: req.kind,
+            events: req.events,
+            description: req.description,
+            username: req.username,
+            password: req.password,
+        },
+        now_ms(),
+    )
+    .await?;
     let shown = WithSecret {
         subscription: (&sub).into(),
         secret,
@@ -167,16 +145,6 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
         .map(SubscriptionView::from)
         .collect();
     Ok(Json(Items { items }).into_response())
-}
-
-async fn find(state: &AppState, id: i64) -> Result<Subscription, ApiError> {
-    state
-        .store
-        .list_subscriptions()
-        .await?
-        .into_iter()
-        .find(|s| s.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("no subscription {id}")))
 }
 
 /// Changes to a subscription.
@@ -205,19 +173,15 @@ pub(super) async fn update(
     body: Bytes,
 ) -> ApiResult {
     let req: PatchSubscription = parse_json(&body)?;
-    let mut sub = find(&state, id).await?;
+    let mut sub = find(&state.store, id).await?;
     if let Some(url) = req.url {
-        sub.url = check_target(&state, &url)?;
+        sub.url = check_target(&state.config.outbound.allow, &url)?;
     }
     if req.events.is_some() {
-        sub.events = check_events(req.events)?;
+        sub.events = check_events(sub.kind, req.events)?;
     }
     if let Some(enabled) = req.enabled {
-        if enabled && !sub.enabled {
-            sub.disabled_reason = None;
-            sub.failing_since = None;
-        }
-        sub.enabled = enabled;
+        subs::set_enabled(&mut sub, enabled);
     }
     if let Some(d) = req.description {
         sub.description = d;
@@ -243,6 +207,7 @@ pub(super) struct Rotate {
     responses(
         (status = 200, description = "The subscription and its new `secret`, shown this once.",
          body = WithSecret),
+        (status = 400, description = "A forwarder: no signing secret to rotate.", body = ErrorBody),
         (status = 404, description = "No such subscription.", body = ErrorBody),
     ))]
 pub(super) async fn rotate(
@@ -255,15 +220,10 @@ pub(super) async fn rotate(
     } else {
         parse_json(&body)?
     };
-    let hours = req.overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS).min(720);
-    let mut sub = find(&state, id).await?;
-    let secret = sign::new_secret();
-    sub.previous_secret = Some(std::mem::replace(&mut sub.secret, secret.clone()));
-    sub.previous_until = Some(now_ms() + i64::try_from(hours).unwrap_or(24) * 3_600_000);
-    state.store.update_subscription(sub.clone()).await?;
+    let (sub, secret) = subs::rotate(&state.store, id, req.overlap_hours, now_ms()).await?;
     let shown = WithSecret {
         subscription: (&sub).into(),
-        secret,
+        secret: Some(secret),
     };
     Ok(Json(shown).into_response())
 }
@@ -291,7 +251,7 @@ pub(super) async fn deliveries(
     Path(id): Path<i64>,
     Query(q): Query<DeliveryQuery>,
 ) -> ApiResult {
-    find(&state, id).await?;
+    find(&state.store, id).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let items = state.store.list_deliveries(id, q.before, limit).await?;
     Ok(Json(Items { items }).into_response())
@@ -332,7 +292,7 @@ pub(super) async fn redeliver(
     body: Bytes,
 ) -> ApiResult {
     let req: Redeliver = parse_json(&body)?;
-    find(&state, id).await?;
+    find(&state.store, id).await?;
     let what = match (req.delivery, req.since.as_deref()) {
         (Some(d), None) => Requeue::Delivery(d),
         (None, Some(t)) => Requeue::FailedSince(
@@ -345,13 +305,6 @@ pub(super) async fn redeliver(
             ))
         }
     };
-    let requeued = state.store.requeue(id, what, now_ms()).await?;
-    if matches!(what, Requeue::Delivery(_)) && requeued == 0 {
-        return Err(ApiError::not_found(format!(
-            "subscription {id} has no delivery attempt {}",
-            req.delivery.unwrap_or_default()
-        )));
-    }
-    crate::outbound::wake();
+    let requeued = subs::redeliver(&state.store, id, what, now_ms()).await?;
     Ok(Json(Requeued { requeued }).into_response())
 }

@@ -14,7 +14,7 @@ use rebound_core::{
 use super::Conn;
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
-use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter};
+use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter, SubscriptionKind};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -299,7 +299,7 @@ impl ApplyRows for PgRows<'_> {
     fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
         self.0
             .query(
-                "SELECT id, events FROM subscriptions WHERE enabled ORDER BY id",
+                "SELECT id, events, kind FROM subscriptions WHERE enabled ORDER BY id",
                 &[],
             )?
             .iter()
@@ -307,6 +307,8 @@ impl ApplyRows for PgRows<'_> {
                 Ok(SubscriptionFilter {
                     id: r.try_get(0)?,
                     events: parse_events(r.try_get(1)?),
+                    kind: SubscriptionKind::parse(&r.try_get::<_, String>(2)?)
+                        .unwrap_or(SubscriptionKind::Webhook),
                 })
             })
             .collect()

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
-use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter};
+use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter, SubscriptionKind};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -265,14 +265,16 @@ impl ApplyRows for SqliteRows<'_> {
     }
 
     fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
-        let mut stmt = self
-            .0
-            .prepare_cached("SELECT id, events FROM subscriptions WHERE enabled ORDER BY id")?;
+        let mut stmt = self.0.prepare_cached(
+            "SELECT id, events, kind FROM subscriptions WHERE enabled ORDER BY id",
+        )?;
         let subs = stmt
             .query_map([], |r| {
                 Ok(SubscriptionFilter {
                     id: r.get(0)?,
                     events: parse_events(&r.get::<_, String>(1)?),
+                    kind: SubscriptionKind::parse(&r.get::<_, String>(2)?)
+                        .unwrap_or(SubscriptionKind::Webhook),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

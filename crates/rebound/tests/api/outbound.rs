@@ -303,3 +303,318 @@ async fn private_targets_are_refused_without_the_allow_list() {
     );
     assert!(receiver.got().is_empty());
 }
+
+/// A forwarder subscription made through the API.
+async fn forwarder(app: &TestApp, body: Value) -> Value {
+    let (status, v) = app
+        .api(Method::POST, "/api/v1/subscriptions", Some(body))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert!(v.get("secret").is_none(), "a forwarder has no secret: {v}");
+    v
+}
+
+/// The user and password of a basic `authorization` header.
+fn basic_auth(g: &Got) -> (String, String) {
+    use base64::Engine;
+    let h = g
+        .headers
+        .get("authorization")
+        .expect("authorization header");
+    let b64 = h.strip_prefix("Basic ").expect("basic auth");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    let text = String::from_utf8(raw).expect("utf-8");
+    let (u, p) = text.split_once(':').expect("user:password");
+    (u.to_string(), p.to_string())
+}
+
+/// A ToSend hard bounce ingested through a source, a complaint and an unsubscribe made by
+/// hand: listmonk's bounce API gets the bounce (hard) and the complaint, with basic auth,
+/// and the fields its `models.Bounce` reads; a ToSend-shaped target gets them in ToSend's
+/// webhook shape; neither gets the unsubscribe (no such type).
+#[tokio::test]
+async fn forwarders_speak_listmonks_bounce_api_and_tosends_webhook_shape() {
+    let (lm, lm_addr) = start_receiver(0).await;
+    let (ts, ts_addr) = start_receiver(0).await;
+    let app = app_with(fast("127.0.0.0/8")).await;
+    let l = forwarder(
+        &app,
+        json!({"url": format!("http://{lm_addr}/webhooks/bounce"), "kind": "listmonk",
+               "username": "rebound-api", "password": "s3cr:et"}),
+    )
+    .await;
+    let t = forwarder(
+        &app,
+        json!({"url": format!("http://{ts_addr}/crm/bounce-handler/tosend?key=k1"),
+               "kind": "tosend", "description": "FluentCRM"}),
+    )
+    .await;
+    assert_eq!(l["events"], json!(["contact.status_changed"]));
+    assert_eq!(t["kind"], "tosend");
+    // Credentials are never listed back.
+    let (_, list) = app.get("/api/v1/subscriptions").await;
+    assert!(!list.to_string().contains("s3cr:et"), "{list}");
+    assert!(!list.to_string().contains("rebound-api"), "{list}");
+    // Missing credentials, credentials for another kind, an unknown kind.
+    for (body, why) in [
+        (
+            json!({"url": "https://x.example/webhooks/bounce", "kind": "listmonk"}),
+            "username",
+        ),
+        (
+            json!({"url": "https://x.example/", "kind": "tosend", "username": "u", "password": "p"}),
+            "listmonk",
+        ),
+        (
+            json!({"url": "https://x.example/", "kind": "mautic"}),
+            "listmonk, tosend",
+        ),
+    ] {
+        let (code, v) = app
+            .api(Method::POST, "/api/v1/subscriptions", Some(body))
+            .await;
+        assert_eq!(code, 400, "{v}");
+        assert!(v["error"].as_str().is_some_and(|e| e.contains(why)), "{v}");
+    }
+
+    set_status(&app, "gone@example.com", "unsubscribed").await;
+    let source = app
+        .create_source(json!({"provider": "tosend", "name": "ToSend"}))
+        .await;
+    let (code, v) = app
+        .post_shown(
+            &source,
+            &[],
+            crate::helpers::fixture("tosend", "bounce-hard.json"),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(app.drain().await.status_changes, 1);
+    set_status(&app, "spam@example.com", "complained").await;
+    wait_for("two forwards each", 20, || {
+        lm.got().len() >= 2 && ts.got().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (lm_got, ts_got) = (lm.got(), ts.got());
+    assert_eq!(
+        (lm_got.len(), ts_got.len()),
+        (2, 2),
+        "the unsubscribe is not forwarded"
+    );
+
+    // listmonk: POST /webhooks/bounce, basic auth, JSON {email, source, type, meta}.
+    for g in &lm_got {
+        assert_eq!(basic_auth(g), ("rebound-api".into(), "s3cr:et".into()));
+        assert_eq!(g.headers["content-type"], "application/json");
+        assert!(!g.headers.contains_key("webhook-signature"));
+    }
+    let (hard, complaint) = (body(&lm_got[0]), body(&lm_got[1]));
+    assert_eq!(hard["email"], "recipient@example.com");
+    assert_eq!(hard["source"], "rebound");
+    assert_eq!(hard["type"], "hard");
+    let meta = &hard["meta"];
+    assert_eq!(meta["reason"], "userunknown", "{hard}");
+    assert_eq!(meta["status"], "5.1.1");
+    assert!(meta["diagnostic"]
+        .as_str()
+        .is_some_and(|d| d.contains("550 5.1.1")));
+    assert_eq!(meta["class"], "hard");
+    assert_eq!(meta["provider"], "tosend");
+    assert!(meta["event_id"].as_i64().is_some_and(|id| id > 0), "{meta}");
+    assert_eq!(meta["message_id"], "msg_abc123...");
+    assert!(meta["rebound_id"]
+        .as_str()
+        .is_some_and(|i| i.starts_with("msg_")));
+    assert_eq!(hard.as_object().map(|o| o.len()), Some(4), "{hard}");
+    assert_eq!(complaint["email"], "spam@example.com");
+    assert_eq!(complaint["type"], "complaint");
+    assert_eq!(complaint["meta"]["provider"], "api");
+
+    // ToSend shape: {type, email, bounce_sub_type, reason, is_hard_bounce, message_id}.
+    for g in &ts_got {
+        assert!(!g.headers.contains_key("authorization"));
+        assert_eq!(g.headers["content-type"], "application/json");
+    }
+    let (bounce, complaint) = (body(&ts_got[0]), body(&ts_got[1]));
+    assert_eq!(bounce["type"], "bounce");
+    assert_eq!(bounce["email"], "recipient@example.com");
+    assert_eq!(bounce["is_hard_bounce"], true);
+    assert_eq!(bounce["bounce_sub_type"], "NoEmail");
+    assert_eq!(
+        bounce["reason"],
+        "smtp; 550 5.1.1 The email account does not exist"
+    );
+    assert_eq!(bounce["message_id"], "msg_abc123...");
+    assert_eq!(complaint["type"], "complaint");
+    assert_eq!(complaint["email"], "spam@example.com");
+    assert!(complaint["message_id"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("msg_")));
+
+    // The delivery log and rotation: as for webhooks, but no secret to rotate.
+    let lid = l["id"].as_i64().expect("id");
+    let log = deliveries(&app, lid).await;
+    assert_eq!(log.len(), 2);
+    assert!(
+        log.iter()
+            .all(|d| d["ok"] == true && d["http_status"] == 200),
+        "{log:?}"
+    );
+    let (code, v) = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/subscriptions/{lid}/rotate"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 400, "{v}");
+}
+
+/// `rebound subscription …` on the database of a running server: add (a webhook's secret
+/// printed once; listmonk's token read from standard input), list (never a secret), rotate,
+/// disable/enable, deliveries, redeliver.
+#[tokio::test]
+async fn subscriptions_made_on_the_command_line_deliver_from_the_running_server() {
+    let (lm, lm_addr) = start_receiver(0).await;
+    let app = app_with(fast("127.0.0.0/8")).await;
+    let db = app.database_url();
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let out = crate::helpers::run_rebound(
+            &[&["--database-url", db.as_str()], args].concat(),
+            stdin.map(str::as_bytes),
+        );
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let url = format!("http://{lm_addr}/webhooks/bounce");
+    // Refused without the allow list, as the API does.
+    let (code, _, err) = cli(
+        &["subscription", "add", "--url", &url, "--kind", "tosend"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("not public"), "{err}");
+    let (code, out, err) = cli(
+        &[
+            "subscription",
+            "add",
+            "--url",
+            &url,
+            "--kind",
+            "listmonk",
+            "--username",
+            "api",
+            "--password-stdin",
+            "--outbound-allow",
+            "127.0.0.0/8",
+            "--description",
+            "listmonk",
+        ],
+        Some("tok3n\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "nothing secret printed: {out}");
+    let (code, out, err) = cli(
+        &[
+            "subscription",
+            "add",
+            "--url",
+            "https://hooks.example.org/rebound",
+            "--events",
+            "contact.status_changed",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let secret = out.trim().to_string();
+    assert!(
+        secret.starts_with("whsec_") && !secret.contains('\n'),
+        "{out}"
+    );
+    assert!(err.contains("shown once"), "{err}");
+
+    let (code, out, _) = cli(&["subscription", "list", "--json"], None);
+    assert_eq!(code, 0);
+    let subs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(subs.len(), 2, "{out}");
+    assert_eq!(
+        (subs[0]["kind"].as_str(), subs[0]["enabled"].as_bool()),
+        (Some("listmonk"), Some(true))
+    );
+    assert!(!out.contains("tok3n") && !out.contains(&secret), "{out}");
+    let (lid, wid) = (
+        subs[0]["id"].as_i64().expect("id").to_string(),
+        subs[1]["id"].as_i64().expect("id").to_string(),
+    );
+    let (_, table, _) = cli(&["subscription", "list"], None);
+    assert!(
+        table.contains("listmonk\tenabled") && !table.contains("tok3n"),
+        "{table}"
+    );
+
+    let (code, out, err) = cli(&["subscription", "rotate", &wid], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.trim().starts_with("whsec_") && out.trim() != secret);
+    let (code, _, err) = cli(&["subscription", "rotate", &lid], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("forwarder"), "{err}");
+    // Only the listmonk forwarder gets the change.
+    let (code, _, _) = cli(&["subscription", "disable", &wid], None);
+    assert_eq!(code, 0);
+
+    set_status(&app, "ann@example.com", "bounced").await;
+    wait_for("the forward", 20, || !lm.got().is_empty()).await;
+    let g = &lm.got()[0];
+    assert_eq!(basic_auth(g), ("api".into(), "tok3n".into()));
+    assert_eq!(body(g)["type"], "hard");
+    assert_eq!(body(g)["email"], "ann@example.com");
+
+    let (code, out, _) = cli(&["subscription", "deliveries", &lid], None);
+    assert_eq!(code, 0);
+    let d: Value = serde_json::from_str(out.lines().next().expect("a delivery")).expect("json");
+    assert_eq!(d["ok"], true);
+    let did = d["id"].as_i64().expect("id").to_string();
+    let (code, _, err) = cli(
+        &["subscription", "redeliver", &lid, "--delivery", &did],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 message"), "{err}");
+    wait_for("the redelivery", 20, || lm.got().len() == 2).await;
+    assert_eq!(lm.got()[1].body, lm.got()[0].body);
+    let (code, _, err) = cli(
+        &[
+            "subscription",
+            "redeliver",
+            &lid,
+            "--since",
+            "2020-01-01T00:00:00Z",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(&["subscription", "redeliver", &lid], None);
+    assert_ne!(code, 0, "{err}");
+
+    let (code, _, _) = cli(&["subscription", "disable", &lid], None);
+    assert_eq!(code, 0);
+    let (_, out, _) = cli(&["subscription", "list", "--json"], None);
+    assert!(
+        out.lines().all(|l| l.contains("\"enabled\":false")),
+        "{out}"
+    );
+    let (code, _, _) = cli(&["subscription", "enable", &lid], None);
+    assert_eq!(code, 0);
+    let (code, _, err) = cli(&["subscription", "enable", "999"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("no subscription 999"), "{err}");
+}

@@ -63,8 +63,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sources/{id}/scan", post(sources::scan))
         .route("/sources/{id}/test", post(sources::test))
-        .route("/outbound", get(outbound::page))
+        .route("/outbound", get(outbound::page).post(outbound::create))
         .route("/outbound/{id}", get(outbound::deliveries))
+        .route("/outbound/{id}/rotate", post(outbound::rotate))
+        .route("/outbound/{id}/redeliver", post(outbound::redeliver))
+        .route("/outbound/{id}/{action}", post(outbound::enable))
         .route("/log", get(log::page))
         .route("/log/replay-failed", post(log::replay_failed))
         .route("/log/{id}", get(log::detail))
@@ -154,6 +157,10 @@ fn flash(code: &str) -> Option<&'static str> {
         "status" => "Status changed.",
         "replayed" => "Request queued for replay.",
         "revoked" => "Key revoked.",
+        "subscribed" => "Subscription added.",
+        "enabled" => "Subscription enabled: deliveries resume.",
+        "disabled" => "Subscription disabled: nothing is sent until it is enabled again.",
+        "redelivered" => "The messages given up are queued again.",
         "user-deleted" => "User deleted; their sessions have ended.",
         "settings" => "Settings saved.",
         "scanned" => "Mailbox scanned.",

@@ -1,16 +1,22 @@
 //! `/outbound`: the subscriptions that tell other apps of status changes (their target,
 //! kind, events, state and why rebound disabled one), and `/outbound/{id}`: one
 //! subscription's delivery attempts, newest first (status, latency, the start of the
-//! answer). Secrets are never shown here: they are shown once by the API and the CLI.
+//! answer). Admins add a subscription (its `whsec_` secret shown once), rotate a webhook's
+//! secret, disable or enable one, and redeliver every message given up since a time — the
+//! same functions as the API and the CLI ([`crate::outbound::subscriptions`]).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Form;
+use rebound_store::outbound::Requeue;
 use serde::Deserialize;
 
-use super::{render, when, Chrome, UiError, UiResult};
+use super::settings::ShownOnce;
+use super::{back, render, when, Chrome, CsrfForm, UiError, UiResult};
 use crate::auth::session::UiSession;
-use crate::state::AppState;
+use crate::outbound::subscriptions;
+use crate::state::{now_ms, AppState};
 
 /// Attempts shown per page.
 const PAGE: u32 = 100;
@@ -143,6 +149,128 @@ pub(super) async fn deliveries(
         attempts,
         older,
     })
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn given(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// `POST /outbound`: a new subscription; a webhook's secret is shown this once.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: UiSession,
+    headers: HeaderMap,
+    Form(f): Form<CreateForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let req = subscriptions::Create {
+        url: f.url,
+        kind: f.kind,
+        events: None,
+        description: given(&f.description),
+        username: given(&f.username),
+        password: (!f.password.is_empty()).then_some(f.password),
+    };
+    let (sub, secret) =
+        subscriptions::create(&state.store, &state.config.outbound.allow, req, now_ms()).await?;
+    match secret {
+        Some(secret) => render(&ShownOnce {
+            chrome: Chrome::new(&s, "outbound", None),
+            title: format!("Subscription to {}", sub.url),
+            label: "Signing secret",
+            value: secret,
+            note: "Give it to the receiving app now (it verifies each request with it, the Standard Webhooks way): it is not shown again.",
+            back: "/outbound",
+            back_label: "Outbound",
+        }),
+        None => Ok(back("/outbound?done=subscribed")),
+    }
+}
+
+/// `POST /outbound/{id}/enable` and `/disable`.
+pub(super) async fn enable(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path((id, action)): Path<(i64, String)>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let on = match action.as_str() {
+        "enable" => true,
+        "disable" => false,
+        _ => return Err(UiError::new(StatusCode::NOT_FOUND, "no such action")),
+    };
+    subscriptions::enable(&state.store, id, on).await?;
+    Ok(back(if on {
+        "/outbound?done=enabled"
+    } else {
+        "/outbound?done=disabled"
+    }))
+}
+
+/// `POST /outbound/{id}/rotate`: a new secret, shown once; the old one signs beside it for
+/// 24 hours.
+pub(super) async fn rotate(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let (sub, secret) = subscriptions::rotate(&state.store, id, None, now_ms()).await?;
+    render(&ShownOnce {
+        chrome: Chrome::new(&s, "outbound", None),
+        title: format!("New secret for {}", sub.url),
+        label: "Signing secret",
+        value: secret,
+        note: "The old secret keeps signing beside this one for 24 hours: give this one to the receiving app before then. It is not shown again.",
+        back: "/outbound",
+        back_label: "Outbound",
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct RedeliverForm {
+    #[serde(default)]
+    csrf: String,
+    /// Hours back.
+    #[serde(default)]
+    hours: Option<i64>,
+}
+
+/// `POST /outbound/{id}/redeliver`: every message given up in the last `hours` (default 24)
+/// goes out again, with its id.
+pub(super) async fn redeliver(
+    State(state): State<AppState>,
+    s: UiSession,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Form(f): Form<RedeliverForm>,
+) -> UiResult {
+    s.check_change(&state, &headers, &f.csrf)?;
+    let hours = f.hours.unwrap_or(24).clamp(1, 24 * 90);
+    let since = now_ms() - hours * 3_600_000;
+    subscriptions::redeliver(&state.store, id, Requeue::FailedSince(since), now_ms()).await?;
+    Ok(back(&format!("/outbound/{id}?done=redelivered")))
 }
 
 #[cfg(test)]

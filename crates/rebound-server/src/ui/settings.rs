@@ -62,14 +62,17 @@ struct SettingsPage {
     users: Vec<UserRow>,
 }
 
+/// A secret shown this once, with the way back to the page that made it.
 #[derive(Template)]
 #[template(path = "shown_once.html")]
-struct ShownOnce {
-    chrome: Chrome,
-    title: String,
-    label: &'static str,
-    value: String,
-    note: &'static str,
+pub(super) struct ShownOnce {
+    pub(super) chrome: Chrome,
+    pub(super) title: String,
+    pub(super) label: &'static str,
+    pub(super) value: String,
+    pub(super) note: &'static str,
+    pub(super) back: &'static str,
+    pub(super) back_label: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +296,8 @@ pub(super) async fn create_key(
         label: "Key",
         value: text,
         note: "Copy it now: it is stored hashed and not shown again. Send it as Authorization: Bearer <key>.",
+        back: "/settings",
+        back_label: "Settings",
     })
 }
 
@@ -344,6 +349,8 @@ pub(super) async fn create_user(
         label: "Password",
         value: password.unwrap_or_default(),
         note: "Give it to the user now: it is stored hashed and not shown again.",
+        back: "/settings",
+        back_label: "Settings",
     })
 }
 

@@ -225,8 +225,21 @@ async fn excerpt(mut resp: reqwest::Response) -> Option<String> {
 /// `Retry-After` in seconds (an HTTP date is not honoured: the schedule applies).
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: u64 = v.trim().parse().ok()?;
-    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+    retry_after_value(v, std::time::SystemTime::now())
+}
+
+/// `Retry-After`'s two forms (RFC 9110 §10.2.3): seconds, or an HTTP date (a date past is
+/// "now"); at most [`MAX_RETRY_AFTER`].
+fn retry_after_value(v: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = httpdate::parse_http_date(v).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// An answer made without a request (a refused target, nothing to forward…).
@@ -468,6 +481,27 @@ pub async fn run(store: DynStore, cfg: OutboundConfig) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            retry_after_value("120", now),
+            Some(Duration::from_secs(120))
+        );
+        // 2015-10-21 07:28:00 UTC is `now`; 07:29:30 is 90 s later.
+        assert_eq!(
+            retry_after_value("Wed, 21 Oct 2015 07:29:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            retry_after_value("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date past: at once"
+        );
+        assert_eq!(retry_after_value("soon", now), None);
+        assert_eq!(retry_after_value("99999999", now), Some(MAX_RETRY_AFTER));
+    }
     use super::*;
 
     #[test]

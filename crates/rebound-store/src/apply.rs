@@ -197,22 +197,24 @@ fn resolve(rows: &mut impl ApplyRows, e: &Event, now: Millis) -> Result<Option<C
 }
 
 /// What applying one event did.
-enum Applied {
+// Returned and taken apart at once, never stored: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Applied<'a> {
     /// Stored, with the status change it caused, if any.
-    Stored(Option<ContactChange>),
+    Stored(Option<ContactChange>, crate::outbound::EventNotice<'a>),
     /// Already stored: nothing changed.
     Duplicate,
     /// The recipient had to be a known contact and was not: nothing changed.
     Unmatched,
 }
 
-fn apply_event(
+fn apply_event<'a>(
     rows: &mut impl ApplyRows,
-    p: &Processed,
-    e: &Event,
+    p: &'a Processed,
+    e: &'a Event,
     policy_: &Policy,
     now: Millis,
-) -> Result<Applied> {
+) -> Result<Applied<'a>> {
     let Some(contact) = resolve(rows, e, now)? else {
         return Ok(Applied::Unmatched);
     };
@@ -254,21 +256,28 @@ fn apply_event(
     if outcome.state != contact.state {
         rows.update_contact(contact.id, &outcome.state, now)?;
     }
-    Ok(Applied::Stored(outcome.status_change.map(|(old, new)| {
-        ContactChange {
-            contact_id: contact.id,
-            uuid: contact.uuid,
-            email: contact.email,
-            old_status: old,
-            new_status: new,
-            reason: outcome.state.reason.clone(),
-            event_id,
-            source_id: p.source_id,
-            inbox_id: p.inbox_id,
-            provider: p.provider.clone(),
-            cause: Some(Box::new(crate::types::ChangeCause::of(e))),
-        }
-    })))
+    let notice = crate::outbound::EventNotice {
+        event: e,
+        event_id,
+        contact_id: contact.id,
+        email: contact.email.clone(),
+        provider: &p.provider,
+        source_id: p.source_id,
+    };
+    let change = outcome.status_change.map(|(old, new)| ContactChange {
+        contact_id: contact.id,
+        uuid: contact.uuid,
+        email: contact.email,
+        old_status: old,
+        new_status: new,
+        reason: outcome.state.reason.clone(),
+        event_id,
+        source_id: p.source_id,
+        inbox_id: p.inbox_id,
+        provider: p.provider.clone(),
+        cause: Some(Box::new(crate::types::ChangeCause::of(e))),
+    });
+    Ok(Applied::Stored(change, notice))
 }
 
 /// Applies processed inbox rows inside the caller's transaction: events (deduplicated),
@@ -283,6 +292,7 @@ pub fn apply(
     now: Millis,
 ) -> Result<ApplyReport> {
     let mut report = ApplyReport::default();
+    let mut notices = Vec::new();
     let mut keys: Vec<String> = batch
         .iter()
         .filter_map(|p| p.outcome.as_ref().ok())
@@ -323,7 +333,8 @@ pub fn apply(
         let mut unmatched: Vec<&str> = Vec::new();
         for e in events {
             match apply_event(rows, p, e, policy_, now)? {
-                Applied::Stored(change) => {
+                Applied::Stored(change, notice) => {
+                    notices.push(notice);
                     report.count_stored(e.kind);
                     stored += 1;
                     if let Some(change) = change {
@@ -352,7 +363,7 @@ pub fn apply(
         )?;
         report.done += 1;
     }
-    crate::outbound::enqueue(rows, &report.changes, now)?;
+    crate::outbound::enqueue(rows, &notices, &report.changes, now)?;
     Ok(report)
 }
 

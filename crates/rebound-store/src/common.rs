@@ -192,5 +192,5 @@ pub(crate) fn announce_manual(
         provider: provider.to_string(),
         cause: None,
     };
-    crate::outbound::enqueue(rows, &[change], now).map(|_| ())
+    crate::outbound::enqueue(rows, &[], &[change], now).map(|_| ())
 }

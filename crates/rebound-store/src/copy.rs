@@ -277,6 +277,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Int),
             ("failing_since", Int),
             ("disabled_reason", Text),
+            ("sources", Text),
         ],
         key: 1,
         serial: true,

@@ -5,7 +5,7 @@
 //! every backend: a change is never announced without being stored, nor stored without being
 //! announced. Delivering the rows (signing, HTTP, the retry schedule) is the server's.
 
-use rebound_core::{timestamp, Millis, Status};
+use rebound_core::{timestamp, BounceClass, Event, EventKind, Millis, Reason, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::ApplyRows;
@@ -14,8 +14,32 @@ use crate::{ContactChange, Result};
 /// The event type of a contact's status change.
 pub const STATUS_CHANGED: &str = "contact.status_changed";
 
-/// Every event type a subscription can ask for.
-pub const EVENT_TYPES: &[&str] = &[STATUS_CHANGED];
+/// The prefix of the event types of stored normalized events (`event.bounce`…).
+pub const EVENT_PREFIX: &str = "event.";
+
+/// Every stored normalized event, whatever its kind.
+pub const ALL_EVENTS: &str = "event.*";
+
+/// Every event type a subscription can ask for (besides `*`, everything): a status change,
+/// a stored event of one kind (`event.` and [`EventKind::as_str`]), or of any kind.
+pub const EVENT_TYPES: &[&str] = &[
+    STATUS_CHANGED,
+    ALL_EVENTS,
+    "event.bounce",
+    "event.deferred",
+    "event.complaint",
+    "event.unsubscribe",
+    "event.delivery",
+    "event.open",
+    "event.click",
+    "event.auto-reply",
+    "event.other",
+];
+
+/// The event type of a stored event of kind `kind` (`event.bounce`).
+pub fn event_type(kind: EventKind) -> String {
+    format!("{EVENT_PREFIX}{}", kind.as_str())
+}
 
 /// How a subscription's target is spoken to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,6 +99,8 @@ pub struct NewSubscription {
     pub kind: SubscriptionKind,
     /// Event types delivered (`*`: all).
     pub events: Vec<String>,
+    /// Only events (and the changes they cause) from these sources (`None`: all).
+    pub sources: Option<Vec<i64>>,
     /// The signing secret.
     pub secret: String,
     /// Free text.
@@ -94,6 +120,8 @@ pub struct Subscription {
     pub kind: SubscriptionKind,
     /// Event types delivered (`*`: all).
     pub events: Vec<String>,
+    /// Only events (and the changes they cause) from these sources (`None`: all).
+    pub sources: Option<Vec<i64>>,
     /// The signing secret.
     pub secret: String,
     /// The secret it replaced, still signing beside it until `previous_until`.
@@ -119,9 +147,21 @@ impl Subscription {
     }
 }
 
-/// Whether an event filter lets `event_type` through.
+/// Whether an event filter lets `event_type` through: `*` lets everything through,
+/// `event.*` every stored event's type.
 pub fn wants(events: &[String], event_type: &str) -> bool {
-    events.iter().any(|e| e == "*" || e == event_type)
+    events.iter().any(|e| {
+        e == "*" || e == event_type || (e == ALL_EVENTS && event_type.starts_with(EVENT_PREFIX))
+    })
+}
+
+/// Whether a source filter lets through what came from source `source_id` (0: a change by
+/// hand, which came through no source and is always let through).
+pub fn from_source(sources: Option<&[i64]>, source_id: i64) -> bool {
+    match sources {
+        None => true,
+        Some(ids) => source_id == 0 || ids.contains(&source_id),
+    }
 }
 
 /// An enabled subscription as [`enqueue`] reads it.
@@ -133,6 +173,31 @@ pub struct SubscriptionFilter {
     pub kind: SubscriptionKind,
     /// Event types delivered.
     pub events: Vec<String>,
+    /// Sources let through (`None`: all).
+    pub sources: Option<Vec<i64>>,
+}
+
+impl SubscriptionFilter {
+    fn lets(&self, event_type: &str, source_id: i64) -> bool {
+        wants(&self.events, event_type) && from_source(self.sources.as_deref(), source_id)
+    }
+}
+
+/// A stored event, as [`enqueue`] announces it (`event.<kind>`).
+#[derive(Debug, Clone)]
+pub struct EventNotice<'a> {
+    /// The event as normalized.
+    pub event: &'a Event,
+    /// The stored event's id.
+    pub event_id: i64,
+    /// The contact it is about (the ordering key).
+    pub contact_id: i64,
+    /// The contact's address as first spelled.
+    pub email: String,
+    /// The provider it came through.
+    pub provider: &'a str,
+    /// The source it came through (0: none).
+    pub source_id: i64,
 }
 
 /// An outbox row to insert.
@@ -277,42 +342,124 @@ pub fn status_change_payload(change: &ContactChange, message_id: &str, now: Mill
     .to_string()
 }
 
-/// Writes one outbox row per status change and enabled subscription that wants it, inside
-/// the caller's transaction; returns how many.
-pub fn enqueue(rows: &mut impl ApplyRows, changes: &[ContactChange], now: Millis) -> Result<u64> {
-    if changes.is_empty() {
+/// The payload of a stored event (`event.bounce`…).
+pub fn event_payload(n: &EventNotice<'_>, message_id: &str, now: Millis) -> String {
+    let e = n.event;
+    serde_json::json!({
+        "type": event_type(e.kind),
+        "id": message_id,
+        "timestamp": timestamp::format(now),
+        "data": {
+            "event_id": n.event_id,
+            "email": n.email,
+            "kind": e.kind.as_str(),
+            "class": e.class.map(BounceClass::as_str),
+            "reason": e.reason.map(Reason::as_str),
+            "status": e.status,
+            "diagnostic": e.diagnostic,
+            "message_id": e.message_id,
+            "provider": n.provider,
+            "source": (n.source_id != 0).then_some(n.source_id),
+            "occurred_at": timestamp::format(e.occurred_at),
+        }
+    })
+    .to_string()
+}
+
+/// Writes, inside the caller's transaction, one outbox row per stored event and enabled
+/// webhook subscription that wants it (forwarders take status changes only), and one per
+/// status change and enabled subscription that wants it and can carry it; returns how many.
+/// Each change follows the event that caused it (`changes` in the order of `events`, as
+/// `apply` makes them), so a contact's messages are queued in the order they happened.
+pub fn enqueue(
+    rows: &mut impl ApplyRows,
+    events: &[EventNotice<'_>],
+    changes: &[ContactChange],
+    now: Millis,
+) -> Result<u64> {
+    if changes.is_empty() && events.is_empty() {
         return Ok(0);
     }
-    let subs: Vec<SubscriptionFilter> = rows
-        .outbox_subscriptions()?
-        .into_iter()
-        .filter(|s| wants(&s.events, STATUS_CHANGED))
-        .collect();
+    let subs = rows.outbox_subscriptions()?;
     if subs.is_empty() {
         return Ok(0);
     }
     let mut n = 0;
-    for change in changes {
-        let message_id = new_message_id();
-        let payload = status_change_payload(change, &message_id, now);
-        for s in subs.iter().filter(|s| s.kind.carries(change.new_status)) {
-            rows.insert_outbox(&NewOutbox {
-                subscription_id: s.id,
-                message_id: &message_id,
-                event_type: STATUS_CHANGED,
-                contact_id: change.contact_id,
-                payload: &payload,
-                now,
-            })?;
-            n += 1;
+    let mut next_change = changes.iter().peekable();
+    for e in events {
+        let kind = event_type(e.event.kind);
+        let wanting: Vec<i64> = subs
+            .iter()
+            .filter(|s| s.kind == SubscriptionKind::Webhook && s.lets(&kind, e.source_id))
+            .map(|s| s.id)
+            .collect();
+        if !wanting.is_empty() {
+            let message_id = new_message_id();
+            let payload = event_payload(e, &message_id, now);
+            for id in wanting {
+                rows.insert_outbox(&NewOutbox {
+                    subscription_id: id,
+                    message_id: &message_id,
+                    event_type: &kind,
+                    contact_id: e.contact_id,
+                    payload: &payload,
+                    now,
+                })?;
+                n += 1;
+            }
+        }
+        while let Some(change) = next_change.next_if(|c| c.event_id == e.event_id) {
+            n += enqueue_change(rows, &subs, change, now)?;
         }
     }
+    for change in next_change {
+        n += enqueue_change(rows, &subs, change, now)?;
+    }
     Ok(n)
+}
+
+fn enqueue_change(
+    rows: &mut impl ApplyRows,
+    subs: &[SubscriptionFilter],
+    change: &ContactChange,
+    now: Millis,
+) -> Result<u64> {
+    let wanting: Vec<i64> = subs
+        .iter()
+        .filter(|s| s.kind.carries(change.new_status) && s.lets(STATUS_CHANGED, change.source_id))
+        .map(|s| s.id)
+        .collect();
+    if wanting.is_empty() {
+        return Ok(0);
+    }
+    let message_id = new_message_id();
+    let payload = status_change_payload(change, &message_id, now);
+    for &id in &wanting {
+        rows.insert_outbox(&NewOutbox {
+            subscription_id: id,
+            message_id: &message_id,
+            event_type: STATUS_CHANGED,
+            contact_id: change.contact_id,
+            payload: &payload,
+            now,
+        })?;
+    }
+    Ok(wanting.len() as u64)
 }
 
 /// Parses a stored event filter (a JSON array of strings).
 pub(crate) fn parse_events(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Parses a stored source filter (NULL, or a JSON array of ids).
+pub(crate) fn parse_sources(s: Option<&str>) -> Option<Vec<i64>> {
+    s.and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The stored text of a source filter.
+pub(crate) fn sources_text(sources: Option<&[i64]>) -> Option<String> {
+    sources.map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()))
 }
 
 /// The stored text of an event filter.
@@ -333,3 +480,31 @@ pub(crate) const PRUNE_OUTBOX: &str = "DELETE FROM outbox WHERE id IN (
      WHERE o.updated_at < $1 AND o.state IN ('delivered', 'failed')
        AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.outbox_id = o.id)
      ORDER BY o.id LIMIT $2)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_kind_has_an_event_type() {
+        let mut want = vec![STATUS_CHANGED.to_string(), ALL_EVENTS.to_string()];
+        want.extend(EventKind::ALL.into_iter().map(event_type));
+        assert_eq!(
+            EVENT_TYPES,
+            want.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn filters_let_through_what_they_name() {
+        let ev = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wants(&ev(&["*"]), "event.bounce"));
+        assert!(wants(&ev(&["event.*"]), "event.bounce"));
+        assert!(!wants(&ev(&["event.*"]), STATUS_CHANGED));
+        assert!(!wants(&ev(&["event.delivery"]), "event.bounce"));
+        assert!(from_source(None, 3));
+        assert!(from_source(Some(&[3]), 3));
+        assert!(!from_source(Some(&[2]), 3));
+        assert!(from_source(Some(&[2]), 0));
+    }
+}

@@ -147,6 +147,7 @@ per_backend!(
     deliverability_is_counted_per_sending_domain,
     status_changes_write_one_outbox_row_per_matching_subscription_in_their_transaction,
     outbound_messages_delivered_or_given_up_are_pruned_in_batches_pending_ones_never,
+    stored_events_write_outbox_rows_for_subscriptions_wanting_their_kind_and_source,
 );
 
 /// A source's traffic: requests stored since a time, the last one ever, and rejected
@@ -2615,6 +2616,7 @@ fn new_subscription(url: &str, events: &[&str]) -> NewSubscription {
         url: url.to_string(),
         kind: SubscriptionKind::Webhook,
         events: events.iter().map(|e| e.to_string()).collect(),
+        sources: None,
         secret: "whsec_dGVzdA==".into(),
         description: String::new(),
         created_at: 1,
@@ -2640,6 +2642,107 @@ fn attempt(o: &OutboxItem, next: OutboxNext, at: Millis) -> AttemptRecord {
     }
 }
 
+/// A stored event is announced (`event.<kind>`) in apply's transaction to the enabled
+/// webhook subscriptions wanting its kind (or `event.*`) and its source, before the status
+/// change it caused; a source filter holds back the change too.
+async fn stored_events_write_outbox_rows_for_subscriptions_wanting_their_kind_and_source(
+    b: Backend,
+) {
+    let s = &b.store;
+    let sub = |url: &str, events: &[&str], sources: Option<Vec<i64>>| {
+        let mut n = new_subscription(url, events);
+        n.sources = sources;
+        n
+    };
+    let bounce = s
+        .create_subscription(sub("http://a.example/", &["event.bounce"], None))
+        .await
+        .expect("a");
+    let every = s
+        .create_subscription(sub(
+            "http://b.example/",
+            &["event.*", "contact.status_changed"],
+            Some(vec![1]),
+        ))
+        .await
+        .expect("b");
+    s.create_subscription(sub("http://c.example/", &["event.delivery"], None))
+        .await
+        .expect("c");
+    s.create_subscription(sub("http://d.example/", &["*"], Some(vec![99])))
+        .await
+        .expect("d");
+    let listed = s.list_subscriptions().await.expect("list");
+    assert_eq!(listed[1].sources, Some(vec![1]));
+    assert_eq!(listed[0].sources, None);
+    let mut e = event(
+        "x@example.org",
+        "e1",
+        EventKind::Bounce,
+        Some(BounceClass::Hard),
+        5,
+    );
+    e.status = Some("5.1.1".into());
+    e.diagnostic = Some("550 5.1.1 no such user".into());
+    e.message_id = Some("<m1@example.org>".into());
+    let r = apply_events(s, &[e]).await;
+    assert_eq!(r.changes.len(), 1);
+    let far = 10 * DAY_MS;
+    let claimed = s.claim_outbox(100, far, far + 1).await.expect("claim");
+    let got: Vec<(i64, String)> = claimed
+        .iter()
+        .map(|o| {
+            let body: serde_json::Value = serde_json::from_str(&o.payload).expect("json");
+            (
+                o.subscription.id,
+                body["type"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (bounce.id, "event.bounce".to_string()),
+            (every.id, "event.bounce".to_string())
+        ],
+        "the change waits behind the event of the same contact"
+    );
+    assert_eq!(claimed[0].message_id, claimed[1].message_id);
+    let body: serde_json::Value = serde_json::from_str(&claimed[0].payload).expect("json");
+    assert_eq!(body["id"], claimed[0].message_id.as_str());
+    let data = &body["data"];
+    assert_eq!(data["event_id"], r.changes[0].event_id);
+    assert_eq!(data["email"], "x@example.org");
+    assert_eq!(data["kind"], "bounce");
+    assert_eq!(data["class"], "hard");
+    assert_eq!(data["reason"], "mailboxfull");
+    assert_eq!(data["status"], "5.1.1");
+    assert_eq!(data["diagnostic"], "550 5.1.1 no such user");
+    assert_eq!(data["message_id"], "<m1@example.org>");
+    assert_eq!(data["provider"], "generic");
+    assert_eq!(data["source"], 1);
+    assert_eq!(data["occurred_at"], "1970-01-01T00:00:00.005Z");
+    // Once the event is delivered, the status change it caused comes next.
+    s.record_attempts(
+        claimed
+            .iter()
+            .map(|o| attempt(o, OutboxNext::Delivered, far))
+            .collect(),
+    )
+    .await
+    .expect("record");
+    let next = s.claim_outbox(100, far, far + 1).await.expect("claim");
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].subscription.id, every.id);
+    let body: serde_json::Value = serde_json::from_str(&next[0].payload).expect("json");
+    assert_eq!(body["type"], "contact.status_changed");
+    // A source filter is kept and cleared like any other field.
+    let mut all = listed[1].clone();
+    all.sources = None;
+    s.update_subscription(all).await.expect("update");
+    assert_eq!(s.list_subscriptions().await.expect("list")[1].sources, None);
+}
+
 /// The outbox is written in the transaction of the status change: one row per enabled
 /// subscription whose filter matches, none when the apply fails; the API's changes by hand
 /// too. A contact's next message waits for its previous one.
@@ -2655,7 +2758,10 @@ async fn status_changes_write_one_outbox_row_per_matching_subscription_in_their_
         .await
         .expect("a");
     let star = s
-        .create_subscription(new_subscription("http://b.example/", &["*"]))
+        .create_subscription(new_subscription(
+            "http://b.example/",
+            &["event.delivery", "contact.status_changed"],
+        ))
         .await
         .expect("b");
     let mut off = s
@@ -2808,7 +2914,10 @@ async fn outbound_messages_delivered_or_given_up_are_pruned_in_batches_pending_o
 ) {
     let s = &b.store;
     let sub = s
-        .create_subscription(new_subscription("http://a.example/", &["*"]))
+        .create_subscription(new_subscription(
+            "http://a.example/",
+            &["contact.status_changed"],
+        ))
         .await
         .expect("subscription");
     let hard = Some(BounceClass::Hard);

@@ -129,10 +129,14 @@ pub enum SubscriptionCommand {
         /// webhook (Standard Webhooks signed), listmonk or tosend (forwarders).
         #[arg(long, default_value = "webhook", value_parser = ["webhook", "listmonk", "tosend"])]
         kind: String,
-        /// Event types, comma-separated (contact.status_changed, or *); default every one
-        /// the kind takes.
+        /// Event types, comma-separated (contact.status_changed, event.bounce and the other
+        /// event.<kind>, event.*, or *); default every one the kind takes.
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
+        /// Only events (and the status changes they cause) from these source ids,
+        /// comma-separated; default every source.
+        #[arg(long, value_delimiter = ',')]
+        sources: Option<Vec<i64>>,
         /// Free text.
         #[arg(long)]
         description: Option<String>,

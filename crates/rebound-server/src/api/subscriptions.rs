@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse_json, ApiResult, Items};
 use crate::error::{ApiError, ErrorBody};
-use crate::outbound::subscriptions::{self as subs, check_events, check_target, find};
+use crate::outbound::subscriptions::{
+    self as subs, check_events, check_sources, check_target, find,
+};
 use crate::state::{now_ms, AppState};
 
 /// A subscription as shown (never its secrets).
@@ -25,6 +27,8 @@ pub(super) struct SubscriptionView {
     kind: SubscriptionKind,
     /// Event types delivered (`*`: all).
     events: Vec<String>,
+    /// Only events (and the status changes they cause) from these sources; `null`: all.
+    sources: Option<Vec<i64>>,
     /// Whether deliveries are made.
     enabled: bool,
     description: String,
@@ -51,6 +55,7 @@ impl From<&Subscription> for SubscriptionView {
             url: s.url.clone(),
             kind: s.kind,
             events: s.events.clone(),
+            sources: s.sources.clone(),
             enabled: s.enabled,
             description: s.description.clone(),
             created_at: s.created_at,
@@ -83,9 +88,13 @@ pub(super) struct CreateSubscription {
     /// in ToSend's webhook shape, e.g. to FluentCRM's toSend bounce handler URL).
     #[serde(default = "webhook")]
     kind: String,
-    /// Event types (`contact.status_changed`, or `*`); default all.
+    /// Event types (`contact.status_changed`, `event.<kind>` such as `event.bounce`,
+    /// `event.*`, or `*`); default all (a forwarder: `contact.status_changed`).
     #[serde(default)]
     events: Option<Vec<String>>,
+    /// Only events (and the status changes they cause) from these source ids; default all.
+    #[serde(default)]
+    sources: Option<Vec<i64>>,
     #[serde(default)]
     description: Option<String>,
     /// `listmonk`: the API user (stored like a secret, never listed).
@@ -106,7 +115,8 @@ fn webhook() -> String {
     responses(
         (status = 201, description = "The subscription and its `secret`, shown this once.",
          body = WithSecret),
-        (status = 400, description = "Bad URL (or a private target not allowed), kind or events.",
+        (status = 400, description = "Bad URL (or a private target not allowed), kind, events \
+         or sources.",
          body = ErrorBody),
     ))]
 pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult {
@@ -118,6 +128,7 @@ pub(super) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
             url: req.url,
             kind: req.kind,
             events: req.events,
+            sources: req.sources,
             description: req.description,
             username: req.username,
             password: req.password,
@@ -153,18 +164,31 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult {
 pub(super) struct PatchSubscription {
     url: Option<String>,
     events: Option<Vec<String>>,
+    /// Source ids to take events from; `null` for every source (absent: unchanged).
+    #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<Vec<i64>>)]
+    sources: Option<Option<Vec<i64>>>,
     /// `true` enables again (and forgets why it was disabled).
     enabled: Option<bool>,
     description: Option<String>,
 }
 
-/// `PATCH /api/v1/subscriptions/{id}`: URL, events, enabled, description.
+/// A field present (even `null`) as `Some`; absent (`#[serde(default)]`) as `None`.
+fn some<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/v1/subscriptions/{id}`: URL, events, sources, enabled, description.
 #[utoipa::path(patch, path = "/subscriptions/{id}", tag = "subscriptions",
     params(("id" = i64, Path, description = "The subscription's id.")),
     request_body = PatchSubscription,
     responses(
         (status = 200, description = "The subscription.", body = SubscriptionView),
-        (status = 400, description = "Bad URL or events.", body = ErrorBody),
+        (status = 400, description = "Bad URL, events or sources.", body = ErrorBody),
         (status = 404, description = "No such subscription.", body = ErrorBody),
     ))]
 pub(super) async fn update(
@@ -179,6 +203,9 @@ pub(super) async fn update(
     }
     if req.events.is_some() {
         sub.events = check_events(sub.kind, req.events)?;
+    }
+    if let Some(sources) = req.sources {
+        sub.sources = check_sources(&state.store, sources).await?;
     }
     if let Some(enabled) = req.enabled {
         subs::set_enabled(&mut sub, enabled);

@@ -123,6 +123,7 @@ mod tests {
             url: "https://crm.example/webhooks/bounce".into(),
             kind,
             events: vec!["*".into()],
+            sources: None,
             secret: secret.into(),
             previous_secret: None,
             previous_until: None,

@@ -23,6 +23,8 @@ pub struct Create {
     pub kind: String,
     /// Event types (default: every one the kind can take).
     pub events: Option<Vec<String>>,
+    /// Only events (and the changes they cause) from these sources (default: all).
+    pub sources: Option<Vec<i64>>,
     /// Free text.
     pub description: Option<String>,
     /// listmonk: the API user.
@@ -62,8 +64,36 @@ pub fn check_events(
                 EVENT_TYPES.join(", ")
             )));
         }
+        if e != "*" && e != STATUS_CHANGED && kind != SubscriptionKind::Webhook {
+            return Err(ApiError::bad_request(format!(
+                "event type '{e}': a {} forwarder takes {STATUS_CHANGED} only",
+                kind.as_str()
+            )));
+        }
     }
     Ok(events)
+}
+
+/// Checks a source filter: `None` is every source; else at least one id, each a source.
+pub async fn check_sources(
+    store: &DynStore,
+    sources: Option<Vec<i64>>,
+) -> Result<Option<Vec<i64>>, ApiError> {
+    let Some(mut ids) = sources else {
+        return Ok(None);
+    };
+    if ids.is_empty() {
+        return Err(ApiError::bad_request(
+            "sources: name at least one source id, or null for every source",
+        ));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let known = store.list_sources().await?;
+    if let Some(id) = ids.iter().find(|id| !known.iter().any(|s| s.id == **id)) {
+        return Err(ApiError::bad_request(format!("sources: no source {id}")));
+    }
+    Ok(Some(ids))
 }
 
 /// Checks a target URL against the allow list.
@@ -86,6 +116,7 @@ pub async fn create(
     })?;
     let url = check_target(allow, &req.url)?;
     let events = check_events(kind, req.events)?;
+    let sources = check_sources(store, req.sources).await?;
     let credentials = req.username.is_some() || req.password.is_some();
     let (secret, shown) = match kind {
         SubscriptionKind::Webhook | SubscriptionKind::Tosend if credentials => {
@@ -113,6 +144,7 @@ pub async fn create(
             url,
             kind,
             events,
+            sources,
             secret,
             description: req.description.unwrap_or_default(),
             created_at: now,

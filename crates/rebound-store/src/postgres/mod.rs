@@ -92,6 +92,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_outbound.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_subscription_sources.sql"),
+    ),
 ];
 
 impl From<::postgres::Error> for StoreError {

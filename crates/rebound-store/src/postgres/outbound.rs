@@ -10,7 +10,7 @@ use crate::{Result, StoreError};
 
 const SUB_COLS: &str =
     "s.id, s.url, s.kind, s.events, s.secret, s.previous_secret, s.previous_until,
-                        s.enabled, s.description, s.created_at, s.failing_since, s.disabled_reason";
+                        s.enabled, s.description, s.created_at, s.failing_since, s.disabled_reason, s.sources";
 
 fn sub_from_row(r: &Row, at: usize) -> Result<Subscription> {
     let kind: String = r.try_get(at + 2)?;
@@ -28,14 +28,16 @@ fn sub_from_row(r: &Row, at: usize) -> Result<Subscription> {
         created_at: r.try_get(at + 9)?,
         failing_since: r.try_get(at + 10)?,
         disabled_reason: r.try_get(at + 11)?,
+        sources: parse_sources(r.try_get::<_, Option<String>>(at + 12)?.as_deref()),
     })
 }
 
 pub(crate) fn create_subscription(c: &mut Conn, s: &NewSubscription) -> Result<Subscription> {
     let id: i64 = c
         .query_one(
-            "INSERT INTO subscriptions (url, kind, events, secret, description, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO subscriptions (url, kind, events, secret, description, created_at,
+                                        sources)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             &[
                 &s.url,
                 &s.kind.as_str(),
@@ -43,6 +45,7 @@ pub(crate) fn create_subscription(c: &mut Conn, s: &NewSubscription) -> Result<S
                 &s.secret,
                 &s.description,
                 &s.created_at,
+                &sources_text(s.sources.as_deref()),
             ],
         )?
         .try_get(0)?;
@@ -65,7 +68,7 @@ pub(crate) fn update_subscription(c: &mut Conn, s: &Subscription) -> Result<()> 
     let n = c.execute(
         "UPDATE subscriptions SET url = $1, events = $2, secret = $3, previous_secret = $4,
                 previous_until = $5, enabled = $6, description = $7, failing_since = $8,
-                disabled_reason = $9
+                disabled_reason = $9, sources = $11
          WHERE id = $10",
         &[
             &s.url,
@@ -78,6 +81,7 @@ pub(crate) fn update_subscription(c: &mut Conn, s: &Subscription) -> Result<()> 
             &s.failing_since,
             &s.disabled_reason,
             &s.id,
+            &sources_text(s.sources.as_deref()),
         ],
     )?;
     if n == 0 {

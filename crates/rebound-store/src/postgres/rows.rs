@@ -14,7 +14,9 @@ use rebound_core::{
 use super::Conn;
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
-use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter, SubscriptionKind};
+use crate::outbound::{
+    parse_events, parse_sources, NewOutbox, SubscriptionFilter, SubscriptionKind,
+};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -299,7 +301,7 @@ impl ApplyRows for PgRows<'_> {
     fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
         self.0
             .query(
-                "SELECT id, events, kind FROM subscriptions WHERE enabled ORDER BY id",
+                "SELECT id, events, kind, sources FROM subscriptions WHERE enabled ORDER BY id",
                 &[],
             )?
             .iter()
@@ -309,6 +311,7 @@ impl ApplyRows for PgRows<'_> {
                     events: parse_events(r.try_get(1)?),
                     kind: SubscriptionKind::parse(&r.try_get::<_, String>(2)?)
                         .unwrap_or(SubscriptionKind::Webhook),
+                    sources: parse_sources(r.try_get::<_, Option<String>>(3)?.as_deref()),
                 })
             })
             .collect()

@@ -83,6 +83,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../migrations/sqlite/0013_outbound.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/sqlite/0014_subscription_sources.sql"),
+    ),
 ];
 
 impl From<rusqlite::Error> for StoreError {

@@ -7,7 +7,7 @@ use crate::outbound::*;
 use crate::{Result, StoreError};
 
 const SUB_COLS: &str = "id, url, kind, events, secret, previous_secret, previous_until, enabled,
-                        description, created_at, failing_since, disabled_reason";
+                        description, created_at, failing_since, disabled_reason, sources";
 
 fn sub_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Subscription> {
     let kind: String = r.get(at + 2)?;
@@ -25,20 +25,22 @@ fn sub_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Subscription> {
         created_at: r.get(at + 9)?,
         failing_since: r.get(at + 10)?,
         disabled_reason: r.get(at + 11)?,
+        sources: parse_sources(r.get::<_, Option<String>>(at + 12)?.as_deref()),
     })
 }
 
 pub(crate) fn create_subscription(c: &Connection, s: &NewSubscription) -> Result<Subscription> {
     c.execute(
-        "INSERT INTO subscriptions (url, kind, events, secret, description, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO subscriptions (url, kind, events, secret, description, created_at, sources)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             s.url,
             s.kind.as_str(),
             events_text(&s.events),
             s.secret,
             s.description,
-            s.created_at
+            s.created_at,
+            sources_text(s.sources.as_deref())
         ],
     )?;
     let id = c.last_insert_rowid();
@@ -63,7 +65,7 @@ pub(crate) fn update_subscription(c: &Connection, s: &Subscription) -> Result<()
     let n = c.execute(
         "UPDATE subscriptions SET url = ?1, events = ?2, secret = ?3, previous_secret = ?4,
                 previous_until = ?5, enabled = ?6, description = ?7, failing_since = ?8,
-                disabled_reason = ?9
+                disabled_reason = ?9, sources = ?11
          WHERE id = ?10",
         params![
             s.url,
@@ -75,7 +77,8 @@ pub(crate) fn update_subscription(c: &Connection, s: &Subscription) -> Result<()
             s.description,
             s.failing_since,
             s.disabled_reason,
-            s.id
+            s.id,
+            sources_text(s.sources.as_deref())
         ],
     )?;
     if n == 0 {

@@ -12,7 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::apply::{ApplyRows, ContactRow, NewEvent, RowEnd};
 use crate::common::{json_text, CONTACT_STATE_COLS};
-use crate::outbound::{parse_events, NewOutbox, SubscriptionFilter, SubscriptionKind};
+use crate::outbound::{
+    parse_events, parse_sources, NewOutbox, SubscriptionFilter, SubscriptionKind,
+};
 use crate::Result;
 
 /// The writer connection, inside the transaction `apply` runs in.
@@ -266,7 +268,7 @@ impl ApplyRows for SqliteRows<'_> {
 
     fn outbox_subscriptions(&mut self) -> Result<Vec<SubscriptionFilter>> {
         let mut stmt = self.0.prepare_cached(
-            "SELECT id, events, kind FROM subscriptions WHERE enabled ORDER BY id",
+            "SELECT id, events, kind, sources FROM subscriptions WHERE enabled ORDER BY id",
         )?;
         let subs = stmt
             .query_map([], |r| {
@@ -275,6 +277,7 @@ impl ApplyRows for SqliteRows<'_> {
                     events: parse_events(&r.get::<_, String>(1)?),
                     kind: SubscriptionKind::parse(&r.get::<_, String>(2)?)
                         .unwrap_or(SubscriptionKind::Webhook),
+                    sources: parse_sources(r.get::<_, Option<String>>(3)?.as_deref()),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

@@ -538,6 +538,25 @@ async fn subscriptions_made_on_the_command_line_deliver_from_the_running_server(
         "{out}"
     );
     assert!(err.contains("shown once"), "{err}");
+    // A source filter names sources that exist; event types are checked the API's way.
+    for (events, sources, why) in [
+        ("event.bounce,event.*", "424242", "no source 424242"),
+        ("event.bounced", "", "event.auto-reply"),
+    ] {
+        let mut args = vec![
+            "subscription",
+            "add",
+            "--url",
+            "https://hooks.example.org/e",
+        ];
+        args.extend(["--events", events]);
+        if !sources.is_empty() {
+            args.extend(["--sources", sources]);
+        }
+        let (code, _, err) = cli(&args, None);
+        assert_ne!(code, 0);
+        assert!(err.contains(why), "{err}");
+    }
 
     let (code, out, _) = cli(&["subscription", "list", "--json"], None);
     assert_eq!(code, 0);
@@ -617,4 +636,136 @@ async fn subscriptions_made_on_the_command_line_deliver_from_the_running_server(
     let (code, _, err) = cli(&["subscription", "enable", "999"], None);
     assert_ne!(code, 0);
     assert!(err.contains("no subscription 999"), "{err}");
+}
+
+/// A subscription to stored events of one kind and one source: a generic source's hard
+/// bounce, posted to the URL the API shows, arrives as a signed `event.bounce` with the
+/// event's fields; another kind, another source, and unknown event types or sources do not.
+#[tokio::test]
+async fn normalized_events_are_delivered_by_kind_and_source() {
+    use crate::helpers::{generic_event, post_generic};
+    let (receiver, addr) = start_receiver(0).await;
+    let (other, other_addr) = start_receiver(0).await;
+    let app = app_with(fast("127.0.0.0/8")).await;
+    let a = app
+        .create_source(json!({"provider": "generic", "name": "a"}))
+        .await;
+    let b = app
+        .create_source(json!({"provider": "generic", "name": "b"}))
+        .await;
+    let (a_id, b_id) = (a["id"].as_i64().expect("a"), b["id"].as_i64().expect("b"));
+    for (body, why) in [
+        (
+            json!({"url": "https://x.example/", "events": ["event.nope"]}),
+            "event.bounce",
+        ),
+        (
+            json!({"url": "https://x.example/", "events": ["event.nope"]}),
+            "event.*",
+        ),
+        (
+            json!({"url": "https://x.example/", "sources": [999_999]}),
+            "999999",
+        ),
+        (
+            json!({"url": "https://x.example/", "sources": []}),
+            "sources",
+        ),
+        (
+            json!({"url": "https://x.example/", "kind": "tosend", "events": ["event.bounce"]}),
+            "contact.status_changed",
+        ),
+    ] {
+        let (code, v) = app
+            .api(Method::POST, "/api/v1/subscriptions", Some(body))
+            .await;
+        assert_eq!(code, 400, "{v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{why}: {v}"
+        );
+    }
+    let (code, sub) = app
+        .api(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(
+                json!({"url": format!("http://{addr}/hook"), "events": ["event.bounce"],
+                        "sources": [a_id]}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 201, "{sub}");
+    assert_eq!(sub["sources"], json!([a_id]));
+    let (id, secret) = (
+        sub["id"].as_i64().expect("id"),
+        sub["secret"].as_str().expect("secret").to_string(),
+    );
+    let (code, off) = app
+        .api(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(
+                json!({"url": format!("http://{other_addr}/hook"), "events": ["event.*"],
+                        "sources": [b_id]}),
+            ),
+        )
+        .await;
+    assert_eq!(code, 201, "{off}");
+    let ts = "2026-12-01T10:00:00Z";
+    for (src, n, typ, email) in [
+        (&a, "1", "bounced.hard", "hard@example.com"),
+        (&a, "2", "delivered", "fine@example.com"),
+        (&b, "3", "bounced.hard", "other@example.com"),
+    ] {
+        let (code, v) = post_generic(&app, src, generic_event(n, typ, email, ts)).await;
+        assert_eq!(code, 200, "{v}");
+    }
+    app.drain().await;
+    wait_for("the bounce", 20, || !receiver.got().is_empty()).await;
+    wait_for("the other source's events", 20, || !other.got().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "only source a's bounce: {got:?}");
+    verify_with_python(&got, &[&secret]);
+    let v = body(&got[0]);
+    assert_eq!(v["type"], "event.bounce", "{v}");
+    assert_eq!(v["id"], got[0].headers["webhook-id"].as_str());
+    let data = &v["data"];
+    assert_eq!(data["email"], "hard@example.com", "{v}");
+    assert_eq!(data["kind"], "bounce");
+    assert_eq!(data["class"], "hard");
+    assert_eq!(data["provider"], "generic");
+    assert_eq!(data["source"], a_id);
+    assert_eq!(data["message_id"], "msg-1");
+    assert_eq!(data["occurred_at"], "2026-12-01T10:00:00.000Z");
+    assert!(data["event_id"].is_i64(), "{v}");
+    for k in ["reason", "status", "diagnostic"] {
+        assert!(data.get(k).is_some(), "data.{k} missing: {v}");
+    }
+    let log = deliveries(&app, id).await;
+    assert_eq!(log[0]["event_type"], "event.bounce", "{log:?}");
+    assert!(other
+        .got()
+        .iter()
+        .all(|g| body(g)["data"]["source"] == b_id));
+    // Listed, and cleared by PATCH with null.
+    let (_, list) = app.get("/api/v1/subscriptions").await;
+    assert_eq!(list["items"][0]["sources"], json!([a_id]));
+    let (code, v) = app
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(json!({"sources": null})),
+        )
+        .await;
+    assert_eq!((code, &v["sources"]), (200, &Value::Null), "{v}");
+    let (code, v) = app
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(json!({"sources": [b_id, b_id]})),
+        )
+        .await;
+    assert_eq!((code, &v["sources"]), (200, &json!([b_id])), "{v}");
 }

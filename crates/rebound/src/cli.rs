@@ -130,7 +130,7 @@ pub enum SubscriptionCommand {
         #[arg(long, default_value = "webhook", value_parser = ["webhook", "listmonk", "tosend"])]
         kind: String,
         /// Event types, comma-separated (contact.status_changed, event.bounce and the other
-        /// event.<kind>, event.*, or *); default every one the kind takes.
+        /// event.<kind>, event.*, or *); default contact.status_changed.
         #[arg(long, value_delimiter = ',')]
         events: Option<Vec<String>>,
         /// Only events (and the status changes they cause) from these source ids,

@@ -89,7 +89,7 @@ pub(super) struct CreateSubscription {
     #[serde(default = "webhook")]
     kind: String,
     /// Event types (`contact.status_changed`, `event.<kind>` such as `event.bounce`,
-    /// `event.*`, or `*`); default all (a forwarder: `contact.status_changed`).
+    /// `event.*`, or `*`); default `contact.status_changed` only.
     #[serde(default)]
     events: Option<Vec<String>>,
     /// Only events (and the status changes they cause) from these source ids; default all.

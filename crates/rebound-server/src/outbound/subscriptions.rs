@@ -47,11 +47,10 @@ pub fn check_events(
     kind: SubscriptionKind,
     events: Option<Vec<String>>,
 ) -> Result<Vec<String>, ApiError> {
-    let events = events.unwrap_or_else(|| match kind {
-        SubscriptionKind::Webhook => vec!["*".to_string()],
-        // A forwarder takes status changes (to bounced or complained) only.
-        SubscriptionKind::Listmonk | SubscriptionKind::Tosend => vec![STATUS_CHANGED.to_string()],
-    });
+    // By default status changes only, whatever the kind: every event (opens and clicks
+    // included) is asked for by name (`event.*`, or `*`). A forwarder takes status changes
+    // (to bounced or complained) only.
+    let events = events.unwrap_or_else(|| vec![STATUS_CHANGED.to_string()]);
     if events.is_empty() {
         return Err(ApiError::bad_request(
             "events: name at least one event type, or \"*\"",

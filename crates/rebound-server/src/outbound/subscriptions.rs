@@ -21,7 +21,7 @@ pub struct Create {
     pub url: String,
     /// `webhook`, `listmonk` or `tosend`.
     pub kind: String,
-    /// Event types (default: every one the kind can take).
+    /// Event types (default: `contact.status_changed`).
     pub events: Option<Vec<String>>,
     /// Only events (and the changes they cause) from these sources (default: all).
     pub sources: Option<Vec<i64>>,

@@ -85,7 +85,17 @@ fn row(s: &rebound_store::outbound::Subscription) -> SubscriptionRow {
         id: s.id,
         url: s.url.clone(),
         kind: s.kind.as_str(),
-        events: s.events.join(", "),
+        events: match &s.sources {
+            Some(ids) => format!(
+                "{} (sources {})",
+                s.events.join(", "),
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => s.events.join(", "),
+        },
         description: s.description.clone(),
         state,
         why,
@@ -161,6 +171,12 @@ pub(super) struct CreateForm {
     kind: String,
     #[serde(default)]
     description: String,
+    /// Comma-separated event types; empty: status changes.
+    #[serde(default)]
+    events: String,
+    /// Comma-separated source ids; empty: all.
+    #[serde(default)]
+    sources: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -172,6 +188,17 @@ fn given(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
+/// The non-empty items of a comma-separated list; `None` when there are none.
+fn list(s: &str) -> Option<Vec<String>> {
+    let items: Vec<String> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
 /// `POST /outbound`: a new subscription; a webhook's secret is shown this once.
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -180,11 +207,26 @@ pub(super) async fn create(
     Form(f): Form<CreateForm>,
 ) -> UiResult {
     s.check_change(&state, &headers, &f.csrf)?;
+    let sources = match list(&f.sources) {
+        Some(ids) => Some(
+            ids.iter()
+                .map(|i| {
+                    i.parse::<i64>().map_err(|_| {
+                        UiError::new(
+                            StatusCode::BAD_REQUEST,
+                            format!("sources: '{i}' is not a source id"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<i64>, UiError>>()?,
+        ),
+        None => None,
+    };
     let req = subscriptions::Create {
         url: f.url,
         kind: f.kind,
-        events: None,
-        sources: None,
+        events: list(&f.events),
+        sources,
         description: given(&f.description),
         username: given(&f.username),
         password: (!f.password.is_empty()).then_some(f.password),

@@ -64,6 +64,11 @@ async fn an_admin_adds_watches_redelivers_disables_and_rotates_a_subscription() 
     b.fill("#subscribe-form input[name=url]", &target).await;
     b.fill("#subscribe-form input[name=description]", "CRM sync")
         .await;
+    b.fill(
+        "#subscribe-form input[name=events]",
+        "contact.status_changed, event.bounce",
+    )
+    .await;
     b.click("#subscribe-form button[type=submit]").await;
     let secret =
         b.c.find(Locator::Css("#shown-once"))
@@ -76,6 +81,11 @@ async fn an_admin_adds_watches_redelivers_disables_and_rotates_a_subscription() 
     let (_, listed) = app.get("/api/v1/subscriptions").await;
     let id = listed["items"][0]["id"].as_i64().expect("id");
     assert_eq!(listed["items"][0]["url"], target, "{listed}");
+    assert_eq!(
+        listed["items"][0]["events"],
+        json!(["contact.status_changed", "event.bounce"]),
+        "{listed}"
+    );
 
     // A status change; nothing listens at the target: attempts fail, then it gives up.
     let (status, v) = app

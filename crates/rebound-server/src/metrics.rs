@@ -57,6 +57,12 @@ pub const INBOX_OLDEST_AGE: &str = "rebound_inbox_oldest_pending_age_seconds";
 pub const MAILBOX_SCANS: &str = "rebound_mailbox_scans_total";
 /// Seconds a mailbox pass took (passes that ran: not `busy`).
 pub const MAILBOX_SCAN_SECONDS: &str = "rebound_mailbox_scan_duration_seconds";
+/// Outbound delivery attempts, by subscription `kind` and `outcome` (`delivered`, `retry`,
+/// `gave_up`).
+pub const OUTBOUND_DELIVERIES: &str = "rebound_outbound_deliveries_total";
+/// Seconds an outbound delivery attempt took (request to answer, or to the error).
+pub const OUTBOUND_SECONDS: &str = "rebound_outbound_delivery_duration_seconds";
+
 /// Seconds a write transaction's `COMMIT` took, by `backend` (recorded by the store).
 pub const STORE_COMMIT_SECONDS: &str = rebound_store::COMMIT_SECONDS;
 
@@ -140,6 +146,14 @@ fn describe() {
     );
     describe_counter!(MAILBOX_SCANS, "Mailbox passes, by outcome.");
     describe_histogram!(MAILBOX_SCAN_SECONDS, "Seconds a mailbox pass took.");
+    describe_counter!(
+        OUTBOUND_DELIVERIES,
+        "Outbound delivery attempts, by subscription kind and outcome: delivered, retry, gave_up."
+    );
+    describe_histogram!(
+        OUTBOUND_SECONDS,
+        "Seconds an outbound delivery attempt took."
+    );
     describe_histogram!(
         STORE_COMMIT_SECONDS,
         "Seconds a write transaction's COMMIT took, by backend."
@@ -272,6 +286,13 @@ async fn inbox_gauges(state: &AppState) -> rebound_store::Result<String> {
     let _ = writeln!(s, "# TYPE {INBOX_OLDEST_AGE} gauge");
     let _ = writeln!(s, "{INBOX_OLDEST_AGE} {age}");
     Ok(s)
+}
+
+/// Counts an outbound delivery attempt and its time. `kind` is a subscription kind's own
+/// name; `outcome` one of `delivered`, `retry`, `gave_up`.
+pub fn outbound_attempt(kind: &'static str, outcome: &'static str, seconds: f64) {
+    metrics::counter!(OUTBOUND_DELIVERIES, "kind" => kind, "outcome" => outcome).increment(1);
+    metrics::histogram!(OUTBOUND_SECONDS).record(seconds);
 }
 
 #[cfg(test)]

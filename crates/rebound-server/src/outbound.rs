@@ -399,8 +399,15 @@ pub async fn deliver(
     let at = now_ms();
     let started = Instant::now();
     let answer = post(client, cfg, &item).await;
-    let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let took = started.elapsed();
+    let latency_ms = i64::try_from(took.as_millis()).unwrap_or(i64::MAX);
     let (next, disable) = decide(cfg, &item, &answer, at);
+    let outcome = match next {
+        OutboxNext::Delivered => "delivered",
+        OutboxNext::Retry(_) => "retry",
+        OutboxNext::GaveUp => "gave_up",
+    };
+    crate::metrics::outbound_attempt(item.subscription.kind.as_str(), outcome, took.as_secs_f64());
     if let Some(e) = &answer.error {
         tracing::info!(subscription = item.subscription.id, message = %item.message_id, attempt = item.attempt, error = %e, "delivery failed");
     }

@@ -92,6 +92,8 @@ fn body(g: &Got) -> Value {
 
 #[tokio::test]
 async fn a_receiver_down_for_a_while_gets_every_change_later_once_in_order_and_signed() {
+    // The process's metrics recorder, installed before any attempt is counted.
+    let _ = rebound_server::metrics::handle();
     let port = free_port();
     let app = app_with(fast("127.0.0.0/8")).await;
     let sub = subscribe(&app, &format!("http://127.0.0.1:{port}/hook")).await;
@@ -199,6 +201,23 @@ async fn a_receiver_down_for_a_while_gets_every_change_later_once_in_order_and_s
         receiver.got()[4].headers["webhook-id"],
         ok["message_id"].as_str().expect("message id")
     );
+    // The attempts are counted for Prometheus, by kind and outcome.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for outcome in ["delivered", "retry"] {
+        let line =
+            format!("rebound_outbound_deliveries_total{{kind=\"webhook\",outcome=\"{outcome}\"}}");
+        assert!(metrics.contains(&line), "no {line} in:\n{metrics}");
+    }
+    assert!(metrics.contains("rebound_outbound_delivery_duration_seconds_count"));
 }
 
 #[tokio::test]

@@ -290,7 +290,13 @@ async fn metrics_count_webhooks_events_and_the_inbox() {
     let (text, s) = loop {
         let text = scrape(&http, port).await;
         let s = parse(&text);
-        if value(&s, "rebound_inbox_rows", &[("state", "done")]) == Some(4.0) {
+        // The counters follow the commit that marks the rows done: wait for both.
+        let counted = value(&s, "rebound_inbox_processed_total", &[("outcome", "done")]);
+        let timed = value(&s, "rebound_processing_latency_seconds_count", &[]);
+        if value(&s, "rebound_inbox_rows", &[("state", "done")]) == Some(4.0)
+            && counted == Some(4.0)
+            && timed == Some(4.0)
+        {
             break (text, s);
         }
         assert!(Instant::now() < deadline, "never processed:\n{text}");

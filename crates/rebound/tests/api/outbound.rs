@@ -616,8 +616,17 @@ async fn subscriptions_made_on_the_command_line_deliver_from_the_running_server(
     assert_eq!(body(g)["type"], "hard");
     assert_eq!(body(g)["email"], "ann@example.com");
 
-    let (code, out, _) = cli(&["subscription", "deliveries", &lid], None);
-    assert_eq!(code, 0);
+    // The attempt is recorded once the answer is in: the receiver can see it first.
+    let end = Instant::now() + Duration::from_secs(20);
+    let out = loop {
+        let (code, out, _) = cli(&["subscription", "deliveries", &lid], None);
+        assert_eq!(code, 0);
+        if !out.trim().is_empty() {
+            break out;
+        }
+        assert!(Instant::now() < end, "no delivery recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let d: Value = serde_json::from_str(out.lines().next().expect("a delivery")).expect("json");
     assert_eq!(d["ok"], true);
     let did = d["id"].as_i64().expect("id").to_string();
